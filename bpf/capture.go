@@ -1,0 +1,501 @@
+package bpf
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// Options say how to attach and what the kernel side drops.
+type Options struct {
+	// Hook is "auto" or one Mode. auto takes, for each hook point on its
+	// own, the first mode of Modes that loads and attaches.
+	Hook string
+	// AgentPID is the process whose writes are never reported (fsaudit's own).
+	AgentPID uint32
+	// RegularOnly drops writes to anything but regular files.
+	RegularOnly bool
+	// ExcludeComms drops writes by processes with these command names
+	// (the kernel's comm, at most 15 bytes).
+	ExcludeComms []string
+	// RingBufferBytes sizes the ring buffer: a power of two and a multiple
+	// of the page size. Zero keeps the object's default (8 MiB).
+	RingBufferBytes uint32
+}
+
+// target is one program and where it attaches.
+type target struct {
+	prog   string
+	attach func(p *ebpf.Program) (link.Link, error)
+}
+
+// point is a logical hook point: a set of kernel entry points that together
+// see one family of calls, attachable in each mode.
+type point struct {
+	name    string
+	sees    string
+	targets map[Mode][]target
+}
+
+func tracing(p *ebpf.Program) (link.Link, error) {
+	return link.AttachTracing(link.TracingOptions{Program: p})
+}
+
+func kprobe(symbol string) func(*ebpf.Program) (link.Link, error) {
+	return func(p *ebpf.Program) (link.Link, error) { return link.Kprobe(symbol, p, nil) }
+}
+
+func tracepoint(name string) func(*ebpf.Program) (link.Link, error) {
+	return func(p *ebpf.Program) (link.Link, error) { return link.Tracepoint("syscalls", name, p, nil) }
+}
+
+var points = []point{
+	{
+		name: "write",
+		sees: "write(2), pwrite64(2)",
+		targets: map[Mode][]target{
+			ModeFentry:     {{"fentry_vfs_write", tracing}},
+			ModeKprobe:     {{"kprobe_vfs_write", kprobe("vfs_write")}},
+			ModeTracepoint: {{"tp_sys_enter_write", tracepoint("sys_enter_write")}, {"tp_sys_enter_pwrite64", tracepoint("sys_enter_pwrite64")}},
+		},
+	},
+	{
+		name: "writev",
+		sees: "writev(2), pwritev(2), pwritev2(2)",
+		targets: map[Mode][]target{
+			ModeFentry:     {{"fentry_vfs_writev", tracing}},
+			ModeKprobe:     {{"kprobe_vfs_writev", kprobe("vfs_writev")}},
+			ModeTracepoint: {{"tp_sys_enter_writev", tracepoint("sys_enter_writev")}, {"tp_sys_enter_pwritev", tracepoint("sys_enter_pwritev")}, {"tp_sys_enter_pwritev2", tracepoint("sys_enter_pwritev2")}},
+		},
+	},
+}
+
+// Blind spots says what a mode cannot see, for logs and `fsaudit check`.
+func BlindSpots(m Mode) string {
+	const all = "io_uring and AIO writes, stores through shared mmap, sendfile/splice/copy_file_range"
+	switch m {
+	case ModeTracepoint:
+		return all + ", kernel-internal writes, 32-bit (compat) syscalls"
+	case ModeFentry, ModeKprobe:
+		return all
+	}
+	return "everything: not attached"
+}
+
+// Attempt is one try at attaching a hook point in a mode.
+type Attempt struct {
+	Mode Mode
+	Err  error // nil when it attached
+}
+
+// PointStatus tells how one hook point was attached.
+type PointStatus struct {
+	Point    string
+	Sees     string
+	Mode     Mode // empty when no mode attached
+	Attempts []Attempt
+}
+
+// Capture is the attached kernel side and its ring buffer reader.
+type Capture struct {
+	// Variant names the object loaded: "bpf_loop" or "compat".
+	Variant string
+	// Points says which mode each hook point took.
+	Points []PointStatus
+
+	spec     *ebpf.CollectionSpec
+	maps     sharedMaps
+	links    []link.Link
+	progs    []*ebpf.Program
+	reader   *ringbuf.Reader
+	raw      fsauditEvent
+	rec      ringbuf.Record
+	stopOnce sync.Once
+}
+
+type sharedMaps struct {
+	Events        *ebpf.Map `ebpf:"events"`
+	Scratch       *ebpf.Map `ebpf:"scratch"`
+	Settings      *ebpf.Map `ebpf:"settings"`
+	ExcludedComms *ebpf.Map `ebpf:"excluded_comms"`
+	Lost          *ebpf.Map `ebpf:"lost"`
+}
+
+func (m *sharedMaps) replacements() map[string]*ebpf.Map {
+	return map[string]*ebpf.Map{
+		"events": m.Events, "scratch": m.Scratch, "settings": m.Settings,
+		"excluded_comms": m.ExcludedComms, "lost": m.Lost,
+	}
+}
+
+func (m *sharedMaps) close() {
+	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.Lost} {
+		if x != nil {
+			x.Close()
+		}
+	}
+}
+
+// ParseHook checks a configured hook name.
+func ParseHook(s string) (string, error) {
+	switch s {
+	case "auto", string(ModeFentry), string(ModeKprobe), string(ModeTracepoint):
+		return s, nil
+	}
+	return "", fmt.Errorf("unknown hook %q: want auto, fentry, kprobe or tracepoint", s)
+}
+
+// HaveBPFLoop reports whether the kernel offers bpf_loop (5.17 and later),
+// which lets the path walk run 1024 steps.
+func HaveBPFLoop() bool {
+	return features.HaveProgramHelper(ebpf.TracePoint, asm.FnLoop) == nil
+}
+
+// loadSpec picks the object the kernel can run.
+func loadSpec() (*ebpf.CollectionSpec, string, error) {
+	if HaveBPFLoop() {
+		s, err := loadFsaudit()
+		return s, "bpf_loop", err
+	}
+	s, err := loadFsauditCompat()
+	return s, "compat", err
+}
+
+// ObjectHash identifies the compiled BPF objects this binary carries.
+func ObjectHash() string {
+	h := sha256.New()
+	h.Write(_FsauditBytes)
+	h.Write(_FsauditCompatBytes)
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Open loads the BPF objects, writes the settings and attaches every hook
+// point. A hook point that cannot attach in auto mode is left out and said
+// so in Points; with a forced mode, any point that cannot attach is an error.
+func Open(opts Options) (*Capture, error) {
+	hook, err := ParseHook(opts.Hook)
+	if err != nil {
+		return nil, err
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("raising the locked-memory limit for BPF maps: %w", err)
+	}
+	spec, variant, err := loadSpec()
+	if err != nil {
+		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
+	}
+	if opts.RingBufferBytes != 0 {
+		spec.Maps["events"].MaxEntries = opts.RingBufferBytes
+	}
+	c := &Capture{Variant: variant, spec: spec}
+	if err := spec.LoadAndAssign(&c.maps, nil); err != nil {
+		return nil, fmt.Errorf("creating BPF maps: %w", describe(err))
+	}
+	if err := c.configure(opts); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if hook == "auto" || Mode(hook) == ModeTracepoint {
+		// Syscall tracepoints are found through tracefs; mount it when the
+		// host has not.
+		if err := ensureTracefs(); err != nil && Mode(hook) == ModeTracepoint {
+			c.Close()
+			return nil, err
+		}
+	}
+	modes := Modes
+	if hook != "auto" {
+		modes = []Mode{Mode(hook)}
+	}
+	attached := 0
+	for _, pt := range points {
+		st := PointStatus{Point: pt.name, Sees: pt.sees}
+		for _, m := range modes {
+			links, progs, err := c.attach(pt, m)
+			st.Attempts = append(st.Attempts, Attempt{Mode: m, Err: err})
+			if err == nil {
+				c.links = append(c.links, links...)
+				c.progs = append(c.progs, progs...)
+				st.Mode = m
+				attached++
+				break
+			}
+		}
+		c.Points = append(c.Points, st)
+		if hook != "auto" && st.Mode == "" {
+			err := st.Attempts[len(st.Attempts)-1].Err
+			c.Close()
+			return nil, fmt.Errorf("hook %s: cannot attach %s: %w", hook, pt.name, err)
+		}
+	}
+	if attached == 0 {
+		c.Close()
+		return nil, fmt.Errorf("no hook mode could attach: %s", c.failures())
+	}
+	rd, err := ringbuf.NewReader(c.maps.Events)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("opening the ring buffer: %w", err)
+	}
+	c.reader = rd
+	return c, nil
+}
+
+func (c *Capture) failures() string {
+	var parts []string
+	for _, p := range c.Points {
+		for _, a := range p.Attempts {
+			if a.Err != nil {
+				parts = append(parts, fmt.Sprintf("%s/%s: %v", p.Point, a.Mode, a.Err))
+			}
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (c *Capture) configure(opts Options) error {
+	cfg := fsauditConfig{AgentTgid: opts.AgentPID}
+	if opts.RegularOnly {
+		cfg.RegularOnly = 1
+	}
+	for _, name := range opts.ExcludeComms {
+		var key [16]byte
+		if len(name) == 0 || len(name) > 15 {
+			return fmt.Errorf("exclude_comms: %q is not a kernel command name (1 to 15 bytes)", name)
+		}
+		copy(key[:], name)
+		if err := c.maps.ExcludedComms.Put(key, uint8(1)); err != nil {
+			return fmt.Errorf("writing excluded comm %q: %w", name, err)
+		}
+		cfg.FilterComms = 1
+	}
+	if err := c.maps.Settings.Put(uint32(0), cfg); err != nil {
+		return fmt.Errorf("writing BPF settings: %w", err)
+	}
+	return nil
+}
+
+// attach loads the programs of one point in one mode and attaches them all,
+// or none.
+func (c *Capture) attach(pt point, m Mode) ([]link.Link, []*ebpf.Program, error) {
+	if err := modeSupported(m); err != nil {
+		return nil, nil, err
+	}
+	var links []link.Link
+	var progs []*ebpf.Program
+	for _, t := range pt.targets[m] {
+		p, err := c.loadProgram(t.prog)
+		if err == nil {
+			progs = append(progs, p)
+			var l link.Link
+			l, err = t.attach(p)
+			if err != nil {
+				err = fmt.Errorf("attaching %s: %w", t.prog, describe(err))
+			} else {
+				links = append(links, l)
+			}
+		}
+		if err != nil {
+			release(links, progs)
+			return nil, nil, err
+		}
+	}
+	return links, progs, nil
+}
+
+func release(links []link.Link, progs []*ebpf.Program) {
+	for _, l := range links {
+		l.Close()
+	}
+	for _, p := range progs {
+		p.Close()
+	}
+}
+
+// Probe tries every hook point in every mode, detaching each at once, and
+// says what worked. It needs the same privileges as Open.
+func Probe() (variant string, st []PointStatus, err error) {
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return "", nil, fmt.Errorf("raising the locked-memory limit for BPF maps: %w", err)
+	}
+	spec, variant, err := loadSpec()
+	if err != nil {
+		return "", nil, fmt.Errorf("reading the embedded BPF object: %w", err)
+	}
+	c := &Capture{Variant: variant, spec: spec}
+	if err := spec.LoadAndAssign(&c.maps, nil); err != nil {
+		return variant, nil, fmt.Errorf("creating BPF maps: %w", describe(err))
+	}
+	defer c.maps.close()
+	tracefsErr := ensureTracefs()
+	for _, pt := range points {
+		ps := PointStatus{Point: pt.name, Sees: pt.sees}
+		for _, m := range Modes {
+			var err error
+			if m == ModeTracepoint && tracefsErr != nil {
+				err = tracefsErr
+			} else {
+				var links []link.Link
+				var progs []*ebpf.Program
+				links, progs, err = c.attach(pt, m)
+				release(links, progs)
+			}
+			ps.Attempts = append(ps.Attempts, Attempt{Mode: m, Err: err})
+			if err == nil && ps.Mode == "" {
+				ps.Mode = m
+			}
+		}
+		st = append(st, ps)
+	}
+	return variant, st, nil
+}
+
+func (c *Capture) loadProgram(name string) (*ebpf.Program, error) {
+	_, ok := c.spec.Programs[name]
+	if !ok {
+		return nil, fmt.Errorf("program %s missing from the BPF object", name)
+	}
+	one := c.spec.Copy()
+	for other := range one.Programs {
+		if other != name {
+			delete(one.Programs, other)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{MapReplacements: c.maps.replacements()})
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", name, describe(err))
+	}
+	defer coll.Close()
+	p := coll.DetachProgram(name)
+	if p == nil {
+		return nil, fmt.Errorf("loading %s: not in the collection", name)
+	}
+	return p, nil
+}
+
+// modeSupported names the kernel feature a mode lacks, before any load.
+func modeSupported(m Mode) error {
+	switch m {
+	case ModeKprobe:
+		if _, err := os.Stat("/sys/bus/event_source/devices/kprobe"); err != nil {
+			if _, err2 := os.Stat("/sys/kernel/tracing/kprobe_events"); err2 != nil {
+				return errors.New("kernel has no kprobes (CONFIG_KPROBES): no kprobe PMU and no kprobe_events")
+			}
+		}
+	case ModeFentry:
+		if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+			return errors.New("kernel has no BTF (/sys/kernel/btf/vmlinux): fentry needs CONFIG_DEBUG_INFO_BTF")
+		}
+	}
+	return nil
+}
+
+// describe turns kernel answers into one line that names the cause.
+func describe(err error) error {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		last := ""
+		if n := len(ve.Log); n > 0 {
+			last = ve.Log[n-1]
+		}
+		return fmt.Errorf("verifier rejected the program: %s", last)
+	}
+	switch {
+	case errors.Is(err, unix.EPERM):
+		// Not the wrapped text: it guesses at MEMLOCK, which is raised already.
+		return fmt.Errorf("kernel refused it (%w): missing CAP_BPF/CAP_SYS_ADMIN, lockdown, or no BPF trampoline support", unix.EPERM)
+	case errors.Is(err, ebpf.ErrNotSupported):
+		return fmt.Errorf("kernel does not support it: %w", err)
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("kernel symbol or tracepoint not found: %w", err)
+	}
+	return err
+}
+
+// ensureTracefs mounts tracefs on /sys/kernel/tracing when no tracefs is
+// reachable, since syscall tracepoints are named through it.
+func ensureTracefs() error {
+	for _, dir := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+		if _, err := os.Stat(dir + "/events"); err == nil {
+			return nil
+		}
+	}
+	if err := unix.Mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, ""); err != nil {
+		return fmt.Errorf("mounting tracefs on /sys/kernel/tracing for syscall tracepoints: %w", err)
+	}
+	return nil
+}
+
+// ErrStopped is returned by Read once Stop was called and every event that
+// was in the ring buffer has been read.
+var ErrStopped = errors.New("capture stopped")
+
+// Read blocks for the next event and decodes it into e. The slices in e
+// stay valid until the next call.
+func (c *Capture) Read(e *Event) error {
+	for {
+		err := c.reader.ReadInto(&c.rec)
+		if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
+			return ErrStopped
+		}
+		if err != nil {
+			return fmt.Errorf("reading the ring buffer: %w", err)
+		}
+		return decode(c.rec.RawSample, &c.raw, e)
+	}
+}
+
+// Stop detaches every hook, so no new event starts, and makes Read return
+// what the ring buffer still holds, then ErrStopped.
+func (c *Capture) Stop() error {
+	var err error
+	c.stopOnce.Do(func() {
+		for _, l := range c.links {
+			err = errors.Join(err, l.Close())
+		}
+		c.links = nil
+		if c.reader != nil {
+			err = errors.Join(err, c.reader.Flush())
+		}
+	})
+	return err
+}
+
+// Lost sums, over all CPUs, the events the ring buffer had no room for.
+func (c *Capture) Lost() (uint64, error) {
+	var per []uint64
+	if err := c.maps.Lost.Lookup(uint32(0), &per); err != nil {
+		return 0, fmt.Errorf("reading the lost-event counter: %w", err)
+	}
+	var sum uint64
+	for _, n := range per {
+		sum += n
+	}
+	return sum, nil
+}
+
+// Close detaches and frees everything. Call it after Read returned.
+func (c *Capture) Close() error {
+	err := c.Stop()
+	if c.reader != nil {
+		err = errors.Join(err, c.reader.Close())
+	}
+	for _, p := range c.progs {
+		p.Close()
+	}
+	c.progs = nil
+	c.maps.close()
+	return err
+}

@@ -1,0 +1,158 @@
+// Package bpf owns fsaudit's kernel side: the BPF C programs and their
+// bpf2go output, probing the kernel for what each hook mode needs, attaching
+// every hook point in the mode it can take, and reading the ring buffer into
+// decoded Events.
+package bpf
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// Mode is how a hook point is attached to the kernel.
+type Mode string
+
+// The hook modes, most complete first.
+const (
+	ModeFentry     Mode = "fentry"
+	ModeKprobe     Mode = "kprobe"
+	ModeTracepoint Mode = "tracepoint"
+)
+
+// Modes lists the hook modes in the order auto tries them.
+var Modes = []Mode{ModeFentry, ModeKprobe, ModeTracepoint}
+
+func modeFromKernel(h uint16) Mode {
+	switch h {
+	case 1:
+		return ModeFentry
+	case 2:
+		return ModeKprobe
+	case 3:
+		return ModeTracepoint
+	}
+	return Mode(fmt.Sprintf("hook-%d", h))
+}
+
+// Op is the file operation an event reports.
+type Op uint16
+
+// Operations the kernel side reports.
+const (
+	OpWrite Op = 1
+)
+
+// String names the operation as the record's event.action does.
+func (o Op) String() string {
+	switch o {
+	case OpWrite:
+		return "write"
+	}
+	return fmt.Sprintf("op-%d", uint16(o))
+}
+
+// Flags qualify an event.
+type Flags uint16
+
+// Flags set by the kernel side; they match enum fsa_flags in fsaudit.bpf.c.
+const (
+	FlagTruncated   Flags = 1 << 0 // the path could not be resolved whole
+	FlagDeleted     Flags = 1 << 1 // the file had no links left
+	FlagAppend      Flags = 1 << 2 // opened O_APPEND: Offset is the size before the write
+	FlagNoOffset    Flags = 1 << 3 // the hook could not tell the offset
+	FlagIovPartial  Flags = 1 << 4 // writev with more iovecs than summed: Bytes is a lower bound
+	FlagOutsideRoot Flags = 1 << 5 // the file lies outside the writer's root directory
+)
+
+// UnsetLoginUID is the kernel's login uid of a task that never logged in.
+const UnsetLoginUID = ^uint32(0)
+
+// PathMax is the longest path, in bytes, the kernel side resolves exactly.
+const PathMax = 4096
+
+// Event is one file operation as the kernel saw it.
+type Event struct {
+	KernelTime uint64 // CLOCK_MONOTONIC nanoseconds
+	StartTime  uint64 // the process's start, CLOCK_MONOTONIC nanoseconds
+	CgroupID   uint64
+	Inode      uint64
+	Offset     uint64
+	Bytes      uint64
+	Dev        uint32 // kernel encoding: major << 20 | minor
+	MntNS      uint32
+	PID        uint32
+	TID        uint32
+	PPID       uint32
+	UID        uint32
+	GID        uint32
+	EUID       uint32
+	EGID       uint32
+	LoginUID   uint32
+	Mode       uint32 // i_mode: type and permission bits
+	Hook       Mode
+	Op         Op
+	Flags      Flags
+	Depth      int
+	Comm       []byte // without the trailing NULs
+	// Components holds the path's names leaf first, each ending in a NUL
+	// byte. It aliases the reader's buffer: valid until the next Read.
+	Components []byte
+}
+
+// DevMajor and DevMinor split the kernel's dev_t.
+func (e *Event) DevMajor() uint32 { return e.Dev >> 20 }
+
+// DevMinor is the minor number of the file's device.
+func (e *Event) DevMinor() uint32 { return e.Dev & (1<<20 - 1) }
+
+// headerSize is the part of the kernel's event before the path bytes.
+var headerSize = int(unsafe.Offsetof(fsauditEvent{}.Path))
+
+// errShortSample is returned for a ring buffer sample too short to decode.
+var errShortSample = errors.New("ring buffer sample shorter than the event header")
+
+// decode fills e from one ring buffer sample. raw is scratch space reused
+// between calls; e.Components and e.Comm alias it.
+func decode(sample []byte, raw *fsauditEvent, e *Event) error {
+	if len(sample) < headerSize {
+		return fmt.Errorf("%w: %d bytes", errShortSample, len(sample))
+	}
+	dst := unsafe.Slice((*byte)(unsafe.Pointer(raw)), unsafe.Sizeof(*raw))
+	n := copy(dst, sample)
+	pathLen := int(raw.PathLen)
+	if headerSize+pathLen > n || pathLen > len(raw.Path) {
+		return fmt.Errorf("ring buffer sample of %d bytes holds no %d-byte path", len(sample), pathLen)
+	}
+	*e = Event{
+		KernelTime: raw.TsNs,
+		StartTime:  raw.StartNs,
+		CgroupID:   raw.CgroupId,
+		Inode:      raw.Ino,
+		Offset:     raw.Offset,
+		Bytes:      raw.Bytes,
+		Dev:        raw.Dev,
+		MntNS:      raw.MntNs,
+		PID:        raw.Pid,
+		TID:        raw.Tid,
+		PPID:       raw.Ppid,
+		UID:        raw.Uid,
+		GID:        raw.Gid,
+		EUID:       raw.Euid,
+		EGID:       raw.Egid,
+		LoginUID:   raw.Loginuid,
+		Mode:       raw.Mode,
+		Hook:       modeFromKernel(raw.Hook),
+		Op:         Op(raw.Op),
+		Flags:      Flags(raw.Flags),
+		Depth:      int(raw.Depth),
+		Components: raw.Path[:pathLen],
+	}
+	comm := unsafe.Slice((*byte)(unsafe.Pointer(&raw.Comm[0])), len(raw.Comm))
+	if i := bytes.IndexByte(comm, 0); i >= 0 {
+		comm = comm[:i]
+	}
+	e.Comm = comm
+	return nil
+}

@@ -1,0 +1,462 @@
+//go:build ignore
+
+// fsaudit's kernel side: one event per file write, from any of three hook
+// modes (fentry, kprobe, syscall tracepoint), built in a per-CPU scratch
+// buffer and copied into a BPF ring buffer with only the bytes it uses.
+//
+// Compiled twice by bpf2go: with HAVE_BPF_LOOP (kernels 5.17 and later walk
+// the dentry chain in bpf_loop) and without it (older kernels walk it in a
+// bounded loop of FSA_COMPAT_STEPS steps).
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define FSA_PATH_MAX 4096   /* longest path resolved exactly, in bytes */
+#define FSA_NAME_READ 256   /* NAME_MAX + 1: most one component read copies */
+#define FSA_PATH_BUF (FSA_PATH_MAX + FSA_NAME_READ)
+#define FSA_WALK_STEPS 1024 /* bpf_loop steps: components plus mount crossings */
+#ifndef FSA_COMPAT_STEPS
+#define FSA_COMPAT_STEPS 16 /* bounded-loop steps on kernels without bpf_loop; verifier cost grows fast past this */
+#endif
+#define FSA_MAX_IOV 64 /* iovec entries summed for writev; more sets FSA_F_IOV_PARTIAL */
+#define FSA_COMM_LEN 16
+
+#define FMODE_WRITE 0x2
+#define FSA_O_APPEND 02000
+#define FSA_S_IFMT 00170000
+#define FSA_S_IFREG 0100000
+
+enum fsa_hook {
+	FSA_HOOK_FENTRY = 1,
+	FSA_HOOK_KPROBE = 2,
+	FSA_HOOK_TRACEPOINT = 3,
+};
+
+enum fsa_op {
+	FSA_OP_WRITE = 1,
+};
+
+enum fsa_flags {
+	FSA_F_TRUNCATED = 1 << 0,   /* the path could not be resolved whole */
+	FSA_F_DELETED = 1 << 1,     /* the file had no links left */
+	FSA_F_APPEND = 1 << 2,      /* opened O_APPEND: offset is the size before the write */
+	FSA_F_NO_OFFSET = 1 << 3,   /* the hook could not tell the offset */
+	FSA_F_IOV_PARTIAL = 1 << 4, /* writev with more than FSA_MAX_IOV entries: bytes is a lower bound */
+	FSA_F_OUTSIDE_ROOT = 1 << 5,/* the walk reached the top of the mount tree without passing the task's root */
+};
+
+/* The event: a fixed header, then path_len bytes of path components, leaf
+ * first, each ending in a NUL. Only header + path_len bytes reach user space. */
+struct event {
+	__u64 ts_ns;        /* bpf_ktime_get_ns: CLOCK_MONOTONIC */
+	__u64 start_ns;     /* the thread group leader's start time, CLOCK_MONOTONIC */
+	__u64 cgroup_id;
+	__u64 ino;
+	__u64 offset;
+	__u64 bytes;        /* bytes the call asked to write */
+	__u32 dev;          /* kernel dev_t of the file's super block */
+	__u32 mnt_ns;
+	__u32 pid;          /* thread group id */
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__u32 euid;
+	__u32 egid;
+	__u32 loginuid;     /* 4294967295 when unset */
+	__u32 mode;         /* i_mode */
+	__u16 hook;         /* enum fsa_hook */
+	__u16 op;           /* enum fsa_op */
+	__u16 flags;        /* enum fsa_flags */
+	__u16 path_len;     /* bytes used in path */
+	__u16 depth;        /* components in path */
+	__u16 _pad;
+	char comm[FSA_COMM_LEN];
+	__u8 path[FSA_PATH_BUF];
+};
+
+/* Settings user space writes before attaching. */
+struct config {
+	__u32 agent_tgid;   /* the agent's own writes are never reported */
+	__u8 regular_only;  /* only regular files */
+	__u8 filter_comms;  /* consult excluded_comms */
+	__u16 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct event);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct config);
+} settings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, char[FSA_COMM_LEN]);
+	__type(value, __u8);
+} excluded_comms SEC(".maps");
+
+/* Events the ring buffer had no room for, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+
+struct walk {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt;
+	struct dentry *root_dentry;
+	struct vfsmount *root_mnt;
+	struct event *e;
+	__u32 off;
+	__u32 depth;
+	__u32 flags;
+	__u32 done;
+};
+
+static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
+{
+	return (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
+}
+
+/* One step up the tree: returns 1 when the walk is over. */
+static long walk_step(__u32 i, void *arg)
+{
+	struct walk *w = arg;
+	/* Locals, not w->x, inside BPF_CORE_READ: struct walk is ours, not the kernel's. */
+	struct dentry *d = w->dentry;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct mount *mnt = w->mnt;
+
+	if (d == w->root_dentry && vfsmnt == w->root_mnt) {
+		w->done = 1;
+		return 1;
+	}
+	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	if (d == mnt_root) {
+		struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
+		if (parent == mnt || !parent) {
+			/* Top of this namespace's mount tree, above the task's root. */
+			w->flags |= FSA_F_OUTSIDE_ROOT;
+			w->done = 1;
+			return 1;
+		}
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = parent;
+		w->vfsmnt = (struct vfsmount *)((void *)parent + bpf_core_field_offset(struct mount, mnt));
+		return 0;
+	}
+	struct dentry *up = BPF_CORE_READ(d, d_parent);
+	if (!up || up == d) {
+		/* A disconnected dentry or the root of an unmounted tree. */
+		w->flags |= FSA_F_OUTSIDE_ROOT;
+		w->done = 1;
+		return 1;
+	}
+	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	__u32 off = w->off;
+	if (off >= FSA_PATH_MAX) {
+		w->flags |= FSA_F_TRUNCATED;
+		w->done = 1;
+		return 1;
+	}
+	long n = bpf_probe_read_kernel_str(&w->e->path[off & (FSA_PATH_MAX - 1)], FSA_NAME_READ, name);
+	if (n <= 1 || off + n > FSA_PATH_MAX) {
+		/* Unreadable, empty, or past the longest path: stop before it. */
+		w->flags |= FSA_F_TRUNCATED;
+		w->done = 1;
+		return 1;
+	}
+	w->off = off + n;
+	w->depth++;
+	w->dentry = up;
+	return 0;
+}
+
+static __always_inline void walk_path(struct event *e, struct file *file, struct task_struct *task)
+{
+	struct walk w = {};
+
+	w.e = e;
+	w.dentry = BPF_CORE_READ(file, f_path.dentry);
+	w.vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+	w.mnt = real_mount(w.vfsmnt);
+	w.root_dentry = BPF_CORE_READ(task, fs, root.dentry);
+	w.root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+
+#ifdef HAVE_BPF_LOOP
+	bpf_loop(FSA_WALK_STEPS, walk_step, &w, 0);
+#else
+	for (__u32 i = 0; i < FSA_COMPAT_STEPS; i++) {
+		if (walk_step(i, &w))
+			break;
+	}
+#endif
+	if (!w.done)
+		w.flags |= FSA_F_TRUNCATED;
+	e->flags |= w.flags;
+	e->path_len = w.off;
+	e->depth = w.depth;
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt)
+		return 0;
+	__u32 max = BPF_CORE_READ(fdt, max_fds);
+	if (fd >= max)
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* Sum the lengths of a user iovec array. */
+static __always_inline __u64 iov_bytes(const struct iovec *vec, __u64 vlen, __u16 *flags)
+{
+	__u64 total = 0;
+	for (__u32 i = 0; i < FSA_MAX_IOV; i++) {
+		if (i >= vlen)
+			return total;
+		struct iovec iov = {};
+		if (bpf_probe_read_user(&iov, sizeof(iov), &vec[i]))
+			break;
+		total += iov.iov_len;
+	}
+	if (vlen > FSA_MAX_IOV)
+		*flags |= FSA_F_IOV_PARTIAL;
+	return total;
+}
+
+/* Drops what the settings exclude before any work: returns the settings
+ * when the current task's write is to be considered. */
+static __always_inline struct config *admit(void)
+{
+	__u32 zero = 0;
+	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
+	if (!cfg)
+		return 0;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == cfg->agent_tgid)
+		return 0;
+	return cfg;
+}
+
+/* Builds and sends the event for a write of bytes to file at *offset
+ * (offset < 0: the file's own position). */
+static __always_inline int emit_write(struct config *cfg, struct file *file, __u64 bytes,
+				      __s64 offset, __u16 flags, __u16 hook)
+{
+	if (!file)
+		return 0;
+	__u32 fmode = BPF_CORE_READ(file, f_mode);
+	if (!(fmode & FMODE_WRITE))
+		return 0;
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	__u32 imode = BPF_CORE_READ(inode, i_mode);
+	if (cfg->regular_only && (imode & FSA_S_IFMT) != FSA_S_IFREG)
+		return 0;
+
+	__u32 zero = 0;
+	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (cfg->filter_comms && bpf_map_lookup_elem(&excluded_comms, e->comm))
+		return 0;
+
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	e->ts_ns = bpf_ktime_get_ns();
+	e->start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->ino = BPF_CORE_READ(inode, i_ino);
+	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	e->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->uid = (__u32)uid_gid;
+	e->gid = uid_gid >> 32;
+	e->euid = BPF_CORE_READ(task, cred, euid.val);
+	e->egid = BPF_CORE_READ(task, cred, egid.val);
+	e->loginuid = (__u32)-1;
+	if (bpf_core_field_exists(task->loginuid))
+		e->loginuid = BPF_CORE_READ(task, loginuid.val);
+	e->mode = imode;
+	e->hook = hook;
+	e->op = FSA_OP_WRITE;
+	e->bytes = bytes;
+	e->flags = flags;
+
+	__u32 fflags = BPF_CORE_READ(file, f_flags);
+	if (fflags & FSA_O_APPEND) {
+		e->flags |= FSA_F_APPEND;
+		e->offset = BPF_CORE_READ(inode, i_size);
+	} else if (offset >= 0) {
+		e->offset = offset;
+	} else {
+		e->offset = BPF_CORE_READ(file, f_pos);
+	}
+	if (BPF_CORE_READ(inode, i_nlink) == 0)
+		e->flags |= FSA_F_DELETED;
+
+	walk_path(e, file, task);
+
+	__u64 size = offsetof(struct event, path) + (e->path_len & (FSA_PATH_MAX * 2 - 1));
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (bpf_ringbuf_output(&events, e, size, 0)) {
+		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+		if (n)
+			*n += 1;
+	}
+	return 0;
+}
+
+/* ---- fentry ---- */
+
+SEC("fentry/vfs_write")
+int BPF_PROG(fentry_vfs_write, struct file *file, const char *buf, size_t count, loff_t *pos)
+{
+	struct config *cfg = admit();
+	if (!cfg)
+		return 0;
+	__s64 off = -1;
+	__u16 flags = 0;
+	if (pos)
+		bpf_probe_read_kernel(&off, sizeof(off), pos);
+	else
+		flags |= FSA_F_NO_OFFSET;
+	return emit_write(cfg, file, count, off, flags, FSA_HOOK_FENTRY);
+}
+
+SEC("fentry/vfs_writev")
+int BPF_PROG(fentry_vfs_writev, struct file *file, const struct iovec *vec, unsigned long vlen, loff_t *pos)
+{
+	struct config *cfg = admit();
+	if (!cfg)
+		return 0;
+	__s64 off = -1;
+	__u16 flags = 0;
+	if (pos)
+		bpf_probe_read_kernel(&off, sizeof(off), pos);
+	else
+		flags |= FSA_F_NO_OFFSET;
+	__u64 bytes = iov_bytes(vec, vlen, &flags);
+	return emit_write(cfg, file, bytes, off, flags, FSA_HOOK_FENTRY);
+}
+
+/* ---- kprobe: arguments from the registers, as PT_REGS_PARM1.. give them ---- */
+
+SEC("kprobe/vfs_write")
+int kprobe_vfs_write(struct pt_regs *regs)
+{
+	struct config *cfg = admit();
+	if (!cfg)
+		return 0;
+	struct file *file = (struct file *)PT_REGS_PARM1(regs);
+	size_t count = (size_t)PT_REGS_PARM3(regs);
+	loff_t *pos = (loff_t *)PT_REGS_PARM4(regs);
+	__s64 off = -1;
+	__u16 flags = 0;
+	if (pos)
+		bpf_probe_read_kernel(&off, sizeof(off), pos);
+	else
+		flags |= FSA_F_NO_OFFSET;
+	return emit_write(cfg, file, count, off, flags, FSA_HOOK_KPROBE);
+}
+
+SEC("kprobe/vfs_writev")
+int kprobe_vfs_writev(struct pt_regs *regs)
+{
+	struct config *cfg = admit();
+	if (!cfg)
+		return 0;
+	struct file *file = (struct file *)PT_REGS_PARM1(regs);
+	const struct iovec *vec = (const struct iovec *)PT_REGS_PARM2(regs);
+	unsigned long vlen = PT_REGS_PARM3(regs);
+	loff_t *pos = (loff_t *)PT_REGS_PARM4(regs);
+	__s64 off = -1;
+	__u16 flags = 0;
+	if (pos)
+		bpf_probe_read_kernel(&off, sizeof(off), pos);
+	else
+		flags |= FSA_F_NO_OFFSET;
+	__u64 bytes = iov_bytes(vec, vlen, &flags);
+	return emit_write(cfg, file, bytes, off, flags, FSA_HOOK_KPROBE);
+}
+
+/* ---- syscall tracepoints: the fd is looked up in the task's file table ---- */
+
+static __always_inline int tp_write(struct trace_event_raw_sys_enter *ctx, int vectored, __s64 pos)
+{
+	struct config *cfg = admit();
+	if (!cfg)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file *file = fd_file(task, ctx->args[0]);
+	__u16 flags = 0;
+	__u64 bytes;
+	if (vectored)
+		bytes = iov_bytes((const struct iovec *)ctx->args[1], ctx->args[2], &flags);
+	else
+		bytes = ctx->args[2];
+	return emit_write(cfg, file, bytes, pos, flags, FSA_HOOK_TRACEPOINT);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int tp_sys_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return tp_write(ctx, 0, -1);
+}
+
+SEC("tracepoint/syscalls/sys_enter_pwrite64")
+int tp_sys_enter_pwrite64(struct trace_event_raw_sys_enter *ctx)
+{
+	return tp_write(ctx, 0, (__s64)ctx->args[3]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int tp_sys_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return tp_write(ctx, 1, -1);
+}
+
+SEC("tracepoint/syscalls/sys_enter_pwritev")
+int tp_sys_enter_pwritev(struct trace_event_raw_sys_enter *ctx)
+{
+	return tp_write(ctx, 1, (__s64)ctx->args[3]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_pwritev2")
+int tp_sys_enter_pwritev2(struct trace_event_raw_sys_enter *ctx)
+{
+	/* An offset of -1 means the file's own position. */
+	return tp_write(ctx, 1, (__s64)ctx->args[3]);
+}

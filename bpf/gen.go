@@ -1,0 +1,4 @@
+package bpf
+
+//go:generate go tool bpf2go -target amd64 -type event -type config fsaudit fsaudit.bpf.c -- -I. -O2 -g -Wall -Werror -DHAVE_BPF_LOOP
+//go:generate go tool bpf2go -target amd64 -type event -type config fsauditCompat fsaudit.bpf.c -- -I. -O2 -g -Wall -Werror

@@ -1,0 +1,84 @@
+package bpf
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to load BPF programs (CAP_BPF, CAP_PERFMON)")
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestProgramsPassVerifier loads every program of both objects into this
+// kernel's verifier, except the program types the kernel lacks.
+func TestProgramsPassVerifier(t *testing.T) {
+	requireRoot(t)
+	variants := map[string]func() (*ebpf.CollectionSpec, error){"bpf_loop": loadFsaudit, "compat": loadFsauditCompat}
+	for variant, load := range variants {
+		spec, err := load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if variant == "bpf_loop" && !HaveBPFLoop() {
+			t.Logf("kernel has no bpf_loop: skipping the %s object", variant)
+			continue
+		}
+		for name, ps := range spec.Programs {
+			t.Run(variant+"/"+name, func(t *testing.T) {
+				if ps.Type == ebpf.Kprobe {
+					if err := features.HaveProgramType(ebpf.Kprobe); err != nil {
+						t.Skipf("kernel lacks kprobe programs: %v", err)
+					}
+				}
+				one := spec.Copy()
+				for other := range one.Programs {
+					if other != name {
+						delete(one.Programs, other)
+					}
+				}
+				coll, err := ebpf.NewCollection(one)
+				if err != nil {
+					var ve *ebpf.VerifierError
+					if ps.Type == ebpf.Tracing && !errors.As(err, &ve) {
+						t.Skipf("kernel refuses fentry here (proven in the kernel matrix): %v", describe(err))
+					}
+					t.Fatalf("%v", describe(err))
+				}
+				coll.Close()
+			})
+		}
+	}
+}
+
+func TestProgramSections(t *testing.T) {
+	spec, err := loadFsaudit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pt := range points {
+		for mode, targets := range pt.targets {
+			for _, tg := range targets {
+				ps, ok := spec.Programs[tg.prog]
+				if !ok {
+					t.Fatalf("%s/%s: program %s missing", pt.name, mode, tg.prog)
+				}
+				prefix := map[Mode]string{ModeFentry: "fentry/", ModeKprobe: "kprobe/", ModeTracepoint: "tracepoint/syscalls/"}[mode]
+				if !strings.HasPrefix(ps.SectionName, prefix) {
+					t.Errorf("%s: section %s, want prefix %s", tg.prog, ps.SectionName, prefix)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/fsaudit/fsaudit/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// cmdCheck validates the config, probes the kernel and each sink, and
+// exits 0 when `run` would start.
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	path, err := configFlag("check", args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "fsaudit: %s\n", oneLine(err))
+		return 1
+	}
+	ok := true
+	bad := func(format string, a ...any) {
+		ok = false
+		fmt.Fprintf(stdout, "  FAIL "+format+"\n", a...)
+	}
+	cfg, err := loadConfig(path)
+	fmt.Fprintln(stdout, "config:")
+	if err != nil {
+		bad("%s", oneLine(err))
+		fmt.Fprintln(stdout, "result: run would not start")
+		return 1
+	}
+	fmt.Fprintf(stdout, "  ok   %s (hook = %s)\n", cfg.Source, cfg.Agent.Hook)
+
+	fmt.Fprintln(stdout, "kernel:")
+	var uts unix.Utsname
+	if err := unix.Uname(&uts); err == nil {
+		fmt.Fprintf(stdout, "  release %s\n", unix.ByteSliceToString(uts.Release[:]))
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		bad("no BTF at /sys/kernel/btf/vmlinux: CO-RE programs cannot be relocated (needs CONFIG_DEBUG_INFO_BTF)")
+	} else {
+		fmt.Fprintln(stdout, "  ok   BTF at /sys/kernel/btf/vmlinux")
+	}
+	variant, points, err := bpf.Probe()
+	if err != nil {
+		bad("%s", oneLine(err))
+	} else {
+		walk := "1024 steps in bpf_loop"
+		if variant == "compat" {
+			walk = "a bounded loop (no bpf_loop before 5.17): deep paths are marked truncated"
+		}
+		fmt.Fprintf(stdout, "  bpf object %s: path walk in %s\n", bpf.ObjectHash(), walk)
+		fmt.Fprintln(stdout, "hook points (mode: loads and attaches?):")
+		attachable := 0
+		for _, p := range points {
+			fmt.Fprintf(stdout, "  %s (%s)\n", p.Point, p.Sees)
+			pick := bpf.Mode("")
+			for _, a := range p.Attempts {
+				if a.Err != nil {
+					fmt.Fprintf(stdout, "    %-10s no: %s\n", a.Mode, oneLine(a.Err))
+					continue
+				}
+				fmt.Fprintf(stdout, "    %-10s yes\n", a.Mode)
+				if cfg.Agent.Hook == "auto" && pick == "" || cfg.Agent.Hook == string(a.Mode) {
+					pick = a.Mode
+				}
+			}
+			if pick == "" {
+				if cfg.Agent.Hook == "auto" {
+					fmt.Fprintf(stdout, "    -> no mode: %s goes unaudited\n", p.Point)
+				} else {
+					bad("hook = %s cannot attach %s", cfg.Agent.Hook, p.Point)
+				}
+				continue
+			}
+			attachable++
+			fmt.Fprintf(stdout, "    -> %s picks %s; it cannot see: %s\n", cfg.Agent.Hook, pick, bpf.BlindSpots(pick))
+		}
+		if attachable == 0 {
+			bad("no hook point can attach")
+		}
+	}
+
+	fmt.Fprintln(stdout, "sinks:")
+	for _, s := range cfg.Sinks {
+		if s.Format != "json" {
+			bad("%s: format %s is not available in this build", s.Name, s.Format)
+			continue
+		}
+		switch s.Type {
+		case "file":
+			if err := fileWritable(s.Path); err != nil {
+				bad("%s: file %s: %s", s.Name, s.Path, oneLine(err))
+				continue
+			}
+			fmt.Fprintf(stdout, "  ok   %s: file %s is writable\n", s.Name, s.Path)
+		case "stdout":
+			fmt.Fprintf(stdout, "  ok   %s: stdout\n", s.Name)
+		default:
+			bad("%s: type %s is not available in this build", s.Name, s.Type)
+		}
+	}
+	if !ok {
+		fmt.Fprintln(stdout, "result: run would not start")
+		return 1
+	}
+	fmt.Fprintln(stdout, "result: run would start")
+	return 0
+}
+
+// fileWritable tells whether the sink could open path for appending,
+// creating it and its directories, without creating anything now.
+func fileWritable(path string) error {
+	st, err := os.Stat(path)
+	if err == nil {
+		if !st.Mode().IsRegular() {
+			return errors.New("not a regular file")
+		}
+		return unix.Access(path, unix.W_OK)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	dir := filepath.Dir(path)
+	for {
+		st, err := os.Stat(dir)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("%s is not a directory", dir)
+			}
+			if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
+				return fmt.Errorf("cannot create files in %s: %w", dir, err)
+			}
+			return nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir || strings.TrimSpace(parent) == "" {
+			return fmt.Errorf("no existing directory above %s", path)
+		}
+		dir = parent
+	}
+}
+

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"reflect"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fsaudit/fsaudit/bpf"
+	"github.com/fsaudit/fsaudit/config"
+	"github.com/fsaudit/fsaudit/enrich"
+	"github.com/fsaudit/fsaudit/pipeline"
+	"github.com/fsaudit/fsaudit/record"
+	"github.com/fsaudit/fsaudit/sink"
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+)
+
+// drainTimeout bounds how long a stop waits for records to reach the sinks.
+const drainTimeout = 30 * time.Second
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "fsaudit: %s\n", oneLine(err))
+		return 1
+	}
+	path, err := configFlag("run", args, stderr)
+	if err != nil {
+		return fail(err)
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return fail(err)
+	}
+	log := newLogger(cfg.Agent.LogLevel, stderr)
+	if err := runAgent(path, cfg, log); err != nil {
+		log.Error().Err(err).Msg("stopped")
+		return fail(err)
+	}
+	return 0
+}
+
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+func newLogger(level string, w io.Writer) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		lvl = zerolog.InfoLevel
+	}
+	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// openOutputs opens every configured sink with its encoder.
+func openOutputs(cfg *config.Config) ([]pipeline.Output, error) {
+	var outs []pipeline.Output
+	closeAll := func() {
+		for _, o := range outs {
+			o.Sink.Close()
+		}
+	}
+	for _, sc := range cfg.Sinks {
+		if sc.Format != "json" {
+			closeAll()
+			return nil, fmt.Errorf("sink %s: format %s is not available in this build (json is)", sc.Name, sc.Format)
+		}
+		var s sink.Sink
+		switch sc.Type {
+		case "file":
+			f, err := sink.OpenFile(sink.FileOptions{
+				Name: sc.Name, Path: sc.Path,
+				MaxBytes: int64(sc.MaxSizeMB) << 20, MaxBackups: sc.MaxBackups,
+			})
+			if err != nil {
+				closeAll()
+				return nil, err
+			}
+			s = f
+		case "stdout":
+			s = sink.NewStdout(sc.Name, nil)
+		default:
+			closeAll()
+			return nil, fmt.Errorf("sink %s: type %s is not available in this build (file and stdout are)", sc.Name, sc.Type)
+		}
+		outs = append(outs, pipeline.Output{Sink: s, Encode: record.AppendJSON})
+	}
+	return outs, nil
+}
+
+func pathFilter(cfg *config.Config) enrich.PathFilter {
+	return enrich.PathFilter{Include: cfg.Filter.IncludePaths, Exclude: cfg.Filter.ExcludePaths}
+}
+
+func captureOptions(cfg *config.Config) bpf.Options {
+	return bpf.Options{
+		Hook:         cfg.Agent.Hook,
+		AgentPID:     uint32(os.Getpid()),
+		RegularOnly:  cfg.Filter.RegularFilesOnly,
+		ExcludeComms: cfg.Filter.ExcludeComms,
+	}
+}
+
+// runAgent captures until SIGINT or SIGTERM. Start-up errors are returned
+// before anything is attached or after it is all released again.
+func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
+	log.Info().Str("config", cfg.Source).Msg("starting")
+	warnUnbuilt(cfg, log)
+	outs, err := openOutputs(cfg)
+	if err != nil {
+		return err
+	}
+	closeOutputs := func() {
+		for _, o := range outs {
+			if err := o.Sink.Close(); err != nil {
+				log.Error().Err(err).Str("sink", o.Sink.Name()).Msg("closing sink")
+			}
+		}
+	}
+	enr, err := enrich.New(enrich.Options{HostName: cfg.Agent.HostName})
+	if err != nil {
+		closeOutputs()
+		return err
+	}
+	capture, err := bpf.Open(captureOptions(cfg))
+	if err != nil {
+		closeOutputs()
+		return err
+	}
+	defer capture.Close()
+	for _, p := range capture.Points {
+		ev := log.Info().Str("point", p.Point).Str("sees", p.Sees)
+		for _, a := range p.Attempts {
+			if a.Err != nil {
+				ev = ev.Str("no_"+string(a.Mode), a.Err.Error())
+			}
+		}
+		if p.Mode == "" {
+			ev.Msg("hook point not attached: its calls go unaudited")
+			continue
+		}
+		ev.Str("mode", string(p.Mode)).Str("cannot_see", bpf.BlindSpots(p.Mode)).Msg("hook point attached")
+	}
+
+	pl, err := pipeline.New(capture, enr, pathFilter(cfg), outs, log, pipeline.Options{})
+	if err != nil {
+		closeOutputs()
+		return err
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- pl.Run(ctx) }()
+	log.Info().Str("bpf", capture.Variant).Int("pid", os.Getpid()).Msg("capturing")
+
+	var runErr error
+loop:
+	for {
+		select {
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				cfg = reload(path, cfg, pl, outs, log)
+				continue
+			}
+			log.Info().Str("signal", s.String()).Msg("stopping: draining records to the sinks")
+			if err := capture.Stop(); err != nil {
+				log.Error().Err(err).Msg("detaching hooks")
+			}
+			select {
+			case runErr = <-done:
+			case <-time.After(drainTimeout):
+				cancel()
+				runErr = <-done
+				log.Error().Dur("after", drainTimeout).Msg("gave up draining")
+			}
+			break loop
+		case runErr = <-done:
+			break loop
+		}
+	}
+	closeOutputs()
+	st := &pl.Stats
+	log.Info().
+		Uint64("events", st.Events.Load()).Uint64("filtered", st.Filtered.Load()).
+		Uint64("records", st.Records.Load()).Uint64("delivered", st.Delivered.Load()).
+		Uint64("failed", st.Failed.Load()).Uint64("lost", st.Lost.Load()).
+		Msg("stopped")
+	return runErr
+}
+
+// warnUnbuilt says which configured features this build does not act on yet.
+func warnUnbuilt(cfg *config.Config, log zerolog.Logger) {
+	if cfg.Agent.MetricsListen != "" {
+		log.Warn().Str("metrics_listen", cfg.Agent.MetricsListen).Msg("metrics are not served by this build: key ignored")
+	}
+	if cfg.Coalesce.Window.Duration > 0 {
+		log.Info().Str("window", cfg.Coalesce.Window.String()).Msg("coalescing is not in this build: one record per write call")
+	}
+}
+
+// reload reads the config again on SIGHUP. A bad config is refused and the
+// running one stays; path filters apply at once; file sinks reopen.
+func reload(path string, old *config.Config, pl *pipeline.Pipeline, outs []pipeline.Output, log zerolog.Logger) *config.Config {
+	log.Info().Msg("SIGHUP: reloading config and reopening files")
+	for _, o := range outs {
+		if r, ok := o.Sink.(sink.Reopener); ok {
+			if err := r.Reopen(); err != nil {
+				log.Error().Err(err).Str("sink", o.Sink.Name()).Msg("reopening sink")
+			}
+		}
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		log.Error().Str("error", oneLine(err)).Msg("new config refused; the running one stays")
+		return old
+	}
+	pl.SetFilter(pathFilter(cfg))
+	if cfg.Agent.Hook != old.Agent.Hook || !reflect.DeepEqual(cfg.Filter.ExcludeComms, old.Filter.ExcludeComms) ||
+		cfg.Filter.RegularFilesOnly != old.Filter.RegularFilesOnly || !reflect.DeepEqual(cfg.Sinks, old.Sinks) {
+		log.Warn().Msg("changes to hook, exclude_comms, regular_files_only and sinks take effect at the next start; path filters applied now")
+	}
+	running := *old
+	running.Filter.IncludePaths = cfg.Filter.IncludePaths
+	running.Filter.ExcludePaths = cfg.Filter.ExcludePaths
+	return &running
+}

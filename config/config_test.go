@@ -1,0 +1,170 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+const good = `
+[agent]
+hook = "tracepoint"
+log_level = "debug"
+
+[filter]
+include_paths = ["/home", "/etc"]
+exclude_comms = ["logrotate"]
+
+[coalesce]
+window = "250ms"
+
+[[sink]]
+name = "local"
+type = "file"
+path = "/var/log/fsaudit/audit.jsonl"
+
+[[sink]]
+name = "siem"
+type = "syslog"
+address = "tcp://127.0.0.1:6514"
+
+[[sink]]
+name = "pipeline"
+type = "kafka"
+brokers = ["127.0.0.1:9092"]
+topic = "fsaudit"
+`
+
+func TestParseGood(t *testing.T) {
+	c, err := Parse("good.toml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Agent.Hook != "tracepoint" || c.Agent.LogLevel != "debug" {
+		t.Errorf("agent = %+v", c.Agent)
+	}
+	if got := strings.Join(c.Filter.IncludePaths, ","); got != "/home,/etc" {
+		t.Errorf("include_paths = %s", got)
+	}
+	// Unset keys keep their defaults.
+	if got := strings.Join(c.Filter.ExcludePaths, ","); got != "/proc,/sys,/dev" {
+		t.Errorf("exclude_paths default = %s", got)
+	}
+	if !c.Filter.RegularFilesOnly {
+		t.Error("regular_files_only default should be true")
+	}
+	if c.Coalesce.Window.Duration != 250*time.Millisecond {
+		t.Errorf("window = %v", c.Coalesce.Window)
+	}
+	if len(c.Sinks) != 3 {
+		t.Fatalf("sinks = %d", len(c.Sinks))
+	}
+	f := c.Sinks[0]
+	if f.Format != "json" || f.MaxSizeMB != 100 || f.MaxBackups != 10 {
+		t.Errorf("file sink defaults = %+v", f)
+	}
+	if c.Sinks[1].Protocol != "rfc5424" || c.Sinks[2].Key != "host" {
+		t.Errorf("sink defaults = %+v %+v", c.Sinks[1], c.Sinks[2])
+	}
+}
+
+func TestRepoConfigIsValid(t *testing.T) {
+	c, err := Load("../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Sinks) != 1 || c.Sinks[0].Type != "file" {
+		t.Errorf("the default config must need no server: sinks = %+v", c.Sinks)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	const sink = "[[sink]]\nname = \"a\"\ntype = \"file\"\npath = \"/tmp/a\"\n"
+	tests := []struct {
+		name string
+		toml string
+		want string // the whole one-line message
+	}{
+		{"unknown top key", "[agent]\nhook = \"auto\"\nbogus = 1\n" + sink,
+			"t.toml:3: agent.bogus: unknown key"},
+		{"unknown table", sink + "[nope]\nx = 1\n",
+			"t.toml:5: nope: unknown table"},
+		{"unknown sink key", sink + "[[sink]]\nname = \"b\"\ntype = \"file\"\npath = \"/tmp/b\"\ncolour = \"red\"\n",
+			"t.toml:9: sink[1].colour: unknown key"},
+		{"wrong type", "[agent]\nlog_level = 3\n" + sink,
+			`t.toml:2: agent.log_level: incompatible types: TOML value has type int64; destination has type string`},
+		{"wrong type in list", "[filter]\ninclude_paths = \"/home\"\n" + sink,
+			`t.toml:2: filter.include_paths: incompatible types: TOML value has type string; destination has type slice`},
+		{"bad duration", "[coalesce]\nwindow = \"fast\"\n" + sink,
+			`t.toml:2: coalesce.window: bad duration "fast": want a number with a unit, such as "1s" or "250ms"`},
+		{"negative duration", "[coalesce]\nwindow = \"-1s\"\n" + sink,
+			`t.toml:2: coalesce.window: bad duration "-1s": negative`},
+		{"unknown sink type", "[[sink]]\nname = \"a\"\ntype = \"carrier-pigeon\"\n",
+			`t.toml:3: sink[0].type: unknown sink type "carrier-pigeon": want one of file, syslog, kafka, stdout`},
+		{"duplicate sink name", sink + "[[sink]]\nname = \"a\"\ntype = \"stdout\"\n",
+			`t.toml:6: sink[1].name: duplicate sink name "a" (also sink[0])`},
+		{"missing sink name", "[[sink]]\ntype = \"stdout\"\n",
+			`t.toml:1: sink[0].name: missing: every sink needs a unique name`},
+		{"no sinks", "[agent]\nhook = \"auto\"\n",
+			`t.toml: sink: no [[sink]]: records would go nowhere`},
+		{"unknown hook", "[agent]\nhook = \"uprobe\"\n" + sink,
+			`t.toml:2: agent.hook: unknown hook "uprobe": want one of auto, fentry, kprobe, tracepoint`},
+		{"relative include", "[filter]\ninclude_paths = [\"home\"]\n" + sink,
+			`t.toml:2: filter.include_paths: "home" is not an absolute path`},
+		{"long comm", "[filter]\nexclude_comms = [\"a-very-long-process-name\"]\n" + sink,
+			`t.toml:2: filter.exclude_comms: "a-very-long-process-name" is not a process name the kernel keeps (1 to 15 bytes)`},
+		{"key of another sink type", "[[sink]]\nname = \"a\"\ntype = \"stdout\"\ntopic = \"x\"\n",
+			`t.toml:4: sink[0].topic: does not apply to a stdout sink`},
+		{"relative file path", "[[sink]]\nname = \"a\"\ntype = \"file\"\npath = \"audit.jsonl\"\n",
+			`t.toml:4: sink[0].path: a file sink needs an absolute path`},
+		{"bad syslog address", "[[sink]]\nname = \"a\"\ntype = \"syslog\"\naddress = \"127.0.0.1:514\"\n",
+			`t.toml:4: sink[0].address: address "127.0.0.1:514": want udp://, tcp:// or tls:// HOST:PORT`},
+		{"kafka without brokers", "[[sink]]\nname = \"a\"\ntype = \"kafka\"\ntopic = \"t\"\n",
+			`t.toml:1: sink[0].brokers: a kafka sink needs at least one broker`},
+		{"bad format", "[[sink]]\nname = \"a\"\ntype = \"stdout\"\nformat = \"xml\"\n",
+			`t.toml:4: sink[0].format: unknown format "xml": want one of json, ocsf, cef`},
+		{"syntax error", "[agent\nhook = \"auto\"\n",
+			`t.toml:2: expected '.' or ']' to end table name, but got '\n' instead`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("t.toml", []byte(tc.toml))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %T is not a *config.Error: %v", err, err)
+			}
+			if got := err.Error(); got != tc.want {
+				t.Errorf("error\n got: %s\nwant: %s", got, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans lines: %q", err)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("/nonexistent/fsaudit.toml")
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(good))
+	f.Add([]byte("[[sink]]\nname=\"a\"\ntype=\"file\"\npath=\"/a\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("fuzz.toml", data)
+		if err == nil && len(c.Sinks) == 0 {
+			t.Fatal("accepted a config without sinks")
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("error spans lines: %q", err)
+		}
+	})
+}

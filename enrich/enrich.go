@@ -1,0 +1,121 @@
+package enrich
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsaudit/fsaudit/bpf"
+	"github.com/fsaudit/fsaudit/record"
+	"golang.org/x/sys/unix"
+)
+
+// Enricher turns kernel events into records.
+type Enricher struct {
+	host   record.Host
+	users  *IDNames
+	groups *IDNames
+	clock  Clock
+}
+
+// Options configure an Enricher.
+type Options struct {
+	HostName string // empty: the kernel's host name
+	Root     string // the file system whose /etc/passwd and /etc/group name ids; empty: "/"
+}
+
+// New reads the host's identity and prepares the name caches.
+func New(o Options) (*Enricher, error) {
+	name := o.HostName
+	if name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("reading the host name: %w", err)
+		}
+		name = h
+	}
+	root := o.Root
+	if root == "" {
+		root = "/"
+	}
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return nil, fmt.Errorf("reading the boot id: %w", err)
+	}
+	return &Enricher{
+		host:   record.Host{Name: name, BootID: strings.TrimSpace(string(boot))},
+		users:  NewIDNames(root + "/etc/passwd"),
+		groups: NewIDNames(root + "/etc/group"),
+	}, nil
+}
+
+// Host is the identity every record carries.
+func (x *Enricher) Host() record.Host { return x.host }
+
+// Wall converts a kernel CLOCK_MONOTONIC time to wall-clock time.
+func (x *Enricher) Wall(mono uint64) time.Time { return x.clock.Wall(mono) }
+
+// Fill writes everything the event tells into r (all but event.id and
+// event.sequence, which belong to the pipeline) and returns the path.
+func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Path {
+	p := AssemblePath(ev.Components, ev.Flags&bpf.FlagTruncated != 0)
+	*r = record.Record{
+		Time:   x.clock.Wall(ev.KernelTime),
+		Action: ev.Op.String(),
+		File: record.File{
+			Path:      p.Full,
+			Name:      p.Name,
+			Directory: p.Directory,
+			Inode:     ev.Inode,
+			DevMajor:  ev.DevMajor(),
+			DevMinor:  ev.DevMinor(),
+			Mode:      ev.Mode,
+		},
+		Process: record.Process{PID: ev.PID, TID: ev.TID, PPID: ev.PPID, Name: string(ev.Comm)},
+		User: record.User{
+			ID: ev.UID, Name: x.users.Name(ev.UID),
+			EffectiveID: ev.EUID, EffectiveName: x.users.Name(ev.EUID),
+			GroupID: ev.GID, GroupName: x.groups.Name(ev.GID),
+		},
+		Host: x.host,
+		FSAudit: record.FSAudit{
+			Hook:          string(ev.Hook),
+			Bytes:         ev.Bytes,
+			Writes:        1,
+			Offset:        ev.Offset,
+			PathTruncated: p.Truncated,
+			Deleted:       ev.Flags&bpf.FlagDeleted != 0,
+		},
+	}
+	if ev.LoginUID != bpf.UnsetLoginUID {
+		r.User.HasAudit = true
+		r.User.AuditID = ev.LoginUID
+		r.User.AuditName = x.users.Name(ev.LoginUID)
+	}
+	return p
+}
+
+// Clock converts CLOCK_MONOTONIC readings to wall-clock time, refreshing
+// the offset between the two once a second so clock steps are followed.
+type Clock struct {
+	mu      sync.Mutex
+	offset  int64 // realtime - monotonic, ns
+	updated time.Time
+}
+
+// Wall returns the wall-clock time of a CLOCK_MONOTONIC reading.
+func (c *Clock) Wall(mono uint64) time.Time {
+	c.mu.Lock()
+	if now := time.Now(); c.updated.IsZero() || now.Sub(c.updated) > time.Second {
+		var ts unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err == nil {
+			c.offset = time.Now().UnixNano() - ts.Nano()
+			c.updated = now
+		}
+	}
+	off := c.offset
+	c.mu.Unlock()
+	return time.Unix(0, int64(mono)+off)
+}

@@ -1,0 +1,255 @@
+// Package pipeline owns the goroutines between the ring buffer and the
+// sinks: reading and enriching events, filtering paths, numbering records,
+// encoding them for each sink and delivering them in batches, and the
+// order in which all of that stops.
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsaudit/fsaudit/bpf"
+	"github.com/fsaudit/fsaudit/enrich"
+	"github.com/fsaudit/fsaudit/record"
+	"github.com/fsaudit/fsaudit/sink"
+	"github.com/rs/zerolog"
+)
+
+// Source yields kernel events; *bpf.Capture is one.
+type Source interface {
+	// Read blocks for the next event; bpf.ErrStopped ends the stream.
+	Read(*bpf.Event) error
+	// Lost counts the events the kernel could not deliver so far.
+	Lost() (uint64, error)
+}
+
+// Encoder appends one encoded record to a buffer.
+type Encoder func([]byte, *record.Record) []byte
+
+// Output is a sink with the format it takes.
+type Output struct {
+	Sink   sink.Sink
+	Encode Encoder
+}
+
+// Options tune batching.
+type Options struct {
+	BatchSize     int           // records per sink write; default 512
+	FlushInterval time.Duration // longest a record waits for its batch; default 100ms
+	QueueLen      int           // records between reader and writer; default 8192
+	LostInterval  time.Duration // how often the kernel's lost counter is read; default 1s
+}
+
+// Stats counts what went through.
+type Stats struct {
+	Events    atomic.Uint64 // read from the kernel
+	Filtered  atomic.Uint64 // dropped by the path filter
+	Records   atomic.Uint64 // numbered and handed to the sinks (lost records included)
+	Lost      atomic.Uint64 // events the kernel could not deliver
+	Failed    atomic.Uint64 // record deliveries a sink refused
+	Delivered atomic.Uint64 // record deliveries sinks accepted
+}
+
+// Pipeline moves events from a Source to Outputs.
+type Pipeline struct {
+	src    Source
+	enr    *enrich.Enricher
+	outs   []Output
+	log    zerolog.Logger
+	opts   Options
+	filter atomic.Pointer[enrich.PathFilter]
+	idBase [8]byte
+
+	Stats Stats
+}
+
+// New builds a pipeline. The filter can be replaced later with SetFilter.
+func New(src Source, enr *enrich.Enricher, filter enrich.PathFilter, outs []Output, log zerolog.Logger, opts Options) (*Pipeline, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 512
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = 100 * time.Millisecond
+	}
+	if opts.QueueLen <= 0 {
+		opts.QueueLen = 8192
+	}
+	if opts.LostInterval <= 0 {
+		opts.LostInterval = time.Second
+	}
+	p := &Pipeline{src: src, enr: enr, outs: outs, log: log, opts: opts}
+	if _, err := rand.Read(p.idBase[:]); err != nil {
+		return nil, fmt.Errorf("drawing the event id base: %w", err)
+	}
+	p.SetFilter(filter)
+	return p, nil
+}
+
+// SetFilter replaces the path filter; safe while running.
+func (p *Pipeline) SetFilter(f enrich.PathFilter) { p.filter.Store(&f) }
+
+// Run moves events until the source ends (after its Stop) or a read fails,
+// delivers what it holds, and returns. It returns the source's error, if any.
+// Cancelling ctx abandons batches whose sinks are still being written.
+func (p *Pipeline) Run(ctx context.Context) error {
+	ch := make(chan record.Record, p.opts.QueueLen)
+	var readErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	// The reader exits when the source ends; it closes ch, which ends the writer.
+	go func() {
+		defer wg.Done()
+		defer close(ch)
+		readErr = p.read(ch)
+	}()
+	p.write(ctx, ch)
+	wg.Wait()
+	return readErr
+}
+
+func (p *Pipeline) read(ch chan<- record.Record) error {
+	var ev bpf.Event
+	var r record.Record
+	for {
+		if err := p.src.Read(&ev); err != nil {
+			if errors.Is(err, bpf.ErrStopped) {
+				return nil
+			}
+			return err
+		}
+		p.Stats.Events.Add(1)
+		path := p.enr.Fill(&ev, &r)
+		if !p.filter.Load().Keep(path) {
+			p.Stats.Filtered.Add(1)
+			continue
+		}
+		ch <- r
+	}
+}
+
+// batch collects one sink's encoded records.
+type batch struct {
+	out  Output
+	buf  []byte
+	ends []int
+	recs [][]byte
+}
+
+func (p *Pipeline) write(ctx context.Context, ch <-chan record.Record) {
+	batches := make([]*batch, len(p.outs))
+	for i, o := range p.outs {
+		batches[i] = &batch{out: o}
+	}
+	flush := time.NewTicker(p.opts.FlushInterval)
+	defer flush.Stop()
+	lostTick := time.NewTicker(p.opts.LostInterval)
+	defer lostTick.Stop()
+	var seq uint64
+	var lastLost uint64
+	pending := 0
+
+	add := func(r *record.Record) {
+		seq++
+		r.Sequence = seq
+		r.ID = p.eventID(seq)
+		for _, b := range batches {
+			start := len(b.buf)
+			b.buf = b.out.Encode(b.buf, r)
+			b.ends = append(b.ends, start, len(b.buf))
+		}
+		p.Stats.Records.Add(1)
+		pending++
+		if pending >= p.opts.BatchSize {
+			p.deliver(ctx, batches)
+			pending = 0
+		}
+	}
+	checkLost := func() {
+		n, err := p.src.Lost()
+		if err != nil {
+			p.log.Error().Err(err).Msg("reading the lost-event counter")
+			return
+		}
+		if n > lastLost {
+			delta := n - lastLost
+			lastLost = n
+			p.Stats.Lost.Add(delta)
+			p.log.Warn().Uint64("lost", delta).Msg("the kernel could not deliver events: ring buffer full")
+			r := record.Record{
+				Time:    time.Now(),
+				Action:  record.ActionLost,
+				Host:    p.enr.Host(),
+				FSAudit: record.FSAudit{Lost: delta},
+			}
+			add(&r)
+		}
+	}
+
+	for {
+		select {
+		case r, ok := <-ch:
+			if !ok {
+				checkLost()
+				p.deliver(ctx, batches)
+				return
+			}
+			add(&r)
+		case <-flush.C:
+			if pending > 0 {
+				p.deliver(ctx, batches)
+				pending = 0
+			}
+		case <-lostTick.C:
+			checkLost()
+		}
+	}
+}
+
+// deliver writes every sink's batch and empties them.
+func (p *Pipeline) deliver(ctx context.Context, batches []*batch) {
+	for _, b := range batches {
+		if len(b.ends) == 0 {
+			continue
+		}
+		b.recs = b.recs[:0]
+		for i := 0; i < len(b.ends); i += 2 {
+			b.recs = append(b.recs, b.buf[b.ends[i]:b.ends[i+1]])
+		}
+		n := uint64(len(b.recs))
+		if err := b.out.Sink.Write(ctx, b.recs); err != nil {
+			p.Stats.Failed.Add(n)
+			p.log.Error().Err(err).Str("sink", b.out.Sink.Name()).Uint64("records", n).Msg("sink refused a batch")
+		} else {
+			p.Stats.Delivered.Add(n)
+		}
+		b.buf = b.buf[:0]
+		b.ends = b.ends[:0]
+	}
+}
+
+// eventID renders a record id unique across hosts and restarts: 64 random
+// bits drawn at start, then the sequence, in UUID layout.
+func (p *Pipeline) eventID(seq uint64) string {
+	var raw [16]byte
+	copy(raw[:8], p.idBase[:])
+	for i := 0; i < 8; i++ {
+		raw[15-i] = byte(seq >> (8 * i))
+	}
+	var out [36]byte
+	hex.Encode(out[0:8], raw[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], raw[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], raw[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], raw[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], raw[10:16])
+	return string(out[:])
+}

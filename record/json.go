@@ -1,0 +1,236 @@
+package record
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// AppendJSON appends r as one line of JSON (the SPEC's record, ECS field
+// names nested as objects) and a trailing newline. Fields come in a fixed
+// order; strings are escaped so that no value can end the record early.
+func AppendJSON(b []byte, r *Record) []byte {
+	b = append(b, `{"@timestamp":`...)
+	b = appendTime(b, r.Time)
+
+	b = append(b, `,"event":{"action":`...)
+	b = appendString(b, r.Action)
+	b = append(b, `,"category":["file"],"type":[`...)
+	b = appendString(b, eventType(r.Action))
+	b = append(b, `],"kind":"event","id":`...)
+	b = appendString(b, r.ID)
+	b = append(b, `,"sequence":`...)
+	b = strconv.AppendUint(b, r.Sequence, 10)
+	b = append(b, '}')
+
+	if r.Action != ActionLost {
+		b = appendFile(b, &r.File)
+		b = appendProcess(b, &r.Process)
+		b = appendUser(b, &r.User)
+	}
+
+	b = append(b, `,"host":{"name":`...)
+	b = appendString(b, r.Host.Name)
+	if r.Host.BootID != "" {
+		b = append(b, `,"boot":{"id":`...)
+		b = appendString(b, r.Host.BootID)
+		b = append(b, '}')
+	}
+	b = append(b, '}')
+
+	b = appendFSAudit(b, r)
+	return append(b, "}\n"...)
+}
+
+func eventType(action string) string {
+	switch action {
+	case "create":
+		return "creation"
+	case "delete":
+		return "deletion"
+	case ActionLost:
+		return "info"
+	}
+	return "change"
+}
+
+func appendFile(b []byte, f *File) []byte {
+	b = append(b, `,"file":{"path":`...)
+	b = appendString(b, f.Path)
+	b = append(b, `,"name":`...)
+	b = appendString(b, f.Name)
+	b = append(b, `,"directory":`...)
+	b = appendString(b, f.Directory)
+	if f.TargetPath != "" {
+		b = append(b, `,"target_path":`...)
+		b = appendString(b, f.TargetPath)
+	}
+	b = append(b, `,"inode":"`...)
+	b = strconv.AppendUint(b, f.Inode, 10)
+	b = append(b, `","device":"`...)
+	b = strconv.AppendUint(b, uint64(f.DevMajor), 10)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, uint64(f.DevMinor), 10)
+	b = append(b, `","mode":"`...)
+	b = appendOctalMode(b, f.Mode&0o7777)
+	b = append(b, `","type":"`...)
+	b = append(b, fileType(f.Mode)...)
+	return append(b, `"}`...)
+}
+
+func appendOctalMode(b []byte, m uint32) []byte {
+	return append(b, byte('0'+(m>>9)&7), byte('0'+(m>>6)&7), byte('0'+(m>>3)&7), byte('0'+m&7))
+}
+
+// fileType gives ECS file.type from the mode's type bits.
+func fileType(mode uint32) string {
+	switch mode & 0o170000 {
+	case 0o100000:
+		return "file"
+	case 0o040000:
+		return "dir"
+	case 0o120000:
+		return "symlink"
+	case 0o010000:
+		return "fifo"
+	case 0o140000:
+		return "socket"
+	case 0o020000:
+		return "char_device"
+	case 0o060000:
+		return "block_device"
+	}
+	return "unknown"
+}
+
+func appendProcess(b []byte, p *Process) []byte {
+	b = append(b, `,"process":{"pid":`...)
+	b = strconv.AppendUint(b, uint64(p.PID), 10)
+	b = append(b, `,"thread":{"id":`...)
+	b = strconv.AppendUint(b, uint64(p.TID), 10)
+	b = append(b, `},"name":`...)
+	b = appendString(b, p.Name)
+	b = append(b, `,"parent":{"pid":`...)
+	b = strconv.AppendUint(b, uint64(p.PPID), 10)
+	return append(b, "}}"...)
+}
+
+// appendIDName appends `"id":"N"` and, when known, `,"name":"..."`.
+func appendIDName(b []byte, id uint32, name string) []byte {
+	b = append(b, `"id":"`...)
+	b = strconv.AppendUint(b, uint64(id), 10)
+	b = append(b, '"')
+	if name != "" {
+		b = append(b, `,"name":`...)
+		b = appendString(b, name)
+	}
+	return b
+}
+
+func appendUser(b []byte, u *User) []byte {
+	b = append(b, `,"user":{`...)
+	b = appendIDName(b, u.ID, u.Name)
+	b = append(b, `,"effective":{`...)
+	b = appendIDName(b, u.EffectiveID, u.EffectiveName)
+	b = append(b, `},"group":{`...)
+	b = appendIDName(b, u.GroupID, u.GroupName)
+	b = append(b, '}')
+	if u.HasAudit {
+		b = append(b, `,"audit":{`...)
+		b = appendIDName(b, u.AuditID, u.AuditName)
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+func appendFSAudit(b []byte, r *Record) []byte {
+	f := &r.FSAudit
+	b = append(b, `,"fsaudit":{`...)
+	if r.Action == ActionLost {
+		b = append(b, `"lost":`...)
+		b = strconv.AppendUint(b, f.Lost, 10)
+		return append(b, '}')
+	}
+	b = append(b, `"hook":`...)
+	b = appendString(b, f.Hook)
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendUint(b, f.Bytes, 10)
+	b = append(b, `,"writes":`...)
+	b = strconv.AppendUint(b, f.Writes, 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendUint(b, f.Offset, 10)
+	if f.HostPath != "" {
+		b = append(b, `,"host_path":`...)
+		b = appendString(b, f.HostPath)
+	}
+	if f.PathTruncated {
+		b = append(b, `,"path_truncated":true`...)
+	}
+	if f.Deleted {
+		b = append(b, `,"deleted":true`...)
+	}
+	return append(b, '}')
+}
+
+// appendTime writes RFC 3339 in UTC with all nine digits of nanoseconds.
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000000Z")
+	return append(b, '"')
+}
+
+const hex = "0123456789abcdef"
+
+// appendString writes s as a JSON string. Quotes, backslashes and every
+// control character are escaped, so a value can never end the line or the
+// string; U+2028 and U+2029 are escaped for JavaScript consumers; bytes that
+// are not UTF-8 become U+FFFD.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"':
+				b = append(b, `\"`...)
+			case '\\':
+				b = append(b, `\\`...)
+			case '\n':
+				b = append(b, `\n`...)
+			case '\r':
+				b = append(b, `\r`...)
+			case '\t':
+				b = append(b, `\t`...)
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,144 @@
+package record
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+func sample() *Record {
+	return &Record{
+		Time:     time.Date(2026, 11, 25, 21, 0, 0, 5, time.FixedZone("x", 3600)),
+		Action:   ActionWrite,
+		ID:       "0011223344556677-0000000000000001",
+		Sequence: 1,
+		File: File{
+			Path: "/home/ann/notes.txt", Name: "notes.txt", Directory: "/home/ann",
+			Inode: 42, DevMajor: 254, DevMinor: 1, Mode: 0o100640,
+		},
+		Process: Process{PID: 100, TID: 101, PPID: 1, Name: "vim"},
+		User: User{
+			ID: 1000, Name: "ann", EffectiveID: 0, EffectiveName: "root", GroupID: 1000, GroupName: "ann",
+			HasAudit: true, AuditID: 1000, AuditName: "ann",
+		},
+		Host:    Host{Name: "web-1", BootID: "b00t"},
+		FSAudit: FSAudit{Hook: "tracepoint", Bytes: 12, Writes: 1, Offset: 7},
+	}
+}
+
+func TestAppendJSONGolden(t *testing.T) {
+	got := string(AppendJSON(nil, sample()))
+	want := `{"@timestamp":"2026-11-25T20:00:00.000000005Z",` +
+		`"event":{"action":"write","category":["file"],"type":["change"],"kind":"event","id":"0011223344556677-0000000000000001","sequence":1},` +
+		`"file":{"path":"/home/ann/notes.txt","name":"notes.txt","directory":"/home/ann","inode":"42","device":"254:1","mode":"0640","type":"file"},` +
+		`"process":{"pid":100,"thread":{"id":101},"name":"vim","parent":{"pid":1}},` +
+		`"user":{"id":"1000","name":"ann","effective":{"id":"0","name":"root"},"group":{"id":"1000","name":"ann"},"audit":{"id":"1000","name":"ann"}},` +
+		`"host":{"name":"web-1","boot":{"id":"b00t"}},` +
+		`"fsaudit":{"hook":"tracepoint","bytes":12,"writes":1,"offset":7}}` + "\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestAppendJSONOptionalFields(t *testing.T) {
+	r := sample()
+	r.User = User{ID: 4242, EffectiveID: 4242, GroupID: 4242} // no names, no login uid
+	r.FSAudit.PathTruncated = true
+	r.FSAudit.Deleted = true
+	r.FSAudit.HostPath = "/var/lib/x/notes.txt"
+	var m map[string]any
+	if err := json.Unmarshal(AppendJSON(nil, r), &m); err != nil {
+		t.Fatal(err)
+	}
+	user := m["user"].(map[string]any)
+	if _, ok := user["name"]; ok {
+		t.Error("user.name present for an unknown id")
+	}
+	if _, ok := user["audit"]; ok {
+		t.Error("user.audit present without a login uid")
+	}
+	fs := m["fsaudit"].(map[string]any)
+	if fs["path_truncated"] != true || fs["deleted"] != true || fs["host_path"] != "/var/lib/x/notes.txt" {
+		t.Errorf("fsaudit = %v", fs)
+	}
+}
+
+func TestAppendJSONLost(t *testing.T) {
+	r := &Record{Time: time.Unix(0, 0), Action: ActionLost, ID: "x", Sequence: 9, Host: Host{Name: "h"}, FSAudit: FSAudit{Lost: 17}}
+	got := string(AppendJSON(nil, r))
+	want := `{"@timestamp":"1970-01-01T00:00:00.000000000Z","event":{"action":"lost","category":["file"],"type":["info"],"kind":"event","id":"x","sequence":9},"host":{"name":"h"},"fsaudit":{"lost":17}}` + "\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestAppendString(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", `"plain"`},
+		{`quo"te`, `"quo\"te"`},
+		{`back\slash`, `"back\\slash"`},
+		{"new\nline", `"new\nline"`},
+		{"cr\rtab\t", `"cr\rtab\t"`},
+		{"nul\x00esc\x1bdel\x7f", `"nul\u0000esc\u001bdel\u007f"`},
+		{"ünïcødé ☃", `"ünïcødé ☃"`},
+		{"line\u2028para\u2029", `"line\u2028para\u2029"`},
+		{"bad\xffutf8\xc3", `"bad\ufffdutf8\ufffd"`},
+		{`"}` + "\n" + `{"event":{"action":"forged"}}`, `"\"}\n{\"event\":{\"action\":\"forged\"}}"`},
+	}
+	for _, tc := range tests {
+		if got := string(appendString(nil, tc.in)); got != tc.want {
+			t.Errorf("appendString(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzAppendJSON: whatever the file and command names, the output is one
+// line of valid JSON whose strings decode to the input (when it is UTF-8).
+func FuzzAppendJSON(f *testing.F) {
+	f.Add("notes.txt", "vim")
+	f.Add("a\nb\"c\\", "x\x00y")
+	f.Add("\xff\xfe", "\u2028")
+	f.Fuzz(func(t *testing.T, name, comm string) {
+		r := sample()
+		r.File.Name = name
+		r.File.Path = "/d/" + name
+		r.Process.Name = comm
+		out := AppendJSON(nil, r)
+		if bytes.Count(out, []byte("\n")) != 1 || out[len(out)-1] != '\n' {
+			t.Fatalf("record is not one line: %q", out)
+		}
+		var m struct {
+			File struct {
+				Name string `json:"name"`
+			} `json:"file"`
+			Process struct {
+				Name string `json:"name"`
+			} `json:"process"`
+		}
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatalf("invalid JSON %q: %v", out, err)
+		}
+		if utf8.ValidString(name) && m.File.Name != name {
+			t.Errorf("file.name = %q, want %q", m.File.Name, name)
+		}
+		if utf8.ValidString(comm) && m.Process.Name != comm {
+			t.Errorf("process.name = %q, want %q", m.Process.Name, comm)
+		}
+		if !utf8.ValidString(name) && !strings.Contains(m.File.Name, "\ufffd") {
+			t.Errorf("invalid UTF-8 %q not marked: %q", name, m.File.Name)
+		}
+	})
+}
+
+func BenchmarkAppendJSON(b *testing.B) {
+	r := sample()
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf = AppendJSON(buf[:0], r)
+	}
+	b.SetBytes(int64(len(buf)))
+}

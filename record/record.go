@@ -1,0 +1,73 @@
+// Package record owns the audit record that sinks write: its ECS-shaped
+// fields and its encoders, with the escaping that keeps attacker-chosen
+// strings (file names, command names) from splitting or forging a record.
+package record
+
+import "time"
+
+// Actions a record can report (event.action).
+const (
+	ActionWrite = "write"
+	ActionLost  = "lost"
+)
+
+// Record is one audit record: one event, enriched.
+type Record struct {
+	Time     time.Time
+	Action   string
+	ID       string // event.id: unique across hosts and restarts
+	Sequence uint64 // event.sequence: gap-free per agent run
+
+	File    File
+	Process Process
+	User    User
+	Host    Host
+	FSAudit FSAudit
+}
+
+// File describes the file the event changed.
+type File struct {
+	Path       string // the writer's view, absolute
+	Name       string
+	Directory  string
+	Inode      uint64
+	DevMajor   uint32
+	DevMinor   uint32
+	Mode       uint32 // i_mode: type and permission bits
+	TargetPath string // rename: the new path
+}
+
+// Process describes the writer.
+type Process struct {
+	PID  uint32
+	TID  uint32
+	PPID uint32
+	Name string // the kernel's comm
+}
+
+// User holds the writer's ids; names are empty when unknown.
+type User struct {
+	ID, EffectiveID, GroupID       uint32
+	Name, EffectiveName, GroupName string
+	HasAudit                       bool // the login uid is set
+	AuditID                        uint32
+	AuditName                      string
+}
+
+// Host names the machine.
+type Host struct {
+	Name   string
+	BootID string
+}
+
+// FSAudit holds fsaudit's own fields.
+type FSAudit struct {
+	Hook          string
+	Bytes         uint64
+	Writes        uint64
+	Offset        uint64
+	HostPath      string
+	PathTruncated bool
+	Deleted       bool
+	Lost          uint64
+}

@@ -1,0 +1,182 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func recs(from, n int) [][]byte {
+	var out [][]byte
+	for i := from; i < from+n; i++ {
+		out = append(out, []byte(fmt.Sprintf("{\"n\":%03d}\n", i))) // 10 bytes each
+	}
+	return out
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestFileRotation(t *testing.T) {
+	tests := []struct {
+		name       string
+		maxBackups int
+		batches    [][][]byte
+		want       map[string]string // file suffix -> content; absent means must not exist
+	}{
+		{
+			name:       "no rotation below the limit",
+			maxBackups: 2,
+			batches:    [][][]byte{recs(0, 3)},
+			want:       map[string]string{"": string(bytes.Join(recs(0, 3), nil)), ".1": ""},
+		},
+		{
+			name:       "rotates inside one batch and keeps two backups",
+			maxBackups: 2,
+			batches:    [][][]byte{recs(0, 4), recs(4, 4), recs(8, 3)},
+			want: map[string]string{
+				"":   string(bytes.Join(recs(9, 2), nil)),
+				".1": string(bytes.Join(recs(6, 3), nil)),
+				".2": string(bytes.Join(recs(3, 3), nil)),
+				".3": "",
+			},
+		},
+		{
+			name:       "no backups: the old file is dropped",
+			maxBackups: 0,
+			batches:    [][][]byte{recs(0, 4)},
+			want:       map[string]string{"": string(bytes.Join(recs(3, 1), nil)), ".1": ""},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "sub", "audit.jsonl")
+			s, err := OpenFile(FileOptions{Name: "t", Path: path, MaxBytes: 30, MaxBackups: tc.maxBackups})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range tc.batches {
+				if err := s.Write(context.Background(), b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for suffix, want := range tc.want {
+				b, err := os.ReadFile(path + suffix)
+				if want == "" {
+					if !errors.Is(err, os.ErrNotExist) {
+						t.Errorf("%s exists: %q", path+suffix, b)
+					}
+					continue
+				}
+				if string(b) != want {
+					t.Errorf("%s = %q, want %q", path+suffix, b, want)
+				}
+			}
+			st, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Mode().Perm() != 0o600 {
+				t.Errorf("mode = %v, want 0600", st.Mode().Perm())
+			}
+		})
+	}
+}
+
+func TestFileReopenAfterMove(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	s, err := OpenFile(FileOptions{Name: "t", Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Write(ctx, recs(0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, recs(1, 1)); err != nil { // still into the moved file
+		t.Fatal(err)
+	}
+	if err := s.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, recs(2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := read(t, path+".old"), string(bytes.Join(recs(0, 2), nil)); got != want {
+		t.Errorf("moved file = %q, want %q", got, want)
+	}
+	if got, want := read(t, path), string(recs(2, 1)[0]); got != want {
+		t.Errorf("reopened file = %q, want %q", got, want)
+	}
+}
+
+func TestFileNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	_, err := OpenFile(FileOptions{Name: "t", Path: dir})
+	if err == nil {
+		t.Fatal("opened a directory as the sink file")
+	}
+}
+
+// TestFileFullDisk writes into a tiny tmpfs: the error names the sink and
+// ENOSPC, and every record that fit is in the file whole.
+func TestFileFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=8k"); err != nil {
+		t.Fatalf("mounting tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, 0) })
+	path := filepath.Join(dir, "audit.jsonl")
+	s, err := OpenFile(FileOptions{Name: "local", Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var werr error
+	for i := 0; i < 2000 && werr == nil; i += 10 {
+		werr = s.Write(context.Background(), recs(i, 10))
+	}
+	if !errors.Is(werr, syscall.ENOSPC) {
+		t.Fatalf("err = %v, want ENOSPC", werr)
+	}
+	if !strings.Contains(werr.Error(), "file sink local") || strings.Contains(werr.Error(), "\n") {
+		t.Errorf("error is not one line naming the sink: %q", werr)
+	}
+	got := read(t, path)
+	if len(got) == 0 || len(got)%10 != 0 || !strings.HasSuffix(got, "}\n") {
+		t.Errorf("file after ENOSPC holds a torn record: %d bytes, ends %q", len(got), got[max(0, len(got)-12):])
+	}
+}
+
+func TestStdout(t *testing.T) {
+	var buf bytes.Buffer
+	s := NewStdout("out", &buf)
+	if err := s.Write(context.Background(), recs(0, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := buf.String(), string(bytes.Join(recs(0, 2), nil)); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
