@@ -445,16 +445,14 @@ var ErrStopped = errors.New("capture stopped")
 // Read blocks for the next event and decodes it into e. The slices in e
 // stay valid until the next call.
 func (c *Capture) Read(e *Event) error {
-	for {
-		err := c.reader.ReadInto(&c.rec)
-		if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
-			return ErrStopped
-		}
-		if err != nil {
-			return fmt.Errorf("reading the ring buffer: %w", err)
-		}
-		return decode(c.rec.RawSample, &c.raw, e)
+	err := c.reader.ReadInto(&c.rec)
+	if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
+		return ErrStopped
 	}
+	if err != nil {
+		return fmt.Errorf("reading the ring buffer: %w", err)
+	}
+	return decode(c.rec.RawSample, &c.raw, e)
 }
 
 // Stop detaches every hook, so no new event starts, and makes Read return

@@ -207,11 +207,7 @@ func decodeError(source string, idx lineIndex, err error) error {
 			// Type errors name the key but say it in the message too.
 			msg = strings.TrimPrefix(msg, "toml: ")
 		}
-		line := pe.Position.Line
-		if line == 0 {
-			line = pe.Line
-		}
-		return &Error{Source: source, Line: line, Key: pe.LastKey, Msg: oneLine(msg)}
+		return &Error{Source: source, Line: pe.Position.Line, Key: pe.LastKey, Msg: oneLine(msg)}
 	}
 	// Type mismatches come as `toml: line N (last key "k"): message`.
 	if m := typeErr.FindStringSubmatch(err.Error()); m != nil {

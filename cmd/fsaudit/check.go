@@ -146,4 +146,3 @@ func fileWritable(path string) error {
 		dir = parent
 	}
 }
-
