@@ -1,0 +1,289 @@
+// Package e2e holds fsaudit's end-to-end tests: the real agent binary,
+// attached to the running kernel, audits a workload of known file
+// operations, and the tests assert the exact records its sinks received.
+//
+// The package runs as root on the host (tracepoint mode there) and, built
+// with `go test -c`, as a static binary inside the kernel-matrix VMs with
+// -fsaudit.bin and -fsaudit.hook naming the agent and the mode.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	agentBin  = flag.String("fsaudit.bin", "", "fsaudit binary to test (default: build ./cmd/fsaudit)")
+	agentHook = flag.String("fsaudit.hook", "tracepoint", "hook mode the agent is forced to")
+)
+
+// builtAgent is the binary TestMain built when -fsaudit.bin was not given.
+var builtAgent string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := func() int {
+		if *agentBin == "" && os.Geteuid() == 0 {
+			dir, err := os.MkdirTemp("", "fsaudit-e2e-bin-")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			defer os.RemoveAll(dir)
+			builtAgent = filepath.Join(dir, "fsaudit")
+			cmd := exec.Command("go", "build", "-o", builtAgent, "../cmd/fsaudit")
+			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+			if err := cmd.Run(); err != nil {
+				fmt.Fprintf(os.Stderr, "building the agent: %v\n", err)
+				return 1
+			}
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the agent loads BPF programs and the workload mounts file systems")
+	}
+}
+
+// Agent is a running fsaudit process.
+type Agent struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	Sink   string // the file sink's path
+	mu     sync.Mutex
+	log    bytes.Buffer
+	exited chan error
+}
+
+// AgentConfig says what the agent under test watches.
+type AgentConfig struct {
+	Include      []string
+	ExcludeComms []string
+	Sink         string
+}
+
+// StartAgent runs the agent with a config for cfg and returns once it
+// logged that it captures.
+func StartAgent(t *testing.T, cfg AgentConfig) *Agent {
+	t.Helper()
+	bin := *agentBin
+	if bin == "" {
+		bin = builtAgent
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "config.toml")
+	text := fmt.Sprintf(`[agent]
+hook = %q
+log_level = "debug"
+
+[filter]
+include_paths = %s
+exclude_comms = %s
+
+[coalesce]
+window = "0s"
+
+[[sink]]
+name = "local"
+type = "file"
+path = %q
+`, *agentHook, tomlList(cfg.Include), tomlList(cfg.ExcludeComms), cfg.Sink)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := &Agent{t: t, Sink: cfg.Sink, exited: make(chan error, 1)}
+	a.cmd = exec.Command(bin, "run", "--config", conf)
+	stderr, err := a.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		signalled := false
+		for sc.Scan() {
+			a.mu.Lock()
+			a.log.Write(sc.Bytes())
+			a.log.WriteByte('\n')
+			a.mu.Unlock()
+			if !signalled && strings.Contains(sc.Text(), `"message":"capturing"`) {
+				close(ready)
+				signalled = true
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		a.exited <- a.cmd.Wait()
+	}()
+	select {
+	case <-ready:
+	case err := <-a.exited:
+		t.Fatalf("agent exited before capturing (%v):\n%s", err, a.Log())
+	case <-time.After(2 * time.Minute):
+		a.cmd.Process.Kill()
+		t.Fatalf("agent did not start capturing:\n%s", a.Log())
+	}
+	t.Cleanup(func() {
+		if a.cmd.ProcessState == nil {
+			a.cmd.Process.Kill()
+		}
+	})
+	return a
+}
+
+func tomlList(xs []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, x := range xs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", x)
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// Log is what the agent wrote to stderr so far.
+func (a *Agent) Log() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.log.String()
+}
+
+// Stop sends SIGTERM, waits for a clean exit and returns the records the
+// file sink holds.
+func (a *Agent) Stop() []Record {
+	a.t.Helper()
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		a.t.Fatal(err)
+	}
+	select {
+	case err := <-a.exited:
+		if err != nil {
+			a.t.Fatalf("agent exited with %v:\n%s", err, a.Log())
+		}
+	case <-time.After(2 * time.Minute):
+		a.cmd.Process.Kill()
+		a.t.Fatalf("agent did not stop:\n%s", a.Log())
+	}
+	return ReadRecords(a.t, a.Sink)
+}
+
+// Record is the part of the JSON record the tests look at.
+type Record struct {
+	Timestamp string `json:"@timestamp"`
+	Event     struct {
+		Action   string `json:"action"`
+		ID       string `json:"id"`
+		Sequence uint64 `json:"sequence"`
+	} `json:"event"`
+	File struct {
+		Path      string `json:"path"`
+		Name      string `json:"name"`
+		Directory string `json:"directory"`
+		Inode     string `json:"inode"`
+		Mode      string `json:"mode"`
+		Type      string `json:"type"`
+	} `json:"file"`
+	Process struct {
+		PID    int    `json:"pid"`
+		Name   string `json:"name"`
+		Parent struct {
+			PID int `json:"pid"`
+		} `json:"parent"`
+	} `json:"process"`
+	User struct {
+		ID        string `json:"id"`
+		Name      string `json:"name"`
+		Effective struct {
+			ID string `json:"id"`
+		} `json:"effective"`
+	} `json:"user"`
+	FSAudit struct {
+		Hook          string `json:"hook"`
+		Bytes         uint64 `json:"bytes"`
+		Writes        uint64 `json:"writes"`
+		Offset        uint64 `json:"offset"`
+		PathTruncated bool   `json:"path_truncated"`
+		Deleted       bool   `json:"deleted"`
+		Lost          uint64 `json:"lost"`
+	} `json:"fsaudit"`
+	Raw string `json:"-"`
+}
+
+// ReadRecords parses a JSON-lines file strictly: every line one record.
+func ReadRecords(t *testing.T, path string) []Record {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading the sink: %v", err)
+	}
+	var out []Record
+	for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var r Record
+		dec := json.NewDecoder(bytes.NewReader(line))
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("sink line %d is not a JSON record: %v: %q", i+1, err, line)
+		}
+		r.Raw = string(line)
+		out = append(out, r)
+	}
+	return out
+}
+
+// sh runs a shell command line with args $1.. and returns its pid.
+func sh(t *testing.T, cred *syscall.Credential, script string, args ...string) int {
+	t.Helper()
+	cmd := exec.Command("sh", append([]string{"-c", script, "sh"}, args...)...)
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	return runCmd(t, cmd)
+}
+
+func runCmd(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%v: %v", cmd.Args, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%v: %v: %s", cmd.Args, err, out.String())
+		}
+	case <-ctx.Done():
+		cmd.Process.Kill()
+		t.Fatalf("%v: timed out", cmd.Args)
+	}
+	return cmd.Process.Pid
+}
