@@ -275,3 +275,87 @@ func checkRecords(t *testing.T, records []Record, wants []want, root, sinkPath s
 		t.Errorf("unexpected records for %q: %d, first: %s", p, len(rs), rs[0].Raw)
 	}
 }
+
+// TestDeepPaths: 128 components within 4096 bytes resolve exactly; a path
+// longer than 4096 bytes is marked truncated and keeps its leaf end.
+func TestDeepPaths(t *testing.T) {
+	requireRoot(t)
+	w, err := os.MkdirTemp("", "fsaudit-deep-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec.Command("rm", "-rf", w).Run() }) // os.RemoveAll fails past PATH_MAX
+
+	// 128 components: the directories, then the file, filling most of 4096 bytes.
+	comp := strings.Repeat("c", (4000-len(w))/128-1)
+	exact := w
+	for i := 0; i < 127; i++ {
+		exact += "/" + comp
+	}
+	if err := os.MkdirAll(exact, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exact += "/" + comp[:len(comp)-4] + ".txt"
+	if len(exact) > 4095 {
+		t.Fatalf("test path is %d bytes", len(exact))
+	}
+
+	// Longer than PATH_MAX: built one directory at a time relative to the
+	// last, as no single path-taking syscall accepts it.
+	long := strings.Repeat("L", 200)
+	dirfd, err := unix.Open(w, unix.O_DIRECTORY|unix.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 30; i++ {
+		if err := unix.Mkdirat(dirfd, long, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		next, err := unix.Openat(dirfd, long, unix.O_DIRECTORY|unix.O_RDONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(dirfd)
+		dirfd = next
+	}
+	defer unix.Close(dirfd)
+
+	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	agent := StartAgent(t, AgentConfig{Include: []string{w}, Sink: sinkPath})
+	pidExact := sh(t, nil, `echo exact > "$1"`, exact)
+	fd, err := unix.Openat(dirfd, "leaf.txt", unix.O_CREAT|unix.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Write(fd, []byte("long\n")); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	pidLong := os.Getpid()
+	records := agent.Stop()
+
+	var gotExact, gotLong []Record
+	for _, r := range records {
+		switch r.Process.PID {
+		case pidExact:
+			gotExact = append(gotExact, r)
+		case pidLong:
+			gotLong = append(gotLong, r)
+		default:
+			t.Errorf("unexpected record: %s", r.Raw)
+		}
+	}
+	if len(gotExact) != 1 || gotExact[0].File.Path != exact || gotExact[0].FSAudit.PathTruncated {
+		t.Errorf("128-component path (%d bytes): %d records, want exactly %q untruncated: %+v", len(exact), len(gotExact), exact, gotExact)
+	}
+	if len(gotLong) != 1 {
+		t.Fatalf("long path: %d records, want 1", len(gotLong))
+	}
+	r := gotLong[0]
+	if !r.FSAudit.PathTruncated || strings.HasPrefix(r.File.Path, "/") || !strings.HasSuffix(r.File.Path, "/"+long+"/leaf.txt") || r.File.Name != "leaf.txt" {
+		t.Errorf("long path: truncated %v, path %d bytes ending %q", r.FSAudit.PathTruncated, len(r.File.Path), r.File.Path[max(0, len(r.File.Path)-220):])
+	}
+	if len(r.File.Path) > 4096 {
+		t.Errorf("truncated path is %d bytes, more than the kernel's buffer", len(r.File.Path))
+	}
+}

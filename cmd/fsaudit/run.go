@@ -234,5 +234,6 @@ func reload(path string, old *config.Config, pl *pipeline.Pipeline, outs []pipel
 	running := *old
 	running.Filter.IncludePaths = cfg.Filter.IncludePaths
 	running.Filter.ExcludePaths = cfg.Filter.ExcludePaths
+	log.Info().Msg("reloaded")
 	return &running
 }

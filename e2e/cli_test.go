@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func agentPath() string {
+	if *agentBin != "" {
+		return *agentBin
+	}
+	return builtAgent
+}
+
+// runAgentCmd runs the agent binary to its end and returns exit code,
+// stdout and stderr.
+func runAgentCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(agentPath(), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("%v did not end", args)
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), errb.String()
+}
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestBadConfigOneLine: a broken config stops run and check at once with
+// one line naming the file, line and key.
+func TestBadConfigOneLine(t *testing.T) {
+	requireRoot(t)
+	conf := writeConfig(t, "[agent]\nhook = \"auto\"\n\n[[sink]]\nname = \"a\"\ntype = \"file\"\npath = \"/tmp/x\"\ncolour = \"red\"\n")
+	for _, sub := range []string{"run", "check"} {
+		code, stdout, stderr := runAgentCmd(t, sub, "--config", conf)
+		if code != 1 {
+			t.Errorf("%s: exit %d, want 1", sub, code)
+		}
+		want := conf + ":8: sink[0].colour: unknown key"
+		if !strings.Contains(stdout+stderr, want) {
+			t.Errorf("%s: output does not name the key and line (%q):\nstdout: %s\nstderr: %s", sub, want, stdout, stderr)
+		}
+		if sub == "run" && strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("run: error is not one line: %q", stderr)
+		}
+	}
+}
+
+// TestCheckReportsMode: check on this kernel exits 0 and names the mode
+// auto picks for each hook point.
+func TestCheckReportsMode(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	conf := writeConfig(t, fmt.Sprintf("[[sink]]\nname = \"a\"\ntype = \"file\"\npath = %q\n", dir+"/audit.jsonl"))
+	code, stdout, stderr := runAgentCmd(t, "check", "--config", conf)
+	if code != 0 {
+		t.Fatalf("check exit %d:\n%s%s", code, stdout, stderr)
+	}
+	for _, point := range []string{"write", "writev"} {
+		if !strings.Contains(stdout, "  "+point+" (") {
+			t.Errorf("check does not report hook point %s:\n%s", point, stdout)
+		}
+	}
+	if !strings.Contains(stdout, "-> auto picks ") || !strings.Contains(stdout, "result: run would start") {
+		t.Errorf("check output:\n%s", stdout)
+	}
+	if _, err := os.Stat(dir + "/audit.jsonl"); err == nil {
+		t.Error("check created the sink file")
+	}
+}
+
+// TestForcedMissingModeFails: forcing a mode this kernel cannot attach
+// fails at start with one line naming it. Kernels with every mode skip.
+func TestForcedMissingModeFails(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	sinkConf := fmt.Sprintf("[[sink]]\nname = \"a\"\ntype = \"file\"\npath = %q\n", dir+"/audit.jsonl")
+	code, stdout, _ := runAgentCmd(t, "check", "--config", writeConfig(t, sinkConf))
+	if code != 0 {
+		t.Fatalf("check exit %d:\n%s", code, stdout)
+	}
+	missing := ""
+	for _, m := range []string{"fentry", "kprobe"} {
+		if strings.Contains(stdout, fmt.Sprintf("    %-10s no: ", m)) {
+			missing = m
+			break
+		}
+	}
+	if missing == "" {
+		t.Skip("this kernel attaches every mode")
+	}
+	code, _, stderr := runAgentCmd(t, "run", "--config", writeConfig(t, fmt.Sprintf("[agent]\nhook = %q\n%s", missing, sinkConf)))
+	if code != 1 {
+		t.Fatalf("run with hook = %s: exit %d, want 1", missing, code)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "fsaudit: hook "+missing+": cannot attach") {
+		t.Errorf("last line does not name the mode: %q", last)
+	}
+	if _, err := os.Stat(dir + "/audit.jsonl"); err != nil {
+		t.Logf("sink file not left behind: %v", err)
+	}
+}
+
+// TestSIGHUPReopensSink: after a log rotator moves the file, SIGHUP makes
+// the agent write to a new file at the configured path; nothing is lost.
+func TestSIGHUPReopensSink(t *testing.T) {
+	requireRoot(t)
+	w := t.TempDir()
+	sinkPath := filepath.Join(w, "log", "audit.jsonl")
+	data := filepath.Join(w, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	agent := StartAgent(t, AgentConfig{Include: []string{data}, Sink: sinkPath})
+	sh(t, nil, `echo before > "$1"`, data+"/before.txt")
+	// Wait for the record to reach the file before moving it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(sinkPath)
+		if bytes.Contains(b, []byte("before.txt")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("record never reached the sink:\n%s", agent.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := os.Rename(sinkPath, sinkPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(agent.Log(), `"message":"reloaded"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent did not take SIGHUP:\n%s", agent.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sh(t, nil, `echo after > "$1"`, data+"/after.txt")
+	after := agent.Stop()
+	before := ReadRecords(t, sinkPath+".1")
+	if len(before) != 1 || before[0].File.Path != data+"/before.txt" {
+		t.Errorf("moved file holds %d records: %+v", len(before), before)
+	}
+	if len(after) != 1 || after[0].File.Path != data+"/after.txt" {
+		t.Errorf("reopened file holds %d records: %+v", len(after), after)
+	}
+}
