@@ -1,0 +1,92 @@
+package bpf
+
+import (
+	"errors"
+	"testing"
+	"unsafe"
+)
+
+func rawBytes(raw *fsauditEvent, pathLen int) []byte {
+	b := unsafe.Slice((*byte)(unsafe.Pointer(raw)), unsafe.Sizeof(*raw))
+	return append([]byte(nil), b[:headerSize+pathLen]...)
+}
+
+func TestDecode(t *testing.T) {
+	var in fsauditEvent
+	in.TsNs, in.Pid, in.Tid, in.Uid, in.Loginuid = 123, 10, 11, 1000, UnsetLoginUID
+	in.Dev = 254<<20 | 3
+	in.Hook, in.Op, in.Flags, in.Depth = 3, 1, uint16(FlagDeleted|FlagAppend), 2
+	copy(unsafeBytes(in.Comm[:]), "bash")
+	path := "f.txt\x00tmp\x00"
+	copy(in.Path[:], path)
+	in.PathLen = uint16(len(path))
+
+	var scratch fsauditEvent
+	var e Event
+	if err := decode(rawBytes(&in, len(path)), &scratch, &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.KernelTime != 123 || e.PID != 10 || e.TID != 11 || e.UID != 1000 || e.LoginUID != UnsetLoginUID {
+		t.Errorf("ids: %+v", e)
+	}
+	if e.Hook != ModeTracepoint || e.Op != OpWrite || e.Op.String() != "write" || e.Depth != 2 {
+		t.Errorf("hook %q op %v depth %d", e.Hook, e.Op, e.Depth)
+	}
+	if e.Flags&FlagDeleted == 0 || e.Flags&FlagAppend == 0 || e.Flags&FlagTruncated != 0 {
+		t.Errorf("flags %b", e.Flags)
+	}
+	if e.DevMajor() != 254 || e.DevMinor() != 3 {
+		t.Errorf("dev %d:%d", e.DevMajor(), e.DevMinor())
+	}
+	if string(e.Comm) != "bash" || string(e.Components) != path {
+		t.Errorf("comm %q components %q", e.Comm, e.Components)
+	}
+}
+
+func unsafeBytes(b []int8) []byte { return unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), len(b)) }
+
+func TestDecodeRejects(t *testing.T) {
+	var in fsauditEvent
+	in.PathLen = 10
+	full := rawBytes(&in, 10)
+	tests := []struct {
+		name   string
+		sample []byte
+	}{
+		{"empty", nil},
+		{"header cut", full[:headerSize-1]},
+		{"path shorter than its length", full[:headerSize+4]},
+	}
+	for _, tc := range tests {
+		var scratch fsauditEvent
+		var e Event
+		err := decode(tc.sample, &scratch, &e)
+		if err == nil {
+			t.Errorf("%s: decoded", tc.name)
+		}
+		if tc.name != "path shorter than its length" && !errors.Is(err, errShortSample) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+	var oversize fsauditEvent
+	oversize.PathLen = uint16(len(oversize.Path) + 1)
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&oversize)), unsafe.Sizeof(oversize))
+	var scratch fsauditEvent
+	var e Event
+	if err := decode(append([]byte(nil), b...), &scratch, &e); err == nil {
+		t.Error("decoded a path length past the buffer")
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	var in fsauditEvent
+	in.PathLen = 4
+	f.Add(rawBytes(&in, 4))
+	f.Fuzz(func(t *testing.T, sample []byte) {
+		var scratch fsauditEvent
+		var e Event
+		if err := decode(sample, &scratch, &e); err == nil && len(e.Components) > len(sample)-headerSize {
+			t.Fatalf("components %d bytes from a %d-byte sample", len(e.Components), len(sample))
+		}
+	})
+}
