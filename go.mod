@@ -1,6 +1,6 @@
 module github.com/fsaudit/fsaudit
 
-go 1.26.8
+go 1.26.0
 
 tool (
 	github.com/cilium/ebpf/cmd/bpf2go

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -438,6 +439,9 @@ func ensureTracefs() error {
 	return nil
 }
 
+// pollEvery bounds how long an event can sit in the ring buffer unread.
+const pollEvery = 50 * time.Millisecond
+
 // ErrStopped is returned by Read once Stop was called and every event that
 // was in the ring buffer has been read.
 var ErrStopped = errors.New("capture stopped")
@@ -445,14 +449,22 @@ var ErrStopped = errors.New("capture stopped")
 // Read blocks for the next event and decodes it into e. The slices in e
 // stay valid until the next call.
 func (c *Capture) Read(e *Event) error {
-	err := c.reader.ReadInto(&c.rec)
-	if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
-		return ErrStopped
+	for {
+		// The kernel side wakes the reader only when much is waiting, so
+		// poll on a short deadline too: a lone event waits at most pollEvery.
+		c.reader.SetDeadline(time.Now().Add(pollEvery))
+		err := c.reader.ReadInto(&c.rec)
+		switch {
+		case err == nil:
+			return decode(c.rec.RawSample, &c.raw, e)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			continue
+		case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, ringbuf.ErrClosed):
+			return ErrStopped
+		default:
+			return fmt.Errorf("reading the ring buffer: %w", err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("reading the ring buffer: %w", err)
-	}
-	return decode(c.rec.RawSample, &c.raw, e)
 }
 
 // Stop detaches every hook, so no new event starts, and makes Read return

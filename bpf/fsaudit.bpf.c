@@ -24,6 +24,9 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #endif
 #define FSA_MAX_IOV 64 /* iovec entries summed for writev; more sets FSA_F_IOV_PARTIAL */
 #define FSA_COMM_LEN 16
+/* Wake the reader only once this much is waiting; it also polls on a short
+ * deadline, so a lone event waits at most that long. */
+#define FSA_WAKEUP_BYTES (64 << 10)
 
 #define FMODE_WRITE 0x2
 #define FSA_O_APPEND 02000
@@ -331,7 +334,8 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 	__u64 size = offsetof(struct event, path) + (e->path_len & (FSA_PATH_MAX * 2 - 1));
 	if (size > sizeof(*e))
 		size = sizeof(*e);
-	if (bpf_ringbuf_output(&events, e, size, 0)) {
+	__u64 wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FSA_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, e, size, wake)) {
 		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
 		if (n)
 			*n += 1;
