@@ -31,6 +31,9 @@ type Options struct {
 	// ExcludeComms drops writes by processes with these command names
 	// (the kernel's comm, at most 15 bytes).
 	ExcludeComms []string
+	// Object picks the compiled object: "bpf_loop" (kernels 5.17 and later)
+	// or "compat" (any kernel). Empty picks by probing the kernel.
+	Object string
 	// RingBufferBytes sizes the ring buffer: a power of two and a multiple
 	// of the page size. Zero keeps the object's default (8 MiB).
 	RingBufferBytes uint32
@@ -132,17 +135,18 @@ type sharedMaps struct {
 	Settings      *ebpf.Map `ebpf:"settings"`
 	ExcludedComms *ebpf.Map `ebpf:"excluded_comms"`
 	Lost          *ebpf.Map `ebpf:"lost"`
+	Walks         *ebpf.Map `ebpf:"walks"`
 }
 
 func (m *sharedMaps) replacements() map[string]*ebpf.Map {
 	return map[string]*ebpf.Map{
 		"events": m.Events, "scratch": m.Scratch, "settings": m.Settings,
-		"excluded_comms": m.ExcludedComms, "lost": m.Lost,
+		"excluded_comms": m.ExcludedComms, "lost": m.Lost, "walks": m.Walks,
 	}
 }
 
 func (m *sharedMaps) close() {
-	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.Lost} {
+	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.Lost, m.Walks} {
 		if x != nil {
 			x.Close()
 		}
@@ -164,14 +168,24 @@ func HaveBPFLoop() bool {
 	return features.HaveProgramHelper(ebpf.TracePoint, asm.FnLoop) == nil
 }
 
-// loadSpec picks the object the kernel can run.
-func loadSpec() (*ebpf.CollectionSpec, string, error) {
-	if HaveBPFLoop() {
-		s, err := loadFsaudit()
-		return s, "bpf_loop", err
+// loadSpec reads the named object, or when object is empty the one the
+// kernel can run.
+func loadSpec(object string) (*ebpf.CollectionSpec, string, error) {
+	if object == "" {
+		object = "compat"
+		if HaveBPFLoop() {
+			object = "bpf_loop"
+		}
 	}
-	s, err := loadFsauditCompat()
-	return s, "compat", err
+	switch object {
+	case "bpf_loop":
+		s, err := loadFsaudit()
+		return s, object, err
+	case "compat":
+		s, err := loadFsauditCompat()
+		return s, object, err
+	}
+	return nil, object, fmt.Errorf("unknown BPF object %q: want bpf_loop or compat", object)
 }
 
 // ObjectHash identifies the compiled BPF objects this binary carries.
@@ -193,7 +207,7 @@ func Open(opts Options) (*Capture, error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("raising the locked-memory limit for BPF maps: %w", err)
 	}
-	spec, variant, err := loadSpec()
+	spec, variant, err := loadSpec(opts.Object)
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
 	}
@@ -331,7 +345,7 @@ func Probe() (variant string, st []PointStatus, err error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return "", nil, fmt.Errorf("raising the locked-memory limit for BPF maps: %w", err)
 	}
-	spec, variant, err := loadSpec()
+	spec, variant, err := loadSpec("")
 	if err != nil {
 		return "", nil, fmt.Errorf("reading the embedded BPF object: %w", err)
 	}

@@ -6,7 +6,7 @@
 //
 // Compiled twice by bpf2go: with HAVE_BPF_LOOP (kernels 5.17 and later walk
 // the dentry chain in bpf_loop) and without it (older kernels walk it in a
-// bounded loop of FSA_COMPAT_STEPS steps).
+// bounded loop the verifier unrolls). Both take the same FSA_WALK_STEPS.
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -18,10 +18,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define FSA_PATH_MAX 4096   /* longest path resolved exactly, in bytes */
 #define FSA_NAME_READ 256   /* NAME_MAX + 1: most one component read copies */
 #define FSA_PATH_BUF (FSA_PATH_MAX + FSA_NAME_READ)
-#define FSA_WALK_STEPS 1024 /* bpf_loop steps: components plus mount crossings */
-#ifndef FSA_COMPAT_STEPS
-#define FSA_COMPAT_STEPS 16 /* bounded-loop steps on kernels without bpf_loop; verifier cost grows fast past this */
-#endif
+#define FSA_WALK_STEPS 1024 /* walk steps: components plus mount crossings */
 #define FSA_MAX_IOV 64 /* iovec entries summed for writev; more sets FSA_F_IOV_PARTIAL */
 #define FSA_COMM_LEN 16
 /* Wake the reader only once this much is waiting; it also polls on a short
@@ -125,17 +122,31 @@ struct {
 } lost SEC(".maps");
 
 
+/* The walk's state lives in map memory, not on the stack: the verifier
+ * keeps no ranges for map values, so every step starts from the same
+ * abstract state and verifying N steps costs N times one step, not 2^N. */
 struct walk {
-	struct dentry *dentry;
-	struct vfsmount *vfsmnt;
-	struct mount *mnt;
-	struct dentry *root_dentry;
-	struct vfsmount *root_mnt;
-	struct event *e;
+	__u64 dentry;      /* struct dentry * */
+	__u64 vfsmnt;      /* struct vfsmount * */
+	__u64 mnt;         /* struct mount * */
+	__u64 root_dentry; /* struct dentry * */
+	__u64 root_mnt;    /* struct vfsmount * */
 	__u32 off;
 	__u32 depth;
 	__u32 flags;
 	__u32 done;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct walk);
+} walks SEC(".maps");
+
+struct walk_ctx {
+	struct walk *w;
+	struct event *e;
 };
 
 static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
@@ -146,13 +157,14 @@ static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
 /* One step up the tree: returns 1 when the walk is over. */
 static long walk_step(__u32 i, void *arg)
 {
-	struct walk *w = arg;
+	struct walk_ctx *c = arg;
+	struct walk *w = c->w;
 	/* Locals, not w->x, inside BPF_CORE_READ: struct walk is ours, not the kernel's. */
-	struct dentry *d = w->dentry;
-	struct vfsmount *vfsmnt = w->vfsmnt;
-	struct mount *mnt = w->mnt;
+	struct dentry *d = (struct dentry *)w->dentry;
+	struct vfsmount *vfsmnt = (struct vfsmount *)w->vfsmnt;
+	struct mount *mnt = (struct mount *)w->mnt;
 
-	if (d == w->root_dentry && vfsmnt == w->root_mnt) {
+	if (w->dentry == w->root_dentry && w->vfsmnt == w->root_mnt) {
 		w->done = 1;
 		return 1;
 	}
@@ -165,9 +177,9 @@ static long walk_step(__u32 i, void *arg)
 			w->done = 1;
 			return 1;
 		}
-		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-		w->mnt = parent;
-		w->vfsmnt = (struct vfsmount *)((void *)parent + bpf_core_field_offset(struct mount, mnt));
+		w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = (__u64)parent;
+		w->vfsmnt = (__u64)parent + bpf_core_field_offset(struct mount, mnt);
 		return 0;
 	}
 	struct dentry *up = BPF_CORE_READ(d, d_parent);
@@ -184,7 +196,7 @@ static long walk_step(__u32 i, void *arg)
 		w->done = 1;
 		return 1;
 	}
-	long n = bpf_probe_read_kernel_str(&w->e->path[off & (FSA_PATH_MAX - 1)], FSA_NAME_READ, name);
+	long n = bpf_probe_read_kernel_str(&c->e->path[off & (FSA_PATH_MAX - 1)], FSA_NAME_READ, name);
 	if (n <= 1 || off + n > FSA_PATH_MAX) {
 		/* Unreadable, empty, or past the longest path: stop before it. */
 		w->flags |= FSA_F_TRUNCATED;
@@ -193,34 +205,44 @@ static long walk_step(__u32 i, void *arg)
 	}
 	w->off = off + n;
 	w->depth++;
-	w->dentry = up;
+	w->dentry = (__u64)up;
 	return 0;
 }
 
 static __always_inline void walk_path(struct event *e, struct file *file, struct task_struct *task)
 {
-	struct walk w = {};
+	__u32 zero = 0;
+	struct walk *w = bpf_map_lookup_elem(&walks, &zero);
+	if (!w) {
+		e->flags |= FSA_F_TRUNCATED;
+		return;
+	}
+	struct walk_ctx c = {.w = w, .e = e};
 
-	w.e = e;
-	w.dentry = BPF_CORE_READ(file, f_path.dentry);
-	w.vfsmnt = BPF_CORE_READ(file, f_path.mnt);
-	w.mnt = real_mount(w.vfsmnt);
-	w.root_dentry = BPF_CORE_READ(task, fs, root.dentry);
-	w.root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+	w->dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
+	w->vfsmnt = (__u64)vfsmnt;
+	w->mnt = (__u64)real_mount(vfsmnt);
+	w->root_dentry = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+	w->root_mnt = (__u64)BPF_CORE_READ(task, fs, root.mnt);
+	w->off = 0;
+	w->depth = 0;
+	w->flags = 0;
+	w->done = 0;
 
 #ifdef HAVE_BPF_LOOP
-	bpf_loop(FSA_WALK_STEPS, walk_step, &w, 0);
+	bpf_loop(FSA_WALK_STEPS, walk_step, &c, 0);
 #else
-	for (__u32 i = 0; i < FSA_COMPAT_STEPS; i++) {
-		if (walk_step(i, &w))
+	for (__u32 i = 0; i < FSA_WALK_STEPS; i++) {
+		if (walk_step(i, &c))
 			break;
 	}
 #endif
-	if (!w.done)
-		w.flags |= FSA_F_TRUNCATED;
-	e->flags |= w.flags;
-	e->path_len = w.off;
-	e->depth = w.depth;
+	if (!w->done)
+		w->flags |= FSA_F_TRUNCATED;
+	e->flags |= w->flags;
+	e->path_len = w->off;
+	e->depth = w->depth;
 }
 
 static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)

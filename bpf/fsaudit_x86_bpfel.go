@@ -50,6 +50,19 @@ type fsauditEvent struct {
 	Path     [4352]uint8
 }
 
+type fsauditWalk struct {
+	_          structs.HostLayout
+	Dentry     uint64
+	Vfsmnt     uint64
+	Mnt        uint64
+	RootDentry uint64
+	RootMnt    uint64
+	Off        uint32
+	Depth      uint32
+	Flags      uint32
+	Done       uint32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -59,6 +72,7 @@ const (
 	fsauditMapLost                = "lost"
 	fsauditMapScratch             = "scratch"
 	fsauditMapSettings            = "settings"
+	fsauditMapWalks               = "walks"
 	fsauditProgFentryVfsWrite     = "fentry_vfs_write"
 	fsauditProgFentryVfsWritev    = "fentry_vfs_writev"
 	fsauditProgKprobeVfsWrite     = "kprobe_vfs_write"
@@ -132,6 +146,7 @@ type fsauditMapSpecs struct {
 	Lost          *ebpf.MapSpec `ebpf:"lost"`
 	Scratch       *ebpf.MapSpec `ebpf:"scratch"`
 	Settings      *ebpf.MapSpec `ebpf:"settings"`
+	Walks         *ebpf.MapSpec `ebpf:"walks"`
 }
 
 // fsauditVariableSpecs contains global variables before they are loaded into the kernel.
@@ -165,6 +180,7 @@ type fsauditMaps struct {
 	Lost          *ebpf.Map `ebpf:"lost"`
 	Scratch       *ebpf.Map `ebpf:"scratch"`
 	Settings      *ebpf.Map `ebpf:"settings"`
+	Walks         *ebpf.Map `ebpf:"walks"`
 }
 
 func (m *fsauditMaps) Close() error {
@@ -174,6 +190,7 @@ func (m *fsauditMaps) Close() error {
 		m.Lost,
 		m.Scratch,
 		m.Settings,
+		m.Walks,
 	)
 }
 

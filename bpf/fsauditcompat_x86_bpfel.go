@@ -50,6 +50,19 @@ type fsauditCompatEvent struct {
 	Path     [4352]uint8
 }
 
+type fsauditCompatWalk struct {
+	_          structs.HostLayout
+	Dentry     uint64
+	Vfsmnt     uint64
+	Mnt        uint64
+	RootDentry uint64
+	RootMnt    uint64
+	Off        uint32
+	Depth      uint32
+	Flags      uint32
+	Done       uint32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -59,6 +72,7 @@ const (
 	fsauditCompatMapLost                = "lost"
 	fsauditCompatMapScratch             = "scratch"
 	fsauditCompatMapSettings            = "settings"
+	fsauditCompatMapWalks               = "walks"
 	fsauditCompatProgFentryVfsWrite     = "fentry_vfs_write"
 	fsauditCompatProgFentryVfsWritev    = "fentry_vfs_writev"
 	fsauditCompatProgKprobeVfsWrite     = "kprobe_vfs_write"
@@ -132,6 +146,7 @@ type fsauditCompatMapSpecs struct {
 	Lost          *ebpf.MapSpec `ebpf:"lost"`
 	Scratch       *ebpf.MapSpec `ebpf:"scratch"`
 	Settings      *ebpf.MapSpec `ebpf:"settings"`
+	Walks         *ebpf.MapSpec `ebpf:"walks"`
 }
 
 // fsauditCompatVariableSpecs contains global variables before they are loaded into the kernel.
@@ -165,6 +180,7 @@ type fsauditCompatMaps struct {
 	Lost          *ebpf.Map `ebpf:"lost"`
 	Scratch       *ebpf.Map `ebpf:"scratch"`
 	Settings      *ebpf.Map `ebpf:"settings"`
+	Walks         *ebpf.Map `ebpf:"walks"`
 }
 
 func (m *fsauditCompatMaps) Close() error {
@@ -174,6 +190,7 @@ func (m *fsauditCompatMaps) Close() error {
 		m.Lost,
 		m.Scratch,
 		m.Settings,
+		m.Walks,
 	)
 }
 

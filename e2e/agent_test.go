@@ -78,6 +78,7 @@ type AgentConfig struct {
 	Include      []string
 	ExcludeComms []string
 	Sink         string
+	Object       string // the BPF object to force (FSAUDIT_BPF_OBJECT); empty: the agent picks
 }
 
 // StartAgent runs the agent with a config for cfg and returns once it
@@ -111,6 +112,7 @@ path = %q
 	}
 	a := &Agent{t: t, Sink: cfg.Sink, exited: make(chan error, 1)}
 	a.cmd = exec.Command(bin, "run", "--config", conf)
+	a.cmd.Env = append(os.Environ(), "FSAUDIT_BPF_OBJECT="+cfg.Object)
 	stderr, err := a.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +130,9 @@ path = %q
 			a.log.WriteByte('\n')
 			a.mu.Unlock()
 			if !signalled && strings.Contains(sc.Text(), `"message":"capturing"`) {
+				if cfg.Object != "" && !strings.Contains(sc.Text(), `"bpf":"`+cfg.Object+`"`) {
+					t.Errorf("agent did not load the %s object: %s", cfg.Object, sc.Text())
+				}
 				close(ready)
 				signalled = true
 			}

@@ -60,9 +60,16 @@ func selfComm(t *testing.T) string {
 }
 
 // TestCaptureWorkload is the capture core's proof: a workload of known
-// writes, each asserted exactly, and nothing else.
+// writes, each asserted exactly, and nothing else; once per BPF object the
+// kernel runs.
 func TestCaptureWorkload(t *testing.T) {
 	requireRoot(t)
+	for _, obj := range objects(t) {
+		t.Run(obj, func(t *testing.T) { captureWorkload(t, obj) })
+	}
+}
+
+func captureWorkload(t *testing.T, object string) {
 	w, err := os.MkdirTemp("", "fsaudit-e2e-")
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +123,7 @@ func TestCaptureWorkload(t *testing.T) {
 	t.Cleanup(func() { unix.Unmount(filepath.Join(w, "bind"), unix.MNT_DETACH) })
 
 	sinkPath := filepath.Join(w, "agent", "audit.jsonl") // under an audited path: no feedback loop allowed
-	agent := StartAgent(t, AgentConfig{Include: []string{w}, ExcludeComms: []string{"skipme"}, Sink: sinkPath})
+	agent := StartAgent(t, AgentConfig{Include: []string{w}, ExcludeComms: []string{"skipme"}, Sink: sinkPath, Object: object})
 
 	users := names(t, "/etc/passwd")
 	me := selfComm(t)
@@ -280,6 +287,12 @@ func checkRecords(t *testing.T, records []Record, wants []want, root, sinkPath s
 // longer than 4096 bytes is marked truncated and keeps its leaf end.
 func TestDeepPaths(t *testing.T) {
 	requireRoot(t)
+	for _, obj := range objects(t) {
+		t.Run(obj, func(t *testing.T) { deepPaths(t, obj) })
+	}
+}
+
+func deepPaths(t *testing.T, object string) {
 	w, err := os.MkdirTemp("", "fsaudit-deep-")
 	if err != nil {
 		t.Fatal(err)
@@ -321,7 +334,7 @@ func TestDeepPaths(t *testing.T) {
 	defer unix.Close(dirfd)
 
 	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
-	agent := StartAgent(t, AgentConfig{Include: []string{w}, Sink: sinkPath})
+	agent := StartAgent(t, AgentConfig{Include: []string{w}, Sink: sinkPath, Object: object})
 	pidExact := sh(t, nil, `echo exact > "$1"`, exact)
 	fd, err := unix.Openat(dirfd, "leaf.txt", unix.O_CREAT|unix.O_WRONLY, 0o644)
 	if err != nil {

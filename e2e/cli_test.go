@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -176,4 +177,22 @@ func TestSIGHUPReopensSink(t *testing.T) {
 	if len(after) != 1 || after[0].File.Path != data+"/after.txt" {
 		t.Errorf("reopened file holds %d records: %+v", len(after), after)
 	}
+}
+
+var checkObject = regexp.MustCompile(`bpf object: (\w+) `)
+
+// objects lists the BPF objects this kernel runs: the one the agent picks,
+// and the compat object too when the pick is bpf_loop.
+func objects(t *testing.T) []string {
+	t.Helper()
+	conf := writeConfig(t, fmt.Sprintf("[[sink]]\nname = \"a\"\ntype = \"file\"\npath = %q\n", t.TempDir()+"/a.jsonl"))
+	code, stdout, stderr := runAgentCmd(t, "check", "--config", conf)
+	m := checkObject.FindStringSubmatch(stdout)
+	if code != 0 || m == nil {
+		t.Fatalf("check exit %d, no object named:\n%s%s", code, stdout, stderr)
+	}
+	if m[1] == "bpf_loop" {
+		return []string{"bpf_loop", "compat"}
+	}
+	return []string{m[1]}
 }

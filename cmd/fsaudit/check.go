@@ -48,11 +48,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		bad("%s", oneLine(err))
 	} else {
-		walk := "1024 steps in bpf_loop"
+		walk := "bpf_loop"
 		if variant == "compat" {
-			walk = "a bounded loop (no bpf_loop before 5.17): deep paths are marked truncated"
+			walk = "a bounded loop (no bpf_loop before 5.17)"
 		}
-		fmt.Fprintf(stdout, "  bpf object %s: path walk in %s\n", bpf.ObjectHash(), walk)
+		fmt.Fprintf(stdout, "  bpf object: %s (%s): path walk in %s\n", variant, bpf.ObjectHash(), walk)
 		fmt.Fprintln(stdout, "hook points (mode: loads and attaches?):")
 		attachable := 0
 		for _, p := range points {

@@ -106,6 +106,8 @@ func captureOptions(cfg *config.Config) bpf.Options {
 		AgentPID:     uint32(os.Getpid()),
 		RegularOnly:  cfg.Filter.RegularFilesOnly,
 		ExcludeComms: cfg.Filter.ExcludeComms,
+		// For tests of the pre-5.17 object on newer kernels.
+		Object: os.Getenv("FSAUDIT_BPF_OBJECT"),
 	}
 }
 
