@@ -365,6 +365,18 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 	return 0;
 }
 
+/* The offset a VFS function was given through its loff_t *pos argument;
+ * -1 (the file's own position) when it was given none. */
+static __always_inline __s64 read_pos(loff_t *pos, __u16 *flags)
+{
+	__s64 off = -1;
+	if (pos)
+		bpf_probe_read_kernel(&off, sizeof(off), pos);
+	else
+		*flags |= FSA_F_NO_OFFSET;
+	return off;
+}
+
 /* ---- fentry ---- */
 
 SEC("fentry/vfs_write")
@@ -373,12 +385,8 @@ int BPF_PROG(fentry_vfs_write, struct file *file, const char *buf, size_t count,
 	struct config *cfg = admit();
 	if (!cfg)
 		return 0;
-	__s64 off = -1;
 	__u16 flags = 0;
-	if (pos)
-		bpf_probe_read_kernel(&off, sizeof(off), pos);
-	else
-		flags |= FSA_F_NO_OFFSET;
+	__s64 off = read_pos(pos, &flags);
 	return emit_write(cfg, file, count, off, flags, FSA_HOOK_FENTRY);
 }
 
@@ -388,12 +396,8 @@ int BPF_PROG(fentry_vfs_writev, struct file *file, const struct iovec *vec, unsi
 	struct config *cfg = admit();
 	if (!cfg)
 		return 0;
-	__s64 off = -1;
 	__u16 flags = 0;
-	if (pos)
-		bpf_probe_read_kernel(&off, sizeof(off), pos);
-	else
-		flags |= FSA_F_NO_OFFSET;
+	__s64 off = read_pos(pos, &flags);
 	__u64 bytes = iov_bytes(vec, vlen, &flags);
 	return emit_write(cfg, file, bytes, off, flags, FSA_HOOK_FENTRY);
 }
@@ -409,12 +413,8 @@ int kprobe_vfs_write(struct pt_regs *regs)
 	struct file *file = (struct file *)PT_REGS_PARM1(regs);
 	size_t count = (size_t)PT_REGS_PARM3(regs);
 	loff_t *pos = (loff_t *)PT_REGS_PARM4(regs);
-	__s64 off = -1;
 	__u16 flags = 0;
-	if (pos)
-		bpf_probe_read_kernel(&off, sizeof(off), pos);
-	else
-		flags |= FSA_F_NO_OFFSET;
+	__s64 off = read_pos(pos, &flags);
 	return emit_write(cfg, file, count, off, flags, FSA_HOOK_KPROBE);
 }
 
@@ -428,12 +428,8 @@ int kprobe_vfs_writev(struct pt_regs *regs)
 	const struct iovec *vec = (const struct iovec *)PT_REGS_PARM2(regs);
 	unsigned long vlen = PT_REGS_PARM3(regs);
 	loff_t *pos = (loff_t *)PT_REGS_PARM4(regs);
-	__s64 off = -1;
 	__u16 flags = 0;
-	if (pos)
-		bpf_probe_read_kernel(&off, sizeof(off), pos);
-	else
-		flags |= FSA_F_NO_OFFSET;
+	__s64 off = read_pos(pos, &flags);
 	__u64 bytes = iov_bytes(vec, vlen, &flags);
 	return emit_write(cfg, file, bytes, off, flags, FSA_HOOK_KPROBE);
 }
