@@ -309,6 +309,9 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
 		return 0;
+	/* Kernels before 6.x leave the bytes after comm's NUL as they were: clear
+	 * them, or the excluded_comms lookup would see the last event's tail. */
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	if (cfg->filter_comms && bpf_map_lookup_elem(&excluded_comms, e->comm))
 		return 0;
