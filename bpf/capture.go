@@ -421,11 +421,7 @@ func modeSupported(m Mode) error {
 func describe(err error) error {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
-		last := ""
-		if n := len(ve.Log); n > 0 {
-			last = ve.Log[n-1]
-		}
-		return fmt.Errorf("verifier rejected the program: %s", last)
+		return fmt.Errorf("verifier rejected the program: %s", verifierCause(ve.Log))
 	}
 	switch {
 	case errors.Is(err, unix.EPERM):
@@ -437,6 +433,20 @@ func describe(err error) error {
 		return fmt.Errorf("kernel symbol or tracepoint not found: %w", err)
 	}
 	return err
+}
+
+// verifierCause picks the line of a verifier log that says why: the last
+// one that is not a statistics line.
+func verifierCause(log []string) string {
+	for i := len(log) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(log[i])
+		if l == "" || strings.HasPrefix(l, "processed ") || strings.HasPrefix(l, "verification time") ||
+			strings.HasPrefix(l, "stack depth") || strings.HasPrefix(l, "(") {
+			continue
+		}
+		return l
+	}
+	return "(empty log)"
 }
 
 // ensureTracefs mounts tracefs on /sys/kernel/tracing when no tracefs is

@@ -90,3 +90,19 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestVerifierCause(t *testing.T) {
+	tests := []struct {
+		log  []string
+		want string
+	}{
+		{[]string{"0: (b7) r0 = 0", "R1 invalid mem access 'scalar'", "processed 12 insns (limit 1000000) max_states_per_insn 0", "verification time 5 usec", "stack depth 0"}, "R1 invalid mem access 'scalar'"},
+		{[]string{"func#0 @0", "(85) call bpf_loop#181", "unknown func bpf_loop#181", "processed 1 insns"}, "unknown func bpf_loop#181"},
+		{nil, "(empty log)"},
+	}
+	for _, tc := range tests {
+		if got := verifierCause(tc.log); got != tc.want {
+			t.Errorf("verifierCause(%q) = %q, want %q", tc.log, got, tc.want)
+		}
+	}
+}

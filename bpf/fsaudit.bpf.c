@@ -382,26 +382,40 @@ static __always_inline __s64 read_pos(loff_t *pos, __u16 *flags)
 
 /* ---- fentry ---- */
 
-SEC("fentry/vfs_write")
-int BPF_PROG(fentry_vfs_write, struct file *file, const char *buf, size_t count, loff_t *pos)
+/* The loff_t *pos argument of an fentry program, copied out of the
+ * trampoline's frame: 5.10's verifier refuses direct loads of arguments whose
+ * BTF type points to anything but a struct. */
+static __always_inline loff_t *fentry_pos(__u64 *ctx, int n)
 {
-	struct config *cfg = admit();
-	if (!cfg)
-		return 0;
-	__u16 flags = 0;
-	__s64 off = read_pos(pos, &flags);
-	return emit_write(cfg, file, count, off, flags, FSA_HOOK_FENTRY);
+	__u64 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), &ctx[n]);
+	return (loff_t *)v;
 }
 
-SEC("fentry/vfs_writev")
-int BPF_PROG(fentry_vfs_writev, struct file *file, const struct iovec *vec, unsigned long vlen, loff_t *pos)
+/* vfs_write(struct file *file, const char __user *buf, size_t count, loff_t *pos) */
+SEC("fentry/vfs_write")
+int fentry_vfs_write(__u64 *ctx)
 {
 	struct config *cfg = admit();
 	if (!cfg)
 		return 0;
+	struct file *file = (struct file *)ctx[0];
 	__u16 flags = 0;
-	__s64 off = read_pos(pos, &flags);
-	__u64 bytes = iov_bytes(vec, vlen, &flags);
+	__s64 off = read_pos(fentry_pos(ctx, 3), &flags);
+	return emit_write(cfg, file, ctx[2], off, flags, FSA_HOOK_FENTRY);
+}
+
+/* vfs_writev(struct file *file, const struct iovec __user *vec, unsigned long vlen, loff_t *pos, rwf_t flags) */
+SEC("fentry/vfs_writev")
+int fentry_vfs_writev(__u64 *ctx)
+{
+	struct config *cfg = admit();
+	if (!cfg)
+		return 0;
+	struct file *file = (struct file *)ctx[0];
+	__u16 flags = 0;
+	__s64 off = read_pos(fentry_pos(ctx, 3), &flags);
+	__u64 bytes = iov_bytes((const struct iovec *)ctx[1], ctx[2], &flags);
 	return emit_write(cfg, file, bytes, off, flags, FSA_HOOK_FENTRY);
 }
 

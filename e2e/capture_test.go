@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"hash"
+	"hash/fnv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -207,6 +209,7 @@ func captureWorkload(t *testing.T, object string) {
 
 func checkRecords(t *testing.T, records []Record, wants []want, root, sinkPath string) {
 	t.Helper()
+	logSummary(t, records, root)
 	byPath := map[string][]Record{}
 	var seqs []uint64
 	ids := map[string]bool{}
@@ -370,5 +373,42 @@ func deepPaths(t *testing.T, object string) {
 	}
 	if len(r.File.Path) > 4096 {
 		t.Errorf("truncated path is %d bytes, more than the kernel's buffer", len(r.File.Path))
+	}
+}
+
+// logSummary logs one line per file: what its records say apart from what
+// differs from run to run (pids, inodes, devices, times, ids, the hook).
+// The kernel matrix compares these lines across hook modes on one kernel.
+func logSummary(t *testing.T, records []Record, root string) {
+	t.Helper()
+	type sum struct {
+		n, bytes uint64
+		offsets  hash.Hash64
+		first    Record
+	}
+	byPath := map[string]*sum{}
+	var paths []string
+	for _, r := range records {
+		s := byPath[r.File.Path]
+		if s == nil {
+			s = &sum{offsets: fnv.New64a(), first: r}
+			byPath[r.File.Path] = s
+			paths = append(paths, r.File.Path)
+		}
+		s.n++
+		s.bytes += r.FSAudit.Bytes
+		fmt.Fprintf(s.offsets, "%d,", r.FSAudit.Offset)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		s := byPath[p]
+		r := s.first
+		t.Logf("summary: %s", strings.Join([]string{t.Name(),
+			strconv.Quote(strings.Replace(p, root, "$W", 1)), r.Event.Action,
+			strconv.Quote(r.File.Name), r.File.Mode, r.File.Type,
+			fmt.Sprintf("records=%d bytes=%d offsets=%x", s.n, s.bytes, s.offsets.Sum64()),
+			fmt.Sprintf("deleted=%v truncated=%v", r.FSAudit.Deleted, r.FSAudit.PathTruncated),
+			strconv.Quote(r.Process.Name), "uid=" + r.User.ID, "user=" + r.User.Name, "euid=" + r.User.Effective.ID,
+		}, " "))
 	}
 }
