@@ -444,6 +444,9 @@ func verifierCause(log []string) string {
 			strings.HasPrefix(l, "stack depth") || strings.HasPrefix(l, "(") {
 			continue
 		}
+		if strings.Contains(l, "unknown#195896080") { // 0xbad2310: libbpf's poison for a failed relocation
+			return l + " (a CO-RE relocation found no match in this kernel's BTF)"
+		}
 		return l
 	}
 	return "(empty log)"

@@ -80,6 +80,8 @@ type Event struct {
 	Inode      uint64
 	Offset     uint64
 	Bytes      uint64
+	RootIno    uint64 // inode of the writer's root directory
+	RootDev    uint32 // kernel dev_t of the writer's root directory
 	Dev        uint32 // kernel encoding: major << 20 | minor
 	MntNS      uint32
 	PID        uint32
@@ -132,6 +134,8 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 		Inode:      raw.Ino,
 		Offset:     raw.Offset,
 		Bytes:      raw.Bytes,
+		RootIno:    raw.RootIno,
+		RootDev:    raw.RootDev,
 		Dev:        raw.Dev,
 		MntNS:      raw.MntNs,
 		PID:        raw.Pid,

@@ -58,6 +58,9 @@ struct event {
 	__u64 ino;
 	__u64 offset;
 	__u64 bytes;        /* bytes the call asked to write */
+	__u64 root_ino;     /* inode of the task's root directory */
+	__u32 root_dev;     /* kernel dev_t of the root directory's file system: with root_ino, names the writer's root */
+	__u32 _pad2;
 	__u32 dev;          /* kernel dev_t of the file's super block */
 	__u32 mnt_ns;
 	__u32 pid;          /* thread group id */
@@ -225,6 +228,9 @@ static __always_inline void walk_path(struct event *e, struct file *file, struct
 	w->mnt = (__u64)real_mount(vfsmnt);
 	w->root_dentry = (__u64)BPF_CORE_READ(task, fs, root.dentry);
 	w->root_mnt = (__u64)BPF_CORE_READ(task, fs, root.mnt);
+	struct dentry *root = (struct dentry *)w->root_dentry;
+	e->root_ino = BPF_CORE_READ(root, d_inode, i_ino);
+	e->root_dev = BPF_CORE_READ(root, d_sb, s_dev);
 	w->off = 0;
 	w->depth = 0;
 	w->flags = 0;

@@ -29,6 +29,9 @@ type fsauditCompatEvent struct {
 	Ino      uint64
 	Offset   uint64
 	Bytes    uint64
+	RootIno  uint64
+	RootDev  uint32
+	Pad2     uint32
 	Dev      uint32
 	MntNs    uint32
 	Pid      uint32

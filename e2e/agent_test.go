@@ -224,7 +224,21 @@ type Record struct {
 		Effective struct {
 			ID string `json:"id"`
 		} `json:"effective"`
+		Group struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"group"`
 	} `json:"user"`
+	Container struct {
+		ID      string `json:"id"`
+		Runtime string `json:"runtime"`
+	} `json:"container"`
+	Orchestrator struct {
+		Resource struct {
+			Type string `json:"type"`
+			ID   string `json:"id"`
+		} `json:"resource"`
+	} `json:"orchestrator"`
 	FSAudit struct {
 		Hook          string `json:"hook"`
 		Bytes         uint64 `json:"bytes"`

@@ -14,16 +14,16 @@ import (
 
 // Enricher turns kernel events into records.
 type Enricher struct {
-	host   record.Host
-	users  *IDNames
-	groups *IDNames
-	clock  Clock
+	host    record.Host
+	roots   *Roots
+	cgroups *Cgroups
+	clock   Clock
 }
 
 // Options configure an Enricher.
 type Options struct {
 	HostName string // empty: the kernel's host name
-	Root     string // the file system whose /etc/passwd and /etc/group name ids; empty: "/"
+	Root     string // the host's file system, whose /etc/passwd and /etc/group name host ids; empty: "/"
 }
 
 // New reads the host's identity and prepares the name caches.
@@ -44,10 +44,18 @@ func New(o Options) (*Enricher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the boot id: %w", err)
 	}
+	roots, err := NewRoots(strings.TrimSuffix(root, "/"))
+	if err != nil {
+		return nil, err
+	}
+	cgroups, err := NewCgroups("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
 	return &Enricher{
-		host:   record.Host{Name: name, BootID: strings.TrimSpace(string(boot))},
-		users:  NewIDNames(root + "/etc/passwd"),
-		groups: NewIDNames(root + "/etc/group"),
+		host:    record.Host{Name: name, BootID: strings.TrimSpace(string(boot))},
+		roots:   roots,
+		cgroups: cgroups,
 	}, nil
 }
 
@@ -61,6 +69,7 @@ func (x *Enricher) Wall(mono uint64) time.Time { return x.clock.Wall(mono) }
 // event.sequence, which belong to the pipeline) and returns the path.
 func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Path {
 	p := AssemblePath(ev.Components, ev.Flags&bpf.FlagTruncated != 0)
+	names := x.roots.For(ev.RootDev, ev.RootIno, ev.PID)
 	*r = record.Record{
 		Time:   x.clock.Wall(ev.KernelTime),
 		Action: ev.Op.String(),
@@ -75,9 +84,9 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Path {
 		},
 		Process: record.Process{PID: ev.PID, TID: ev.TID, PPID: ev.PPID, Name: string(ev.Comm)},
 		User: record.User{
-			ID: ev.UID, Name: x.users.Name(ev.UID),
-			EffectiveID: ev.EUID, EffectiveName: x.users.Name(ev.EUID),
-			GroupID: ev.GID, GroupName: x.groups.Name(ev.GID),
+			ID: ev.UID, Name: names.user(ev.UID),
+			EffectiveID: ev.EUID, EffectiveName: names.user(ev.EUID),
+			GroupID: ev.GID, GroupName: names.group(ev.GID),
 		},
 		Host: x.host,
 		FSAudit: record.FSAudit{
@@ -90,9 +99,14 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Path {
 		},
 	}
 	if ev.LoginUID != bpf.UnsetLoginUID {
+		// The login uid is set when someone logs in to the host: the host names it.
 		r.User.HasAudit = true
 		r.User.AuditID = ev.LoginUID
-		r.User.AuditName = x.users.Name(ev.LoginUID)
+		r.User.AuditName = x.roots.Host().user(ev.LoginUID)
+	}
+	if c, ok := ParseCgroupPath(x.cgroups.Path(ev.CgroupID)); ok {
+		r.Container = record.Container{ID: c.ID, Runtime: c.Runtime}
+		r.Orchestrator = record.Orchestrator{ResourceID: c.PodUID}
 	}
 	return p
 }

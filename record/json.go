@@ -27,6 +27,7 @@ func AppendJSON(b []byte, r *Record) []byte {
 		b = appendFile(b, &r.File)
 		b = appendProcess(b, &r.Process)
 		b = appendUser(b, &r.User)
+		b = appendContainer(b, &r.Container, &r.Orchestrator)
 	}
 
 	b = append(b, `,"host":{"name":`...)
@@ -141,6 +142,46 @@ func appendUser(b []byte, u *User) []byte {
 		b = append(b, '}')
 	}
 	return append(b, '}')
+}
+
+func appendContainer(b []byte, c *Container, o *Orchestrator) []byte {
+	if c.ID != "" {
+		b = append(b, `,"container":{"id":`...)
+		b = appendString(b, c.ID)
+		if c.Runtime != "" {
+			b = append(b, `,"runtime":`...)
+			b = appendString(b, c.Runtime)
+		}
+		if c.Name != "" {
+			b = append(b, `,"name":`...)
+			b = appendString(b, c.Name)
+		}
+		if c.ImageName != "" {
+			b = append(b, `,"image":{"name":`...)
+			b = appendString(b, c.ImageName)
+			b = append(b, '}')
+		}
+		b = append(b, '}')
+	}
+	if o.ResourceID != "" || o.ResourceName != "" {
+		b = append(b, `,"orchestrator":{`...)
+		if o.Namespace != "" {
+			b = append(b, `"namespace":`...)
+			b = appendString(b, o.Namespace)
+			b = append(b, ',')
+		}
+		b = append(b, `"resource":{"type":"pod"`...)
+		if o.ResourceName != "" {
+			b = append(b, `,"name":`...)
+			b = appendString(b, o.ResourceName)
+		}
+		if o.ResourceID != "" {
+			b = append(b, `,"id":`...)
+			b = appendString(b, o.ResourceID)
+		}
+		b = append(b, "}}"...)
+	}
+	return b
 }
 
 func appendFSAudit(b []byte, r *Record) []byte {

@@ -142,3 +142,24 @@ func BenchmarkAppendJSON(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+func TestAppendJSONContainer(t *testing.T) {
+	r := sample()
+	r.Container = Container{ID: "abc", Runtime: "containerd", Name: "web", ImageName: "nginx:1"}
+	r.Orchestrator = Orchestrator{Namespace: "prod", ResourceName: "web-0", ResourceID: "uid-1"}
+	out := string(AppendJSON(nil, r))
+	want := `"container":{"id":"abc","runtime":"containerd","name":"web","image":{"name":"nginx:1"}},"orchestrator":{"namespace":"prod","resource":{"type":"pod","name":"web-0","id":"uid-1"}},"host":`
+	if !strings.Contains(out, want) {
+		t.Errorf("got %s\nwant it to contain %s", out, want)
+	}
+	r.Container = Container{ID: "abc"}
+	r.Orchestrator = Orchestrator{}
+	out = string(AppendJSON(nil, r))
+	if !strings.Contains(out, `"container":{"id":"abc"},"host":`) || strings.Contains(out, "orchestrator") {
+		t.Errorf("minimal container: %s", out)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatal(err)
+	}
+}

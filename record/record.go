@@ -20,9 +20,26 @@ type Record struct {
 
 	File    File
 	Process Process
-	User    User
-	Host    Host
-	FSAudit FSAudit
+	User         User
+	Container    Container
+	Orchestrator Orchestrator
+	Host         Host
+	FSAudit      FSAudit
+}
+
+// Container names the writer's container; empty when it runs in none.
+type Container struct {
+	ID        string
+	Runtime   string
+	Name      string
+	ImageName string
+}
+
+// Orchestrator names the Kubernetes pod of the writer's container, when known.
+type Orchestrator struct {
+	Namespace    string
+	ResourceName string
+	ResourceID   string // the pod uid; the resource type is then "pod"
 }
 
 // File describes the file the event changed.

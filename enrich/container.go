@@ -1,0 +1,201 @@
+package enrich
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Container is what a cgroup path tells about the container a process runs in.
+type Container struct {
+	ID      string // 64 hex digits
+	Runtime string // docker, containerd, cri-o, podman, or cri when a kubepods path does not say
+	PodUID  string // Kubernetes pod uid, with dashes
+	QoS     string // Kubernetes QoS class: guaranteed, burstable or besteffort
+}
+
+var (
+	hex64 = `([0-9a-f]{64})`
+	// Runtime scopes (systemd layout) and runtime directories (cgroupfs layout).
+	containerPatterns = []struct {
+		re      *regexp.Regexp
+		runtime string
+	}{
+		{regexp.MustCompile(`^docker-` + hex64 + `\.scope$`), "docker"},
+		{regexp.MustCompile(`^cri-containerd-` + hex64 + `\.scope$`), "containerd"},
+		{regexp.MustCompile(`^crio-` + hex64 + `(\.scope)?$`), "cri-o"},
+		{regexp.MustCompile(`^libpod-` + hex64 + `(\.scope)?$`), "podman"},
+	}
+	bareID = regexp.MustCompile(`^` + hex64 + `$`)
+	// pod<uid> (cgroupfs) or kubepods-<qos>-pod<uid_with_underscores>.slice (systemd).
+	podDir = regexp.MustCompile(`^(?:kubepods-(?:(besteffort|burstable)-)?)?pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$`)
+)
+
+// ParseCgroupPath reads a container and pod out of a cgroup v2 path, in the
+// systemd or the cgroupfs layout. ok is false when the path names no container.
+func ParseCgroupPath(path string) (c Container, ok bool) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	inKubepods := false
+	for i, p := range parts {
+		if p == "kubepods" || p == "kubepods.slice" {
+			inKubepods = true
+			c.QoS = "guaranteed"
+			continue
+		}
+		if inKubepods {
+			switch p {
+			case "besteffort", "burstable", "kubepods-besteffort.slice", "kubepods-burstable.slice":
+				c.QoS = strings.TrimSuffix(strings.TrimPrefix(p, "kubepods-"), ".slice")
+				continue
+			}
+			if m := podDir.FindStringSubmatch(p); m != nil {
+				if m[1] != "" {
+					c.QoS = m[1]
+				}
+				c.PodUID = strings.ReplaceAll(m[2], "_", "-")
+				continue
+			}
+		}
+		if id, runtime := containerDir(p); id != "" {
+			c.ID, c.Runtime, ok = id, runtime, true
+			continue
+		}
+		if m := bareID.FindStringSubmatch(p); m != nil {
+			switch {
+			case i > 0 && parts[i-1] == "docker":
+				c.ID, c.Runtime, ok = m[1], "docker", true
+			case c.PodUID != "":
+				c.ID, c.Runtime, ok = m[1], "cri", true
+			}
+		}
+	}
+	if !inKubepods {
+		c.QoS = ""
+	}
+	return c, ok
+}
+
+// containerDir matches one path component against the runtimes' scope names.
+func containerDir(p string) (id, runtime string) {
+	for _, cp := range containerPatterns {
+		if m := cp.re.FindStringSubmatch(p); m != nil {
+			return m[1], cp.runtime
+		}
+	}
+	return "", ""
+}
+
+// Cgroups resolves cgroup v2 ids (the kernel's bpf_get_current_cgroup_id)
+// to paths below the cgroup2 mount, and those to containers. An unknown id
+// makes it rescan the tree, at most once per RescanEvery.
+type Cgroups struct {
+	root        string // where cgroup2 is mounted; "" when it is not
+	RescanEvery time.Duration
+
+	mu       sync.Mutex
+	paths    map[uint64]string
+	scanned  time.Time
+	maxPaths int
+}
+
+// NewCgroups finds the cgroup2 mount in mountinfo (normally /proc/self/mountinfo).
+func NewCgroups(mountinfo string) (*Cgroups, error) {
+	root, err := cgroup2Mount(mountinfo)
+	if err != nil {
+		return nil, err
+	}
+	return &Cgroups{root: root, RescanEvery: time.Second, paths: map[uint64]string{}, maxPaths: 1 << 16}, nil
+}
+
+// Root is where cgroup2 is mounted, or "" when it is not.
+func (g *Cgroups) Root() string { return g.root }
+
+func cgroup2Mount(mountinfo string) (string, error) {
+	data, err := os.ReadFile(mountinfo)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", mountinfo, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		// id parent maj:min root mountpoint options [optional...] - fstype source superoptions
+		f := strings.Fields(sc.Text())
+		for i, x := range f {
+			if x == "-" && i+1 < len(f) && i >= 5 {
+				if f[i+1] == "cgroup2" {
+					return unescapeMountinfo(f[4]), nil
+				}
+				break
+			}
+		}
+	}
+	return "", nil
+}
+
+// unescapeMountinfo undoes the octal escapes (\040 for a space) of mountinfo.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
+			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isOctal(c byte) bool { return c >= '0' && c <= '7' }
+
+// Path returns the cgroup path (from the cgroup2 root, starting with '/')
+// of a cgroup id, or "" when it cannot be found.
+func (g *Cgroups) Path(id uint64) string {
+	if g.root == "" || id == 0 {
+		return ""
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if p, ok := g.paths[id]; ok {
+		return p
+	}
+	if time.Since(g.scanned) < g.RescanEvery {
+		return ""
+	}
+	g.scan()
+	return g.paths[id]
+}
+
+// scan walks the cgroup2 tree and maps every directory's inode (its cgroup id)
+// to its path. Paths of cgroups that are gone stay known: events may still
+// name them.
+func (g *Cgroups) scan() {
+	g.scanned = time.Now()
+	if len(g.paths) > g.maxPaths {
+		g.paths = map[uint64]string{}
+	}
+	filepath.WalkDir(g.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		rel := strings.TrimPrefix(p, g.root)
+		if rel == "" {
+			rel = "/"
+		}
+		g.paths[inode(info)] = rel
+		return nil
+	})
+}
