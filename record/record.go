@@ -18,8 +18,8 @@ type Record struct {
 	ID       string // event.id: unique across hosts and restarts
 	Sequence uint64 // event.sequence: gap-free per agent run
 
-	File    File
-	Process Process
+	File         File
+	Process      Process
 	User         User
 	Container    Container
 	Orchestrator Orchestrator
