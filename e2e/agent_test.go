@@ -34,6 +34,9 @@ var (
 var builtAgent string
 
 func TestMain(m *testing.M) {
+	if os.Getenv("FSAUDIT_E2E_HELPER") == "write-as" {
+		os.Exit(writeAs())
+	}
 	flag.Parse()
 	code := func() int {
 		if *agentBin == "" && os.Geteuid() == 0 {
@@ -54,6 +57,29 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	os.Exit(code)
+}
+
+// writeAs is the test binary run as a helper: it drops to the uid in
+// FSAUDIT_E2E_UID and writes FSAUDIT_E2E_DATA to FSAUDIT_E2E_PATH.
+func writeAs() int {
+	var uid int
+	if _, err := fmt.Sscan(os.Getenv("FSAUDIT_E2E_UID"), &uid); err != nil {
+		fmt.Fprintln(os.Stderr, "FSAUDIT_E2E_UID:", err)
+		return 2
+	}
+	if err := syscall.Setgid(uid); err != nil {
+		fmt.Fprintln(os.Stderr, "setgid:", err)
+		return 1
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		fmt.Fprintln(os.Stderr, "setuid:", err)
+		return 1
+	}
+	if err := os.WriteFile(os.Getenv("FSAUDIT_E2E_PATH"), []byte(os.Getenv("FSAUDIT_E2E_DATA")), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
 
 func requireRoot(t *testing.T) {
@@ -228,6 +254,10 @@ type Record struct {
 			ID   string `json:"id"`
 			Name string `json:"name"`
 		} `json:"group"`
+		Audit struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"audit"`
 	} `json:"user"`
 	Container struct {
 		ID      string `json:"id"`

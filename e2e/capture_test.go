@@ -412,3 +412,45 @@ func logSummary(t *testing.T, records []Record, root string) {
 		}, " "))
 	}
 }
+
+// TestLoginUID: a write after logging in as one user and dropping to another
+// names both: user.* the one who wrote, user.audit.* the one who logged in.
+func TestLoginUID(t *testing.T) {
+	requireRoot(t)
+	if _, err := os.Stat("/proc/self/loginuid"); err != nil {
+		t.Fatalf("kernel keeps no login uid (CONFIG_AUDIT): %v", err)
+	}
+	w, err := os.MkdirTemp("", "fsaudit-loginuid-") // t.TempDir's parent is closed to other users
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(w) })
+	if err := os.Chmod(w, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	users := names(t, "/etc/passwd")
+	agent := StartAgent(t, AgentConfig{Include: []string{w}, Sink: filepath.Join(t.TempDir(), "audit.jsonl")})
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "Log in" as root (login uid 0), then become nobody and write.
+	cmd := exec.Command("sh", "-c", `echo 0 > /proc/self/loginuid && exec "$0"`, self)
+	cmd.Env = append(os.Environ(), "FSAUDIT_E2E_HELPER=write-as", "FSAUDIT_E2E_UID=65534",
+		"FSAUDIT_E2E_PATH="+w+"/after-su.txt", "FSAUDIT_E2E_DATA=written as nobody")
+	pid := runCmd(t, cmd)
+	records := agent.Stop()
+	if len(records) != 1 {
+		t.Fatalf("%d records, want 1: %+v", len(records), records)
+	}
+	r := records[0]
+	if r.Process.PID != pid || r.File.Path != w+"/after-su.txt" || r.FSAudit.Bytes != uint64(len("written as nobody")) {
+		t.Errorf("record: pid %d path %q bytes %d", r.Process.PID, r.File.Path, r.FSAudit.Bytes)
+	}
+	if r.User.ID != "65534" || r.User.Name != users[65534] || r.User.Effective.ID != "65534" {
+		t.Errorf("user %q (%q) effective %q, want 65534 (%q)", r.User.ID, r.User.Name, r.User.Effective.ID, users[65534])
+	}
+	if r.User.Audit.ID != "0" || r.User.Audit.Name != users[0] {
+		t.Errorf("user.audit %q (%q), want 0 (%q)", r.User.Audit.ID, r.User.Audit.Name, users[0])
+	}
+}
