@@ -86,7 +86,18 @@ var points = []point{
 	},
 }
 
-// Blind spots says what a mode cannot see, for logs and `fsaudit check`.
+// lifecycle are the tracepoints that tell enrichment which executable and
+// arguments a process has, and when it is gone; they run in every mode.
+var lifecycle = []target{
+	{"tp_sched_process_exec", func(p *ebpf.Program) (link.Link, error) {
+		return link.Tracepoint("sched", "sched_process_exec", p, nil)
+	}},
+	{"tp_sched_process_exit", func(p *ebpf.Program) (link.Link, error) {
+		return link.Tracepoint("sched", "sched_process_exit", p, nil)
+	}},
+}
+
+// BlindSpots says what a mode cannot see, for logs and `fsaudit check`.
 func BlindSpots(m Mode) string {
 	const all = "io_uring and AIO writes, stores through shared mmap, sendfile/splice/copy_file_range"
 	switch m {
@@ -118,6 +129,9 @@ type Capture struct {
 	Variant string
 	// Points says which mode each hook point took.
 	Points []PointStatus
+	// Lifecycle is nil when exec and exit tracking attached, else why not:
+	// executables and arguments then come from /proc only.
+	Lifecycle error
 
 	spec     *ebpf.CollectionSpec
 	maps     sharedMaps
@@ -258,6 +272,20 @@ func Open(opts Options) (*Capture, error) {
 	if attached == 0 {
 		c.Close()
 		return nil, fmt.Errorf("no hook mode could attach: %s", c.failures())
+	}
+	for _, t := range lifecycle {
+		p, err := c.loadProgram(t.prog)
+		if err == nil {
+			c.progs = append(c.progs, p)
+			var l link.Link
+			if l, err = t.attach(p); err == nil {
+				c.links = append(c.links, l)
+				continue
+			}
+			err = describe(err)
+		}
+		c.Lifecycle = fmt.Errorf("%s: %w", t.prog, err)
+		break
 	}
 	rd, err := ringbuf.NewReader(c.maps.Events)
 	if err != nil {

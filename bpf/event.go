@@ -42,6 +42,8 @@ type Op uint16
 // Operations the kernel side reports.
 const (
 	OpWrite Op = 1
+	OpExec  Op = 2 // a process exec'd: Components name its executable, Args its argv
+	OpExit  Op = 3 // a process exited
 )
 
 // String names the operation as the record's event.action does.
@@ -49,6 +51,10 @@ func (o Op) String() string {
 	switch o {
 	case OpWrite:
 		return "write"
+	case OpExec:
+		return "exec"
+	case OpExit:
+		return "exit"
 	}
 	return fmt.Sprintf("op-%d", uint16(o))
 }
@@ -64,6 +70,7 @@ const (
 	FlagNoOffset    Flags = 1 << 3 // the hook could not tell the offset
 	FlagIovPartial  Flags = 1 << 4 // writev with more iovecs than summed: Bytes is a lower bound
 	FlagOutsideRoot Flags = 1 << 5 // the file lies outside the writer's root directory
+	FlagArgsTrunc   Flags = 1 << 6 // exec: argv was longer than the event carries
 )
 
 // UnsetLoginUID is the kernel's login uid of a task that never logged in.
@@ -101,6 +108,9 @@ type Event struct {
 	// Components holds the path's names leaf first, each ending in a NUL
 	// byte. It aliases the reader's buffer: valid until the next Read.
 	Components []byte
+	// Args holds an exec's argv, each argument ending in a NUL; it aliases
+	// the reader's buffer too.
+	Args []byte
 }
 
 // DevMajor and DevMinor split the kernel's dev_t.
@@ -152,6 +162,14 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 		Flags:      Flags(raw.Flags),
 		Depth:      int(raw.Depth),
 		Components: raw.Path[:pathLen],
+	}
+	if e.Op == OpExec {
+		argsAt := int(unsafe.Offsetof(raw.Args))
+		argsLen := int(raw.ArgsLen)
+		if argsAt+argsLen > n || argsLen > len(raw.Args) {
+			return fmt.Errorf("ring buffer exec sample of %d bytes holds no %d bytes of arguments", len(sample), argsLen)
+		}
+		e.Args = raw.Args[:argsLen]
 	}
 	comm := unsafe.Slice((*byte)(unsafe.Pointer(&raw.Comm[0])), len(raw.Comm))
 	if i := bytes.IndexByte(comm, 0); i >= 0 {

@@ -21,6 +21,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define FSA_WALK_STEPS 1024 /* walk steps: components plus mount crossings */
 #define FSA_MAX_IOV 64 /* iovec entries summed for writev; more sets FSA_F_IOV_PARTIAL */
 #define FSA_COMM_LEN 16
+#define FSA_ARGS_MAX 2048   /* argv bytes an exec event carries */
 /* Wake the reader only once this much is waiting; it also polls on a short
  * deadline, so a lone event waits at most that long. */
 #define FSA_WAKEUP_BYTES (64 << 10)
@@ -38,6 +39,8 @@ enum fsa_hook {
 
 enum fsa_op {
 	FSA_OP_WRITE = 1,
+	FSA_OP_EXEC = 2, /* a process exec'd: path is its executable, args its argv */
+	FSA_OP_EXIT = 3, /* a process (thread group) exited */
 };
 
 enum fsa_flags {
@@ -47,6 +50,7 @@ enum fsa_flags {
 	FSA_F_NO_OFFSET = 1 << 3,   /* the hook could not tell the offset */
 	FSA_F_IOV_PARTIAL = 1 << 4, /* writev with more than FSA_MAX_IOV entries: bytes is a lower bound */
 	FSA_F_OUTSIDE_ROOT = 1 << 5,/* the walk reached the top of the mount tree without passing the task's root */
+	FSA_F_ARGS_TRUNCATED = 1 << 6, /* exec: argv was longer than FSA_ARGS_MAX */
 };
 
 /* The event: a fixed header, then path_len bytes of path components, leaf
@@ -77,9 +81,10 @@ struct event {
 	__u16 flags;        /* enum fsa_flags */
 	__u16 path_len;     /* bytes used in path */
 	__u16 depth;        /* components in path */
-	__u16 _pad;
+	__u16 args_len;     /* exec: bytes used in args */
 	char comm[FSA_COMM_LEN];
 	__u8 path[FSA_PATH_BUF];
+	__u8 args[FSA_ARGS_MAX]; /* exec: argv, each ending in a NUL; sent only by exec events */
 };
 
 /* Settings user space writes before attaching. */
@@ -504,4 +509,84 @@ int tp_sys_enter_pwritev2(struct trace_event_raw_sys_enter *ctx)
 {
 	/* An offset of -1 means the file's own position. */
 	return tp_write(ctx, 1, (__s64)ctx->args[3]);
+}
+
+/* ---- process lifecycle: what enrichment must know after a process is gone ---- */
+
+/* Fills the identity fields every event carries. */
+static __always_inline void fill_task(struct event *e, struct task_struct *task, __u16 op)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	e->ts_ns = bpf_ktime_get_ns();
+	e->start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->op = op;
+	e->hook = FSA_HOOK_TRACEPOINT;
+	e->flags = 0;
+	e->path_len = 0;
+	e->depth = 0;
+	e->args_len = 0;
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int tp_sched_process_exec(void *ctx)
+{
+	if (!admit())
+		return 0;
+	__u32 zero = 0;
+	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	fill_task(e, task, FSA_OP_EXEC);
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	if (exe)
+		walk_path(e, exe, task);
+	else
+		e->flags |= FSA_F_TRUNCATED;
+
+	__u64 start = BPF_CORE_READ(task, mm, arg_start);
+	__u64 end = BPF_CORE_READ(task, mm, arg_end);
+	__u64 len = end > start ? end - start : 0;
+	if (len > FSA_ARGS_MAX - 1) {
+		len = FSA_ARGS_MAX - 1;
+		e->flags |= FSA_F_ARGS_TRUNCATED;
+	}
+	len &= FSA_ARGS_MAX - 1;
+	if (len && bpf_probe_read_user(e->args, len, (void *)start) == 0)
+		e->args_len = len;
+
+	__u64 size = offsetof(struct event, args) + (e->args_len & (FSA_ARGS_MAX - 1));
+	if (bpf_ringbuf_output(&events, e, size, BPF_RB_FORCE_WAKEUP)) {
+		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+		if (n)
+			*n += 1;
+	}
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int tp_sched_process_exit(void *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if ((__u32)pid_tgid != pid_tgid >> 32)
+		return 0; /* a thread, not the process */
+	if (!admit())
+		return 0;
+	__u32 zero = 0;
+	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return 0;
+	fill_task(e, (struct task_struct *)bpf_get_current_task(), FSA_OP_EXIT);
+	__u64 wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FSA_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, e, offsetof(struct event, path), wake)) {
+		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+		if (n)
+			*n += 1;
+	}
+	return 0;
 }

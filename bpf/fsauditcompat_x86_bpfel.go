@@ -48,9 +48,10 @@ type fsauditCompatEvent struct {
 	Flags    uint16
 	PathLen  uint16
 	Depth    uint16
-	Pad      uint16
+	ArgsLen  uint16
 	Comm     [16]int8
 	Path     [4352]uint8
+	Args     [2048]uint8
 }
 
 type fsauditCompatWalk struct {
@@ -80,6 +81,8 @@ const (
 	fsauditCompatProgFentryVfsWritev    = "fentry_vfs_writev"
 	fsauditCompatProgKprobeVfsWrite     = "kprobe_vfs_write"
 	fsauditCompatProgKprobeVfsWritev    = "kprobe_vfs_writev"
+	fsauditCompatProgTpSchedProcessExec = "tp_sched_process_exec"
+	fsauditCompatProgTpSchedProcessExit = "tp_sched_process_exit"
 	fsauditCompatProgTpSysEnterPwrite64 = "tp_sys_enter_pwrite64"
 	fsauditCompatProgTpSysEnterPwritev  = "tp_sys_enter_pwritev"
 	fsauditCompatProgTpSysEnterPwritev2 = "tp_sys_enter_pwritev2"
@@ -133,6 +136,8 @@ type fsauditCompatProgramSpecs struct {
 	FentryVfsWritev    *ebpf.ProgramSpec `ebpf:"fentry_vfs_writev"`
 	KprobeVfsWrite     *ebpf.ProgramSpec `ebpf:"kprobe_vfs_write"`
 	KprobeVfsWritev    *ebpf.ProgramSpec `ebpf:"kprobe_vfs_writev"`
+	TpSchedProcessExec *ebpf.ProgramSpec `ebpf:"tp_sched_process_exec"`
+	TpSchedProcessExit *ebpf.ProgramSpec `ebpf:"tp_sched_process_exit"`
 	TpSysEnterPwrite64 *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwrite64"`
 	TpSysEnterPwritev  *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev"`
 	TpSysEnterPwritev2 *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev2"`
@@ -211,6 +216,8 @@ type fsauditCompatPrograms struct {
 	FentryVfsWritev    *ebpf.Program `ebpf:"fentry_vfs_writev"`
 	KprobeVfsWrite     *ebpf.Program `ebpf:"kprobe_vfs_write"`
 	KprobeVfsWritev    *ebpf.Program `ebpf:"kprobe_vfs_writev"`
+	TpSchedProcessExec *ebpf.Program `ebpf:"tp_sched_process_exec"`
+	TpSchedProcessExit *ebpf.Program `ebpf:"tp_sched_process_exit"`
 	TpSysEnterPwrite64 *ebpf.Program `ebpf:"tp_sys_enter_pwrite64"`
 	TpSysEnterPwritev  *ebpf.Program `ebpf:"tp_sys_enter_pwritev"`
 	TpSysEnterPwritev2 *ebpf.Program `ebpf:"tp_sys_enter_pwritev2"`
@@ -224,6 +231,8 @@ func (p *fsauditCompatPrograms) Close() error {
 		p.FentryVfsWritev,
 		p.KprobeVfsWrite,
 		p.KprobeVfsWritev,
+		p.TpSchedProcessExec,
+		p.TpSchedProcessExit,
 		p.TpSysEnterPwrite64,
 		p.TpSysEnterPwritev,
 		p.TpSysEnterPwritev2,

@@ -238,9 +238,11 @@ type Record struct {
 		Type      string `json:"type"`
 	} `json:"file"`
 	Process struct {
-		PID    int    `json:"pid"`
-		Name   string `json:"name"`
-		Parent struct {
+		PID        int      `json:"pid"`
+		Name       string   `json:"name"`
+		Executable string   `json:"executable"`
+		Args       []string `json:"args"`
+		Parent     struct {
 			PID int `json:"pid"`
 		} `json:"parent"`
 	} `json:"process"`

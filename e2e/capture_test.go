@@ -26,6 +26,8 @@ type want struct {
 	bytes     uint64
 	writes    int
 	offsets   []uint64 // when set: the offsets of the records, in order
+	exe       string   // when set: process.executable
+	args      []string // when set: process.args
 	deleted   bool
 	truncated bool
 }
@@ -51,6 +53,23 @@ func names(t *testing.T, file string) map[uint32]string {
 		}
 	}
 	return out
+}
+
+// realExe is the absolute, symlink-free path of a command, as the kernel
+// names a process's executable.
+func realExe(t *testing.T, cmd string) string {
+	t.Helper()
+	p, err := exec.LookPath(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = filepath.Abs(p); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = filepath.EvalSymlinks(p); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func selfComm(t *testing.T) string {
@@ -129,15 +148,18 @@ func captureWorkload(t *testing.T, object string) {
 
 	users := names(t, "/etc/passwd")
 	me := selfComm(t)
+	shExe, ddExe, selfExe := realExe(t, "sh"), realExe(t, "dd"), realExe(t, os.Args[0])
 	var wants []want
 
 	// Shell redirection, twice appended: offsets follow the file's size.
 	pid := sh(t, nil, `echo hello > "$1" && echo hi >> "$1"`, w+"/redirect.txt")
-	wants = append(wants, want{path: w + "/redirect.txt", pid: pid, comm: "sh", user: users[0], bytes: 9, writes: 2, offsets: []uint64{0, 6}})
+	wants = append(wants, want{path: w + "/redirect.txt", pid: pid, comm: "sh", user: users[0], bytes: 9, writes: 2, offsets: []uint64{0, 6},
+		exe: shExe, args: []string{"sh", "-c", `echo hello > "$1" && echo hi >> "$1"`, "sh", w + "/redirect.txt"}})
 
 	// dd with many small writes.
 	pid = runCmd(t, exec.Command("dd", "if=/dev/zero", "of="+w+"/dd.bin", "bs=64", "count=500"))
-	wants = append(wants, want{path: w + "/dd.bin", pid: pid, comm: "dd", user: users[0], bytes: 64 * 500, writes: 500})
+	wants = append(wants, want{path: w + "/dd.bin", pid: pid, comm: "dd", user: users[0], bytes: 64 * 500, writes: 500,
+		exe: ddExe, args: []string{"dd", "if=/dev/zero", "of=" + w + "/dd.bin", "bs=64", "count=500"}})
 
 	// pwrite, writev, pwritev, pwritev2 from this process.
 	f, err := os.OpenFile(w+"/vectored.bin", os.O_CREATE|os.O_WRONLY, 0o644)
@@ -156,11 +178,13 @@ func captureWorkload(t *testing.T, object string) {
 	mustN(unix.Pwritev(fd, [][]byte{[]byte("1234"), []byte("5678")}, 200))
 	mustN(unix.Pwritev2(fd, [][]byte{[]byte("xyz")}, 300, 0))
 	f.Close()
-	wants = append(wants, want{path: w + "/vectored.bin", pid: os.Getpid(), comm: me, user: users[0], bytes: 6 + 5 + 8 + 3, writes: 4, offsets: []uint64{100, 0, 200, 300}})
+	// This process started before the agent: its executable and arguments come from /proc.
+	wants = append(wants, want{path: w + "/vectored.bin", pid: os.Getpid(), comm: me, user: users[0], bytes: 6 + 5 + 8 + 3, writes: 4, offsets: []uint64{100, 0, 200, 300},
+		exe: selfExe, args: os.Args})
 
 	// Through a symlink: the record names the target.
 	pid = sh(t, nil, `echo via-link > "$1"`, w+"/link")
-	wants = append(wants, want{path: w + "/target.txt", pid: pid, comm: "sh", user: users[0], bytes: 9, writes: 1})
+	wants = append(wants, want{path: w + "/target.txt", pid: pid, comm: "sh", user: users[0], bytes: 9, writes: 1, exe: shExe})
 
 	// A relative path.
 	cmd := exec.Command("sh", "-c", "echo rel > ./r.txt")
@@ -175,7 +199,7 @@ func captureWorkload(t *testing.T, object string) {
 	// A private tmpfs in another mount namespace.
 	cmd = exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", `mount -t tmpfs fsaudit-e2e "$1" && echo private > "$1/t.txt"`, "sh", w+"/tmpfsmnt")
 	pid = runCmd(t, cmd)
-	wants = append(wants, want{path: w + "/tmpfsmnt/t.txt", pid: pid, comm: "sh", user: users[0], bytes: 8, writes: 1})
+	wants = append(wants, want{path: w + "/tmpfsmnt/t.txt", pid: pid, comm: "sh", user: users[0], bytes: 8, writes: 1, exe: shExe})
 
 	// A hostile file name: spaces, quotes, a newline, non-ASCII letters.
 	hostile := w + "/we ird \"q\" 'x'\nżółw ✓.txt"
@@ -188,7 +212,7 @@ func captureWorkload(t *testing.T, object string) {
 
 	// Another user.
 	pid = sh(t, &syscall.Credential{Uid: 65534, Gid: 65534}, `echo nobody > "$1"`, nobodyDir+"/n.txt")
-	wants = append(wants, want{path: nobodyDir + "/n.txt", pid: pid, comm: "sh", uid: 65534, user: users[65534], bytes: 7, writes: 1})
+	wants = append(wants, want{path: nobodyDir + "/n.txt", pid: pid, comm: "sh", uid: 65534, user: users[65534], bytes: 7, writes: 1, exe: shExe})
 
 	// Unlinked while open: the last path, marked deleted.
 	pid = sh(t, nil, `exec 3>"$1" && rm "$1" && echo gone >&3`, w+"/gone.txt")
@@ -259,6 +283,12 @@ func checkRecords(t *testing.T, records []Record, wants []want, root, sinkPath s
 				}
 				if r.Process.Name != wt.comm {
 					t.Errorf("process.name %q, want %q", r.Process.Name, wt.comm)
+				}
+				if wt.exe != "" && r.Process.Executable != wt.exe {
+					t.Errorf("process.executable %q, want %q", r.Process.Executable, wt.exe)
+				}
+				if wt.args != nil && strings.Join(r.Process.Args, "\x00") != strings.Join(wt.args, "\x00") {
+					t.Errorf("process.args %q, want %q", r.Process.Args, wt.args)
 				}
 				if r.User.ID != strconv.FormatUint(uint64(wt.uid), 10) || r.User.Name != wt.user {
 					t.Errorf("user %q (%q), want %d (%q)", r.User.ID, r.User.Name, wt.uid, wt.user)
@@ -408,7 +438,7 @@ func logSummary(t *testing.T, records []Record, root string) {
 			strconv.Quote(r.File.Name), r.File.Mode, r.File.Type,
 			fmt.Sprintf("records=%d bytes=%d offsets=%x", s.n, s.bytes, s.offsets.Sum64()),
 			fmt.Sprintf("deleted=%v truncated=%v", r.FSAudit.Deleted, r.FSAudit.PathTruncated),
-			strconv.Quote(r.Process.Name), "uid=" + r.User.ID, "user=" + r.User.Name, "euid=" + r.User.Effective.ID,
+			strconv.Quote(r.Process.Name), strconv.Quote(r.Process.Executable), "uid=" + r.User.ID, "user=" + r.User.Name, "euid=" + r.User.Effective.ID,
 		}, " "))
 	}
 }

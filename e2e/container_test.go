@@ -193,6 +193,10 @@ func TestContainerWrites(t *testing.T) {
 		if r.Orchestrator.Resource.ID != c.pod || (c.pod != "" && r.Orchestrator.Resource.Type != "pod") {
 			t.Errorf("%s: orchestrator %+v, want pod %q", c.name, r.Orchestrator, c.pod)
 		}
+		// The short-lived writer is named from its exec event, in its own view.
+		if r.Process.Executable != "/bin/busybox" || len(r.Process.Args) != 3 || r.Process.Args[1] != "-c" {
+			t.Errorf("%s: process.executable %q args %q, want /bin/busybox sh -c ...", c.name, r.Process.Executable, r.Process.Args)
+		}
 		if r.User.ID != fmt.Sprint(uid) || r.User.Name != "appuser" || r.User.Group.Name != "appgroup" {
 			t.Errorf("%s: user %q (%q) group %q, want the container's appuser/appgroup", c.name, r.User.ID, r.User.Name, r.User.Group.Name)
 		}

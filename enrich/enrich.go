@@ -17,6 +17,7 @@ type Enricher struct {
 	host    record.Host
 	roots   *Roots
 	cgroups *Cgroups
+	procs   *Processes
 	clock   Clock
 }
 
@@ -56,6 +57,7 @@ func New(o Options) (*Enricher, error) {
 		host:    record.Host{Name: name, BootID: strings.TrimSpace(string(boot))},
 		roots:   roots,
 		cgroups: cgroups,
+		procs:   NewProcesses(1 << 16),
 	}, nil
 }
 
@@ -64,6 +66,16 @@ func (x *Enricher) Host() record.Host { return x.host }
 
 // Wall converts a kernel CLOCK_MONOTONIC time to wall-clock time.
 func (x *Enricher) Wall(mono uint64) time.Time { return x.clock.Wall(mono) }
+
+// Observe takes the events that only inform enrichment (exec, exit) and
+// says whether ev was one; those make no record.
+func (x *Enricher) Observe(ev *bpf.Event) bool {
+	if ev.Op != bpf.OpExec && ev.Op != bpf.OpExit {
+		return false
+	}
+	x.procs.Observe(ev)
+	return true
+}
 
 // Fill writes everything the event tells into r (all but event.id and
 // event.sequence, which belong to the pipeline) and returns the path.
@@ -97,6 +109,10 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Path {
 			PathTruncated: p.Truncated,
 			Deleted:       ev.Flags&bpf.FlagDeleted != 0,
 		},
+	}
+	if pr := x.procs.Lookup(ev.PID, ev.StartTime); pr != nil {
+		r.Process.Executable = pr.Executable
+		r.Process.Args = pr.Args
 	}
 	if ev.LoginUID != bpf.UnsetLoginUID {
 		// The login uid is set when someone logs in to the host: the host names it.

@@ -123,6 +123,9 @@ func (p *Pipeline) read(ch chan<- record.Record) error {
 			}
 			return err
 		}
+		if p.enr.Observe(&ev) {
+			continue
+		}
 		p.Stats.Events.Add(1)
 		path := p.enr.Fill(&ev, &r)
 		if !p.filter.Load().Keep(path) {

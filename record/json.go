@@ -111,6 +111,20 @@ func appendProcess(b []byte, p *Process) []byte {
 	b = strconv.AppendUint(b, uint64(p.TID), 10)
 	b = append(b, `},"name":`...)
 	b = appendString(b, p.Name)
+	if p.Executable != "" {
+		b = append(b, `,"executable":`...)
+		b = appendString(b, p.Executable)
+	}
+	if p.Args != nil {
+		b = append(b, `,"args":[`...)
+		for i, a := range p.Args {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, a)
+		}
+		b = append(b, ']')
+	}
 	b = append(b, `,"parent":{"pid":`...)
 	b = strconv.AppendUint(b, uint64(p.PPID), 10)
 	return append(b, "}}"...)

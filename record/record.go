@@ -56,10 +56,12 @@ type File struct {
 
 // Process describes the writer.
 type Process struct {
-	PID  uint32
-	TID  uint32
-	PPID uint32
-	Name string // the kernel's comm
+	PID        uint32
+	TID        uint32
+	PPID       uint32
+	Name       string // the kernel's comm
+	Executable string
+	Args       []string
 }
 
 // User holds the writer's ids; names are empty when unknown.

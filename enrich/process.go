@@ -1,0 +1,140 @@
+package enrich
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/fsaudit/fsaudit/bpf"
+)
+
+// Proc is what a record says of the writing process beyond the kernel event.
+type Proc struct {
+	Executable string
+	Args       []string
+}
+
+type procKey struct {
+	pid   uint32
+	start uint64 // the process's start, CLOCK_MONOTONIC ns: pid reuse cannot match it
+}
+
+// Processes remembers each process's executable and arguments, from the
+// kernel's exec events, keyed by pid and start time, and forgets them at the
+// process's exit event. Processes that started before the agent are read
+// from /proc once.
+type Processes struct {
+	mu   sync.Mutex
+	m    map[procKey]*Proc
+	max  int
+	proc string // where procfs is mounted
+}
+
+// NewProcesses returns an empty cache bounded to max entries.
+func NewProcesses(max int) *Processes {
+	return &Processes{m: map[procKey]*Proc{}, max: max, proc: "/proc"}
+}
+
+// Observe takes an exec or exit event.
+func (p *Processes) Observe(ev *bpf.Event) {
+	key := procKey{ev.PID, ev.StartTime}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch ev.Op {
+	case bpf.OpExec:
+		exe := AssemblePath(ev.Components, ev.Flags&bpf.FlagTruncated != 0)
+		p.m[key] = &Proc{Executable: exe.Full, Args: splitArgs(ev.Args)}
+		p.bound()
+	case bpf.OpExit:
+		delete(p.m, key)
+	}
+}
+
+// bound drops entries beyond max; exits normally keep the map small, so
+// this only runs when exit events were lost.
+func (p *Processes) bound() {
+	if len(p.m) <= p.max {
+		return
+	}
+	drop := len(p.m) - p.max + p.max/8
+	for k := range p.m {
+		if drop == 0 {
+			break
+		}
+		delete(p.m, k)
+		drop--
+	}
+}
+
+// Lookup returns what is known of process (pid, start); nil when nothing is.
+func (p *Processes) Lookup(pid uint32, start uint64) *Proc {
+	key := procKey{pid, start}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pr, ok := p.m[key]; ok {
+		return pr
+	}
+	pr := p.fromProc(pid, start)
+	p.m[key] = pr // nil too: /proc is read once per process
+	p.bound()
+	return pr
+}
+
+// fromProc reads a process that started before the agent, if pid still is
+// that process.
+func (p *Processes) fromProc(pid uint32, start uint64) *Proc {
+	dir := fmt.Sprintf("%s/%d/", p.proc, pid)
+	stat, err := os.ReadFile(dir + "stat")
+	if err != nil || !sameStart(stat, start) {
+		return nil
+	}
+	pr := &Proc{}
+	if exe, err := os.Readlink(dir + "exe"); err == nil {
+		pr.Executable = strings.TrimSuffix(exe, " (deleted)")
+	}
+	if cmdline, err := os.ReadFile(dir + "cmdline"); err == nil {
+		pr.Args = splitArgs(cmdline)
+	}
+	return pr
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's start time.
+const clockTicks = 100
+
+// sameStart compares /proc/PID/stat's start time (field 22, in clock ticks
+// since boot) with the kernel's start time in nanoseconds, within a tick.
+func sameStart(stat []byte, startNs uint64) bool {
+	// The command name (field 2) may hold spaces and parentheses: fields
+	// are counted after its last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 20 {
+		return false
+	}
+	ticks, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return false
+	}
+	want := startNs / (1e9 / clockTicks)
+	return ticks+1 >= want && ticks <= want+1
+}
+
+// splitArgs splits NUL-terminated arguments.
+func splitArgs(b []byte) []string {
+	b = bytes.TrimRight(b, "\x00")
+	if len(b) == 0 {
+		return nil
+	}
+	parts := bytes.Split(b, []byte{0})
+	out := make([]string, len(parts))
+	for i, a := range parts {
+		out[i] = string(a)
+	}
+	return out
+}
