@@ -152,6 +152,9 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 		ev.Str("mode", string(p.Mode)).Str("cannot_see", bpf.BlindSpots(p.Mode)).Msg("hook point attached")
 	}
 
+	if capture.Lifecycle != nil {
+		log.Warn().Err(capture.Lifecycle).Msg("exec and exit tracking did not attach: executables and arguments come from /proc, and processes that exit at once go unnamed")
+	}
 	pl, err := pipeline.New(capture, enr, pathFilter(cfg), outs, log, pipeline.Options{})
 	if err != nil {
 		closeOutputs()
