@@ -71,6 +71,7 @@ const (
 	FlagIovPartial  Flags = 1 << 4 // writev with more iovecs than summed: Bytes is a lower bound
 	FlagOutsideRoot Flags = 1 << 5 // the file lies outside the writer's root directory
 	FlagArgsTrunc   Flags = 1 << 6 // exec: argv was longer than the event carries
+	FlagPassedRoot  Flags = 1 << 7 // the walk passed the writer's root: RootOff splits the views
 )
 
 // UnsetLoginUID is the kernel's login uid of a task that never logged in.
@@ -89,22 +90,26 @@ type Event struct {
 	Bytes      uint64
 	RootIno    uint64 // inode of the writer's root directory
 	RootDev    uint32 // kernel dev_t of the writer's root directory
-	Dev        uint32 // kernel encoding: major << 20 | minor
-	MntNS      uint32
-	PID        uint32
-	TID        uint32
-	PPID       uint32
-	UID        uint32
-	GID        uint32
-	EUID       uint32
-	EGID       uint32
-	LoginUID   uint32
-	Mode       uint32 // i_mode: type and permission bits
-	Hook       Mode
-	Op         Op
-	Flags      Flags
-	Depth      int
-	Comm       []byte // without the trailing NULs
+	// RootOff is how many bytes of Components lie below the writer's root
+	// (its own view), when FlagPassedRoot is set; the rest lead on to the
+	// top of its mount namespace.
+	RootOff  int
+	Dev      uint32 // kernel encoding: major << 20 | minor
+	MntNS    uint32
+	PID      uint32
+	TID      uint32
+	PPID     uint32
+	UID      uint32
+	GID      uint32
+	EUID     uint32
+	EGID     uint32
+	LoginUID uint32
+	Mode     uint32 // i_mode: type and permission bits
+	Hook     Mode
+	Op       Op
+	Flags    Flags
+	Depth    int
+	Comm     []byte // without the trailing NULs
 	// Components holds the path's names leaf first, each ending in a NUL
 	// byte. It aliases the reader's buffer: valid until the next Read.
 	Components []byte
@@ -122,8 +127,12 @@ func (e *Event) DevMinor() uint32 { return e.Dev & (1<<20 - 1) }
 // headerSize is the part of the kernel's event before the path bytes.
 var headerSize = int(unsafe.Offsetof(fsauditEvent{}.Path))
 
+// ErrBadSample wraps every error about a ring buffer sample that does not
+// decode: the reader skips it and goes on.
+var ErrBadSample = errors.New("bad ring buffer sample")
+
 // errShortSample is returned for a ring buffer sample too short to decode.
-var errShortSample = errors.New("ring buffer sample shorter than the event header")
+var errShortSample = fmt.Errorf("%w: shorter than the event header", ErrBadSample)
 
 // decode fills e from one ring buffer sample. raw is scratch space reused
 // between calls; e.Components and e.Comm alias it.
@@ -135,7 +144,7 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 	n := copy(dst, sample)
 	pathLen := int(raw.PathLen)
 	if headerSize+pathLen > n || pathLen > len(raw.Path) {
-		return fmt.Errorf("ring buffer sample of %d bytes holds no %d-byte path", len(sample), pathLen)
+		return fmt.Errorf("%w: %d bytes hold no %d-byte path", ErrBadSample, len(sample), pathLen)
 	}
 	*e = Event{
 		KernelTime: raw.TsNs,
@@ -146,6 +155,7 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 		Bytes:      raw.Bytes,
 		RootIno:    raw.RootIno,
 		RootDev:    raw.RootDev,
+		RootOff:    int(raw.RootOff),
 		Dev:        raw.Dev,
 		MntNS:      raw.MntNs,
 		PID:        raw.Pid,
@@ -163,11 +173,14 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 		Depth:      int(raw.Depth),
 		Components: raw.Path[:pathLen],
 	}
+	if e.RootOff > pathLen {
+		return fmt.Errorf("%w: root offset %d past the %d-byte path", ErrBadSample, e.RootOff, pathLen)
+	}
 	if e.Op == OpExec {
 		argsAt := int(unsafe.Offsetof(raw.Args))
 		argsLen := int(raw.ArgsLen)
 		if argsAt+argsLen > n || argsLen > len(raw.Args) {
-			return fmt.Errorf("ring buffer exec sample of %d bytes holds no %d bytes of arguments", len(sample), argsLen)
+			return fmt.Errorf("%w: exec sample of %d bytes holds no %d bytes of arguments", ErrBadSample, len(sample), argsLen)
 		}
 		e.Args = raw.Args[:argsLen]
 	}

@@ -64,6 +64,9 @@ func TestDecodeRejects(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: decoded", tc.name)
 		}
+		if !errors.Is(err, ErrBadSample) {
+			t.Errorf("%s: %v does not wrap ErrBadSample", tc.name, err)
+		}
 		if tc.name != "path shorter than its length" && !errors.Is(err, errShortSample) {
 			t.Errorf("%s: %v", tc.name, err)
 		}

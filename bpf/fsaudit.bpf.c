@@ -51,6 +51,7 @@ enum fsa_flags {
 	FSA_F_IOV_PARTIAL = 1 << 4, /* writev with more than FSA_MAX_IOV entries: bytes is a lower bound */
 	FSA_F_OUTSIDE_ROOT = 1 << 5,/* the walk reached the top of the mount tree without passing the task's root */
 	FSA_F_ARGS_TRUNCATED = 1 << 6, /* exec: argv was longer than FSA_ARGS_MAX */
+	FSA_F_PASSED_ROOT = 1 << 7, /* the walk passed the task's root: root_off splits the two views */
 };
 
 /* The event: a fixed header, then path_len bytes of path components, leaf
@@ -64,7 +65,8 @@ struct event {
 	__u64 bytes;        /* bytes the call asked to write */
 	__u64 root_ino;     /* inode of the task's root directory */
 	__u32 root_dev;     /* kernel dev_t of the root directory's file system: with root_ino, names the writer's root */
-	__u32 _pad2;
+	__u16 root_off;     /* bytes of path below the task's root (its own view); the rest leads to its namespace's top */
+	__u16 _pad2;
 	__u32 dev;          /* kernel dev_t of the file's super block */
 	__u32 mnt_ns;
 	__u32 pid;          /* thread group id */
@@ -143,6 +145,8 @@ struct walk {
 	__u32 depth;
 	__u32 flags;
 	__u32 done;
+	__u32 root_off;
+	__u32 _pad;
 };
 
 struct {
@@ -172,16 +176,19 @@ static long walk_step(__u32 i, void *arg)
 	struct vfsmount *vfsmnt = (struct vfsmount *)w->vfsmnt;
 	struct mount *mnt = (struct mount *)w->mnt;
 
-	if (w->dentry == w->root_dentry && w->vfsmnt == w->root_mnt) {
-		w->done = 1;
-		return 1;
+	/* Passing the task's root ends its own view of the path; the walk goes
+	 * on to the top of its mount namespace for the host's view. */
+	if (w->dentry == w->root_dentry && w->vfsmnt == w->root_mnt && !(w->flags & FSA_F_PASSED_ROOT)) {
+		w->flags |= FSA_F_PASSED_ROOT;
+		w->root_off = w->off;
 	}
 	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 	if (d == mnt_root) {
 		struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
 		if (parent == mnt || !parent) {
-			/* Top of this namespace's mount tree, above the task's root. */
-			w->flags |= FSA_F_OUTSIDE_ROOT;
+			/* Top of this namespace's mount tree. */
+			if (!(w->flags & FSA_F_PASSED_ROOT))
+				w->flags |= FSA_F_OUTSIDE_ROOT;
 			w->done = 1;
 			return 1;
 		}
@@ -193,7 +200,8 @@ static long walk_step(__u32 i, void *arg)
 	struct dentry *up = BPF_CORE_READ(d, d_parent);
 	if (!up || up == d) {
 		/* A disconnected dentry or the root of an unmounted tree. */
-		w->flags |= FSA_F_OUTSIDE_ROOT;
+		if (!(w->flags & FSA_F_PASSED_ROOT))
+			w->flags |= FSA_F_OUTSIDE_ROOT;
 		w->done = 1;
 		return 1;
 	}
@@ -240,6 +248,7 @@ static __always_inline void walk_path(struct event *e, struct file *file, struct
 	w->depth = 0;
 	w->flags = 0;
 	w->done = 0;
+	w->root_off = 0;
 
 #ifdef HAVE_BPF_LOOP
 	bpf_loop(FSA_WALK_STEPS, walk_step, &c, 0);
@@ -254,6 +263,7 @@ static __always_inline void walk_path(struct event *e, struct file *file, struct
 	e->flags |= w->flags;
 	e->path_len = w->off;
 	e->depth = w->depth;
+	e->root_off = w->root_off;
 }
 
 static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
@@ -528,6 +538,7 @@ static __always_inline void fill_task(struct event *e, struct task_struct *task,
 	e->path_len = 0;
 	e->depth = 0;
 	e->args_len = 0;
+	e->root_off = 0;
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }

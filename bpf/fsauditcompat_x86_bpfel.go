@@ -31,7 +31,8 @@ type fsauditCompatEvent struct {
 	Bytes    uint64
 	RootIno  uint64
 	RootDev  uint32
-	Pad2     uint32
+	RootOff  uint16
+	Pad2     uint16
 	Dev      uint32
 	MntNs    uint32
 	Pid      uint32
@@ -65,6 +66,8 @@ type fsauditCompatWalk struct {
 	Depth      uint32
 	Flags      uint32
 	Done       uint32
+	RootOff    uint32
+	Pad        uint32
 }
 
 // Names of all BPF objects in the ELF.

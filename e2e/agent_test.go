@@ -277,6 +277,7 @@ type Record struct {
 		Writes        uint64 `json:"writes"`
 		Offset        uint64 `json:"offset"`
 		PathTruncated bool   `json:"path_truncated"`
+		HostPath      string `json:"host_path"`
 		Deleted       bool   `json:"deleted"`
 		Lost          uint64 `json:"lost"`
 	} `json:"fsaudit"`

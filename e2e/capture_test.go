@@ -299,6 +299,9 @@ func checkRecords(t *testing.T, records []Record, wants []want, root, sinkPath s
 				if r.File.Type != "file" {
 					t.Errorf("file.type %q", r.File.Type)
 				}
+				if r.FSAudit.HostPath != "" {
+					t.Errorf("fsaudit.host_path %q for a writer that sees the host's root", r.FSAudit.HostPath)
+				}
 				if r.FSAudit.Deleted != wt.deleted || r.FSAudit.PathTruncated != wt.truncated {
 					t.Errorf("deleted %v truncated %v: %s", r.FSAudit.Deleted, r.FSAudit.PathTruncated, r.Raw)
 				}

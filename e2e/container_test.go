@@ -187,6 +187,9 @@ func TestContainerWrites(t *testing.T) {
 		if r.File.Path != "/data/"+c.name+".txt" {
 			t.Errorf("%s: file.path %q, want the container's view /data/%s.txt", c.name, r.File.Path, c.name)
 		}
+		if want := root + "/data/" + c.name + ".txt"; r.FSAudit.HostPath != want {
+			t.Errorf("%s: fsaudit.host_path %q, want the host's view %q", c.name, r.FSAudit.HostPath, want)
+		}
 		if r.Container.ID != id || r.Container.Runtime != runtime {
 			t.Errorf("%s: container %+v, want id %s runtime %s", c.name, r.Container, id, runtime)
 		}

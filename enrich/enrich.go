@@ -80,7 +80,7 @@ func (x *Enricher) Observe(ev *bpf.Event) bool {
 // Fill writes everything the event tells into r (all but event.id and
 // event.sequence, which belong to the pipeline) and returns the path.
 func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Path {
-	p := AssemblePath(ev.Components, ev.Flags&bpf.FlagTruncated != 0)
+	p, hostPath := Views(ev)
 	names := x.roots.For(ev.RootDev, ev.RootIno, ev.PID)
 	*r = record.Record{
 		Time:   x.clock.Wall(ev.KernelTime),
@@ -106,6 +106,7 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Path {
 			Bytes:         ev.Bytes,
 			Writes:        1,
 			Offset:        ev.Offset,
+			HostPath:      hostPath,
 			PathTruncated: p.Truncated,
 			Deleted:       ev.Flags&bpf.FlagDeleted != 0,
 		},

@@ -6,6 +6,8 @@ package enrich
 import (
 	"bytes"
 	"strings"
+
+	"github.com/fsaudit/fsaudit/bpf"
 )
 
 // Path is a file path assembled from the kernel's components.
@@ -60,6 +62,24 @@ func AssemblePath(components []byte, truncated bool) Path {
 		p.Directory = p.Full[:i]
 	}
 	return p
+}
+
+// Views assembles an event's path in the writer's own view and, when it
+// differs and is whole, in the view of the writer's mount namespace's top
+// (the host's, for a chroot or a namespace copied from the host's).
+func Views(ev *bpf.Event) (own Path, host string) {
+	truncated := ev.Flags&bpf.FlagTruncated != 0
+	if ev.Flags&bpf.FlagPassedRoot == 0 || ev.RootOff > len(ev.Components) {
+		return AssemblePath(ev.Components, truncated), ""
+	}
+	own = AssemblePath(ev.Components[:ev.RootOff], false)
+	if truncated {
+		return own, "" // the walk stopped above the root: the host's view is incomplete
+	}
+	if full := AssemblePath(ev.Components, false); full.Full != own.Full {
+		host = full.Full
+	}
+	return own, host
 }
 
 // Under reports whether path lies at or below prefix, compared on whole

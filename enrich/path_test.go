@@ -3,6 +3,8 @@ package enrich
 import (
 	"strings"
 	"testing"
+
+	"github.com/fsaudit/fsaudit/bpf"
 )
 
 // pack builds kernel components (leaf first, NUL-terminated) from a path.
@@ -88,4 +90,30 @@ func FuzzAssemblePath(f *testing.F) {
 			t.Fatalf("name %q is not the end of %q", p.Name, p.Full)
 		}
 	})
+}
+
+func TestViews(t *testing.T) {
+	// A chroot at /srv/root: the walk passes the root after "data/f.txt".
+	comps := pack("/srv/root/data/f.txt")
+	below := len(pack("/data/f.txt"))
+	tests := []struct {
+		name     string
+		ev       bpf.Event
+		own      string
+		host     string
+		ownTrunc bool
+	}{
+		{"host process", bpf.Event{Components: pack("/etc/passwd"), Flags: bpf.FlagPassedRoot, RootOff: len(pack("/etc/passwd"))}, "/etc/passwd", "", false},
+		{"chroot", bpf.Event{Components: comps, Flags: bpf.FlagPassedRoot, RootOff: below}, "/data/f.txt", "/srv/root/data/f.txt", false},
+		{"truncated above the root", bpf.Event{Components: comps, Flags: bpf.FlagPassedRoot | bpf.FlagTruncated, RootOff: below}, "/data/f.txt", "", false},
+		{"truncated below the root", bpf.Event{Components: pack("/a/b"), Flags: bpf.FlagTruncated}, "a/b", "", true},
+		{"outside the root", bpf.Event{Components: pack("/old/f"), Flags: bpf.FlagOutsideRoot}, "/old/f", "", false},
+		{"the root itself", bpf.Event{Components: pack("/srv/root"), Flags: bpf.FlagPassedRoot, RootOff: 0}, "/", "/srv/root", false},
+	}
+	for _, tc := range tests {
+		own, host := Views(&tc.ev)
+		if own.Full != tc.own || host != tc.host || own.Truncated != tc.ownTrunc {
+			t.Errorf("%s: own %q (truncated %v) host %q; want %q (%v) %q", tc.name, own.Full, own.Truncated, host, tc.own, tc.ownTrunc, tc.host)
+		}
+	}
 }

@@ -45,7 +45,7 @@ func (p *Processes) Observe(ev *bpf.Event) {
 	defer p.mu.Unlock()
 	switch ev.Op {
 	case bpf.OpExec:
-		exe := AssemblePath(ev.Components, ev.Flags&bpf.FlagTruncated != 0)
+		exe, _ := Views(ev)
 		p.m[key] = &Proc{Executable: exe.Full, Args: splitArgs(ev.Args)}
 		p.bound()
 	case bpf.OpExit:

@@ -48,12 +48,13 @@ type Options struct {
 
 // Stats counts what went through.
 type Stats struct {
-	Events    atomic.Uint64 // read from the kernel
-	Filtered  atomic.Uint64 // dropped by the path filter
-	Records   atomic.Uint64 // numbered and handed to the sinks (lost records included)
-	Lost      atomic.Uint64 // events the kernel could not deliver
-	Failed    atomic.Uint64 // record deliveries a sink refused
-	Delivered atomic.Uint64 // record deliveries sinks accepted
+	Events     atomic.Uint64 // read from the kernel
+	Filtered   atomic.Uint64 // dropped by the path filter
+	Records    atomic.Uint64 // numbered and handed to the sinks (lost records included)
+	Lost       atomic.Uint64 // events the kernel could not deliver
+	Failed     atomic.Uint64 // record deliveries a sink refused
+	BadSamples atomic.Uint64 // ring buffer samples that did not decode
+	Delivered  atomic.Uint64 // record deliveries sinks accepted
 }
 
 // Pipeline moves events from a Source to Outputs.
@@ -118,8 +119,14 @@ func (p *Pipeline) read(ch chan<- record.Record) error {
 	var r record.Record
 	for {
 		if err := p.src.Read(&ev); err != nil {
-			if errors.Is(err, bpf.ErrStopped) {
+			switch {
+			case errors.Is(err, bpf.ErrStopped):
 				return nil
+			case errors.Is(err, bpf.ErrBadSample):
+				// One sample the kernel side got wrong must not stop the audit.
+				p.Stats.BadSamples.Add(1)
+				p.log.Error().Err(err).Msg("skipped an event that does not decode")
+				continue
 			}
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -19,12 +20,18 @@ import (
 // fakeSource replays events, then reports lost events, then ends.
 type fakeSource struct {
 	events []bpf.Event
+	badAt  int // Read number that returns a bad sample instead (0: none)
 	lost   uint64
 	i      int
+	reads  int
 	mu     sync.Mutex
 }
 
 func (s *fakeSource) Read(e *bpf.Event) error {
+	s.reads++
+	if s.reads == s.badAt {
+		return fmt.Errorf("%w: test", bpf.ErrBadSample)
+	}
 	if s.i >= len(s.events) {
 		return bpf.ErrStopped
 	}
@@ -87,6 +94,7 @@ func TestPipeline(t *testing.T) {
 	}
 	src := &fakeSource{
 		events: []bpf.Event{ev("/home/a", 1), ev("/proc/1/x", 2), ev("/home/b", 3), ev("/var/c", 4)},
+		badAt:  2,
 		lost:   5,
 	}
 	good := &memSink{name: "good"}
@@ -147,6 +155,9 @@ func TestPipeline(t *testing.T) {
 	st := &p.Stats
 	if st.Events.Load() != 4 || st.Filtered.Load() != 2 || st.Records.Load() != 3 || st.Lost.Load() != 5 {
 		t.Errorf("stats: events %d filtered %d records %d lost %d", st.Events.Load(), st.Filtered.Load(), st.Records.Load(), st.Lost.Load())
+	}
+	if st.BadSamples.Load() != 1 {
+		t.Errorf("bad samples %d, want 1 skipped", st.BadSamples.Load())
 	}
 	if st.Delivered.Load() != 3 || st.Failed.Load() != 3 {
 		t.Errorf("delivered %d failed %d, want 3 and 3", st.Delivered.Load(), st.Failed.Load())

@@ -200,7 +200,7 @@ loop:
 	log.Info().
 		Uint64("events", st.Events.Load()).Uint64("filtered", st.Filtered.Load()).
 		Uint64("records", st.Records.Load()).Uint64("delivered", st.Delivered.Load()).
-		Uint64("failed", st.Failed.Load()).Uint64("lost", st.Lost.Load()).
+		Uint64("failed", st.Failed.Load()).Uint64("lost", st.Lost.Load()).Uint64("bad_samples", st.BadSamples.Load()).
 		Msg("stopped")
 	return runErr
 }
