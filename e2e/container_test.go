@@ -77,7 +77,7 @@ func containerRoot(t *testing.T, uid int) string {
 		t.Fatal(err)
 	}
 	dst.Close()
-	for _, applet := range []string{"sh", "sleep"} {
+	for _, applet := range []string{"sh", "sleep", "umount"} {
 		if err := os.Symlink("busybox", filepath.Join(root, "bin", applet)); err != nil {
 			t.Fatal(err)
 		}
@@ -228,4 +228,83 @@ func removeCgroups(base string) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+}
+
+// TestOverlayContainer: a "container" that pivots into an overlay root, as
+// runtimes do. Its namespace's top is the overlay, so the kernel's walk ends
+// there: the host's view must come from the overlay's upper directory.
+func TestOverlayContainer(t *testing.T) {
+	requireRoot(t)
+	if rootIsRootfs(t) {
+		t.Skip("pivot_root cannot leave an initramfs root (rootfs); the host tier runs this")
+	}
+	const uid = 54321
+	lower := containerRoot(t, uid)
+	base, err := os.MkdirTemp("", "fsaudit-overlay-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	upper, work, merged := filepath.Join(base, "upper"), filepath.Join(base, "work"), filepath.Join(base, "merged")
+	for _, d := range []string{upper, work, merged} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work)
+	if err := syscall.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+		t.Fatalf("mounting overlay: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(merged, syscall.MNT_DETACH) })
+
+	agent := StartAgent(t, AgentConfig{Include: []string{"/data"}, Sink: filepath.Join(t.TempDir(), "audit.jsonl")})
+	script := `cd "$1" && mkdir -p .old && pivot_root . .old && exec /bin/sh -c 'umount -l /.old; echo overlay > /data/ov.txt; exec sleep 30'`
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", merged)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if b, err := os.ReadFile(filepath.Join(upper, "data", "ov.txt")); err == nil && len(b) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the container never wrote /data/ov.txt")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	records := agent.Stop()
+	if len(records) != 1 {
+		t.Fatalf("%d records, want 1: %+v", len(records), records)
+	}
+	r := records[0]
+	if r.Process.PID != cmd.Process.Pid || r.File.Path != "/data/ov.txt" || r.Process.Executable != "/bin/busybox" {
+		t.Errorf("pid %d path %q executable %q, want %d /data/ov.txt /bin/busybox", r.Process.PID, r.File.Path, r.Process.Executable, cmd.Process.Pid)
+	}
+	if want := upper + "/data/ov.txt"; r.FSAudit.HostPath != want {
+		t.Errorf("fsaudit.host_path %q, want the overlay's upper directory %q", r.FSAudit.HostPath, want)
+	}
+	if r.User.Name != "root" || r.User.Group.Name != "root" {
+		t.Errorf("user %q group %q, from the container's files", r.User.Name, r.User.Group.Name)
+	}
+}
+
+func rootIsRootfs(t *testing.T) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && f[4] == "/" {
+			for i := 6; i+1 < len(f); i++ {
+				if f[i] == "-" {
+					return f[i+1] == "rootfs"
+				}
+			}
+		}
+	}
+	return false
 }

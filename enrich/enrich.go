@@ -82,6 +82,11 @@ func (x *Enricher) Observe(ev *bpf.Event) bool {
 func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Path {
 	p, hostPath := Views(ev)
 	names := x.roots.For(ev.RootDev, ev.RootIno, ev.PID)
+	if hostPath == "" && !p.Truncated && names != nil && names.HostPrefix != "" {
+		// The walk ended at the writer's root, the top of its own mount
+		// namespace: the host's view comes from where that root is mounted.
+		hostPath = names.HostPrefix + strings.TrimSuffix(p.Full, "/")
+	}
 	*r = record.Record{
 		Time:   x.clock.Wall(ev.KernelTime),
 		Action: ev.Op.String(),

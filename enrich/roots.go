@@ -18,9 +18,15 @@ type rootKey struct {
 	ino uint64
 }
 
-// Names are the user and group names of one root file system.
+// Names are the user and group names of one root file system, and where
+// that root lies in the host's view when the kernel's walk cannot tell.
 type Names struct {
 	Users, Groups *IDNames
+	// HostPrefix is the host's path of a root that is the top of its own
+	// mount namespace (a container that pivoted into it): the overlay's
+	// upper directory, or the host directory a bind mount shows. Empty when
+	// unknown or when the kernel's walk already reaches the host.
+	HostPrefix string
 }
 
 // name returns the name of id in f, or "" when n or its file is missing.
@@ -106,12 +112,13 @@ func (r *Roots) For(rootDev uint32, rootIno uint64, pid uint32) *Names {
 	if err != nil {
 		// The writer is gone (short-lived processes often are by now): any
 		// live process with the same root will do, such as its container's init.
-		f, err = findRoot(key)
+		pid, f, err = findRoot(key)
 	}
 	if err == nil {
 		dir := fmt.Sprintf("/proc/self/fd/%d/etc/", f.Fd())
 		e.fd = f
 		e.names = &Names{Users: NewIDNames(dir + "passwd"), Groups: NewIDNames(dir + "group")}
+		e.names.HostPrefix = hostPrefix(fmt.Sprintf("/proc/%d/mountinfo", pid), "/proc/self/mountinfo")
 	}
 	if old, ok := r.m[key]; ok && old.fd != nil {
 		old.fd.Close()
@@ -137,15 +144,15 @@ func openRoot(pid uint32, key rootKey) (*os.File, error) {
 
 // findRoot scans /proc for a process whose root is key. It runs once per
 // unknown root and retry interval, never per event.
-func findRoot(key rootKey) (*os.File, error) {
+func findRoot(key rootKey) (uint32, *os.File, error) {
 	d, err := os.Open("/proc")
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	defer d.Close()
 	names, err := d.Readdirnames(-1)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	for _, n := range names {
 		pid, err := strconv.ParseUint(n, 10, 32)
@@ -153,10 +160,10 @@ func findRoot(key rootKey) (*os.File, error) {
 			continue
 		}
 		if f, err := openRoot(uint32(pid), key); err == nil {
-			return f, nil
+			return uint32(pid), f, nil
 		}
 	}
-	return nil, fmt.Errorf("no process has root %d:%d", key.dev, key.ino)
+	return 0, nil, fmt.Errorf("no process has root %d:%d", key.dev, key.ino)
 }
 
 // evict drops the least recently seen roots beyond the bound.

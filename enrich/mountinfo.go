@@ -1,0 +1,86 @@
+package enrich
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"strings"
+)
+
+// mountLine is one line of /proc/PID/mountinfo.
+type mountLine struct {
+	dev        string // major:minor
+	root       string // the mounted directory, within its file system
+	mountPoint string
+	fsType     string
+	superOpts  string
+}
+
+func readMountinfo(path string) []mountLine {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []mountLine
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		sep := -1
+		for i := 6; i < len(f); i++ {
+			if f[i] == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 0 || sep+3 >= len(f) {
+			continue
+		}
+		out = append(out, mountLine{
+			dev: f[2], root: unescapeMountinfo(f[3]), mountPoint: unescapeMountinfo(f[4]),
+			fsType: f[sep+1], superOpts: f[sep+3],
+		})
+	}
+	return out
+}
+
+// hostPrefix finds the host's path of the root mount in a process's
+// mountinfo: an overlay's upper directory (where every written file lands),
+// or, for a bind mount, the host mount of the same device that shows it.
+// It returns "" when the process sees no root mount of its own (a chroot,
+// whose walk reaches the host anyway) or when no host mount shows it.
+func hostPrefix(procMountinfo, hostMountinfo string) string {
+	var root *mountLine
+	lines := readMountinfo(procMountinfo)
+	for i := range lines {
+		if lines[i].mountPoint == "/" {
+			root = &lines[i] // the last one listed is the one on top
+		}
+	}
+	if root == nil {
+		return ""
+	}
+	if root.fsType == "overlay" {
+		for _, opt := range strings.Split(root.superOpts, ",") {
+			if dir, ok := strings.CutPrefix(opt, "upperdir="); ok {
+				return unescapeMountinfo(dir)
+			}
+		}
+		return ""
+	}
+	for _, h := range readMountinfo(hostMountinfo) {
+		if h.dev != root.dev {
+			continue
+		}
+		rel, ok := strings.CutPrefix(root.root, strings.TrimSuffix(h.root, "/"))
+		if !ok || rel != "" && rel[0] != '/' {
+			continue
+		}
+		p := strings.TrimSuffix(h.mountPoint, "/") + rel
+		if p == "" || p == "/" {
+			return "" // the host's own root: nothing to add
+		}
+		return p
+	}
+	return ""
+}
