@@ -297,6 +297,22 @@ static __always_inline __u64 iov_bytes(const struct iovec *vec, __u64 vlen, __u1
 	return total;
 }
 
+/* Copies size bytes of e into the ring buffer, counting it lost when there
+ * is no room. The reader is woken only once FSA_WAKEUP_BYTES wait, unless
+ * wake_now asks for it at once. */
+static __always_inline void send(struct event *e, __u64 size, int wake_now)
+{
+	__u64 flags = BPF_RB_FORCE_WAKEUP;
+	if (!wake_now && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < FSA_WAKEUP_BYTES)
+		flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, e, size, flags)) {
+		__u32 zero = 0;
+		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+		if (n)
+			*n += 1;
+	}
+}
+
 /* Drops what the settings exclude before any work: returns the settings
  * when the current task's write is to be considered. */
 static __always_inline struct config *admit(void)
@@ -380,12 +396,7 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 	__u64 size = offsetof(struct event, path) + (e->path_len & (FSA_PATH_MAX * 2 - 1));
 	if (size > sizeof(*e))
 		size = sizeof(*e);
-	__u64 wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FSA_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&events, e, size, wake)) {
-		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
-		if (n)
-			*n += 1;
-	}
+	send(e, size, 0);
 	return 0;
 }
 
@@ -571,12 +582,8 @@ int tp_sched_process_exec(void *ctx)
 	if (len && bpf_probe_read_user(e->args, len, (void *)start) == 0)
 		e->args_len = len;
 
-	__u64 size = offsetof(struct event, args) + (e->args_len & (FSA_ARGS_MAX - 1));
-	if (bpf_ringbuf_output(&events, e, size, BPF_RB_FORCE_WAKEUP)) {
-		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
-		if (n)
-			*n += 1;
-	}
+	/* At once: the process's writes must find it known. */
+	send(e, offsetof(struct event, args) + (e->args_len & (FSA_ARGS_MAX - 1)), 1);
 	return 0;
 }
 
@@ -593,11 +600,6 @@ int tp_sched_process_exit(void *ctx)
 	if (!e)
 		return 0;
 	fill_task(e, (struct task_struct *)bpf_get_current_task(), FSA_OP_EXIT);
-	__u64 wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FSA_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&events, e, offsetof(struct event, path), wake)) {
-		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
-		if (n)
-			*n += 1;
-	}
+	send(e, offsetof(struct event, path), 0);
 	return 0;
 }

@@ -1,8 +1,6 @@
 package enrich
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io/fs"
 	"os"
@@ -118,21 +116,12 @@ func NewCgroups(mountinfo string) (*Cgroups, error) {
 func (g *Cgroups) Root() string { return g.root }
 
 func cgroup2Mount(mountinfo string) (string, error) {
-	data, err := os.ReadFile(mountinfo)
-	if err != nil {
+	if _, err := os.Stat(mountinfo); err != nil {
 		return "", fmt.Errorf("reading %s: %w", mountinfo, err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		// id parent maj:min root mountpoint options [optional...] - fstype source superoptions
-		f := strings.Fields(sc.Text())
-		for i, x := range f {
-			if x == "-" && i+1 < len(f) && i >= 5 {
-				if f[i+1] == "cgroup2" {
-					return unescapeMountinfo(f[4]), nil
-				}
-				break
-			}
+	for _, m := range readMountinfo(mountinfo) {
+		if m.fsType == "cgroup2" {
+			return m.mountPoint, nil
 		}
 	}
 	return "", nil
