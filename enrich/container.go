@@ -91,15 +91,19 @@ func containerDir(p string) (id, runtime string) {
 }
 
 // Cgroups resolves cgroup v2 ids (the kernel's bpf_get_current_cgroup_id)
-// to paths below the cgroup2 mount, and those to containers. An unknown id
-// makes it rescan the tree, at most once per RescanEvery.
+// to paths below the cgroup2 mount, and those to containers. An id not yet
+// known makes it rescan the tree at once, so a new container's first write
+// is named; an id the scan did not find waits Retry before it may cause
+// another, and no more than MaxScans scans run in any second.
 type Cgroups struct {
-	root        string // where cgroup2 is mounted; "" when it is not
-	RescanEvery time.Duration
+	root     string // where cgroup2 is mounted; "" when it is not
+	Retry    time.Duration
+	MaxScans int
 
 	mu       sync.Mutex
 	paths    map[uint64]string
-	scanned  time.Time
+	missing  map[uint64]time.Time // ids a scan did not find, and when
+	scans    []time.Time          // the scans of the last second
 	maxPaths int
 }
 
@@ -109,7 +113,14 @@ func NewCgroups(mountinfo string) (*Cgroups, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cgroups{root: root, RescanEvery: time.Second, paths: map[uint64]string{}, maxPaths: 1 << 16}, nil
+	return newCgroups(root), nil
+}
+
+func newCgroups(root string) *Cgroups {
+	return &Cgroups{
+		root: root, Retry: time.Second, MaxScans: 20,
+		paths: map[uint64]string{}, missing: map[uint64]time.Time{}, maxPaths: 1 << 16,
+	}
 }
 
 // Root is where cgroup2 is mounted, or "" when it is not.
@@ -157,18 +168,32 @@ func (g *Cgroups) Path(id uint64) string {
 	if p, ok := g.paths[id]; ok {
 		return p
 	}
-	if time.Since(g.scanned) < g.RescanEvery {
+	now := time.Now()
+	if t, ok := g.missing[id]; ok && now.Sub(t) < g.Retry {
 		return ""
 	}
+	for len(g.scans) > 0 && now.Sub(g.scans[0]) >= time.Second {
+		g.scans = g.scans[1:]
+	}
+	if len(g.scans) >= g.MaxScans {
+		return ""
+	}
+	g.scans = append(g.scans, now)
 	g.scan()
-	return g.paths[id]
+	p, ok := g.paths[id]
+	if !ok {
+		if len(g.missing) > g.maxPaths {
+			g.missing = map[uint64]time.Time{}
+		}
+		g.missing[id] = now
+	}
+	return p
 }
 
 // scan walks the cgroup2 tree and maps every directory's inode (its cgroup id)
 // to its path. Paths of cgroups that are gone stay known: events may still
 // name them.
 func (g *Cgroups) scan() {
-	g.scanned = time.Now()
 	if len(g.paths) > g.maxPaths {
 		g.paths = map[uint64]string{}
 	}

@@ -59,19 +59,43 @@ func TestCgroup2Mount(t *testing.T) {
 
 func TestCgroupsPath(t *testing.T) {
 	root := t.TempDir()
-	dir := filepath.Join(root, "system.slice", "docker-x.scope")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
+	mk := func(rel string) uint64 {
+		t.Helper()
+		dir := filepath.Join(root, rel)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inode(st)
 	}
-	st, err := os.Stat(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &Cgroups{root: root, paths: map[uint64]string{}, maxPaths: 100}
-	if got := g.Path(inode(st)); got != "/system.slice/docker-x.scope" {
+	g := newCgroups(root)
+	first := mk("system.slice/docker-x.scope")
+	if got := g.Path(first); got != "/system.slice/docker-x.scope" {
 		t.Errorf("Path = %q", got)
 	}
+	// A cgroup made right after a scan is found at its first event.
+	second := mk("system.slice/docker-y.scope")
+	if got := g.Path(second); got != "/system.slice/docker-y.scope" {
+		t.Errorf("a new cgroup right after a scan: Path = %q", got)
+	}
+	// An id no scan finds waits Retry before it scans again.
 	if got := g.Path(1 << 60); got != "" {
 		t.Errorf("unknown id has path %q", got)
+	}
+	n := len(g.scans)
+	g.Path(1 << 60)
+	if len(g.scans) != n {
+		t.Error("an id just found missing scanned again")
+	}
+	// At most MaxScans a second, whatever the ids.
+	g.MaxScans = len(g.scans) + 2
+	for i := uint64(1); i <= 10; i++ {
+		g.Path(1<<61 + i)
+	}
+	if len(g.scans) != g.MaxScans {
+		t.Errorf("%d scans within a second, want the bound %d", len(g.scans), g.MaxScans)
 	}
 }
