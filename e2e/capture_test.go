@@ -55,6 +55,24 @@ func names(t *testing.T, file string) map[uint32]string {
 	return out
 }
 
+// tmpDir makes a directory directly under the system's temporary directory,
+// removed when the test ends. Unlike t.TempDir, whose parent only root may
+// enter, other users can reach it; mode, when not 0, replaces its 0700.
+func tmpDir(t *testing.T, prefix string, mode os.FileMode) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if mode != 0 {
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // realExe is the absolute, symlink-free path of a command, as the kernel
 // names a process's executable.
 func realExe(t *testing.T, cmd string) string {
@@ -91,19 +109,8 @@ func TestCaptureWorkload(t *testing.T) {
 }
 
 func captureWorkload(t *testing.T, object string) {
-	w, err := os.MkdirTemp("", "fsaudit-e2e-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(w) })
-	if err := os.Chmod(w, 0o755); err != nil { // another user writes below it
-		t.Fatal(err)
-	}
-	outside, err := os.MkdirTemp("", "fsaudit-e2e-outside-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(outside) })
+	w := tmpDir(t, "fsaudit-e2e-", 0o755) // another user writes below it
+	outside := tmpDir(t, "fsaudit-e2e-outside-", 0)
 	mkdir := func(p string) string {
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			t.Fatal(err)
@@ -329,11 +336,8 @@ func TestDeepPaths(t *testing.T) {
 }
 
 func deepPaths(t *testing.T, object string) {
-	w, err := os.MkdirTemp("", "fsaudit-deep-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { exec.Command("rm", "-rf", w).Run() }) // os.RemoveAll fails past PATH_MAX
+	w := tmpDir(t, "fsaudit-deep-", 0)
+	t.Cleanup(func() { exec.Command("rm", "-rf", w).Run() }) // before tmpDir's own cleanup: a tree past PATH_MAX
 
 	// 128 components: the directories, then the file, filling most of 4096 bytes.
 	comp := strings.Repeat("c", (4000-len(w))/128-1)
@@ -453,14 +457,7 @@ func TestLoginUID(t *testing.T) {
 	if _, err := os.Stat("/proc/self/loginuid"); err != nil {
 		t.Fatalf("kernel keeps no login uid (CONFIG_AUDIT): %v", err)
 	}
-	w, err := os.MkdirTemp("", "fsaudit-loginuid-") // t.TempDir's parent is closed to other users
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(w) })
-	if err := os.Chmod(w, 0o777); err != nil {
-		t.Fatal(err)
-	}
+	w := tmpDir(t, "fsaudit-loginuid-", 0o777)
 	users := names(t, "/etc/passwd")
 	agent := StartAgent(t, AgentConfig{Include: []string{w}, Sink: filepath.Join(t.TempDir(), "audit.jsonl")})
 	self, err := os.Executable()

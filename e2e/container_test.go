@@ -240,11 +240,7 @@ func TestOverlayContainer(t *testing.T) {
 	}
 	const uid = 54321
 	lower := containerRoot(t, uid)
-	base, err := os.MkdirTemp("", "fsaudit-overlay-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
+	base := tmpDir(t, "fsaudit-overlay-", 0)
 	upper, work, merged := filepath.Join(base, "upper"), filepath.Join(base, "work"), filepath.Join(base, "merged")
 	for _, d := range []string{upper, work, merged} {
 		if err := os.Mkdir(d, 0o755); err != nil {
