@@ -21,11 +21,12 @@ const DefaultPath = "/etc/fsaudit/config.toml"
 
 // Config is the whole configuration file.
 type Config struct {
-	Agent    Agent    `toml:"agent"`
-	Filter   Filter   `toml:"filter"`
-	Coalesce Coalesce `toml:"coalesce"`
-	Spool    Spool    `toml:"spool"`
-	Sinks    []Sink   `toml:"sink"`
+	Agent      Agent      `toml:"agent"`
+	Filter     Filter     `toml:"filter"`
+	Coalesce   Coalesce   `toml:"coalesce"`
+	Spool      Spool      `toml:"spool"`
+	Containers Containers `toml:"containers"`
+	Sinks      []Sink     `toml:"sink"`
 
 	// Source names where the config came from, for messages.
 	Source string `toml:"-"`
@@ -56,6 +57,16 @@ type Coalesce struct {
 type Spool struct {
 	Dir       string `toml:"dir"`
 	MaxSizeMB int    `toml:"max_size_mb"`
+}
+
+// Containers holds the [containers] table: where the container runtimes
+// keep what names a container, its image and its pod. Paths are read in
+// the agent's mount namespace; an empty value turns that source off.
+type Containers struct {
+	DockerRoot    string   `toml:"docker_root"`
+	StorageRoot   string   `toml:"storage_root"`
+	CRISockets    []string `toml:"cri_sockets"`
+	LookupTimeout Duration `toml:"lookup_timeout"`
 }
 
 // Sink is one [[sink]] table. Which keys apply depends on Type.
@@ -109,6 +120,12 @@ func Defaults() Config {
 		},
 		Coalesce: Coalesce{Window: Duration{time.Second}},
 		Spool:    Spool{Dir: "/var/lib/fsaudit/spool", MaxSizeMB: 1024},
+		Containers: Containers{
+			DockerRoot:    "/var/lib/docker",
+			StorageRoot:   "/var/lib/containers/storage",
+			CRISockets:    []string{"/run/containerd/containerd.sock", "/run/crio/crio.sock"},
+			LookupTimeout: Duration{time.Second},
+		},
 	}
 }
 
@@ -272,6 +289,19 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 	}
 	if c.Spool.MaxSizeMB < 0 {
 		return errAt("must not be negative", "spool", "max_size_mb")
+	}
+	for _, p := range []struct{ key, path string }{{"docker_root", c.Containers.DockerRoot}, {"storage_root", c.Containers.StorageRoot}} {
+		if p.path != "" && !filepath.IsAbs(p.path) {
+			return errAt(fmt.Sprintf("%q is not an absolute path", p.path), "containers", p.key)
+		}
+	}
+	for _, p := range c.Containers.CRISockets {
+		if !filepath.IsAbs(p) {
+			return errAt(fmt.Sprintf("%q is not an absolute path to a socket", p), "containers", "cri_sockets")
+		}
+	}
+	if c.Containers.LookupTimeout.Duration == 0 {
+		return errAt("must be more than 0", "containers", "lookup_timeout")
 	}
 	if len(c.Sinks) == 0 {
 		return &Error{Source: c.Source, Key: "sink", Msg: "no [[sink]]: records would go nowhere"}

@@ -105,6 +105,7 @@ type AgentConfig struct {
 	ExcludeComms []string
 	Sink         string
 	Object       string // the BPF object to force (FSAUDIT_BPF_OBJECT); empty: the agent picks
+	Extra        string // TOML tables added to the config
 }
 
 // StartAgent runs the agent with a config for cfg and returns once it
@@ -132,7 +133,9 @@ window = "0s"
 name = "local"
 type = "file"
 path = %q
-`, *agentHook, tomlList(cfg.Include), tomlList(cfg.ExcludeComms), cfg.Sink)
+
+%s
+`, *agentHook, tomlList(cfg.Include), tomlList(cfg.ExcludeComms), cfg.Sink, cfg.Extra)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -264,10 +267,16 @@ type Record struct {
 	Container struct {
 		ID      string `json:"id"`
 		Runtime string `json:"runtime"`
+		Name    string `json:"name"`
+		Image   struct {
+			Name string `json:"name"`
+		} `json:"image"`
 	} `json:"container"`
 	Orchestrator struct {
-		Resource struct {
+		Namespace string `json:"namespace"`
+		Resource  struct {
 			Type string `json:"type"`
+			Name string `json:"name"`
 			ID   string `json:"id"`
 		} `json:"resource"`
 	} `json:"orchestrator"`

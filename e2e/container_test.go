@@ -193,6 +193,9 @@ func TestContainerWrites(t *testing.T) {
 		if r.Container.ID != id || r.Container.Runtime != runtime {
 			t.Errorf("%s: container %+v, want id %s runtime %s", c.name, r.Container, id, runtime)
 		}
+		if r.Container.Name != "" || r.Container.Image.Name != "" || r.Orchestrator.Resource.Name != "" {
+			t.Errorf("%s: no runtime knows this container, yet the record names it: %+v %+v", c.name, r.Container, r.Orchestrator)
+		}
 		if r.Orchestrator.Resource.ID != c.pod || (c.pod != "" && r.Orchestrator.Resource.Type != "pod") {
 			t.Errorf("%s: orchestrator %+v, want pod %q", c.name, r.Orchestrator, c.pod)
 		}

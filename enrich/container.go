@@ -102,8 +102,9 @@ type Cgroups struct {
 
 	mu       sync.Mutex
 	paths    map[uint64]string
-	missing  map[uint64]time.Time // ids a scan did not find, and when
-	scans    []time.Time          // the scans of the last second
+	parsed   map[uint64]parsedCgroup // what each path says, parsed once
+	missing  map[uint64]time.Time    // ids a scan did not find, and when
+	scans    []time.Time             // the scans of the last second
 	maxPaths int
 }
 
@@ -119,7 +120,7 @@ func NewCgroups(mountinfo string) (*Cgroups, error) {
 func newCgroups(root string) *Cgroups {
 	return &Cgroups{
 		root: root, Retry: time.Second, MaxScans: 20,
-		paths: map[uint64]string{}, missing: map[uint64]time.Time{}, maxPaths: 1 << 16,
+		paths: map[uint64]string{}, parsed: map[uint64]parsedCgroup{}, missing: map[uint64]time.Time{}, maxPaths: 1 << 16,
 	}
 }
 
@@ -156,6 +157,34 @@ func unescapeMountinfo(s string) string {
 }
 
 func isOctal(c byte) bool { return c >= '0' && c <= '7' }
+
+type parsedCgroup struct {
+	c  Container
+	ok bool
+}
+
+// Container returns the container that cgroup id names, parsing its path
+// once; ok is false outside containers and for ids not found.
+func (g *Cgroups) Container(id uint64) (Container, bool) {
+	g.mu.Lock()
+	p, known := g.parsed[id]
+	g.mu.Unlock()
+	if known {
+		return p.c, p.ok
+	}
+	path := g.Path(id)
+	if path == "" {
+		return Container{}, false
+	}
+	p.c, p.ok = ParseCgroupPath(path)
+	g.mu.Lock()
+	if len(g.parsed) > g.maxPaths {
+		g.parsed = map[uint64]parsedCgroup{}
+	}
+	g.parsed[id] = p
+	g.mu.Unlock()
+	return p.c, p.ok
+}
 
 // Path returns the cgroup path (from the cgroup2 root, starting with '/')
 // of a cgroup id, or "" when it cannot be found.

@@ -18,6 +18,7 @@ type Enricher struct {
 	roots   *Roots
 	cgroups *Cgroups
 	procs   *Processes
+	meta    *Metadata
 	clock   Clock
 }
 
@@ -25,6 +26,8 @@ type Enricher struct {
 type Options struct {
 	HostName string // empty: the kernel's host name
 	Root     string // the host's file system, whose /etc/passwd and /etc/group name host ids; empty: "/"
+	// Metadata names containers, images and pods; nil leaves those out.
+	Metadata *Metadata
 }
 
 // New reads the host's identity and prepares the name caches.
@@ -58,6 +61,7 @@ func New(o Options) (*Enricher, error) {
 		roots:   roots,
 		cgroups: cgroups,
 		procs:   NewProcesses(1 << 16),
+		meta:    o.Metadata,
 	}, nil
 }
 
@@ -126,12 +130,34 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Path {
 		r.User.AuditID = ev.LoginUID
 		r.User.AuditName = x.roots.Host().user(ev.LoginUID)
 	}
-	if c, ok := ParseCgroupPath(x.cgroups.Path(ev.CgroupID)); ok {
+	if c, ok := x.cgroups.Container(ev.CgroupID); ok {
 		r.Container = record.Container{ID: c.ID, Runtime: c.Runtime}
 		r.Orchestrator = record.Orchestrator{ResourceID: c.PodUID}
+		if m, ok := x.meta.Lookup(c); ok {
+			fillMeta(r, m)
+		}
 	}
 	return p
 }
+
+// fillMeta adds what the runtime said to what the cgroup told.
+func fillMeta(r *record.Record, m Meta) {
+	if r.Container.Runtime == "cri" && m.Runtime != "" {
+		r.Container.Runtime = m.Runtime
+	}
+	r.Container.Name = m.Name
+	r.Container.ImageName = m.Image
+	if r.Orchestrator.ResourceID == "" {
+		r.Orchestrator.ResourceID = m.PodUID
+	}
+	if r.Orchestrator.ResourceID == m.PodUID || m.PodUID == "" {
+		r.Orchestrator.Namespace = m.PodNamespace
+		r.Orchestrator.ResourceName = m.PodName
+	}
+}
+
+// Close releases the connections to the container runtimes.
+func (x *Enricher) Close() error { return x.meta.Close() }
 
 // Clock converts CLOCK_MONOTONIC readings to wall-clock time, refreshing
 // the offset between the two once a second so clock steps are followed.

@@ -61,12 +61,7 @@ func hostPrefix(procMountinfo, hostMountinfo string) string {
 		return ""
 	}
 	if root.fsType == "overlay" {
-		for _, opt := range strings.Split(root.superOpts, ",") {
-			if dir, ok := strings.CutPrefix(opt, "upperdir="); ok {
-				return unescapeMountinfo(dir)
-			}
-		}
-		return ""
+		return overlayUpper(root.superOpts)
 	}
 	for _, h := range readMountinfo(hostMountinfo) {
 		if h.dev != root.dev {
@@ -81,6 +76,16 @@ func hostPrefix(procMountinfo, hostMountinfo string) string {
 			return "" // the host's own root: nothing to add
 		}
 		return p
+	}
+	return ""
+}
+
+// overlayUpper is the upperdir of an overlay's super options, or "".
+func overlayUpper(superOpts string) string {
+	for _, opt := range strings.Split(superOpts, ",") {
+		if dir, ok := strings.CutPrefix(opt, "upperdir="); ok {
+			return unescapeMountinfo(dir)
+		}
 	}
 	return ""
 }

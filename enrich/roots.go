@@ -45,20 +45,22 @@ func (n *Names) group(id uint32) string {
 }
 
 type rootEntry struct {
-	names    *Names // nil: the root could not be opened
-	fd       *os.File
+	names    *Names // nil: the root could not be found
 	lastSeen time.Time
 }
 
 // Roots serves names from each writer's own /etc/passwd and /etc/group: a
 // process in a container is named by the container's files, not the host's.
-// The first event from a root opens /proc/PID/root and keeps it open, so the
-// names stay readable after that process exits.
+// The first event from a root finds a path to it (/proc/PID/root, or the
+// host's mount of a container root) and reads the files at once, so the
+// names stay known after that process exits. No file or directory of a
+// container is held open: the runtime must stay free to unmount it.
 type Roots struct {
-	self  rootKey
-	host  *Names
-	max   int
-	retry time.Duration
+	self      rootKey
+	host      *Names
+	mountinfo string // the host's view of the mounts (the agent's own)
+	max       int
+	retry     time.Duration
 
 	mu sync.Mutex
 	m  map[rootKey]*rootEntry
@@ -71,11 +73,12 @@ func NewRoots(hostRoot string) (*Roots, error) {
 		return nil, err
 	}
 	return &Roots{
-		self:  self,
-		host:  &Names{Users: NewIDNames(hostRoot + "/etc/passwd"), Groups: NewIDNames(hostRoot + "/etc/group")},
-		max:   4096,
-		retry: 5 * time.Second,
-		m:     map[rootKey]*rootEntry{},
+		self:      self,
+		mountinfo: "/proc/self/mountinfo",
+		host:      &Names{Users: NewIDNames(hostRoot + "/etc/passwd"), Groups: NewIDNames(hostRoot + "/etc/group")},
+		max:       4096,
+		retry:     5 * time.Second,
+		m:         map[rootKey]*rootEntry{},
 	}, nil
 }
 
@@ -91,8 +94,8 @@ func selfRoot() (rootKey, error) {
 func (r *Roots) Host() *Names { return r.host }
 
 // For returns the names of the root directory (rootDev, rootIno) that process
-// pid sees, or nil when that root cannot be read (the process is gone and no
-// other process of that root was seen before).
+// pid sees, or nil when that root cannot be found (the process is gone, no
+// host mount shows it, and no other process has it).
 func (r *Roots) For(rootDev uint32, rootIno uint64, pid uint32) *Names {
 	key := rootKey{dev: rootDev, ino: rootIno}
 	if key == r.self {
@@ -108,62 +111,82 @@ func (r *Roots) For(rootDev uint32, rootIno uint64, pid uint32) *Names {
 		return e.names
 	}
 	e := &rootEntry{lastSeen: now}
-	f, err := openRoot(pid, key)
-	if err != nil {
-		// The writer is gone (short-lived processes often are by now): any
-		// live process with the same root will do, such as its container's init.
-		pid, f, err = findRoot(key)
+	dir, prefix, found := "", "", false
+	if procRoot := fmt.Sprintf("/proc/%d/root", pid); isRoot(procRoot, key) {
+		dir, found = procRoot, true
+		prefix = hostPrefix(fmt.Sprintf("/proc/%d/mountinfo", pid), r.mountinfo)
+	} else if dir, prefix, found = findRootMount(key, r.mountinfo); !found {
+		// The writer is gone (short-lived processes often are by now) and
+		// no host mount shows its root (a chroot): any live process with
+		// that root will do.
+		if pid, found = findRoot(key); found {
+			dir = fmt.Sprintf("/proc/%d/root", pid)
+			prefix = hostPrefix(fmt.Sprintf("/proc/%d/mountinfo", pid), r.mountinfo)
+		}
 	}
-	if err == nil {
-		dir := fmt.Sprintf("/proc/self/fd/%d/etc/", f.Fd())
-		e.fd = f
-		e.names = &Names{Users: NewIDNames(dir + "passwd"), Groups: NewIDNames(dir + "group")}
-		e.names.HostPrefix = hostPrefix(fmt.Sprintf("/proc/%d/mountinfo", pid), "/proc/self/mountinfo")
-	}
-	if old, ok := r.m[key]; ok && old.fd != nil {
-		old.fd.Close()
+	if found {
+		// The path may come to name another root (a reused pid, a new
+		// mount): the files are read again only while it still is this one.
+		valid := func() bool { return isRoot(dir, key) }
+		e.names = &Names{
+			Users:      newRootIDNames(dir+"/etc/passwd", valid),
+			Groups:     newRootIDNames(dir+"/etc/group", valid),
+			HostPrefix: prefix,
+		}
 	}
 	r.m[key] = e
 	r.evict()
 	return e.names
 }
 
-// openRoot opens /proc/PID/root if it still is the root the event named.
-func openRoot(pid uint32, key rootKey) (*os.File, error) {
-	f, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
+// isRoot tells whether the directory at path is the root key.
+func isRoot(path string, key rootKey) bool {
 	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Ino != key.ino || unix.Major(st.Dev)<<20|unix.Minor(st.Dev) != key.dev {
-		f.Close()
-		return nil, fmt.Errorf("process %d no longer has the root it wrote from", pid)
+	return unix.Stat(path, &st) == nil && st.Ino == key.ino && unix.Major(st.Dev)<<20|unix.Minor(st.Dev) == key.dev
+}
+
+// findRootMount looks for key among the host's mounts: a mount of its
+// device whose top directory is its inode. A runtime mounts each
+// container's root there (its bundle's rootfs) for as long as the container
+// exists. It returns that directory and the host's view of the files in it
+// (an overlay's upper directory, else the mount point itself).
+func findRootMount(key rootKey, mountinfo string) (dir, prefix string, found bool) {
+	dev := fmt.Sprintf("%d:%d", key.dev>>20, key.dev&(1<<20-1))
+	for _, m := range readMountinfo(mountinfo) {
+		if m.dev != dev || !isRoot(m.mountPoint, key) {
+			continue
+		}
+		prefix := m.mountPoint
+		if m.fsType == "overlay" {
+			prefix = overlayUpper(m.superOpts)
+		}
+		return m.mountPoint, prefix, true
 	}
-	return f, nil
+	return "", "", false
 }
 
 // findRoot scans /proc for a process whose root is key. It runs once per
 // unknown root and retry interval, never per event.
-func findRoot(key rootKey) (uint32, *os.File, error) {
+func findRoot(key rootKey) (uint32, bool) {
 	d, err := os.Open("/proc")
 	if err != nil {
-		return 0, nil, err
+		return 0, false
 	}
 	defer d.Close()
 	names, err := d.Readdirnames(-1)
 	if err != nil {
-		return 0, nil, err
+		return 0, false
 	}
 	for _, n := range names {
 		pid, err := strconv.ParseUint(n, 10, 32)
 		if err != nil {
 			continue
 		}
-		if f, err := openRoot(uint32(pid), key); err == nil {
-			return uint32(pid), f, nil
+		if isRoot(fmt.Sprintf("/proc/%d/root", pid), key) {
+			return uint32(pid), true
 		}
 	}
-	return 0, nil, fmt.Errorf("no process has root %d:%d", key.dev, key.ino)
+	return 0, false
 }
 
 // evict drops the least recently seen roots beyond the bound.
@@ -175,9 +198,6 @@ func (r *Roots) evict() {
 			if t.IsZero() || e.lastSeen.Before(t) {
 				oldest, t = k, e.lastSeen
 			}
-		}
-		if e := r.m[oldest]; e.fd != nil {
-			e.fd.Close()
 		}
 		delete(r.m, oldest)
 	}

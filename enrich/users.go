@@ -14,6 +14,7 @@ import (
 type IDNames struct {
 	path     string
 	interval time.Duration
+	valid    func() bool // nil: the path always names the right file
 
 	mu      sync.Mutex
 	names   map[uint32]string
@@ -44,7 +45,23 @@ func (n *IDNames) Name(id uint32) string {
 	return n.names[id]
 }
 
+// newRootIDNames serves names from a file below a container's root, read
+// at once (the root may not stay reachable) and again on change only while
+// valid says the path still leads into that root; else the last names stay.
+func newRootIDNames(path string, valid func() bool) *IDNames {
+	n := &IDNames{path: path, interval: time.Second, valid: valid}
+	n.checked = time.Now()
+	n.reloadIfChanged()
+	return n
+}
+
 func (n *IDNames) reloadIfChanged() {
+	if n.valid != nil && !n.valid() {
+		if n.names == nil {
+			n.names = map[uint32]string{}
+		}
+		return
+	}
 	st, err := os.Stat(n.path)
 	if err != nil {
 		n.names = map[uint32]string{}

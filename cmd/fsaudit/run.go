@@ -100,6 +100,34 @@ func pathFilter(cfg *config.Config) enrich.PathFilter {
 	return enrich.PathFilter{Include: cfg.Filter.IncludePaths, Exclude: cfg.Filter.ExcludePaths}
 }
 
+// containerMetadata builds the runtime lookups of [containers].
+func containerMetadata(cfg *config.Config, log zerolog.Logger) *enrich.Metadata {
+	c := cfg.Containers
+	var sources []enrich.MetaSource
+	for _, p := range c.CRISockets {
+		sources = append(sources, &enrich.CRISocket{Path: p})
+	}
+	if c.DockerRoot != "" {
+		sources = append(sources, enrich.DockerFiles{Root: c.DockerRoot})
+	}
+	if c.StorageRoot != "" {
+		sources = append(sources, enrich.StorageFiles{Root: c.StorageRoot})
+	}
+	var found []string
+	for _, p := range append(append([]string{}, c.CRISockets...), c.DockerRoot, c.StorageRoot) {
+		if _, err := os.Stat(p); p != "" && err == nil {
+			found = append(found, p)
+		}
+	}
+	log.Info().Strs("present", found).Msg("container metadata sources")
+	md := enrich.NewMetadata(sources...)
+	md.Timeout = c.LookupTimeout.Duration
+	md.OnError = func(source string, err error) {
+		log.Warn().Err(err).Str("source", source).Dur("retry_in", md.Backoff).Msg("container runtime metadata unavailable: names, images and pods left out")
+	}
+	return md
+}
+
 func captureOptions(cfg *config.Config) bpf.Options {
 	return bpf.Options{
 		Hook:         cfg.Agent.Hook,
@@ -127,11 +155,12 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 			}
 		}
 	}
-	enr, err := enrich.New(enrich.Options{HostName: cfg.Agent.HostName})
+	enr, err := enrich.New(enrich.Options{HostName: cfg.Agent.HostName, Metadata: containerMetadata(cfg, log)})
 	if err != nil {
 		closeOutputs()
 		return err
 	}
+	defer enr.Close()
 	capture, err := bpf.Open(captureOptions(cfg))
 	if err != nil {
 		closeOutputs()
