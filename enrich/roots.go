@@ -111,32 +111,54 @@ func (r *Roots) For(rootDev uint32, rootIno uint64, pid uint32) *Names {
 		return e.names
 	}
 	e := &rootEntry{lastSeen: now}
-	dir, prefix, found := "", "", false
-	if procRoot := fmt.Sprintf("/proc/%d/root", pid); isRoot(procRoot, key) {
-		dir, found = procRoot, true
-		prefix = hostPrefix(fmt.Sprintf("/proc/%d/mountinfo", pid), r.mountinfo)
-	} else if dir, prefix, found = findRootMount(key, r.mountinfo); !found {
-		// The writer is gone (short-lived processes often are by now) and
-		// no host mount shows its root (a chroot): any live process with
-		// that root will do.
-		if pid, found = findRoot(key); found {
-			dir = fmt.Sprintf("/proc/%d/root", pid)
-			prefix = hostPrefix(fmt.Sprintf("/proc/%d/mountinfo", pid), r.mountinfo)
+	// Each way to the root is tried in turn until one still leads there
+	// while its files are read.
+	procPrefix := func(pid uint32) func() string {
+		return func() string { return hostPrefix(fmt.Sprintf("/proc/%d/mountinfo", pid), r.mountinfo) }
+	}
+	e.names = readRoot(fmt.Sprintf("/proc/%d/root", pid), key, procPrefix(pid))
+	if e.names == nil {
+		// The writer is gone (short-lived processes often are by now).
+		if dir, prefix, found := findRootMount(key, r.mountinfo); found {
+			e.names = readRoot(dir, key, func() string { return prefix })
 		}
 	}
-	if found {
-		// The path may come to name another root (a reused pid, a new
-		// mount): the files are read again only while it still is this one.
-		valid := func() bool { return isRoot(dir, key) }
-		e.names = &Names{
-			Users:      newRootIDNames(dir+"/etc/passwd", valid),
-			Groups:     newRootIDNames(dir+"/etc/group", valid),
-			HostPrefix: prefix,
+	if e.names == nil {
+		// No host mount shows the root (a chroot): any live process with
+		// that root will do.
+		if other, found := findRoot(key); found {
+			e.names = readRoot(fmt.Sprintf("/proc/%d/root", other), key, procPrefix(other))
 		}
 	}
 	r.m[key] = e
 	r.evict()
 	return e.names
+}
+
+// readRoot reads the passwd and group files of the root at dir, if dir is
+// root key. The directory is held open only while they are read, so the
+// root cannot change or go away in between; later the files are read again
+// through dir only while it still leads to key (a pid may be reused, a
+// mount point may get another mount).
+func readRoot(dir string, key rootKey, prefix func() string) *Names {
+	f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil || st.Ino != key.ino || unix.Major(st.Dev)<<20|unix.Minor(st.Dev) != key.dev {
+		return nil
+	}
+	etc := fmt.Sprintf("/proc/self/fd/%d/etc/", f.Fd())
+	passwd, _ := os.ReadFile(etc + "passwd") // a root without one names no one
+	group, _ := os.ReadFile(etc + "group")
+	valid := func() bool { return isRoot(dir, key) }
+	return &Names{
+		Users:      newRootIDNames(dir+"/etc/passwd", valid, passwd),
+		Groups:     newRootIDNames(dir+"/etc/group", valid, group),
+		HostPrefix: prefix(),
+	}
 }
 
 // isRoot tells whether the directory at path is the root key.

@@ -45,27 +45,25 @@ func (n *IDNames) Name(id uint32) string {
 	return n.names[id]
 }
 
-// newRootIDNames serves names from a file below a container's root, read
-// at once (the root may not stay reachable) and again on change only while
-// valid says the path still leads into that root; else the last names stay.
-func newRootIDNames(path string, valid func() bool) *IDNames {
-	n := &IDNames{path: path, interval: time.Second, valid: valid}
-	n.checked = time.Now()
-	n.reloadIfChanged()
-	return n
+// newRootIDNames serves names from a file below a container's root, whose
+// content was read as the root was found. The file is read again on change
+// only while valid says path still leads into that root; otherwise, or when
+// it cannot be read, the last names stay.
+func newRootIDNames(path string, valid func() bool, content []byte) *IDNames {
+	return &IDNames{path: path, interval: time.Second, valid: valid, names: ParseIDFile(content), checked: time.Now()}
 }
 
 func (n *IDNames) reloadIfChanged() {
 	if n.valid != nil && !n.valid() {
-		if n.names == nil {
-			n.names = map[uint32]string{}
-		}
 		return
 	}
 	st, err := os.Stat(n.path)
 	if err != nil {
-		n.names = map[uint32]string{}
-		n.stamp = fileStamp{}
+		if n.valid == nil || n.valid() {
+			// The file is gone from a root that is still there.
+			n.names = map[uint32]string{}
+			n.stamp = fileStamp{}
+		}
 		return
 	}
 	stamp := fileStamp{size: st.Size(), modTime: st.ModTime(), ino: inode(st)}
@@ -74,8 +72,13 @@ func (n *IDNames) reloadIfChanged() {
 	}
 	data, err := os.ReadFile(n.path)
 	if err != nil {
-		n.names = map[uint32]string{}
+		if n.valid == nil {
+			n.names = map[uint32]string{}
+		}
 		return
+	}
+	if n.valid != nil && !n.valid() {
+		return // the path left the root while it was read
 	}
 	n.names = ParseIDFile(data)
 	n.stamp = stamp
