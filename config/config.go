@@ -6,9 +6,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,19 +77,52 @@ type Sink struct {
 	Type   string `toml:"type"`
 	Format string `toml:"format"`
 
+	// every type: which records, and how they are queued and batched
+	IncludePaths []string `toml:"include_paths"`
+	ExcludePaths []string `toml:"exclude_paths"`
+	Actions      []string `toml:"actions"`
+	Containers   string   `toml:"containers"`
+	QueueSize    int      `toml:"queue_size"`
+	BatchSize    int      `toml:"batch_size"`
+	BatchTimeout Duration `toml:"batch_timeout"`
+	RetryFor     Duration `toml:"retry_for"`
+
 	// file
-	Path       string `toml:"path"`
-	MaxSizeMB  int    `toml:"max_size_mb"`
-	MaxBackups int    `toml:"max_backups"`
+	Path       string   `toml:"path"`
+	MaxSizeMB  int      `toml:"max_size_mb"`
+	MaxBackups int      `toml:"max_backups"`
+	MaxAge     Duration `toml:"max_age"`
+	Compress   bool     `toml:"compress"`
+	Fsync      string   `toml:"fsync"`
 
 	// syslog
-	Address  string `toml:"address"`
-	Protocol string `toml:"protocol"`
+	Address         string `toml:"address"`
+	Protocol        string `toml:"protocol"`
+	Framing         string `toml:"framing"`
+	Facility        string `toml:"facility"`
+	Severity        string `toml:"severity"`
+	MaxMessageBytes int    `toml:"max_message_bytes"`
+
+	// syslog (tls://) and kafka
+	TLS           bool   `toml:"tls"`
+	TLSCAFile     string `toml:"tls_ca_file"`
+	TLSCertFile   string `toml:"tls_cert_file"`
+	TLSKeyFile    string `toml:"tls_key_file"`
+	TLSServerName string `toml:"tls_server_name"`
 
 	// kafka
-	Brokers []string `toml:"brokers"`
-	Topic   string   `toml:"topic"`
-	Key     string   `toml:"key"`
+	Brokers          []string `toml:"brokers"`
+	Topic            string   `toml:"topic"`
+	Key              string   `toml:"key"`
+	Acks             string   `toml:"acks"`
+	Compression      string   `toml:"compression"`
+	SASLMechanism    string   `toml:"sasl_mechanism"`
+	SASLUsername     string   `toml:"sasl_username"`
+	SASLPasswordFile string   `toml:"sasl_password_file"`
+	SASLPasswordEnv  string   `toml:"sasl_password_env"`
+	CreateTopic      bool     `toml:"create_topic"`
+	TopicPartitions  int      `toml:"topic_partitions"`
+	TopicReplication int      `toml:"topic_replication"`
 }
 
 // Duration is a TOML string such as "1s" or "250ms".
@@ -134,6 +169,21 @@ func sinkDefaults(s *Sink) {
 	if s.Format == "" {
 		s.Format = "json"
 	}
+	if s.Containers == "" {
+		s.Containers = "any"
+	}
+	if s.QueueSize == 0 {
+		s.QueueSize = 1 << 16
+	}
+	if s.BatchSize == 0 {
+		s.BatchSize = 512
+	}
+	if s.BatchTimeout.Duration == 0 {
+		s.BatchTimeout.Duration = 20 * time.Millisecond
+	}
+	if s.RetryFor.Duration == 0 {
+		s.RetryFor.Duration = 30 * time.Second
+	}
 	switch s.Type {
 	case "file":
 		if s.MaxSizeMB == 0 {
@@ -142,13 +192,43 @@ func sinkDefaults(s *Sink) {
 		if s.MaxBackups == 0 {
 			s.MaxBackups = 10
 		}
+		if s.Fsync == "" {
+			s.Fsync = "1s"
+		}
 	case "syslog":
 		if s.Protocol == "" {
 			s.Protocol = "rfc5424"
 		}
+		if s.Framing == "" && !strings.HasPrefix(s.Address, "udp://") {
+			s.Framing = "octet-counting"
+		}
+		if s.Facility == "" {
+			s.Facility = "local0"
+		}
+		if s.Severity == "" {
+			s.Severity = "notice"
+		}
+		if s.MaxMessageBytes == 0 {
+			s.MaxMessageBytes = 65536
+			if strings.HasPrefix(s.Address, "udp://") {
+				s.MaxMessageBytes = 8192
+			}
+		}
 	case "kafka":
 		if s.Key == "" {
 			s.Key = "host"
+		}
+		if s.Acks == "" {
+			s.Acks = "all"
+		}
+		if s.Compression == "" {
+			s.Compression = "none"
+		}
+		if s.TopicPartitions == 0 {
+			s.TopicPartitions = 6
+		}
+		if s.TopicReplication == 0 {
+			s.TopicReplication = 1
 		}
 	}
 }
@@ -251,6 +331,13 @@ var (
 	formats       = []string{"json", "ocsf", "cef"}
 	syslogProtos  = []string{"rfc5424", "rfc3164"}
 	kafkaKeyKinds = []string{"host", "container", "path", "none"}
+	// The SPEC's event.action values a sink may select.
+	actions           = []string{"write", "create", "truncate", "rename", "delete", "chmod", "chown", "xattr", "mmap_write"}
+	containerChoices  = []string{"any", "only", "none"}
+	framings          = []string{"octet-counting", "newline"}
+	kafkaAcks         = []string{"all", "leader", "none"}
+	kafkaCompressions = []string{"none", "gzip", "snappy", "lz4", "zstd"}
+	saslMechanisms    = []string{"", "plain", "scram-sha-256", "scram-sha-512"}
 )
 
 func oneOf(v string, allowed []string) bool {
@@ -330,52 +417,187 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 				return at(fmt.Sprintf("does not apply to a %s sink", s.Type), k)
 			}
 		}
-		switch s.Type {
-		case "file":
-			if s.Path == "" || !filepath.IsAbs(s.Path) {
-				return at("a file sink needs an absolute path", "path")
-			}
-			if s.MaxSizeMB < 1 {
-				return at("must be at least 1", "max_size_mb")
-			}
-			if s.MaxBackups < 0 {
-				return at("must not be negative", "max_backups")
-			}
-		case "syslog":
-			if !strings.HasPrefix(s.Address, "udp://") && !strings.HasPrefix(s.Address, "tcp://") && !strings.HasPrefix(s.Address, "tls://") {
-				return at(fmt.Sprintf("address %q: want udp://, tcp:// or tls:// HOST:PORT", s.Address), "address")
-			}
-			if !oneOf(s.Protocol, syslogProtos) {
-				return at(fmt.Sprintf("unknown protocol %q: want rfc5424 or rfc3164", s.Protocol), "protocol")
-			}
-		case "kafka":
-			if len(s.Brokers) == 0 {
-				return at("a kafka sink needs at least one broker", "brokers")
-			}
-			if s.Topic == "" {
-				return at("a kafka sink needs a topic", "topic")
-			}
-			if !oneOf(s.Key, kafkaKeyKinds) {
-				return at(fmt.Sprintf("unknown key %q: want one of %s", s.Key, strings.Join(kafkaKeyKinds, ", ")), "key")
-			}
+		if err := validateSink(s, at); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// validateSink checks one [[sink]]'s values; at ties a message to a key.
+func validateSink(s *Sink, at func(msg, key string) error) error {
+	for _, list := range []struct {
+		key   string
+		paths []string
+	}{{"include_paths", s.IncludePaths}, {"exclude_paths", s.ExcludePaths}} {
+		for _, p := range list.paths {
+			if !filepath.IsAbs(p) {
+				return at(fmt.Sprintf("%q is not an absolute path", p), list.key)
+			}
+		}
+	}
+	for _, a := range s.Actions {
+		if !oneOf(a, actions) {
+			return at(fmt.Sprintf("unknown action %q: want some of %s", a, strings.Join(actions, ", ")), "actions")
+		}
+	}
+	if !oneOf(s.Containers, containerChoices) {
+		return at(fmt.Sprintf("unknown value %q: want any, only or none", s.Containers), "containers")
+	}
+	if s.QueueSize < 1 {
+		return at("must be at least 1", "queue_size")
+	}
+	if s.BatchSize < 1 {
+		return at("must be at least 1", "batch_size")
+	}
+	switch s.Type {
+	case "file":
+		if s.Path == "" || !filepath.IsAbs(s.Path) {
+			return at("a file sink needs an absolute path", "path")
+		}
+		if s.MaxSizeMB < 1 {
+			return at("must be at least 1", "max_size_mb")
+		}
+		if s.MaxBackups < 0 {
+			return at("must not be negative", "max_backups")
+		}
+		if _, err := ParseFsync(s.Fsync); err != nil {
+			return at(err.Error(), "fsync")
+		}
+	case "syslog":
+		scheme, hostPort, _ := strings.Cut(s.Address, "://")
+		if !oneOf(scheme, []string{"udp", "tcp", "tls"}) || hostPort == "" {
+			return at(fmt.Sprintf("address %q: want udp://, tcp:// or tls:// HOST:PORT", s.Address), "address")
+		}
+		if _, _, err := net.SplitHostPort(hostPort); err != nil {
+			return at(fmt.Sprintf("address %q: want HOST:PORT after the scheme", s.Address), "address")
+		}
+		if !oneOf(s.Protocol, syslogProtos) {
+			return at(fmt.Sprintf("unknown protocol %q: want rfc5424 or rfc3164", s.Protocol), "protocol")
+		}
+		if scheme == "udp" && s.Framing != "" {
+			return at("a UDP datagram holds one message: framing applies to tcp:// and tls://", "framing")
+		}
+		if scheme != "udp" && !oneOf(s.Framing, framings) {
+			return at(fmt.Sprintf("unknown framing %q: want octet-counting or newline", s.Framing), "framing")
+		}
+		if _, ok := Facility(s.Facility); !ok {
+			return at(fmt.Sprintf("unknown facility %q: want a name such as local0, authpriv or audit, or 0 to 23", s.Facility), "facility")
+		}
+		if _, ok := Severity(s.Severity); !ok {
+			return at(fmt.Sprintf("unknown severity %q: want emerg, alert, crit, err, warning, notice, info or debug", s.Severity), "severity")
+		}
+		if s.MaxMessageBytes < 1024 {
+			return at("must be at least 1024: the header alone may take several hundred bytes", "max_message_bytes")
+		}
+		if scheme != "tls" {
+			for _, k := range []struct{ key, v string }{{"tls_ca_file", s.TLSCAFile}, {"tls_cert_file", s.TLSCertFile}, {"tls_key_file", s.TLSKeyFile}, {"tls_server_name", s.TLSServerName}} {
+				if k.v != "" {
+					return at("applies to tls:// addresses only", k.key)
+				}
+			}
+		}
+	case "kafka":
+		if len(s.Brokers) == 0 {
+			return at("a kafka sink needs at least one broker", "brokers")
+		}
+		for _, b := range s.Brokers {
+			if _, _, err := net.SplitHostPort(b); err != nil {
+				return at(fmt.Sprintf("broker %q: want HOST:PORT", b), "brokers")
+			}
+		}
+		if s.Topic == "" {
+			return at("a kafka sink needs a topic", "topic")
+		}
+		if !oneOf(s.Key, kafkaKeyKinds) {
+			return at(fmt.Sprintf("unknown key %q: want one of %s", s.Key, strings.Join(kafkaKeyKinds, ", ")), "key")
+		}
+		if !oneOf(s.Acks, kafkaAcks) {
+			return at(fmt.Sprintf("unknown acks %q: want all, leader or none", s.Acks), "acks")
+		}
+		if !oneOf(s.Compression, kafkaCompressions) {
+			return at(fmt.Sprintf("unknown compression %q: want one of %s", s.Compression, strings.Join(kafkaCompressions, ", ")), "compression")
+		}
+		if !oneOf(s.SASLMechanism, saslMechanisms) {
+			return at(fmt.Sprintf("unknown SASL mechanism %q: want plain, scram-sha-256 or scram-sha-512", s.SASLMechanism), "sasl_mechanism")
+		}
+		if s.SASLMechanism != "" {
+			if s.SASLUsername == "" {
+				return at("SASL needs a user name", "sasl_username")
+			}
+			if (s.SASLPasswordFile == "") == (s.SASLPasswordEnv == "") {
+				return at("SASL needs the password from exactly one of sasl_password_file and sasl_password_env", "sasl_password_file")
+			}
+		}
+		if s.TopicPartitions < 1 {
+			return at("must be at least 1", "topic_partitions")
+		}
+		if s.TopicReplication < 1 {
+			return at("must be at least 1", "topic_replication")
+		}
+	}
+	if (s.TLSCertFile == "") != (s.TLSKeyFile == "") {
+		return at("a client certificate needs both tls_cert_file and tls_key_file", "tls_cert_file")
+	}
+	for _, k := range []struct{ key, v string }{{"tls_ca_file", s.TLSCAFile}, {"tls_cert_file", s.TLSCertFile}, {"tls_key_file", s.TLSKeyFile}, {"sasl_password_file", s.SASLPasswordFile}} {
+		if k.v != "" && !filepath.IsAbs(k.v) {
+			return at(fmt.Sprintf("%q is not an absolute path", k.v), k.key)
+		}
+	}
+	return nil
+}
+
+var sinkKeys = map[string][]string{
+	"":       {"name", "type", "format", "include_paths", "exclude_paths", "actions", "containers", "queue_size", "batch_size", "batch_timeout", "retry_for"},
+	"file":   {"path", "max_size_mb", "max_backups", "max_age", "compress", "fsync"},
+	"syslog": {"address", "protocol", "framing", "facility", "severity", "max_message_bytes", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name"},
+	"kafka": {"brokers", "topic", "key", "acks", "compression", "tls", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name",
+		"sasl_mechanism", "sasl_username", "sasl_password_file", "sasl_password_env", "create_topic", "topic_partitions", "topic_replication"},
+}
+
 // keyApplies tells whether a [[sink]] key belongs to a sink type.
 func keyApplies(typ, key string) bool {
-	switch key {
-	case "name", "type", "format":
-		return true
-	case "path", "max_size_mb", "max_backups":
-		return typ == "file"
-	case "address", "protocol":
-		return typ == "syslog"
-	case "brokers", "topic", "key":
-		return typ == "kafka"
+	return slices.Contains(sinkKeys[""], key) || slices.Contains(sinkKeys[typ], key)
+}
+
+// ParseFsync reads a file sink's fsync policy: "batch" (after every
+// batch), "never", or an interval such as "1s" (at most that long after a
+// write). It returns the interval; 0 means every batch, -1 never.
+func ParseFsync(v string) (time.Duration, error) {
+	switch v {
+	case "batch":
+		return 0, nil
+	case "never":
+		return -1, nil
 	}
-	return false
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("fsync %q: want batch, never, or an interval such as \"1s\"", v)
+	}
+	return d, nil
+}
+
+var facilities = map[string]int{
+	"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7,
+	"uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11, "ntp": 12, "audit": 13, "security": 13, "alert": 14, "clock": 15,
+	"local0": 16, "local1": 17, "local2": 18, "local3": 19, "local4": 20, "local5": 21, "local6": 22, "local7": 23,
+}
+
+// Facility returns the syslog facility code of a name or number.
+func Facility(v string) (int, bool) {
+	if n, ok := facilities[v]; ok {
+		return n, true
+	}
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n >= 0 && n <= 23
+}
+
+var severities = []string{"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"}
+
+// Severity returns the syslog severity code of a name.
+func Severity(v string) (int, bool) {
+	i := slices.Index(severities, v)
+	return i, i >= 0
 }
 
 // keysOfSink lists the keys the file set in the i-th [[sink]].

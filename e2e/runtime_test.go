@@ -39,11 +39,23 @@ func requireTool(t *testing.T, name string) string {
 	return p
 }
 
-// daemon runs a runtime daemon for one test, its output kept in a file
-// shown when the test fails, and stops it with SIGTERM at cleanup.
+// daemon runs a daemon for one test, its output kept in a file shown when
+// the test fails, and stops it with SIGTERM at cleanup. It returns once the
+// daemon accepts connections on socket (a unix socket path).
 func daemon(t *testing.T, socket string, name string, args ...string) {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
+	startDaemon(t, "unix", socket, name, args...)
+}
+
+// daemonTCP is daemon for a daemon listening on a TCP address.
+func daemonTCP(t *testing.T, addr string, name string, args ...string) {
+	t.Helper()
+	startDaemon(t, "tcp", addr, name, args...)
+}
+
+func startDaemon(t *testing.T, network, socket string, name string, args ...string) {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), filepath.Base(name)+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +83,7 @@ func daemon(t *testing.T, socket string, name string, args ...string) {
 	})
 	deadline := time.Now().Add(time.Minute)
 	for {
-		if c, err := net.Dial("unix", socket); err == nil {
+		if c, err := net.Dial(network, socket); err == nil {
 			c.Close()
 			return
 		}

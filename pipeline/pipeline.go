@@ -29,21 +29,10 @@ type Source interface {
 	Lost() (uint64, error)
 }
 
-// Encoder appends one encoded record to a buffer.
-type Encoder func([]byte, *record.Record) []byte
-
-// Output is a sink with the format it takes.
-type Output struct {
-	Sink   sink.Sink
-	Encode Encoder
-}
-
-// Options tune batching.
+// Options tune the pipeline.
 type Options struct {
-	BatchSize     int           // records per sink write; default 512
-	FlushInterval time.Duration // longest a record waits for its batch; default 100ms
-	QueueLen      int           // records between reader and writer; default 8192
-	LostInterval  time.Duration // how often the kernel's lost counter is read; default 1s
+	QueueLen     int           // records between reader and writer; default 8192
+	LostInterval time.Duration // how often the kernel's lost counter is read; default 1s
 }
 
 // Stats counts what went through.
@@ -52,16 +41,14 @@ type Stats struct {
 	Filtered   atomic.Uint64 // dropped by the path filter
 	Records    atomic.Uint64 // numbered and handed to the sinks (lost records included)
 	Lost       atomic.Uint64 // events the kernel could not deliver
-	Failed     atomic.Uint64 // record deliveries a sink refused
 	BadSamples atomic.Uint64 // ring buffer samples that did not decode
-	Delivered  atomic.Uint64 // record deliveries sinks accepted
 }
 
-// Pipeline moves events from a Source to Outputs.
+// Pipeline moves events from a Source to the sinks of a Router.
 type Pipeline struct {
 	src    Source
 	enr    *enrich.Enricher
-	outs   []Output
+	router *sink.Router
 	log    zerolog.Logger
 	opts   Options
 	filter atomic.Pointer[enrich.PathFilter]
@@ -71,20 +58,14 @@ type Pipeline struct {
 }
 
 // New builds a pipeline. The filter can be replaced later with SetFilter.
-func New(src Source, enr *enrich.Enricher, filter enrich.PathFilter, outs []Output, log zerolog.Logger, opts Options) (*Pipeline, error) {
-	if opts.BatchSize <= 0 {
-		opts.BatchSize = 512
-	}
-	if opts.FlushInterval <= 0 {
-		opts.FlushInterval = 100 * time.Millisecond
-	}
+func New(src Source, enr *enrich.Enricher, filter enrich.PathFilter, router *sink.Router, log zerolog.Logger, opts Options) (*Pipeline, error) {
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = 8192
 	}
 	if opts.LostInterval <= 0 {
 		opts.LostInterval = time.Second
 	}
-	p := &Pipeline{src: src, enr: enr, outs: outs, log: log, opts: opts}
+	p := &Pipeline{src: src, enr: enr, router: router, log: log, opts: opts}
 	if _, err := rand.Read(p.idBase[:]); err != nil {
 		return nil, fmt.Errorf("drawing the event id base: %w", err)
 	}
@@ -96,9 +77,12 @@ func New(src Source, enr *enrich.Enricher, filter enrich.PathFilter, outs []Outp
 func (p *Pipeline) SetFilter(f enrich.PathFilter) { p.filter.Store(&f) }
 
 // Run moves events until the source ends (after its Stop) or a read fails,
-// delivers what it holds, and returns. It returns the source's error, if any.
-// Cancelling ctx abandons batches whose sinks are still being written.
+// lets every sink deliver what it holds, closes the sinks and returns. It
+// returns the source's error, if any. Cancelling ctx abandons what the sinks
+// have not yet taken.
 func (p *Pipeline) Run(ctx context.Context) error {
+	p.router.Start(ctx)
+	defer p.router.Close()
 	ch := make(chan record.Record, p.opts.QueueLen)
 	var readErr error
 	var wg sync.WaitGroup
@@ -109,7 +93,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		defer close(ch)
 		readErr = p.read(ch)
 	}()
-	p.write(ctx, ch)
+	p.write(ch)
 	wg.Wait()
 	return readErr
 }
@@ -143,42 +127,19 @@ func (p *Pipeline) read(ch chan<- record.Record) error {
 	}
 }
 
-// batch collects one sink's encoded records.
-type batch struct {
-	out  Output
-	buf  []byte
-	ends []int
-	recs [][]byte
-}
-
-func (p *Pipeline) write(ctx context.Context, ch <-chan record.Record) {
-	batches := make([]*batch, len(p.outs))
-	for i, o := range p.outs {
-		batches[i] = &batch{out: o}
-	}
-	flush := time.NewTicker(p.opts.FlushInterval)
-	defer flush.Stop()
+// write numbers records and hands them to the router.
+func (p *Pipeline) write(ch <-chan record.Record) {
 	lostTick := time.NewTicker(p.opts.LostInterval)
 	defer lostTick.Stop()
 	var seq uint64
 	var lastLost uint64
-	pending := 0
 
-	add := func(r *record.Record) {
+	publish := func(r *record.Record) {
 		seq++
 		r.Sequence = seq
 		r.ID = p.eventID(seq)
-		for _, b := range batches {
-			start := len(b.buf)
-			b.buf = b.out.Encode(b.buf, r)
-			b.ends = append(b.ends, start, len(b.buf))
-		}
 		p.Stats.Records.Add(1)
-		pending++
-		if pending >= p.opts.BatchSize {
-			p.deliver(ctx, batches)
-			pending = 0
-		}
+		p.router.Publish(r)
 	}
 	checkLost := func() {
 		n, err := p.src.Lost()
@@ -191,13 +152,12 @@ func (p *Pipeline) write(ctx context.Context, ch <-chan record.Record) {
 			lastLost = n
 			p.Stats.Lost.Add(delta)
 			p.log.Warn().Uint64("lost", delta).Msg("the kernel could not deliver events: ring buffer full")
-			r := record.Record{
+			publish(&record.Record{
 				Time:    time.Now(),
 				Action:  record.ActionLost,
 				Host:    p.enr.Host(),
 				FSAudit: record.FSAudit{Lost: delta},
-			}
-			add(&r)
+			})
 		}
 	}
 
@@ -206,40 +166,12 @@ func (p *Pipeline) write(ctx context.Context, ch <-chan record.Record) {
 		case r, ok := <-ch:
 			if !ok {
 				checkLost()
-				p.deliver(ctx, batches)
 				return
 			}
-			add(&r)
-		case <-flush.C:
-			if pending > 0 {
-				p.deliver(ctx, batches)
-				pending = 0
-			}
+			publish(&r)
 		case <-lostTick.C:
 			checkLost()
 		}
-	}
-}
-
-// deliver writes every sink's batch and empties them.
-func (p *Pipeline) deliver(ctx context.Context, batches []*batch) {
-	for _, b := range batches {
-		if len(b.ends) == 0 {
-			continue
-		}
-		b.recs = b.recs[:0]
-		for i := 0; i < len(b.ends); i += 2 {
-			b.recs = append(b.recs, b.buf[b.ends[i]:b.ends[i+1]])
-		}
-		n := uint64(len(b.recs))
-		if err := b.out.Sink.Write(ctx, b.recs); err != nil {
-			p.Stats.Failed.Add(n)
-			p.log.Error().Err(err).Str("sink", b.out.Sink.Name()).Uint64("records", n).Msg("sink refused a batch")
-		} else {
-			p.Stats.Delivered.Add(n)
-		}
-		b.buf = b.buf[:0]
-		b.ends = b.ends[:0]
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/fsaudit/fsaudit/bpf"
 	"github.com/fsaudit/fsaudit/enrich"
 	"github.com/fsaudit/fsaudit/record"
+	"github.com/fsaudit/fsaudit/sink"
 	"github.com/rs/zerolog"
 )
 
@@ -56,7 +57,12 @@ type memSink struct {
 }
 
 func (m *memSink) Name() string { return m.name }
-func (m *memSink) Write(_ context.Context, b [][]byte) error {
+func (m *memSink) Encode(buf []byte, r *record.Record) ([]byte, sink.Message) {
+	start := len(buf)
+	buf = record.AppendJSON(buf, r)
+	return buf, sink.Message{Value: buf[start:]}
+}
+func (m *memSink) Write(_ context.Context, b []sink.Message) error {
 	if m.failing {
 		return errors.New("refused")
 	}
@@ -64,7 +70,7 @@ func (m *memSink) Write(_ context.Context, b [][]byte) error {
 	defer m.mu.Unlock()
 	m.batches++
 	for _, r := range b {
-		m.got = append(m.got, append([]byte(nil), r...))
+		m.got = append(m.got, append([]byte(nil), r.Value...))
 	}
 	return nil
 }
@@ -99,9 +105,11 @@ func TestPipeline(t *testing.T) {
 	}
 	good := &memSink{name: "good"}
 	bad := &memSink{name: "bad", failing: true}
-	outs := []Output{{Sink: good, Encode: record.AppendJSON}, {Sink: bad, Encode: record.AppendJSON}}
+	router := sink.NewRouter(zerolog.Nop())
+	router.Add(good, sink.RouteOptions{BatchSize: 2, BatchTimeout: time.Hour})
+	router.Add(bad, sink.RouteOptions{BatchSize: 2, BatchTimeout: time.Hour, RetryFor: time.Millisecond})
 	filter := enrich.PathFilter{Include: []string{"/home", "/proc"}, Exclude: []string{"/proc"}}
-	p, err := New(src, enr, filter, outs, zerolog.Nop(), Options{BatchSize: 2, FlushInterval: time.Hour, LostInterval: time.Hour})
+	p, err := New(src, enr, filter, router, zerolog.Nop(), Options{LostInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,8 +167,9 @@ func TestPipeline(t *testing.T) {
 	if st.BadSamples.Load() != 1 {
 		t.Errorf("bad samples %d, want 1 skipped", st.BadSamples.Load())
 	}
-	if st.Delivered.Load() != 3 || st.Failed.Load() != 3 {
-		t.Errorf("delivered %d failed %d, want 3 and 3", st.Delivered.Load(), st.Failed.Load())
+	routes := router.Routes()
+	if routes[0].Stats.Sent.Load() != 3 || routes[1].Stats.Failed.Load() != 3 {
+		t.Errorf("good sink sent %d, bad sink failed %d; want 3 and 3", routes[0].Stats.Sent.Load(), routes[1].Stats.Failed.Load())
 	}
 }
 

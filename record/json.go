@@ -6,9 +6,10 @@ import (
 	"unicode/utf8"
 )
 
-// AppendJSON appends r as one line of JSON (the SPEC's record, ECS field
-// names nested as objects) and a trailing newline. Fields come in a fixed
-// order; strings are escaped so that no value can end the record early.
+// AppendJSON appends r as one JSON object (the SPEC's record, ECS field
+// names nested as objects) holding no newline: a line of its own once the
+// sink adds one. Fields come in a fixed order; strings are escaped so that
+// no value can end the record early.
 func AppendJSON(b []byte, r *Record) []byte {
 	b = append(b, `{"@timestamp":`...)
 	b = appendTime(b, r.Time)
@@ -40,7 +41,7 @@ func AppendJSON(b []byte, r *Record) []byte {
 	b = append(b, '}')
 
 	b = appendFSAudit(b, r)
-	return append(b, "}\n"...)
+	return append(b, '}')
 }
 
 func eventType(action string) string {

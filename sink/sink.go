@@ -1,16 +1,32 @@
-// Package sink owns delivering encoded records to their destinations: the
-// Sink interface and the file and stdout sinks.
+// Package sink owns delivering records to their destinations: the Sink
+// interface, the router that gives every sink its own queue, filter,
+// batching and retries, and the file, stdout, syslog and Kafka sinks.
 package sink
 
-import "context"
+import (
+	"context"
 
-// A Sink delivers batches of encoded records to one destination.
+	"github.com/fsaudit/fsaudit/record"
+)
+
+// Message is one record as a sink sends it: the encoded record in the
+// sink's format and envelope, and a key where the destination has keys.
+type Message struct {
+	Key   []byte
+	Value []byte
+}
+
+// A Sink delivers records to one destination.
 type Sink interface {
 	// Name is the sink's unique name from the config.
 	Name() string
-	// Write returns once the destination has accepted the whole batch, or
-	// an error saying what it did not accept.
-	Write(ctx context.Context, batch [][]byte) error
+	// Encode appends r, in the sink's format and envelope, to buf and
+	// returns the grown buffer and the message, whose slices point into it.
+	Encode(buf []byte, r *record.Record) ([]byte, Message)
+	// Write returns nil once the destination has acknowledged the whole
+	// batch (a broker's ack, a flushed connection, a written file), or an
+	// error; the batch may then be written again.
+	Write(ctx context.Context, batch []Message) error
 	// Close flushes and releases the destination.
 	Close() error
 }
@@ -19,4 +35,13 @@ type Sink interface {
 // opens them again at their configured paths (on SIGHUP).
 type Reopener interface {
 	Reopen() error
+}
+
+// appendLine encodes r in f, then a newline: the envelope of line-based
+// sinks (files, stdout). Formats never write a raw newline themselves.
+func appendLine(buf []byte, r *record.Record, f record.Format) ([]byte, Message) {
+	start := len(buf)
+	buf = f.Append(buf, r)
+	buf = append(buf, '\n')
+	return buf, Message{Value: buf[start:]}
 }

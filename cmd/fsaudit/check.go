@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/fsaudit/fsaudit/bpf"
+	"github.com/fsaudit/fsaudit/sink"
 	"golang.org/x/sys/unix"
 )
 
@@ -86,19 +89,34 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 
 	fmt.Fprintln(stdout, "sinks:")
 	for _, s := range cfg.Sinks {
-		if s.Format != "json" {
-			bad("%s: format %s is not available in this build", s.Name, s.Format)
-			continue
-		}
 		switch s.Type {
 		case "file":
 			if err := fileWritable(s.Path); err != nil {
 				bad("%s: file %s: %s", s.Name, s.Path, oneLine(err))
 				continue
 			}
-			fmt.Fprintf(stdout, "  ok   %s: file %s is writable\n", s.Name, s.Path)
+			fmt.Fprintf(stdout, "  ok   %s: file %s is writable (%s)\n", s.Name, s.Path, s.Format)
 		case "stdout":
-			fmt.Fprintf(stdout, "  ok   %s: stdout\n", s.Name)
+			fmt.Fprintf(stdout, "  ok   %s: stdout (%s)\n", s.Name, s.Format)
+		case "syslog":
+			sk, err := openSink(s)
+			if err != nil {
+				bad("%s: %s", s.Name, oneLine(err))
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = sk.(*sink.Syslog).Check(ctx)
+			cancel()
+			sk.Close()
+			if err != nil {
+				bad("%s: %s", s.Name, oneLine(err))
+				continue
+			}
+			what := "connected"
+			if strings.HasPrefix(s.Address, "udp://") {
+				what = "UDP socket ready (UDP cannot tell whether anyone listens)"
+			}
+			fmt.Fprintf(stdout, "  ok   %s: syslog %s %s, %s (%s)\n", s.Name, s.Address, what, s.Protocol, s.Format)
 		default:
 			bad("%s: type %s is not available in this build", s.Name, s.Type)
 		}

@@ -15,7 +15,6 @@ import (
 	"github.com/fsaudit/fsaudit/config"
 	"github.com/fsaudit/fsaudit/enrich"
 	"github.com/fsaudit/fsaudit/pipeline"
-	"github.com/fsaudit/fsaudit/record"
 	"github.com/fsaudit/fsaudit/sink"
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
@@ -58,42 +57,6 @@ func newLogger(level string, w io.Writer) zerolog.Logger {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
-}
-
-// openOutputs opens every configured sink with its encoder.
-func openOutputs(cfg *config.Config) ([]pipeline.Output, error) {
-	var outs []pipeline.Output
-	closeAll := func() {
-		for _, o := range outs {
-			o.Sink.Close()
-		}
-	}
-	for _, sc := range cfg.Sinks {
-		if sc.Format != "json" {
-			closeAll()
-			return nil, fmt.Errorf("sink %s: format %s is not available in this build (json is)", sc.Name, sc.Format)
-		}
-		var s sink.Sink
-		switch sc.Type {
-		case "file":
-			f, err := sink.OpenFile(sink.FileOptions{
-				Name: sc.Name, Path: sc.Path,
-				MaxBytes: int64(sc.MaxSizeMB) << 20, MaxBackups: sc.MaxBackups,
-			})
-			if err != nil {
-				closeAll()
-				return nil, err
-			}
-			s = f
-		case "stdout":
-			s = sink.NewStdout(sc.Name, nil)
-		default:
-			closeAll()
-			return nil, fmt.Errorf("sink %s: type %s is not available in this build (file and stdout are)", sc.Name, sc.Type)
-		}
-		outs = append(outs, pipeline.Output{Sink: s, Encode: record.AppendJSON})
-	}
-	return outs, nil
 }
 
 func pathFilter(cfg *config.Config) enrich.PathFilter {
@@ -144,17 +107,11 @@ func captureOptions(cfg *config.Config) bpf.Options {
 func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 	log.Info().Str("config", cfg.Source).Msg("starting")
 	warnUnbuilt(cfg, log)
-	outs, err := openOutputs(cfg)
+	router, err := openRouter(cfg, log)
 	if err != nil {
 		return err
 	}
-	closeOutputs := func() {
-		for _, o := range outs {
-			if err := o.Sink.Close(); err != nil {
-				log.Error().Err(err).Str("sink", o.Sink.Name()).Msg("closing sink")
-			}
-		}
-	}
+	closeOutputs := router.Close
 	enr, err := enrich.New(enrich.Options{HostName: cfg.Agent.HostName, Metadata: containerMetadata(cfg, log)})
 	if err != nil {
 		closeOutputs()
@@ -184,7 +141,7 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 	if capture.Lifecycle != nil {
 		log.Warn().Err(capture.Lifecycle).Msg("exec and exit tracking did not attach: executables and arguments come from /proc, and processes that exit at once go unnamed")
 	}
-	pl, err := pipeline.New(capture, enr, pathFilter(cfg), outs, log, pipeline.Options{})
+	pl, err := pipeline.New(capture, enr, pathFilter(cfg), router, log, pipeline.Options{})
 	if err != nil {
 		closeOutputs()
 		return err
@@ -205,7 +162,7 @@ loop:
 		select {
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
-				cfg = reload(path, cfg, pl, outs, log)
+				cfg = reload(path, cfg, pl, router, log)
 				continue
 			}
 			log.Info().Str("signal", s.String()).Msg("stopping: draining records to the sinks")
@@ -225,11 +182,15 @@ loop:
 		}
 	}
 	closeOutputs()
+	for _, r := range router.Routes() {
+		log.Info().Str("sink", r.Sink.Name()).Uint64("sent", r.Stats.Sent.Load()).Uint64("failed", r.Stats.Failed.Load()).
+			Uint64("dropped", r.Stats.Dropped.Load()).Uint64("filtered", r.Stats.Filtered.Load()).Uint64("retries", r.Stats.Retries.Load()).
+			Msg("sink totals")
+	}
 	st := &pl.Stats
 	log.Info().
 		Uint64("events", st.Events.Load()).Uint64("filtered", st.Filtered.Load()).
-		Uint64("records", st.Records.Load()).Uint64("delivered", st.Delivered.Load()).
-		Uint64("failed", st.Failed.Load()).Uint64("lost", st.Lost.Load()).Uint64("bad_samples", st.BadSamples.Load()).
+		Uint64("records", st.Records.Load()).Uint64("lost", st.Lost.Load()).Uint64("bad_samples", st.BadSamples.Load()).
 		Msg("stopped")
 	return runErr
 }
@@ -246,12 +207,12 @@ func warnUnbuilt(cfg *config.Config, log zerolog.Logger) {
 
 // reload reads the config again on SIGHUP. A bad config is refused and the
 // running one stays; path filters apply at once; file sinks reopen.
-func reload(path string, old *config.Config, pl *pipeline.Pipeline, outs []pipeline.Output, log zerolog.Logger) *config.Config {
+func reload(path string, old *config.Config, pl *pipeline.Pipeline, router *sink.Router, log zerolog.Logger) *config.Config {
 	log.Info().Msg("SIGHUP: reloading config and reopening files")
-	for _, o := range outs {
-		if r, ok := o.Sink.(sink.Reopener); ok {
+	for _, s := range router.Sinks() {
+		if r, ok := s.(sink.Reopener); ok {
 			if err := r.Reopen(); err != nil {
-				log.Error().Err(err).Str("sink", o.Sink.Name()).Msg("reopening sink")
+				log.Error().Err(err).Str("sink", s.Name()).Msg("reopening sink")
 			}
 		}
 	}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/fsaudit/fsaudit/config"
+	"github.com/fsaudit/fsaudit/enrich"
+	"github.com/fsaudit/fsaudit/record"
+	"github.com/fsaudit/fsaudit/sink"
+	"github.com/rs/zerolog"
+)
+
+// openRouter builds every configured sink and its route. On an error the
+// sinks opened so far are closed again.
+func openRouter(cfg *config.Config, log zerolog.Logger) (*sink.Router, error) {
+	rt := sink.NewRouter(log)
+	for _, sc := range cfg.Sinks {
+		s, err := openSink(sc)
+		if err != nil {
+			rt.Close()
+			return nil, err
+		}
+		o := sink.RouteOptions{
+			Filter:       sink.Filter{Actions: sc.Actions, Containers: sc.Containers},
+			QueueLen:     sc.QueueSize,
+			BatchSize:    sc.BatchSize,
+			BatchTimeout: sc.BatchTimeout.Duration,
+			RetryFor:     sc.RetryFor.Duration,
+		}
+		if len(sc.IncludePaths) > 0 || len(sc.ExcludePaths) > 0 {
+			include := sc.IncludePaths
+			if len(include) == 0 {
+				include = []string{"/"}
+			}
+			o.Filter.Paths = &enrich.PathFilter{Include: include, Exclude: sc.ExcludePaths}
+		}
+		rt.Add(s, o)
+	}
+	return rt, nil
+}
+
+func product() record.Product { return record.Product{Name: "fsaudit", Version: version} }
+
+// openSink builds one sink from its [[sink]] table.
+func openSink(sc config.Sink) (sink.Sink, error) {
+	format, err := record.NewFormat(sc.Format, product())
+	if err != nil {
+		return nil, fmt.Errorf("sink %s: %w", sc.Name, err)
+	}
+	switch sc.Type {
+	case "file":
+		fsync, _ := config.ParseFsync(sc.Fsync)
+		return sink.OpenFile(sink.FileOptions{
+			Name: sc.Name, Path: sc.Path, Format: format,
+			MaxBytes: int64(sc.MaxSizeMB) << 20, MaxAge: sc.MaxAge.Duration, MaxBackups: sc.MaxBackups,
+			Compress: sc.Compress, Fsync: fsync,
+		})
+	case "stdout":
+		return sink.NewStdout(sc.Name, nil, format), nil
+	case "syslog":
+		network, addr, _ := strings.Cut(sc.Address, "://")
+		o := sink.SyslogOptions{
+			Name: sc.Name, Network: network, Address: addr, Protocol: sc.Protocol, Framing: sc.Framing,
+			MaxMessageBytes: sc.MaxMessageBytes, Format: format,
+		}
+		o.Facility, _ = config.Facility(sc.Facility)
+		o.Severity, _ = config.Severity(sc.Severity)
+		if network == "tls" {
+			if o.TLS, err = tlsConfig(sc); err != nil {
+				return nil, err
+			}
+		}
+		return sink.NewSyslog(o), nil
+	}
+	return nil, fmt.Errorf("sink %s: type %s is not available in this build (file, stdout and syslog are)", sc.Name, sc.Type)
+}
+
+// tlsConfig reads a sink's CA and client certificate files.
+func tlsConfig(sc config.Sink) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: sc.TLSServerName}
+	if sc.TLSCAFile != "" {
+		pem, err := os.ReadFile(sc.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("sink %s: tls_ca_file: %w", sc.Name, err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("sink %s: tls_ca_file %s: no PEM certificate in it", sc.Name, sc.TLSCAFile)
+		}
+	}
+	if sc.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(sc.TLSCertFile, sc.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("sink %s: client certificate: %w", sc.Name, err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}

@@ -1,0 +1,239 @@
+package record
+
+import (
+	"path"
+	"strconv"
+	"strings"
+)
+
+// OCSFVersion is the OCSF schema version the ocsf format follows.
+const OCSFVersion = "1.3.0"
+
+// OCSF encodes records as OCSF File System Activity events (class_uid
+// 1001). Fields OCSF has no place for (fsaudit's own, the login uid, the
+// pod's name) go under "unmapped", as the schema intends.
+type OCSF struct{ Product Product }
+
+// Name implements Format.
+func (OCSF) Name() string { return "ocsf" }
+
+// ocsfActivity maps event.action to the class's activity_id and name.
+func ocsfActivity(action string) (int, string) {
+	switch action {
+	case ActionCreate:
+		return 1, "Create"
+	case ActionWrite, ActionTruncate, ActionMmapWrite:
+		return 3, "Update"
+	case ActionDelete:
+		return 4, "Delete"
+	case ActionRename:
+		return 5, "Rename"
+	case ActionChmod, ActionChown, ActionXattr:
+		return 6, "Set Attributes"
+	}
+	return 99, "Other"
+}
+
+// ocsfFileType maps i_mode to the file object's type_id and type.
+func ocsfFileType(mode uint32) (int, string) {
+	switch mode & 0o170000 {
+	case 0o100000:
+		return 1, "Regular File"
+	case 0o040000:
+		return 2, "Folder"
+	case 0o020000:
+		return 3, "Character Device"
+	case 0o060000:
+		return 4, "Block Device"
+	case 0o140000:
+		return 5, "Local Socket"
+	case 0o010000:
+		return 6, "Named Pipe"
+	case 0o120000:
+		return 7, "Symbolic Link"
+	}
+	return 99, "Other"
+}
+
+// Append implements Format.
+func (o OCSF) Append(b []byte, r *Record) []byte {
+	id, name := ocsfActivity(r.Action)
+	lost := r.Action == ActionLost
+	if lost {
+		name = "Lost"
+	}
+	b = append(b, `{"class_uid":1001,"class_name":"File System Activity","category_uid":1,"category_name":"System Activity","activity_id":`...)
+	b = strconv.AppendInt(b, int64(id), 10)
+	b = append(b, `,"activity_name":`...)
+	b = appendString(b, name)
+	b = append(b, `,"type_uid":`...)
+	b = strconv.AppendInt(b, 100100+int64(id), 10)
+	b = append(b, `,"type_name":`...)
+	b = appendString(b, "File System Activity: "+name)
+	if lost {
+		b = append(b, `,"severity_id":3,"severity":"Medium","status_id":2,"status":"Failure","message":`...)
+		b = appendString(b, strconv.FormatUint(r.FSAudit.Lost, 10)+" events the kernel could not deliver")
+	} else {
+		b = append(b, `,"severity_id":1,"severity":"Informational","status_id":1,"status":"Success"`...)
+	}
+	b = append(b, `,"time":`...)
+	b = strconv.AppendInt(b, r.Time.UnixMilli(), 10)
+	b = append(b, `,"time_dt":`...)
+	b = appendTime(b, r.Time)
+
+	b = append(b, `,"metadata":{"version":"`+OCSFVersion+`","uid":`...)
+	b = appendString(b, r.ID)
+	b = append(b, `,"sequence":`...)
+	b = strconv.AppendUint(b, r.Sequence, 10)
+	b = append(b, `,"product":{"name":`...)
+	b = appendString(b, o.Product.Name)
+	b = append(b, `,"vendor_name":`...)
+	b = appendString(b, o.Product.Name)
+	if o.Product.Version != "" {
+		b = append(b, `,"version":`...)
+		b = appendString(b, o.Product.Version)
+	}
+	b = append(b, "}}"...)
+
+	b = append(b, `,"device":{"hostname":`...)
+	b = appendString(b, r.Host.Name)
+	b = append(b, `,"type_id":0,"type":"Unknown"}`...)
+
+	if !lost {
+		b = o.appendActor(b, r)
+		b = append(b, `,"file":`...)
+		b = appendOCSFFile(b, r.File.Path, r.File.Name, r.File.Directory, r.File.Mode)
+		b = b[:len(b)-1] // the file object goes on with its identity
+		b = append(b, `,"uid":`...)
+		b = appendString(b, strconv.FormatUint(uint64(r.File.DevMajor), 10)+":"+strconv.FormatUint(uint64(r.File.DevMinor), 10)+":"+strconv.FormatUint(r.File.Inode, 10))
+		b = append(b, '}')
+		if r.File.TargetPath != "" {
+			b = append(b, `,"file_result":`...)
+			dir, base := path.Split(r.File.TargetPath)
+			b = appendOCSFFile(b, r.File.TargetPath, base, strings.TrimSuffix(dir, "/"), r.File.Mode)
+		}
+	}
+
+	b = append(b, `,"unmapped":{"fsaudit":{`...)
+	if lost {
+		b = append(b, `"lost":`...)
+		b = strconv.AppendUint(b, r.FSAudit.Lost, 10)
+	} else {
+		f := &r.FSAudit
+		b = append(b, `"hook":`...)
+		b = appendString(b, f.Hook)
+		b = append(b, `,"bytes":`...)
+		b = strconv.AppendUint(b, f.Bytes, 10)
+		b = append(b, `,"writes":`...)
+		b = strconv.AppendUint(b, f.Writes, 10)
+		b = append(b, `,"offset":`...)
+		b = strconv.AppendUint(b, f.Offset, 10)
+		if f.HostPath != "" {
+			b = append(b, `,"host_path":`...)
+			b = appendString(b, f.HostPath)
+		}
+		if f.PathTruncated {
+			b = append(b, `,"path_truncated":true`...)
+		}
+		if f.Deleted {
+			b = append(b, `,"deleted":true`...)
+		}
+	}
+	b = append(b, `,"event_action":`...)
+	b = appendString(b, r.Action)
+	b = append(b, '}')
+	if r.Host.BootID != "" {
+		b = append(b, `,"host":{"boot":{"id":`...)
+		b = appendString(b, r.Host.BootID)
+		b = append(b, "}}"...)
+	}
+	if !lost && r.User.HasAudit {
+		b = append(b, `,"user":{"audit":{`...)
+		b = appendIDName(b, r.User.AuditID, r.User.AuditName)
+		b = append(b, "}}"...)
+	}
+	if o := &r.Orchestrator; !lost && (o.Namespace != "" || o.ResourceName != "") {
+		b = append(b, `,"orchestrator":{"namespace":`...)
+		b = appendString(b, o.Namespace)
+		b = append(b, `,"resource":{"type":"pod","name":`...)
+		b = appendString(b, o.ResourceName)
+		b = append(b, "}}"...)
+	}
+	return append(b, "}}"...)
+}
+
+// appendOCSFFile appends an OCSF file object.
+func appendOCSFFile(b []byte, p, name, dir string, mode uint32) []byte {
+	b = append(b, `{"path":`...)
+	b = appendString(b, p)
+	b = append(b, `,"name":`...)
+	b = appendString(b, name)
+	b = append(b, `,"parent_folder":`...)
+	b = appendString(b, dir)
+	id, typ := ocsfFileType(mode)
+	b = append(b, `,"type_id":`...)
+	b = strconv.AppendInt(b, int64(id), 10)
+	b = append(b, `,"type":`...)
+	b = appendString(b, typ)
+	return append(b, '}')
+}
+
+// appendActor appends the writing process, its user and its container.
+func (o OCSF) appendActor(b []byte, r *Record) []byte {
+	p := &r.Process
+	b = append(b, `,"actor":{"process":{"pid":`...)
+	b = strconv.AppendUint(b, uint64(p.PID), 10)
+	b = append(b, `,"tid":`...)
+	b = strconv.AppendUint(b, uint64(p.TID), 10)
+	b = append(b, `,"name":`...)
+	b = appendString(b, p.Name)
+	if p.Executable != "" {
+		dir, base := path.Split(p.Executable)
+		b = append(b, `,"file":`...)
+		b = appendOCSFFile(b, p.Executable, base, strings.TrimSuffix(dir, "/"), 0o100000)
+	}
+	if len(p.Args) > 0 {
+		b = append(b, `,"cmd_line":`...)
+		b = appendString(b, strings.Join(p.Args, " "))
+	}
+	b = append(b, `,"parent_process":{"pid":`...)
+	b = strconv.AppendUint(b, uint64(p.PPID), 10)
+	b = append(b, `},"user":`...)
+	b = appendOCSFUser(b, r.User.EffectiveID, r.User.EffectiveName)
+	if c := &r.Container; c.ID != "" {
+		b = append(b, `,"container":{"uid":`...)
+		b = appendString(b, c.ID)
+		if c.Name != "" {
+			b = append(b, `,"name":`...)
+			b = appendString(b, c.Name)
+		}
+		if c.ImageName != "" {
+			b = append(b, `,"image":{"name":`...)
+			b = appendString(b, c.ImageName)
+			b = append(b, '}')
+		}
+		if c.Runtime != "" {
+			b = append(b, `,"runtime":`...)
+			b = appendString(b, c.Runtime)
+		}
+		if r.Orchestrator.ResourceID != "" {
+			b = append(b, `,"orchestrator":"kubernetes","pod_uuid":`...)
+			b = appendString(b, r.Orchestrator.ResourceID)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `},"user":`...)
+	b = appendOCSFUser(b, r.User.ID, r.User.Name)
+	return append(b, '}')
+}
+
+func appendOCSFUser(b []byte, id uint32, name string) []byte {
+	b = append(b, `{"uid":"`...)
+	b = strconv.AppendUint(b, uint64(id), 10)
+	b = append(b, '"')
+	if name != "" {
+		b = append(b, `,"name":`...)
+		b = appendString(b, name)
+	}
+	return append(b, '}')
+}

@@ -1,0 +1,246 @@
+package sink
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsaudit/fsaudit/enrich"
+	"github.com/fsaudit/fsaudit/record"
+	"github.com/rs/zerolog"
+)
+
+// Filter selects the records one sink takes. The zero Filter takes all.
+// Lost records pass every filter: each sink must see its gaps.
+type Filter struct {
+	Paths      *enrich.PathFilter // nil: every path
+	Actions    []string           // empty: every action
+	Containers string             // "" or "any"; "only": container writes; "none": host writes
+}
+
+// Keep tells whether the sink takes r.
+func (f *Filter) Keep(r *record.Record) bool {
+	if r.Action == record.ActionLost {
+		return true
+	}
+	if len(f.Actions) > 0 && !slices.Contains(f.Actions, r.Action) {
+		return false
+	}
+	switch f.Containers {
+	case "only":
+		if r.Container.ID == "" {
+			return false
+		}
+	case "none":
+		if r.Container.ID != "" {
+			return false
+		}
+	}
+	return f.Paths == nil || f.Paths.Keep(enrich.Path{Full: r.File.Path, Truncated: r.FSAudit.PathTruncated})
+}
+
+// RouteOptions configure how records reach one sink.
+type RouteOptions struct {
+	Filter       Filter
+	QueueLen     int           // records waiting for the sink; default 65536
+	BatchSize    int           // records per write; default 512
+	BatchTimeout time.Duration // longest a record waits for its batch; default 50ms
+	RetryFor     time.Duration // how long a failing batch is tried again; default 30s
+}
+
+// RouteStats count what one sink was given and what became of it.
+type RouteStats struct {
+	Filtered atomic.Uint64 // records the sink's filter left out
+	Dropped  atomic.Uint64 // records that found the sink's queue full
+	Sent     atomic.Uint64 // records the sink acknowledged
+	Failed   atomic.Uint64 // records given up after RetryFor
+	Retries  atomic.Uint64 // batch writes that failed and were tried again
+}
+
+type route struct {
+	sink  Sink
+	opts  RouteOptions
+	q     chan *record.Record
+	stats RouteStats
+	// lastDropLog limits the drop warnings to one per second (unix ns).
+	lastDropLog atomic.Int64
+}
+
+// Router gives each sink its own bounded queue, filter, batching and
+// retries, so that a slow or failing sink never holds up the others.
+type Router struct {
+	routes []*route
+	log    zerolog.Logger
+	wg     sync.WaitGroup
+	closed bool
+}
+
+// NewRouter returns a router without sinks.
+func NewRouter(log zerolog.Logger) *Router { return &Router{log: log} }
+
+// Add gives the router a sink; call it before Start.
+func (rt *Router) Add(s Sink, o RouteOptions) {
+	if o.QueueLen <= 0 {
+		o.QueueLen = 1 << 16
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 512
+	}
+	if o.BatchTimeout <= 0 {
+		o.BatchTimeout = 50 * time.Millisecond
+	}
+	if o.RetryFor <= 0 {
+		o.RetryFor = 30 * time.Second
+	}
+	rt.routes = append(rt.routes, &route{sink: s, opts: o, q: make(chan *record.Record, o.QueueLen)})
+}
+
+// Start runs one goroutine per sink. Cancelling ctx abandons what is
+// queued and stops retries.
+func (rt *Router) Start(ctx context.Context) {
+	for _, r := range rt.routes {
+		rt.wg.Add(1)
+		go func() {
+			defer rt.wg.Done()
+			r.run(ctx, rt.log.With().Str("sink", r.sink.Name()).Logger())
+		}()
+	}
+}
+
+// Publish queues r for every sink. It never blocks: a sink whose queue is
+// full loses r, and the loss is counted and logged. r must not change after.
+func (rt *Router) Publish(r *record.Record) {
+	for _, rc := range rt.routes {
+		select {
+		case rc.q <- r:
+		default:
+			rc.stats.Dropped.Add(1)
+			now := time.Now().UnixNano()
+			if last := rc.lastDropLog.Load(); now-last >= int64(time.Second) && rc.lastDropLog.CompareAndSwap(last, now) {
+				rt.log.Error().Str("sink", rc.sink.Name()).Uint64("dropped_total", rc.stats.Dropped.Load()).
+					Int("queue", cap(rc.q)).Msg("sink queue full: records dropped for this sink")
+			}
+		}
+	}
+}
+
+// Close ends the queues, waits until each sink has written what it held
+// (or ctx was cancelled), and closes the sinks.
+func (rt *Router) Close() {
+	if rt.closed {
+		return
+	}
+	rt.closed = true
+	for _, r := range rt.routes {
+		close(r.q)
+	}
+	rt.wg.Wait()
+	for _, r := range rt.routes {
+		if err := r.sink.Close(); err != nil {
+			rt.log.Error().Err(err).Str("sink", r.sink.Name()).Msg("closing sink")
+		}
+	}
+}
+
+// RouteInfo describes one sink's route, for logs and metrics.
+type RouteInfo struct {
+	Sink  Sink
+	Depth int // records waiting in its queue
+	Stats *RouteStats
+}
+
+// Routes lists the sinks in config order.
+func (rt *Router) Routes() []RouteInfo {
+	out := make([]RouteInfo, len(rt.routes))
+	for i, r := range rt.routes {
+		out[i] = RouteInfo{Sink: r.sink, Depth: len(r.q), Stats: &r.stats}
+	}
+	return out
+}
+
+// Sinks lists the sinks in config order.
+func (rt *Router) Sinks() []Sink {
+	out := make([]Sink, len(rt.routes))
+	for i, r := range rt.routes {
+		out[i] = r.sink
+	}
+	return out
+}
+
+func (r *route) run(ctx context.Context, log zerolog.Logger) {
+	var buf []byte
+	var batch []Message
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	flush := func() {
+		timer.Stop()
+		if len(batch) > 0 {
+			r.deliver(ctx, log, batch)
+		}
+		batch, buf = batch[:0], buf[:0]
+	}
+	for {
+		select {
+		case rec, ok := <-r.q:
+			if !ok {
+				flush()
+				return
+			}
+			if !r.opts.Filter.Keep(rec) {
+				r.stats.Filtered.Add(1)
+				continue
+			}
+			var m Message
+			buf, m = r.sink.Encode(buf, rec)
+			batch = append(batch, m)
+			if len(batch) == 1 {
+				timer.Reset(r.opts.BatchTimeout)
+			}
+			if len(batch) >= r.opts.BatchSize {
+				flush()
+			}
+		case <-timer.C:
+			flush()
+		case <-ctx.Done():
+			if n := len(batch) + len(r.q); n > 0 {
+				r.stats.Failed.Add(uint64(n))
+				log.Error().Int("records", n).Msg("stopped before the sink took these records")
+			}
+			return
+		}
+	}
+}
+
+// deliver writes one batch, trying again with growing pauses while the
+// sink fails, for RetryFor at most.
+func (r *route) deliver(ctx context.Context, log zerolog.Logger, batch []Message) {
+	n := uint64(len(batch))
+	deadline := time.Now().Add(r.opts.RetryFor)
+	pause := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := r.sink.Write(ctx, batch)
+		if err == nil {
+			r.stats.Sent.Add(n)
+			if attempt > 1 {
+				log.Info().Int("attempts", attempt).Uint64("records", n).Msg("sink took the batch after failures")
+			}
+			return
+		}
+		if ctx.Err() != nil || time.Now().Add(pause).After(deadline) {
+			r.stats.Failed.Add(n)
+			log.Error().Err(err).Int("attempts", attempt).Uint64("records", n).Msg("sink failed: records not delivered")
+			return
+		}
+		r.stats.Retries.Add(1)
+		if attempt == 1 {
+			log.Warn().Err(err).Uint64("records", n).Msg("sink write failed: trying again")
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+		}
+		pause = min(pause*2, 5*time.Second)
+	}
+}

@@ -1,0 +1,333 @@
+package sink
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fsaudit/fsaudit/record"
+	"golang.org/x/sys/unix"
+)
+
+// SyslogOptions configure a syslog sink.
+type SyslogOptions struct {
+	Name     string
+	Network  string // udp, tcp or tls
+	Address  string // HOST:PORT
+	Protocol string // rfc5424 or rfc3164
+	// Framing of a stream (tcp, tls): "octet-counting" (RFC 6587, the
+	// default) or "newline". UDP sends one message per datagram.
+	Framing  string
+	Facility int // 0 to 23
+	Severity int // 0 to 7; lost records are sent at warning (4) or more severe
+	// MaxMessageBytes bounds one message; a longer record is cut and marked.
+	MaxMessageBytes int
+	TLS             *tls.Config // for tls
+	Format          record.Format
+	DialTimeout     time.Duration // default 5s
+	WriteTimeout    time.Duration // default 10s
+}
+
+// sdID is the STRUCTURED-DATA element fsaudit writes. 32473 is the private
+// enterprise number that RFC 5612 sets aside for documentation and examples.
+const sdID = "fsaudit@32473"
+
+// Syslog sends records to a syslog receiver over UDP, TCP or TLS (RFC 5425).
+// A batch is acknowledged once the kernel took all of it (TCP, TLS) or every
+// datagram was sent (UDP, which has no acknowledgement at all).
+type Syslog struct {
+	opts SyslogOptions
+	pid  int
+
+	mu    sync.Mutex
+	conn  net.Conn
+	frame []byte
+}
+
+var _ Sink = (*Syslog)(nil)
+
+// NewSyslog returns a syslog sink; it connects on the first write.
+func NewSyslog(o SyslogOptions) *Syslog {
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 5 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 8192
+	}
+	if o.Network != "udp" && o.Framing == "" {
+		o.Framing = "octet-counting"
+	}
+	return &Syslog{opts: o, pid: os.Getpid()}
+}
+
+// Name implements Sink.
+func (s *Syslog) Name() string { return s.opts.Name }
+
+// Encode implements Sink: the record in the sink's format, as the MSG of a
+// syslog message whose header names the action and whose STRUCTURED-DATA
+// (RFC 5424) repeats the key fields.
+func (s *Syslog) Encode(buf []byte, r *record.Record) ([]byte, Message) {
+	start := len(buf)
+	buf = s.appendHeader(buf, r, -1)
+	head := len(buf) - start
+	buf = s.opts.Format.Append(buf, r)
+	if len(buf)-start <= s.opts.MaxMessageBytes {
+		return buf, Message{Value: buf[start:]}
+	}
+	// Too long: the header says so and the message is cut to fit.
+	msgLen := len(buf) - start - head
+	msg := append([]byte(nil), buf[start+head:]...)
+	buf = s.appendHeader(buf[:start], r, msgLen)
+	room := s.opts.MaxMessageBytes - (len(buf) - start)
+	if s.opts.Protocol == "rfc3164" {
+		room -= len(truncMark)
+	}
+	cut := max(room, 0)
+	for cut > 0 && cut < len(msg) && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	buf = append(buf, msg[:cut]...)
+	if s.opts.Protocol == "rfc3164" {
+		buf = append(buf, truncMark...)
+	}
+	return buf, Message{Value: buf[start:]}
+}
+
+const truncMark = " [fsaudit: truncated]"
+
+// appendHeader writes everything before the MSG. truncated is the length
+// of the whole MSG when it was cut, else -1.
+func (s *Syslog) appendHeader(b []byte, r *record.Record, truncated int) []byte {
+	sev := s.opts.Severity
+	if r.Action == record.ActionLost && sev > 4 {
+		sev = 4
+	}
+	b = append(b, '<')
+	b = strconv.AppendInt(b, int64(s.opts.Facility*8+sev), 10)
+	b = append(b, '>')
+	if s.opts.Protocol == "rfc3164" {
+		b = r.Time.UTC().AppendFormat(b, "Jan _2 15:04:05")
+		b = append(b, ' ')
+		b = appendPrintable(b, r.Host.Name, 255)
+		b = append(b, " fsaudit["...)
+		b = strconv.AppendInt(b, int64(s.pid), 10)
+		return append(b, "]: "...)
+	}
+	b = append(b, "1 "...)
+	b = r.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z")
+	b = append(b, ' ')
+	b = appendPrintable(b, r.Host.Name, 255)
+	b = append(b, " fsaudit "...)
+	b = strconv.AppendInt(b, int64(s.pid), 10)
+	b = append(b, ' ')
+	b = appendPrintable(b, r.Action, 32)
+	b = append(b, " ["+sdID...)
+	param := func(name, value string) {
+		b = append(b, ' ')
+		b = append(b, name...)
+		b = append(b, `="`...)
+		b = appendSDValue(b, value)
+		b = append(b, '"')
+	}
+	// Values of any length (paths, names) are cut in the header so that
+	// the record itself keeps most of the room; the MSG has them whole.
+	longParam := func(name, value string) {
+		limit := max(64, s.opts.MaxMessageBytes/16)
+		if len(value) > limit {
+			cut := limit
+			for cut > 0 && !utf8.RuneStart(value[cut]) {
+				cut--
+			}
+			value = value[:cut] + "…"
+		}
+		param(name, value)
+	}
+	param("id", r.ID)
+	param("seq", strconv.FormatUint(r.Sequence, 10))
+	if r.Action == record.ActionLost {
+		param("lost", strconv.FormatUint(r.FSAudit.Lost, 10))
+	} else {
+		longParam("path", r.File.Path)
+		param("pid", strconv.FormatUint(uint64(r.Process.PID), 10))
+		param("comm", r.Process.Name)
+		if r.Process.Executable != "" {
+			longParam("exe", r.Process.Executable)
+		}
+		param("uid", strconv.FormatUint(uint64(r.User.ID), 10))
+		if r.User.Name != "" {
+			longParam("user", r.User.Name)
+		}
+		if r.User.HasAudit {
+			param("auid", strconv.FormatUint(uint64(r.User.AuditID), 10))
+		}
+		if r.Container.ID != "" {
+			param("container", r.Container.ID)
+		}
+		if r.Orchestrator.ResourceName != "" {
+			longParam("pod", r.Orchestrator.Namespace+"/"+r.Orchestrator.ResourceName)
+		}
+	}
+	if truncated >= 0 {
+		param("truncated", strconv.Itoa(truncated))
+	}
+	return append(b, "] "...)
+}
+
+// appendPrintable writes a header field: printable US-ASCII only (others
+// become '?'), at most max bytes, "-" when empty (RFC 5424 NILVALUE).
+func appendPrintable(b []byte, s string, max int) []byte {
+	if s == "" {
+		return append(b, '-')
+	}
+	for i := 0; i < len(s) && i < max; i++ {
+		c := s[i]
+		if c < 33 || c > 126 {
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// appendSDValue escapes a PARAM-VALUE: '"', '\' and ']' take a backslash
+// (RFC 5424 6.3.3); control characters and bytes that are not UTF-8 become
+// U+FFFD, since a receiver may cut a message at them. The record in the MSG
+// keeps the exact value.
+func appendSDValue(b []byte, s string) []byte {
+	return record.AppendSanitized(b, s, func(b []byte, c byte) ([]byte, bool) {
+		switch c {
+		case '"', '\\', ']':
+			return append(b, '\\', c), true
+		}
+		return b, false
+	})
+}
+
+// Write implements Sink.
+func (s *Syslog) Write(ctx context.Context, batch []Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.connect(ctx); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(s.opts.WriteTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	s.conn.SetWriteDeadline(deadline)
+	var err error
+	if s.opts.Network == "udp" {
+		for _, m := range batch {
+			if _, err = s.conn.Write(m.Value); err != nil {
+				break
+			}
+		}
+	} else {
+		s.frame = s.frame[:0]
+		for _, m := range batch {
+			if s.opts.Framing == "newline" {
+				s.frame = append(s.frame, m.Value...)
+				s.frame = append(s.frame, '\n')
+				continue
+			}
+			s.frame = strconv.AppendInt(s.frame, int64(len(m.Value)), 10)
+			s.frame = append(s.frame, ' ')
+			s.frame = append(s.frame, m.Value...)
+		}
+		_, err = s.conn.Write(s.frame)
+	}
+	if err != nil {
+		s.conn.Close()
+		s.conn = nil
+		return fmt.Errorf("syslog sink %s: sending to %s://%s: %w", s.opts.Name, s.opts.Network, s.opts.Address, err)
+	}
+	return nil
+}
+
+// connect dials when there is no connection, or the receiver closed it:
+// a plain syslog receiver never sends, so anything readable is its end.
+func (s *Syslog) connect(ctx context.Context) error {
+	if s.conn != nil && s.opts.Network != "udp" && peerClosed(s.conn) {
+		s.conn.Close()
+		s.conn = nil
+	}
+	if s.conn != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.DialTimeout)
+	defer cancel()
+	var conn net.Conn
+	var err error
+	switch s.opts.Network {
+	case "tls":
+		d := &tls.Dialer{Config: s.opts.TLS}
+		conn, err = d.DialContext(ctx, "tcp", s.opts.Address)
+	default:
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, s.opts.Network, s.opts.Address)
+	}
+	if err != nil {
+		return fmt.Errorf("syslog sink %s: connecting to %s://%s: %w", s.opts.Name, s.opts.Network, s.opts.Address, err)
+	}
+	s.conn = conn
+	return nil
+}
+
+// Check connects (for TLS, through the handshake) and says what failed.
+func (s *Syslog) Check(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connect(ctx)
+}
+
+// peerClosed looks, without waiting, whether the other end of a stream
+// closed it (or reset it): a receiver that restarted. Without this look the
+// first batch after a restart would vanish into a half-closed connection.
+func peerClosed(c net.Conn) bool {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	closed := false
+	raw.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		closed = (err == nil && n == 0) || (err != nil && err != unix.EAGAIN)
+		return true
+	})
+	return closed
+}
+
+// Close implements Sink.
+func (s *Syslog) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		return nil
+	}
+	err := s.conn.Close()
+	s.conn = nil
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
