@@ -33,6 +33,9 @@ var (
 // builtAgent is the binary TestMain built when -fsaudit.bin was not given.
 var builtAgent string
 
+// suiteCleanups run after every test, for servers the tests share.
+var suiteCleanups []func()
+
 func TestMain(m *testing.M) {
 	if os.Getenv("FSAUDIT_E2E_HELPER") == "write-as" {
 		os.Exit(writeAs())
@@ -54,6 +57,11 @@ func TestMain(m *testing.M) {
 				return 1
 			}
 		}
+		defer func() {
+			for i := len(suiteCleanups) - 1; i >= 0; i-- {
+				suiteCleanups[i]()
+			}
+		}()
 		return m.Run()
 	}()
 	os.Exit(code)

@@ -81,6 +81,22 @@ func AppendSanitized(b []byte, s string, esc func([]byte, byte) ([]byte, bool)) 
 	return b
 }
 
+// AppendValidUTF8 appends s with each byte that is not part of valid UTF-8
+// replaced by U+FFFD, as the json format does, so that a value used outside
+// the record (a Kafka key) matches the record's field once that is decoded.
+func AppendValidUTF8(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, "\uFFFD"...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return b
+}
+
 // Actions of the SPEC's event.action, for formats that map them.
 const (
 	ActionCreate    = "create"

@@ -99,7 +99,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		case "stdout":
 			fmt.Fprintf(stdout, "  ok   %s: stdout (%s)\n", s.Name, s.Format)
 		case "syslog":
-			sk, err := openSink(s)
+			sk, err := openSink(s, cfg.Agent.HostName)
 			if err != nil {
 				bad("%s: %s", s.Name, oneLine(err))
 				continue
@@ -117,6 +117,21 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 				what = "UDP socket ready (UDP cannot tell whether anyone listens)"
 			}
 			fmt.Fprintf(stdout, "  ok   %s: syslog %s %s, %s (%s)\n", s.Name, s.Address, what, s.Protocol, s.Format)
+		case "kafka":
+			sk, err := openSink(s, cfg.Agent.HostName)
+			if err != nil {
+				bad("%s: %s", s.Name, oneLine(err))
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			err = sk.(*sink.Kafka).Check(ctx)
+			cancel()
+			sk.Close()
+			if err != nil {
+				bad("%s: %s", s.Name, oneLine(err))
+				continue
+			}
+			fmt.Fprintf(stdout, "  ok   %s: kafka %s topic %s is there (%s)\n", s.Name, strings.Join(s.Brokers, ","), s.Topic, s.Format)
 		default:
 			bad("%s: type %s is not available in this build", s.Name, s.Type)
 		}

@@ -19,7 +19,7 @@ import (
 func openRouter(cfg *config.Config, log zerolog.Logger) (*sink.Router, error) {
 	rt := sink.NewRouter(log)
 	for _, sc := range cfg.Sinks {
-		s, err := openSink(sc)
+		s, err := openSink(sc, cfg.Agent.HostName)
 		if err != nil {
 			rt.Close()
 			return nil, err
@@ -45,8 +45,9 @@ func openRouter(cfg *config.Config, log zerolog.Logger) (*sink.Router, error) {
 
 func product() record.Product { return record.Product{Name: "fsaudit", Version: version} }
 
-// openSink builds one sink from its [[sink]] table.
-func openSink(sc config.Sink) (sink.Sink, error) {
+// openSink builds one sink from its [[sink]] table; cfgHost is
+// [agent] host_name.
+func openSink(sc config.Sink, cfgHost string) (sink.Sink, error) {
 	format, err := record.NewFormat(sc.Format, product())
 	if err != nil {
 		return nil, fmt.Errorf("sink %s: %w", sc.Name, err)
@@ -75,8 +76,59 @@ func openSink(sc config.Sink) (sink.Sink, error) {
 			}
 		}
 		return sink.NewSyslog(o), nil
+	case "kafka":
+		o := sink.KafkaOptions{
+			Name: sc.Name, Brokers: sc.Brokers, Topic: sc.Topic, Key: sc.Key, Acks: sc.Acks,
+			Compression: sc.Compression, CreateTopic: sc.CreateTopic, Partitions: sc.TopicPartitions,
+			Replication: sc.TopicReplication, BatchSize: sc.BatchSize, HostName: hostName(cfgHost), Format: format,
+		}
+		if sc.TLS {
+			if o.TLS, err = tlsConfig(sc); err != nil {
+				return nil, err
+			}
+		}
+		if sc.SASLMechanism != "" {
+			password, err := secret(sc)
+			if err != nil {
+				return nil, err
+			}
+			if o.SASL, err = sink.SASLMechanism(sc.SASLMechanism, sc.SASLUsername, password); err != nil {
+				return nil, fmt.Errorf("sink %s: %w", sc.Name, err)
+			}
+		}
+		return sink.NewKafka(o)
 	}
-	return nil, fmt.Errorf("sink %s: type %s is not available in this build (file, stdout and syslog are)", sc.Name, sc.Type)
+	return nil, fmt.Errorf("sink %s: unknown type %s", sc.Name, sc.Type)
+}
+
+// hostName is the configured host name, else the kernel's.
+func hostName(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+// secret reads a sink's SASL password from its file (one trailing newline
+// dropped) or its environment variable. Its value is never logged.
+func secret(sc config.Sink) (string, error) {
+	if sc.SASLPasswordEnv != "" {
+		v, ok := os.LookupEnv(sc.SASLPasswordEnv)
+		if !ok || v == "" {
+			return "", fmt.Errorf("sink %s: sasl_password_env: environment variable %s is not set", sc.Name, sc.SASLPasswordEnv)
+		}
+		return v, nil
+	}
+	b, err := os.ReadFile(sc.SASLPasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("sink %s: sasl_password_file: %w", sc.Name, err)
+	}
+	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if v == "" {
+		return "", fmt.Errorf("sink %s: sasl_password_file %s is empty", sc.Name, sc.SASLPasswordFile)
+	}
+	return v, nil
 }
 
 // tlsConfig reads a sink's CA and client certificate files.

@@ -1,0 +1,266 @@
+package sink
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/fsaudit/fsaudit/record"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+)
+
+// SchemaVersion is the version of the record's layout that Kafka messages
+// carry in their fsaudit.schema header.
+const SchemaVersion = "1"
+
+// KafkaOptions configure a Kafka sink.
+type KafkaOptions struct {
+	Name        string
+	Brokers     []string
+	Topic       string
+	Key         string // host, container, path or none
+	Acks        string // all, leader or none
+	Compression string // none, gzip, snappy, lz4 or zstd
+	TLS         *tls.Config
+	SASL        sasl.Mechanism
+	// CreateTopic creates Topic at start when the brokers lack it.
+	CreateTopic bool
+	Partitions  int
+	Replication int
+	BatchSize   int // the most records in one produce request per partition
+	HostName    string
+	Format      record.Format
+	// WriteTimeout bounds one batch, retries of failed messages included.
+	WriteTimeout time.Duration
+}
+
+// SASLMechanism builds a SASL mechanism by its config name.
+func SASLMechanism(name, user, password string) (sasl.Mechanism, error) {
+	switch name {
+	case "":
+		return nil, nil
+	case "plain":
+		return plain.Mechanism{Username: user, Password: password}, nil
+	case "scram-sha-256":
+		return scram.Mechanism(scram.SHA256, user, password)
+	case "scram-sha-512":
+		return scram.Mechanism(scram.SHA512, user, password)
+	}
+	return nil, fmt.Errorf("unknown SASL mechanism %q", name)
+}
+
+// Kafka produces records to a topic. A batch is acknowledged once the
+// brokers acknowledged every message as Acks asks (all in-sync replicas by
+// default).
+type Kafka struct {
+	opts    KafkaOptions
+	w       *kafka.Writer
+	client  *kafka.Client
+	headers []kafka.Header
+	msgs    []kafka.Message
+	created bool // the topic exists, or CreateTopic is off
+}
+
+var _ Sink = (*Kafka)(nil)
+
+// NewKafka prepares the producer; it connects on the first write (or Check).
+func NewKafka(o KafkaOptions) (*Kafka, error) {
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 30 * time.Second
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 512
+	}
+	tr := &kafka.Transport{
+		ClientID:    "fsaudit",
+		DialTimeout: 10 * time.Second,
+		TLS:         o.TLS,
+		SASL:        o.SASL,
+		MetadataTTL: 30 * time.Second,
+	}
+	w := &kafka.Writer{
+		Addr:      kafka.TCP(o.Brokers...),
+		Topic:     o.Topic,
+		Transport: tr,
+		// The router batches already: the writer sends what it is given at once.
+		BatchSize:       o.BatchSize,
+		BatchBytes:      1 << 20,
+		BatchTimeout:    time.Millisecond,
+		WriteTimeout:    o.WriteTimeout,
+		ReadTimeout:     o.WriteTimeout,
+		MaxAttempts:     3,
+		WriteBackoffMin: 100 * time.Millisecond,
+		WriteBackoffMax: time.Second,
+	}
+	switch o.Key {
+	case "none":
+		w.Balancer = &kafka.RoundRobin{}
+	default:
+		// The Java client's partitioner: records of one key share a
+		// partition whatever the language of the other producers.
+		w.Balancer = kafka.Murmur2Balancer{}
+	}
+	switch o.Acks {
+	case "", "all":
+		w.RequiredAcks = kafka.RequireAll
+	case "leader":
+		w.RequiredAcks = kafka.RequireOne
+	case "none":
+		w.RequiredAcks = kafka.RequireNone
+	default:
+		return nil, fmt.Errorf("kafka sink %s: unknown acks %q", o.Name, o.Acks)
+	}
+	switch o.Compression {
+	case "", "none":
+	case "gzip":
+		w.Compression = kafka.Gzip
+	case "snappy":
+		w.Compression = kafka.Snappy
+	case "lz4":
+		w.Compression = kafka.Lz4
+	case "zstd":
+		w.Compression = kafka.Zstd
+	default:
+		return nil, fmt.Errorf("kafka sink %s: unknown compression %q", o.Name, o.Compression)
+	}
+	k := &Kafka{
+		opts: o, w: w,
+		client: &kafka.Client{Addr: kafka.TCP(o.Brokers...), Transport: tr, Timeout: 10 * time.Second},
+		created: !o.CreateTopic,
+		headers: []kafka.Header{
+			{Key: "fsaudit.schema", Value: []byte(SchemaVersion)},
+			{Key: "fsaudit.format", Value: []byte(o.Format.Name())},
+			{Key: "fsaudit.host", Value: []byte(o.HostName)},
+		},
+	}
+	return k, nil
+}
+
+// Name implements Sink.
+func (k *Kafka) Name() string { return k.opts.Name }
+
+// Encode implements Sink: the record in the sink's format as the value,
+// keyed as configured, the key being the record's field as its JSON reads
+// (invalid UTF-8 as U+FFFD). Records without a container are keyed by host
+// under key = "container", so that a host's own writes stay in order too.
+func (k *Kafka) Encode(buf []byte, r *record.Record) ([]byte, Message) {
+	var key []byte
+	start := len(buf)
+	switch k.opts.Key {
+	case "host":
+		buf = record.AppendValidUTF8(buf, r.Host.Name)
+	case "container":
+		if r.Container.ID != "" {
+			buf = record.AppendValidUTF8(buf, r.Container.ID)
+		} else {
+			buf = record.AppendValidUTF8(buf, r.Host.Name)
+		}
+	case "path":
+		buf = record.AppendValidUTF8(buf, r.File.Path)
+	}
+	if k.opts.Key != "none" {
+		key = buf[start:]
+	}
+	start = len(buf)
+	buf = k.opts.Format.Append(buf, r)
+	return buf, Message{Key: key, Value: buf[start:]}
+}
+
+// Write implements Sink. Messages the brokers refused are sent again, up to
+// twice, before the batch is reported as failed.
+func (k *Kafka) Write(ctx context.Context, batch []Message) error {
+	if !k.created {
+		// Created on the first write, not at start: the agent starts even
+		// when the brokers cannot be reached yet.
+		if err := k.createTopic(ctx); err != nil {
+			return err
+		}
+		k.created = true
+	}
+	k.msgs = k.msgs[:0]
+	for _, m := range batch {
+		k.msgs = append(k.msgs, kafka.Message{Key: m.Key, Value: m.Value, Headers: k.headers})
+	}
+	msgs := k.msgs
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		err = k.w.WriteMessages(ctx, msgs...)
+		var werrs kafka.WriteErrors
+		if err == nil || !errors.As(err, &werrs) || ctx.Err() != nil {
+			break
+		}
+		failed := msgs[:0:0]
+		for i, e := range werrs {
+			if e != nil {
+				failed = append(failed, msgs[i])
+			}
+		}
+		msgs = failed
+		err = fmt.Errorf("%d of %d messages refused: %w", len(failed), len(batch), firstError(werrs))
+	}
+	if err != nil {
+		return fmt.Errorf("kafka sink %s: producing to %s: %w", k.opts.Name, k.opts.Topic, err)
+	}
+	return nil
+}
+
+func firstError(errs kafka.WriteErrors) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// Check asks the brokers for the topic's metadata and says in one error
+// what is wrong. A missing topic is fine when CreateTopic is set: the first
+// write creates it.
+func (k *Kafka) Check(ctx context.Context) error {
+	md, err := k.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.opts.Topic}})
+	if err != nil {
+		return fmt.Errorf("kafka sink %s: metadata from %v: %w", k.opts.Name, k.opts.Brokers, err)
+	}
+	for _, t := range md.Topics {
+		if t.Name != k.opts.Topic {
+			continue
+		}
+		if t.Error != nil && !(k.opts.CreateTopic && errors.Is(t.Error, kafka.UnknownTopicOrPartition)) {
+			return fmt.Errorf("kafka sink %s: topic %s: %w", k.opts.Name, k.opts.Topic, t.Error)
+		}
+		return nil
+	}
+	if k.opts.CreateTopic {
+		return nil
+	}
+	return fmt.Errorf("kafka sink %s: topic %s: not in the brokers' metadata", k.opts.Name, k.opts.Topic)
+}
+
+// createTopic creates the topic; one that exists already is fine.
+func (k *Kafka) createTopic(ctx context.Context) error {
+	resp, err := k.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: k.opts.Topic, NumPartitions: k.opts.Partitions, ReplicationFactor: k.opts.Replication,
+	}}})
+	if err != nil {
+		return fmt.Errorf("kafka sink %s: creating topic %s: %w", k.opts.Name, k.opts.Topic, err)
+	}
+	if e := resp.Errors[k.opts.Topic]; e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
+		return fmt.Errorf("kafka sink %s: creating topic %s (%d partitions, replication %s): %w",
+			k.opts.Name, k.opts.Topic, k.opts.Partitions, strconv.Itoa(k.opts.Replication), e)
+	}
+	return nil
+}
+
+// Close implements Sink: it flushes what the writer holds.
+func (k *Kafka) Close() error {
+	if err := k.w.Close(); err != nil {
+		return fmt.Errorf("kafka sink %s: closing: %w", k.opts.Name, err)
+	}
+	return nil
+}
