@@ -90,7 +90,7 @@ func writeAs() int {
 	return 0
 }
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the agent loads BPF programs and the workload mounts file systems")
@@ -99,7 +99,7 @@ func requireRoot(t *testing.T) {
 
 // Agent is a running fsaudit process.
 type Agent struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	Sink   string // the file sink's path
 	mu     sync.Mutex
@@ -118,7 +118,7 @@ type AgentConfig struct {
 
 // StartAgent runs the agent with a config for cfg and returns once it
 // logged that it captures.
-func StartAgent(t *testing.T, cfg AgentConfig) *Agent {
+func StartAgent(t testing.TB, cfg AgentConfig) *Agent {
 	t.Helper()
 	bin := *agentBin
 	if bin == "" {
@@ -302,7 +302,7 @@ type Record struct {
 }
 
 // ReadRecords parses a JSON-lines file strictly: every line one record.
-func ReadRecords(t *testing.T, path string) []Record {
+func ReadRecords(t testing.TB, path string) []Record {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -325,7 +325,7 @@ func ReadRecords(t *testing.T, path string) []Record {
 }
 
 // sh runs a shell command line with args $1.. and returns its pid.
-func sh(t *testing.T, cred *syscall.Credential, script string, args ...string) int {
+func sh(t testing.TB, cred *syscall.Credential, script string, args ...string) int {
 	t.Helper()
 	cmd := exec.Command("sh", append([]string{"-c", script, "sh"}, args...)...)
 	if cred != nil {
@@ -334,7 +334,7 @@ func sh(t *testing.T, cred *syscall.Credential, script string, args ...string) i
 	return runCmd(t, cmd)
 }
 
-func runCmd(t *testing.T, cmd *exec.Cmd) int {
+func runCmd(t testing.TB, cmd *exec.Cmd) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -58,7 +58,7 @@ func names(t *testing.T, file string) map[uint32]string {
 // tmpDir makes a directory directly under the system's temporary directory,
 // removed when the test ends. Unlike t.TempDir, whose parent only root may
 // enter, other users can reach it; mode, when not 0, replaces its 0700.
-func tmpDir(t *testing.T, prefix string, mode os.FileMode) string {
+func tmpDir(t testing.TB, prefix string, mode os.FileMode) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {

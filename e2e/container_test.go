@@ -36,7 +36,7 @@ func cgroup2Root(t *testing.T) string {
 	return ""
 }
 
-func randHex(t *testing.T, n int) string {
+func randHex(t testing.TB, n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)

@@ -32,7 +32,7 @@ var (
 	brokerErr  error
 )
 
-func kafkaBroker(t *testing.T) *broker {
+func kafkaBroker(t testing.TB) *broker {
 	t.Helper()
 	requireRoot(t)
 	requireTool(t, "java")
@@ -75,7 +75,7 @@ func kafkaBroker(t *testing.T) *broker {
 
 // readTopic reads every message of every partition of topic, through the
 // plaintext listener, until want messages came or 60 s passed.
-func (b *broker) readTopic(t *testing.T, topic string, want int) []kafka.Message {
+func (b *broker) readTopic(t testing.TB, topic string, want int) []kafka.Message {
 	t.Helper()
 	client := &kafka.Client{Addr: kafka.TCP(b.Plain), Timeout: 10 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -103,7 +103,7 @@ func (b *broker) readTopic(t *testing.T, topic string, want int) []kafka.Message
 	return out
 }
 
-func (b *broker) readPartition(t *testing.T, ctx context.Context, topic string, partition int) []kafka.Message {
+func (b *broker) readPartition(t testing.TB, ctx context.Context, topic string, partition int) []kafka.Message {
 	t.Helper()
 	conn, err := kafka.DialLeader(ctx, "tcp", b.Plain, topic, partition)
 	if err != nil {
@@ -390,4 +390,64 @@ func TestCheckKafka(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkKafkaLatency measures the time from a write to the broker's
+// append of its record: each record's @timestamp (the kernel's time of the
+// write) against the message's LogAppendTime (the broker's clock, in ms,
+// when the leader appended it, just before it acknowledges with acks=all on
+// one broker). Writes come at a steady 2000 per second, b.N in all; run it
+// with a fixed count, as bench/sinks does: -benchtime 10000x.
+func BenchmarkKafkaLatency(b *testing.B) {
+	br := kafkaBroker(b)
+	topic := "fsaudit-latency-" + randHex(b, 4)
+	client := &kafka.Client{Addr: kafka.TCP(br.Plain), Timeout: 10 * time.Second}
+	if _, err := client.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: topic, NumPartitions: 6, ReplicationFactor: 1,
+		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "message.timestamp.type", ConfigValue: "LogAppendTime"}},
+	}}}); err != nil {
+		b.Fatal(err)
+	}
+	work := tmpDir(b, "fsaudit-latency-", 0)
+	agent := StartAgent(b, AgentConfig{Include: []string{work}, Sink: filepath.Join(b.TempDir(), "audit.jsonl"), Extra: fmt.Sprintf(`
+[[sink]]
+name = "kafka"
+type = "kafka"
+brokers = [%q]
+topic = %q
+key = "path"
+`, br.Plain, topic)})
+	data := []byte("0123456789abcdef")
+	const rate = 2000
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if err := os.WriteFile(filepath.Join(work, fmt.Sprint(i%64)), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		if ahead := time.Until(start.Add(time.Duration(i+1) * time.Second / rate)); ahead > 0 {
+			time.Sleep(ahead)
+		}
+	}
+	b.StopTimer()
+	records := agent.Stop()
+	msgs := br.readTopic(b, topic, len(records))
+	var lat []time.Duration
+	for _, m := range msgs {
+		var r Record
+		if err := json.Unmarshal(m.Value, &r); err != nil {
+			b.Fatal(err)
+		}
+		t0, err := time.Parse(time.RFC3339Nano, r.Timestamp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, m.Time.Sub(t0))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(pct(1), "max-ms")
+	b.ReportMetric(float64(len(records)), "records")
 }

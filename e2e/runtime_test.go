@@ -27,7 +27,7 @@ import (
 
 // requireTool finds a program the test drives. In CI its absence fails the
 // test (the CI script installs it); elsewhere the test is skipped.
-func requireTool(t *testing.T, name string) string {
+func requireTool(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {

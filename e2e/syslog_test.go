@@ -28,7 +28,7 @@ type PKI struct {
 	CA, Cert, Key string
 }
 
-func writePKI(t *testing.T, dir string) PKI {
+func writePKI(t testing.TB, dir string) PKI {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -78,7 +78,7 @@ func writePKI(t *testing.T, dir string) PKI {
 
 // freePorts reserves n loopback TCP ports (and, for the first, its UDP
 // twin is assumed free too) for a server started right after.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ports []int
 	var ls []net.Listener
