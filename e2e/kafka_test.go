@@ -144,8 +144,9 @@ func header(m kafka.Message, key string) string {
 	return ""
 }
 
-// TestKafkaSinks runs the agent with a file sink and four Kafka sinks to a
-// real Apache Kafka broker: plaintext with zstd, TLS with lz4 and OCSF,
+// TestKafkaSinks runs the agent with a file sink, a syslog sink to a real
+// rsyslogd and four Kafka sinks to a real Apache Kafka broker, all from one
+// config. The Kafka sinks: plaintext with zstd, TLS with lz4 and OCSF,
 // SASL/SCRAM-SHA-512 over TLS (password from a file) with gzip and CEF, and
 // SASL/PLAIN over TLS (password from the environment) with snappy. Each
 // sink creates its topic. Every topic then holds exactly the file sink's
@@ -165,9 +166,15 @@ func TestKafkaSinks(t *testing.T) {
 	for _, s := range []string{"plain", "tls", "scram", "plainsasl"} {
 		topics[s] = "fsaudit-" + s + "-" + suffix
 	}
+	rs := startRsyslogd(t, b.PKI)
 	work := tmpDir(t, "fsaudit-kafka-", 0)
 	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
 	extra := fmt.Sprintf(`
+[[sink]]
+name = "syslog"
+type = "syslog"
+address = "tcp://127.0.0.1:%d"
+
 [[sink]]
 name = "plain"
 type = "kafka"
@@ -217,7 +224,7 @@ sasl_mechanism = "plain"
 sasl_username = "fsaudit"
 sasl_password_env = "FSAUDIT_E2E_KAFKA_PASSWORD"
 create_topic = true
-`, b.Plain, topics["plain"], b.SSL, topics["tls"], b.PKI.CA, b.SASL, topics["scram"], b.PKI.CA, pwFile, b.SASL, topics["plainsasl"], b.PKI.CA)
+`, rs.ports["tcp"], b.Plain, topics["plain"], b.SSL, topics["tls"], b.PKI.CA, b.SASL, topics["scram"], b.PKI.CA, pwFile, b.SASL, topics["plainsasl"], b.PKI.CA)
 	agent := StartAgent(t, AgentConfig{Include: []string{work}, Sink: sinkPath, Extra: extra})
 	for _, name := range hostileNames {
 		sh(t, nil, `printf 'x' > "$1"`, filepath.Join(work, name))
@@ -230,6 +237,11 @@ create_topic = true
 	}
 	if log := agent.Log(); strings.Contains(log, b.Password) {
 		t.Error("the agent's log holds the SASL password")
+	}
+	for i, m := range rs.waitReceived(t, "tcp", len(records)) {
+		if strings.TrimPrefix(m.Msg, " ") != records[i].Raw {
+			t.Errorf("syslog message %d is not the file sink's record:\n%s\n%s", i, m.Msg, records[i].Raw)
+		}
 	}
 	host, _ := os.Hostname()
 	byID := map[string]Record{}
@@ -374,8 +386,8 @@ func TestCheckKafka(t *testing.T) {
 	dead := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
 	for _, tc := range []struct {
 		name, brokers, topic, extra string
-		code                         int
-		want                         string
+		code                        int
+		want                        string
 	}{
 		{"reachable", b.Plain, topic, "", 0, "ok   k: kafka " + b.Plain + " topic " + topic + " is there (json)"},
 		{"missing topic", b.Plain, topic + "-none", "", 1, "topic " + topic + "-none"},

@@ -207,6 +207,13 @@ func appendFSAudit(b []byte, r *Record) []byte {
 		b = strconv.AppendUint(b, f.Lost, 10)
 		return append(b, '}')
 	}
+	b = appendFSAuditFields(b, f)
+	return append(b, '}')
+}
+
+// appendFSAuditFields writes fsaudit's own fields of a write record, as
+// members of an object that the caller opens and closes.
+func appendFSAuditFields(b []byte, f *FSAudit) []byte {
 	b = append(b, `"hook":`...)
 	b = appendString(b, f.Hook)
 	b = append(b, `,"bytes":`...)
@@ -225,7 +232,7 @@ func appendFSAudit(b []byte, r *Record) []byte {
 	if f.Deleted {
 		b = append(b, `,"deleted":true`...)
 	}
-	return append(b, '}')
+	return b
 }
 
 // appendTime writes RFC 3339 in UTC with all nine digits of nanoseconds.

@@ -119,25 +119,7 @@ func (o OCSF) Append(b []byte, r *Record) []byte {
 		b = append(b, `"lost":`...)
 		b = strconv.AppendUint(b, r.FSAudit.Lost, 10)
 	} else {
-		f := &r.FSAudit
-		b = append(b, `"hook":`...)
-		b = appendString(b, f.Hook)
-		b = append(b, `,"bytes":`...)
-		b = strconv.AppendUint(b, f.Bytes, 10)
-		b = append(b, `,"writes":`...)
-		b = strconv.AppendUint(b, f.Writes, 10)
-		b = append(b, `,"offset":`...)
-		b = strconv.AppendUint(b, f.Offset, 10)
-		if f.HostPath != "" {
-			b = append(b, `,"host_path":`...)
-			b = appendString(b, f.HostPath)
-		}
-		if f.PathTruncated {
-			b = append(b, `,"path_truncated":true`...)
-		}
-		if f.Deleted {
-			b = append(b, `,"deleted":true`...)
-		}
+		b = appendFSAuditFields(b, &r.FSAudit)
 	}
 	b = append(b, `,"event_action":`...)
 	b = appendString(b, r.Action)

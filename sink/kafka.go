@@ -131,7 +131,7 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 	}
 	k := &Kafka{
 		opts: o, w: w,
-		client: &kafka.Client{Addr: kafka.TCP(o.Brokers...), Transport: tr, Timeout: 10 * time.Second},
+		client:  &kafka.Client{Addr: kafka.TCP(o.Brokers...), Transport: tr, Timeout: 10 * time.Second},
 		created: !o.CreateTopic,
 		headers: []kafka.Header{
 			{Key: "fsaudit.schema", Value: []byte(SchemaVersion)},
