@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,13 +48,14 @@ func daemon(t *testing.T, socket string, name string, args ...string) {
 	startDaemon(t, "unix", socket, name, args...)
 }
 
-// daemonTCP is daemon for a daemon listening on a TCP address.
-func daemonTCP(t *testing.T, addr string, name string, args ...string) {
+// daemonTCP is daemon for a daemon listening on a TCP address; it returns
+// a function that stops the daemon before the test ends.
+func daemonTCP(t *testing.T, addr string, name string, args ...string) (stop func()) {
 	t.Helper()
-	startDaemon(t, "tcp", addr, name, args...)
+	return startDaemon(t, "tcp", addr, name, args...)
 }
 
-func startDaemon(t *testing.T, network, socket string, name string, args ...string) {
+func startDaemon(t *testing.T, network, socket string, name string, args ...string) (stop func()) {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), filepath.Base(name)+".log")
 	logf, err := os.Create(logPath)
@@ -68,14 +70,20 @@ func startDaemon(t *testing.T, network, socket string, name string, args ...stri
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); logf.Close(); close(exited) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(30 * time.Second):
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				<-exited
+			}
+		})
+	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
+		stop()
 		if t.Failed() {
 			out, _ := os.ReadFile(logPath)
 			t.Logf("%s log:\n%s", name, tail(out, 4000))
@@ -85,7 +93,7 @@ func startDaemon(t *testing.T, network, socket string, name string, args ...stri
 	for {
 		if c, err := net.Dial(network, socket); err == nil {
 			c.Close()
-			return
+			return stop
 		}
 		select {
 		case <-exited:

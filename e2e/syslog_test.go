@@ -122,6 +122,8 @@ var hostileNames = []string{
 type rsyslogdReceiver struct {
 	dir   string
 	ports map[string]int // input name -> port
+	start func()         // (re)starts rsyslogd on the same config
+	stop  func()
 }
 
 func startRsyslogd(t *testing.T, pki PKI) *rsyslogdReceiver {
@@ -172,7 +174,10 @@ input(type="imtcp" address="127.0.0.1" port="%d" ruleset="tcp3164")
 	if err := os.WriteFile(confPath, []byte(conf.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	daemonTCP(t, "127.0.0.1:"+strconv.Itoa(p[1]), bin, "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
+	r.start = func() {
+		r.stop = daemonTCP(t, "127.0.0.1:"+strconv.Itoa(p[1]), bin, "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
+	}
+	r.start()
 	return r
 }
 
@@ -338,4 +343,46 @@ func cefView(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestSyslogReceiverRestart: rsyslogd stops while the agent runs and comes
+// back later on the same port; the TCP sink notices the closed connection,
+// retries with growing pauses while nothing listens, reconnects, and every
+// record arrives.
+func TestSyslogReceiverRestart(t *testing.T) {
+	requireRoot(t)
+	rs := startRsyslogd(t, writePKI(t, t.TempDir()))
+	work := tmpDir(t, "fsaudit-syslog-restart-", 0)
+	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	agent := StartAgent(t, AgentConfig{Include: []string{work}, Sink: sinkPath, Extra: fmt.Sprintf(`
+[[sink]]
+name = "tcp"
+type = "syslog"
+address = "tcp://127.0.0.1:%d"
+`, rs.ports["tcp"])})
+	write := func(from, to int) {
+		for i := from; i < to; i++ {
+			sh(t, nil, `printf x > "$1"`, filepath.Join(work, fmt.Sprint(i)))
+		}
+	}
+	write(0, 10)
+	rs.waitReceived(t, "tcp", 10)
+	rs.stop()
+	write(10, 20) // nothing listens: the sink retries
+	time.Sleep(time.Second)
+	rs.start()
+	write(20, 30)
+	records := agent.Stop()
+	if len(records) != 30 {
+		t.Fatalf("file sink: %d records, want 30", len(records))
+	}
+	got := rs.waitReceived(t, "tcp", 30)
+	for i, m := range got {
+		if strings.TrimPrefix(m.Msg, " ") != records[i].Raw {
+			t.Errorf("message %d is not the file sink's record %d:\n%s\n%s", i, i, m.Msg, records[i].Raw)
+		}
+	}
+	if log := agent.Log(); !strings.Contains(log, "sink write failed: trying again") || !strings.Contains(log, "sink took the batch after failures") {
+		t.Errorf("the agent did not log the failure and the recovery:\n%s", log)
+	}
 }
