@@ -247,7 +247,7 @@ const hex = "0123456789abcdef"
 // appendString writes s as a JSON string. Quotes, backslashes and every
 // control character are escaped, so a value can never end the line or the
 // string; U+2028 and U+2029 are escaped for JavaScript consumers; bytes that
-// are not UTF-8 become U+FFFD.
+// are not UTF-8 become U+FFFD (the character itself, not an escape).
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -280,7 +280,7 @@ func appendString(b []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
+			b = append(b, "\uFFFD"...) // as itself, so that reading and writing again changes nothing
 			i++
 			start = i
 			continue

@@ -85,7 +85,7 @@ func TestAppendString(t *testing.T) {
 		{"nul\x00esc\x1bdel\x7f", `"nul\u0000esc\u001bdel\u007f"`},
 		{"ünïcødé ☃", `"ünïcødé ☃"`},
 		{"line\u2028para\u2029", `"line\u2028para\u2029"`},
-		{"bad\xffutf8\xc3", `"bad\ufffdutf8\ufffd"`},
+		{"bad\xffutf8\xc3", "\"bad\uFFFDutf8\uFFFD\""},
 		{`"}` + "\n" + `{"event":{"action":"forged"}}`, `"\"}\n{\"event\":{\"action\":\"forged\"}}"`},
 	}
 	for _, tc := range tests {

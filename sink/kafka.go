@@ -146,7 +146,8 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 func (k *Kafka) Name() string { return k.opts.Name }
 
 // Encode implements Sink: the record in the sink's format as the value,
-// keyed as configured, the key being the record's field as its JSON reads
+// the event's time as the message's timestamp (so the brokers' time index,
+// which replay seeks by, follows event time), keyed as configured, the key being the record's field as its JSON reads
 // (invalid UTF-8 as U+FFFD). Records without a container are keyed by host
 // under key = "container", so that a host's own writes stay in order too.
 func (k *Kafka) Encode(buf []byte, r *record.Record) ([]byte, Message) {
@@ -169,7 +170,7 @@ func (k *Kafka) Encode(buf []byte, r *record.Record) ([]byte, Message) {
 	}
 	start = len(buf)
 	buf = k.opts.Format.Append(buf, r)
-	return buf, Message{Key: key, Value: buf[start:]}
+	return buf, Message{Key: key, Value: buf[start:], Time: r.Time}
 }
 
 // Write implements Sink. Messages the brokers refused are sent again, up to
@@ -185,7 +186,7 @@ func (k *Kafka) Write(ctx context.Context, batch []Message) error {
 	}
 	k.msgs = k.msgs[:0]
 	for _, m := range batch {
-		k.msgs = append(k.msgs, kafka.Message{Key: m.Key, Value: m.Value, Headers: k.headers})
+		k.msgs = append(k.msgs, kafka.Message{Key: m.Key, Value: m.Value, Headers: k.headers, Time: m.Time})
 	}
 	msgs := k.msgs
 	var err error

@@ -213,29 +213,40 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 	}
 }
 
-// deliver writes one batch, trying again with growing pauses while the
-// sink fails, for RetryFor at most.
+// deliver writes one batch through Deliver and counts the outcome.
 func (r *route) deliver(ctx context.Context, log zerolog.Logger, batch []Message) {
 	n := uint64(len(batch))
-	deadline := time.Now().Add(r.opts.RetryFor)
+	attempts, err := Deliver(ctx, r.sink, batch, r.opts.RetryFor, log)
+	r.stats.Retries.Add(uint64(attempts - 1))
+	if err != nil {
+		r.stats.Failed.Add(n)
+		return
+	}
+	r.stats.Sent.Add(n)
+}
+
+// Deliver writes one batch to s, trying again with growing pauses (0.1 s
+// doubling to 5 s) while s fails, for retryFor at most or until ctx ends. It
+// logs the first failure, a recovery, and giving up, and returns how many
+// writes it made and the last error.
+func Deliver(ctx context.Context, s Sink, batch []Message, retryFor time.Duration, log zerolog.Logger) (int, error) {
+	n := len(batch)
+	deadline := time.Now().Add(retryFor)
 	pause := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := r.sink.Write(ctx, batch)
+		err := s.Write(ctx, batch)
 		if err == nil {
-			r.stats.Sent.Add(n)
 			if attempt > 1 {
-				log.Info().Int("attempts", attempt).Uint64("records", n).Msg("sink took the batch after failures")
+				log.Info().Int("attempts", attempt).Int("records", n).Msg("sink took the batch after failures")
 			}
-			return
+			return attempt, nil
 		}
 		if ctx.Err() != nil || time.Now().Add(pause).After(deadline) {
-			r.stats.Failed.Add(n)
-			log.Error().Err(err).Int("attempts", attempt).Uint64("records", n).Msg("sink failed: records not delivered")
-			return
+			log.Error().Err(err).Int("attempts", attempt).Int("records", n).Msg("sink failed: records not delivered")
+			return attempt, err
 		}
-		r.stats.Retries.Add(1)
 		if attempt == 1 {
-			log.Warn().Err(err).Uint64("records", n).Msg("sink write failed: trying again")
+			log.Warn().Err(err).Int("records", n).Msg("sink write failed: trying again")
 		}
 		select {
 		case <-time.After(pause):

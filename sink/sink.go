@@ -5,6 +5,7 @@ package sink
 
 import (
 	"context"
+	"time"
 
 	"github.com/fsaudit/fsaudit/record"
 )
@@ -14,6 +15,7 @@ import (
 type Message struct {
 	Key   []byte
 	Value []byte
+	Time  time.Time // the event's time, where the destination keeps one (Kafka)
 }
 
 // A Sink delivers records to one destination.

@@ -26,6 +26,9 @@ const usage = `usage: fsaudit <command> [flags]
 commands:
   run     [--config PATH]   capture file writes and ship records until SIGINT/SIGTERM
   check   [--config PATH]   validate the config, probe the kernel, open each sink
+  replay  --config PATH --topic T [--brokers H:P,...] [--since TIME] [--until TIME]
+          [--sink NAME ...] [--follow] [--group ID] [--offsets P:O,...] [filters]
+                            send records from a Kafka topic to the config's sinks
   version                   print version, commit and BPF object hash
 `
 
@@ -43,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "replay":
+		return cmdReplay(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "fsaudit %s commit %s bpf %s\n", version, commit(), bpf.ObjectHash())
 		return 0

@@ -22,6 +22,13 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"run", "--config", "/nonexistent/fsaudit.toml"}, 1, "", "fsaudit: reading config: open /nonexistent/fsaudit.toml: no such file or directory\n"},
 		{[]string{"run", "extra"}, 1, "", `fsaudit: run: unexpected argument "extra"`},
 		{[]string{"check", "--config", "/nonexistent/fsaudit.toml"}, 1, "FAIL reading config", ""},
+		{[]string{"replay", "--topic", "t"}, 1, "", "fsaudit: replay: --config and --topic are required"},
+		{[]string{"replay", "--config", "c", "--topic", "t", "--since", "yesterday"}, 1, "", `--since "yesterday": want RFC 3339`},
+		{[]string{"replay", "--config", "c", "--topic", "t", "--since", "2026-11-26T10:00:00Z", "--until", "2026-11-26T09:00:00Z"}, 1, "", "--until must come after --since"},
+		{[]string{"replay", "--config", "c", "--topic", "t", "--follow", "--until", "2026-11-26T09:00:00Z"}, 1, "", "--follow has no end: drop --until"},
+		{[]string{"replay", "--config", "c", "--topic", "t", "--offsets", "0:10,x"}, 1, "", `--offsets "0:10,x": want PARTITION:OFFSET`},
+		{[]string{"replay", "--config", "c", "--topic", "t", "--offsets", "0:1", "--since", "2026-11-26T09:00:00Z"}, 1, "", "give --offsets or --since, not both"},
+		{[]string{"replay", "--config", "/nonexistent/c.toml", "--topic", "t"}, 1, "", "fsaudit: reading config: open /nonexistent/c.toml"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

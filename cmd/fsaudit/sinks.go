@@ -24,23 +24,28 @@ func openRouter(cfg *config.Config, log zerolog.Logger) (*sink.Router, error) {
 			rt.Close()
 			return nil, err
 		}
-		o := sink.RouteOptions{
-			Filter:       sink.Filter{Actions: sc.Actions, Containers: sc.Containers},
+		rt.Add(s, sink.RouteOptions{
+			Filter:       routeFilter(sc),
 			QueueLen:     sc.QueueSize,
 			BatchSize:    sc.BatchSize,
 			BatchTimeout: sc.BatchTimeout.Duration,
 			RetryFor:     sc.RetryFor.Duration,
-		}
-		if len(sc.IncludePaths) > 0 || len(sc.ExcludePaths) > 0 {
-			include := sc.IncludePaths
-			if len(include) == 0 {
-				include = []string{"/"}
-			}
-			o.Filter.Paths = &enrich.PathFilter{Include: include, Exclude: sc.ExcludePaths}
-		}
-		rt.Add(s, o)
+		})
 	}
 	return rt, nil
+}
+
+// routeFilter is a sink's own selection of records.
+func routeFilter(sc config.Sink) sink.Filter {
+	f := sink.Filter{Actions: sc.Actions, Containers: sc.Containers}
+	if len(sc.IncludePaths) > 0 || len(sc.ExcludePaths) > 0 {
+		include := sc.IncludePaths
+		if len(include) == 0 {
+			include = []string{"/"}
+		}
+		f.Paths = &enrich.PathFilter{Include: include, Exclude: sc.ExcludePaths}
+	}
+	return f
 }
 
 func product() record.Product { return record.Product{Name: "fsaudit", Version: version} }

@@ -1,0 +1,174 @@
+package record
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// jsonRecord mirrors the json format, for reading records back (replay).
+type jsonRecord struct {
+	Timestamp *string `json:"@timestamp"`
+	Event     *struct {
+		Action   string  `json:"action"`
+		ID       string  `json:"id"`
+		Sequence *uint64 `json:"sequence"`
+	} `json:"event"`
+	File *struct {
+		Path       string `json:"path"`
+		Name       string `json:"name"`
+		Directory  string `json:"directory"`
+		TargetPath string `json:"target_path"`
+		Inode      string `json:"inode"`
+		Device     string `json:"device"`
+		Mode       string `json:"mode"`
+		Type       string `json:"type"`
+	} `json:"file"`
+	Process *struct {
+		PID    uint32 `json:"pid"`
+		Thread struct {
+			ID uint32 `json:"id"`
+		} `json:"thread"`
+		Name       string   `json:"name"`
+		Executable string   `json:"executable"`
+		Args       []string `json:"args"`
+		Parent     struct {
+			PID uint32 `json:"pid"`
+		} `json:"parent"`
+	} `json:"process"`
+	User *struct {
+		idName
+		Effective idName  `json:"effective"`
+		Group     idName  `json:"group"`
+		Audit     *idName `json:"audit"`
+	} `json:"user"`
+	Container *struct {
+		ID      string `json:"id"`
+		Runtime string `json:"runtime"`
+		Name    string `json:"name"`
+		Image   struct {
+			Name string `json:"name"`
+		} `json:"image"`
+	} `json:"container"`
+	Orchestrator *struct {
+		Namespace string `json:"namespace"`
+		Resource  struct {
+			Name string `json:"name"`
+			ID   string `json:"id"`
+		} `json:"resource"`
+	} `json:"orchestrator"`
+	Host *struct {
+		Name string `json:"name"`
+		Boot struct {
+			ID string `json:"id"`
+		} `json:"boot"`
+	} `json:"host"`
+	FSAudit *struct {
+		Hook          string `json:"hook"`
+		Bytes         uint64 `json:"bytes"`
+		Writes        uint64 `json:"writes"`
+		Offset        uint64 `json:"offset"`
+		HostPath      string `json:"host_path"`
+		PathTruncated bool   `json:"path_truncated"`
+		Deleted       bool   `json:"deleted"`
+		Lost          uint64 `json:"lost"`
+	} `json:"fsaudit"`
+}
+
+type idName struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// ErrNotARecord wraps every reason ParseJSON refuses its input.
+var ErrNotARecord = errors.New("not an fsaudit record")
+
+// ParseJSON reads one record in the json format back into r. It refuses,
+// with an error wrapping ErrNotARecord, anything that is not JSON or lacks
+// what every record has (@timestamp, event.action, event.id,
+// event.sequence, host.name, and for events the file and the process).
+// Fields it does not know are ignored, so newer records still read.
+func ParseJSON(data []byte, r *Record) error {
+	var j jsonRecord
+	if err := json.Unmarshal(data, &j); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotARecord, err)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrNotARecord}, args...)...)
+	}
+	if j.Timestamp == nil || j.Event == nil || j.Event.Sequence == nil || j.Event.ID == "" || j.Event.Action == "" || j.Host == nil || j.Host.Name == "" || j.FSAudit == nil {
+		return bad("missing @timestamp, event, host or fsaudit")
+	}
+	t, err := time.Parse(time.RFC3339Nano, *j.Timestamp)
+	if err != nil {
+		return bad("@timestamp: %v", err)
+	}
+	*r = Record{
+		Time: t, Action: j.Event.Action, ID: j.Event.ID, Sequence: *j.Event.Sequence,
+		Host: Host{Name: j.Host.Name, BootID: j.Host.Boot.ID},
+	}
+	f := j.FSAudit
+	if r.Action == ActionLost {
+		r.FSAudit.Lost = f.Lost
+		return nil
+	}
+	if j.File == nil || j.Process == nil || j.User == nil || j.File.Path == "" {
+		return bad("an event without file, process or user")
+	}
+	r.FSAudit = FSAudit{Hook: f.Hook, Bytes: f.Bytes, Writes: f.Writes, Offset: f.Offset, HostPath: f.HostPath, PathTruncated: f.PathTruncated, Deleted: f.Deleted}
+	jf := j.File
+	r.File = File{Path: jf.Path, Name: jf.Name, Directory: jf.Directory, TargetPath: jf.TargetPath}
+	if r.File.Inode, err = strconv.ParseUint(jf.Inode, 10, 64); err != nil {
+		return bad("file.inode %q", jf.Inode)
+	}
+	maj, min, ok := strings.Cut(jf.Device, ":")
+	major, err1 := strconv.ParseUint(maj, 10, 32)
+	minor, err2 := strconv.ParseUint(min, 10, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return bad("file.device %q", jf.Device)
+	}
+	r.File.DevMajor, r.File.DevMinor = uint32(major), uint32(minor)
+	perm, err := strconv.ParseUint(jf.Mode, 8, 32)
+	if err != nil || perm > 0o7777 {
+		return bad("file.mode %q", jf.Mode)
+	}
+	typ, ok := fileTypeBits[jf.Type]
+	if !ok {
+		return bad("file.type %q", jf.Type)
+	}
+	r.File.Mode = typ | uint32(perm)
+	p := j.Process
+	r.Process = Process{PID: p.PID, TID: p.Thread.ID, PPID: p.Parent.PID, Name: p.Name, Executable: p.Executable, Args: p.Args}
+	u := j.User
+	ids := [3]uint32{}
+	for i, s := range []string{u.ID, u.Effective.ID, u.Group.ID} {
+		v, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return bad("user id %q", s)
+		}
+		ids[i] = uint32(v)
+	}
+	r.User = User{ID: ids[0], Name: u.Name, EffectiveID: ids[1], EffectiveName: u.Effective.Name, GroupID: ids[2], GroupName: u.Group.Name}
+	if u.Audit != nil {
+		v, err := strconv.ParseUint(u.Audit.ID, 10, 32)
+		if err != nil {
+			return bad("user.audit.id %q", u.Audit.ID)
+		}
+		r.User.HasAudit, r.User.AuditID, r.User.AuditName = true, uint32(v), u.Audit.Name
+	}
+	if c := j.Container; c != nil {
+		r.Container = Container{ID: c.ID, Runtime: c.Runtime, Name: c.Name, ImageName: c.Image.Name}
+	}
+	if o := j.Orchestrator; o != nil {
+		r.Orchestrator = Orchestrator{Namespace: o.Namespace, ResourceName: o.Resource.Name, ResourceID: o.Resource.ID}
+	}
+	return nil
+}
+
+var fileTypeBits = map[string]uint32{
+	"file": 0o100000, "dir": 0o040000, "symlink": 0o120000, "fifo": 0o010000,
+	"socket": 0o140000, "char_device": 0o020000, "block_device": 0o060000, "unknown": 0,
+}

@@ -1,0 +1,83 @@
+package record
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func roundTrip(t *testing.T, r *Record) {
+	t.Helper()
+	first := AppendJSON(nil, r)
+	var back Record
+	if err := ParseJSON(first, &back); err != nil {
+		t.Fatalf("ParseJSON(%s): %v", first, err)
+	}
+	if second := AppendJSON(nil, &back); string(second) != string(first) {
+		t.Errorf("round trip changed the record:\n%s\n%s", first, second)
+	}
+}
+
+func TestParseJSONRoundTrip(t *testing.T) {
+	full := sample()
+	full.Process.Executable, full.Process.Args = "/usr/bin/vim", []string{"vim", "a b", ""}
+	full.Container = Container{ID: strings.Repeat("c", 64), Runtime: "containerd", Name: "app", ImageName: "shop/app:2"}
+	full.Orchestrator = Orchestrator{Namespace: "shop", ResourceName: "web-0", ResourceID: "u1"}
+	full.FSAudit.HostPath, full.FSAudit.Deleted, full.FSAudit.PathTruncated = "/var/lib/x/diff/home/ann/notes.txt", true, true
+	full.File.TargetPath = "/home/ann/new.txt"
+	podOnly := sample()
+	podOnly.Container = Container{ID: "c2", Runtime: "cri"}
+	podOnly.Orchestrator = Orchestrator{ResourceID: "u2"}
+	noAudit := sample()
+	noAudit.User.HasAudit = false
+	noAudit.Process.Args = []string{}
+	hostile := sample()
+	hostile.File.Path, hostile.File.Name, hostile.Process.Name = "/d/\x00\n\"\\\xff", "\x00\n\"\\\xff", "\u2028"
+	dir := sample()
+	dir.File.Mode = 0o040755
+	lost := &Record{Time: sample().Time, Action: ActionLost, ID: "x", Sequence: 9, Host: Host{Name: "h"}, FSAudit: FSAudit{Lost: 17}}
+	for _, r := range []*Record{sample(), full, podOnly, noAudit, hostile, dir, lost} {
+		roundTrip(t, r)
+	}
+}
+
+func TestParseJSONRefuses(t *testing.T) {
+	good := string(AppendJSON(nil, sample()))
+	for _, tc := range []struct{ name, data string }{
+		{"not JSON", "hello"},
+		{"truncated", good[:len(good)/2]},
+		{"another JSON", `{"message":"hi"}`},
+		{"no sequence", strings.Replace(good, `"sequence":1`, `"seq":1`, 1)},
+		{"bad time", strings.Replace(good, `"@timestamp":"2026`, `"@timestamp":"x2026`, 1)},
+		{"bad inode", strings.Replace(good, `"inode":"42"`, `"inode":"forty"`, 1)},
+		{"bad mode", strings.Replace(good, `"mode":"0640"`, `"mode":"0999"`, 1)},
+		{"bad user", strings.Replace(good, `"user":{"id":"1000"`, `"user":{"id":"ann"`, 1)},
+		{"no file", strings.Replace(good, `"file":`, `"nofile":`, 1)},
+	} {
+		var r Record
+		if err := ParseJSON([]byte(tc.data), &r); !errors.Is(err, ErrNotARecord) {
+			t.Errorf("%s: error %v, want ErrNotARecord", tc.name, err)
+		}
+	}
+}
+
+// FuzzParseJSON: any input either is refused or reads into a record that
+// writes back as valid JSON that reads again to the same record.
+func FuzzParseJSON(f *testing.F) {
+	f.Add(string(AppendJSON(nil, sample())))
+	f.Add(`{"@timestamp":"2026-01-01T00:00:00Z","event":{"action":"lost","id":"x","sequence":1},"host":{"name":"h"},"fsaudit":{"lost":1}}`)
+	f.Fuzz(func(t *testing.T, data string) {
+		var r Record
+		if ParseJSON([]byte(data), &r) != nil {
+			return
+		}
+		out := AppendJSON(nil, &r)
+		var again Record
+		if err := ParseJSON(out, &again); err != nil {
+			t.Fatalf("a record read back is refused: %v\n%s", err, out)
+		}
+		if string(AppendJSON(nil, &again)) != string(out) {
+			t.Fatalf("unstable: %s", out)
+		}
+	})
+}

@@ -1,0 +1,78 @@
+package replay
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fsaudit/fsaudit/record"
+	"github.com/segmentio/kafka-go"
+)
+
+func rec() *record.Record {
+	return &record.Record{
+		Time: time.Unix(100, 0), Action: "write", ID: "id", Sequence: 1,
+		File:      record.File{Path: "/srv/app/data.log", Name: "data.log", Directory: "/srv/app", Mode: 0o100644},
+		Process:   record.Process{PID: 1, Name: "app"},
+		User:      record.User{ID: 1000, Name: "ann", EffectiveID: 0, EffectiveName: "root"},
+		Container: record.Container{ID: strings.Repeat("ab", 32)},
+		Host:      record.Host{Name: "node-1"},
+	}
+}
+
+func TestFilter(t *testing.T) {
+	r := rec()
+	for _, tc := range []struct {
+		name string
+		f    Filter
+		keep bool
+	}{
+		{"empty", Filter{}, true},
+		{"action", Filter{Actions: []string{"delete", "write"}}, true},
+		{"other action", Filter{Actions: []string{"delete"}}, false},
+		{"path prefix", Filter{PathPrefixes: []string{"/srv"}}, true},
+		{"path prefix on components", Filter{PathPrefixes: []string{"/sr"}}, false},
+		{"host", Filter{Hosts: []string{"node-1"}}, true},
+		{"other host", Filter{Hosts: []string{"node-2"}}, false},
+		{"container id prefix", Filter{Containers: []string{"abababababab"}}, true},
+		{"too short a prefix", Filter{Containers: []string{"abab"}}, false},
+		{"user name", Filter{Users: []string{"ann"}}, true},
+		{"effective user name", Filter{Users: []string{"root"}}, true},
+		{"user id", Filter{Users: []string{"1000"}}, true},
+		{"other user", Filter{Users: []string{"bob"}}, false},
+		{"all lists must match", Filter{Hosts: []string{"node-1"}, Actions: []string{"delete"}}, false},
+	} {
+		if got := tc.f.Keep(r); got != tc.keep {
+			t.Errorf("%s: Keep = %v, want %v", tc.name, got, tc.keep)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	good := record.AppendJSON(nil, rec())
+	for _, tc := range []struct {
+		name   string
+		m      kafka.Message
+		reason string
+	}{
+		{"record", kafka.Message{Value: good}, ""},
+		{"record with headers", kafka.Message{Value: good, Headers: []kafka.Header{{Key: "fsaudit.schema", Value: []byte("1")}, {Key: "fsaudit.format", Value: []byte("json")}}}, ""},
+		{"empty", kafka.Message{}, "empty message"},
+		{"garbage", kafka.Message{Value: []byte("\x00\x01")}, "not an fsaudit record"},
+		{"truncated", kafka.Message{Value: good[:len(good)-10]}, "truncated record"},
+		{"other schema", kafka.Message{Value: good, Headers: []kafka.Header{{Key: "fsaudit.schema", Value: []byte("9")}}}, `schema version "9"`},
+		{"other format", kafka.Message{Value: good, Headers: []kafka.Header{{Key: "fsaudit.format", Value: []byte("ocsf")}}}, `format "ocsf" (only json records read back)`},
+	} {
+		var r record.Record
+		if got := classify(&tc.m, &r); got != tc.reason {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.reason)
+		}
+	}
+}
+
+func TestResume(t *testing.T) {
+	s := &Summary{Partitions: []*PartitionSummary{{Partition: 0, Next: 17}, {Partition: 1, Next: 4}}}
+	if got := s.Resume(); got != "--offsets 0:17,1:4" {
+		t.Errorf("Resume = %q", got)
+	}
+}
