@@ -495,7 +495,7 @@ func ensureTracefs() error {
 }
 
 // pollEvery bounds how long an event can sit in the ring buffer unread.
-const pollEvery = 50 * time.Millisecond
+const pollEvery = 10 * time.Millisecond
 
 // ErrStopped is returned by Read once Stop was called and every event that
 // was in the ring buffer has been read.

@@ -57,6 +57,9 @@ type RouteStats struct {
 	Sent     atomic.Uint64 // records the sink acknowledged
 	Failed   atomic.Uint64 // records given up after RetryFor
 	Retries  atomic.Uint64 // batch writes that failed and were tried again
+	// Latency is, per record the sink acknowledged, the time from the
+	// event (its @timestamp) to the acknowledgement.
+	Latency Histogram
 }
 
 type route struct {
@@ -172,14 +175,18 @@ func (rt *Router) Sinks() []Sink {
 func (r *route) run(ctx context.Context, log zerolog.Logger) {
 	var buf []byte
 	var batch []Message
+	var times []time.Time // each record's event time, for the latency
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	flush := func() {
 		timer.Stop()
-		if len(batch) > 0 {
-			r.deliver(ctx, log, batch)
+		if len(batch) > 0 && r.deliver(ctx, log, batch) {
+			now := time.Now()
+			for _, t := range times {
+				r.stats.Latency.Observe(now.Sub(t))
+			}
 		}
-		batch, buf = batch[:0], buf[:0]
+		batch, buf, times = batch[:0], buf[:0], times[:0]
 	}
 	for {
 		select {
@@ -195,6 +202,7 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 			var m Message
 			buf, m = r.sink.Encode(buf, rec)
 			batch = append(batch, m)
+			times = append(times, rec.Time)
 			if len(batch) == 1 {
 				timer.Reset(r.opts.BatchTimeout)
 			}
@@ -213,16 +221,18 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 	}
 }
 
-// deliver writes one batch through Deliver and counts the outcome.
-func (r *route) deliver(ctx context.Context, log zerolog.Logger, batch []Message) {
+// deliver writes one batch through Deliver, counts the outcome and tells
+// whether the sink took it.
+func (r *route) deliver(ctx context.Context, log zerolog.Logger, batch []Message) bool {
 	n := uint64(len(batch))
 	attempts, err := Deliver(ctx, r.sink, batch, r.opts.RetryFor, log)
 	r.stats.Retries.Add(uint64(attempts - 1))
 	if err != nil {
 		r.stats.Failed.Add(n)
-		return
+		return false
 	}
 	r.stats.Sent.Add(n)
+	return true
 }
 
 // Deliver writes one batch to s, trying again with growing pauses (0.1 s

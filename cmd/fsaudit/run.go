@@ -183,8 +183,10 @@ loop:
 	}
 	closeOutputs()
 	for _, r := range router.Routes() {
+		ms := func(q float64) float64 { return float64(r.Stats.Latency.Quantile(q)) / float64(time.Millisecond) }
 		log.Info().Str("sink", r.Sink.Name()).Uint64("sent", r.Stats.Sent.Load()).Uint64("failed", r.Stats.Failed.Load()).
 			Uint64("dropped", r.Stats.Dropped.Load()).Uint64("filtered", r.Stats.Filtered.Load()).Uint64("retries", r.Stats.Retries.Load()).
+			Float64("latency_p50_ms", ms(0.5)).Float64("latency_p99_ms", ms(0.99)).Float64("latency_max_ms", ms(1)).
 			Msg("sink totals")
 	}
 	st := &pl.Stats
