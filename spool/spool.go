@@ -1,0 +1,583 @@
+// Package spool owns the disk queue between the pipeline and one sink:
+// append-only segment files of framed, checksummed entries, a cursor of
+// what the sink acknowledged, recovery after a crash (a torn tail is cut
+// off and reported, the good part kept), and the size limit with its
+// policy for a full disk queue.
+package spool
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Entry is one record as its sink will send it, with what the spool keeps
+// beside it: the record's sequence number and the hash chain value after it.
+type Entry struct {
+	Seq   uint64
+	Time  time.Time
+	Hash  [32]byte // the chain's hash after this record; zero when not chaining
+	Key   []byte
+	Value []byte
+}
+
+// Options configure a spool.
+type Options struct {
+	Dir          string // one directory per sink
+	MaxBytes     int64  // the most the segments may hold; 0: no limit
+	SegmentBytes int64  // a segment is closed at this size; default 16 MiB
+	// DropNewest refuses new entries when the spool is full; otherwise the
+	// oldest segment is dropped to make room.
+	DropNewest bool
+}
+
+// Recovery says what Open found.
+type Recovery struct {
+	Entries   int      // entries waiting for the sink
+	TornBytes int64    // bytes cut off the end of the last segment (a write the crash cut short)
+	Corrupt   []string // segments that held a bad frame before their end; what followed it is gone
+}
+
+// Position is a place in the spool: a segment and a byte offset in it.
+type Position struct {
+	Segment uint64
+	Offset  int64
+}
+
+// ErrClosed is returned by Read after Close.
+var ErrClosed = errors.New("spool closed")
+
+const (
+	frameHeader  = 8 // length, CRC-32C
+	entryVersion = 1
+	maxEntry     = 64 << 20
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+type segment struct {
+	id   uint64
+	size int64
+}
+
+// Spool is a disk queue for one sink. Append and Read/Ack may be called
+// from different goroutines.
+type Spool struct {
+	opts Options
+	lock *os.File
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	segs     []*segment // in order; the last is written to
+	w        *os.File   // the last segment, open for appending
+	cursor   Position   // the first entry not acknowledged
+	lastHash [32]byte   // chain hash of the last entry appended
+	ackHash  [32]byte   // chain hash of the last entry acknowledged
+	entries  int        // entries after the cursor
+	bytes    int64      // bytes in all segments
+	dropped  uint64     // entries dropped because the spool was full
+	closed   bool
+	r        *os.File // the segment being read
+	rSeg     uint64
+	rbuf     *bufio.Reader
+	rOff     int64
+}
+
+// Open opens (or creates) the spool in o.Dir, takes its lock, checks every
+// segment and cuts off a torn tail. Another process holding the directory
+// is an error.
+func Open(o Options) (*Spool, *Recovery, error) {
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = 16 << 20
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("spool %s: %w", o.Dir, err)
+	}
+	lock, err := os.OpenFile(filepath.Join(o.Dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool %s: %w", o.Dir, err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, nil, fmt.Errorf("spool %s is in use by another fsaudit process", o.Dir)
+	}
+	s := &Spool{opts: o, lock: lock}
+	s.cond = sync.NewCond(&s.mu)
+	rec, err := s.recover()
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, rec, nil
+}
+
+func segName(id uint64) string { return fmt.Sprintf("%020d.seg", id) }
+
+// recover lists the segments, reads the cursor, and checks every frame
+// after it.
+func (s *Spool) recover() (*Recovery, error) {
+	names, err := filepath.Glob(filepath.Join(s.opts.Dir, "*.seg"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		id, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(n), ".seg"), 10, 64)
+		if err != nil {
+			continue
+		}
+		st, err := os.Stat(n)
+		if err != nil {
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+		s.segs = append(s.segs, &segment{id: id, size: st.Size()})
+		s.bytes += st.Size()
+	}
+	s.readCursor()
+	rec := &Recovery{}
+	// Drop segments wholly before the cursor (acknowledged, not yet removed).
+	for len(s.segs) > 0 && s.segs[0].id < s.cursor.Segment {
+		s.removeFirst()
+	}
+	if len(s.segs) > 0 && s.segs[0].id > s.cursor.Segment {
+		s.cursor = Position{Segment: s.segs[0].id}
+	}
+	for i, seg := range s.segs {
+		start := int64(0)
+		if seg.id == s.cursor.Segment {
+			start = s.cursor.Offset
+		}
+		n, good, last, err := scan(filepath.Join(s.opts.Dir, segName(seg.id)), start)
+		if err != nil {
+			return nil, err
+		}
+		s.entries += n
+		if n > 0 {
+			s.lastHash = last
+		}
+		if good < seg.size {
+			if i == len(s.segs)-1 {
+				rec.TornBytes = seg.size - good
+			} else {
+				rec.Corrupt = append(rec.Corrupt, segName(seg.id))
+			}
+			if err := os.Truncate(filepath.Join(s.opts.Dir, segName(seg.id)), good); err != nil {
+				return nil, fmt.Errorf("spool: cutting off a torn tail: %w", err)
+			}
+			s.bytes -= seg.size - good
+			seg.size = good
+		}
+	}
+	if s.entries == 0 {
+		s.lastHash = s.ackHash
+	}
+	rec.Entries = s.entries
+	if err := s.openWriter(); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// scan reads the frames of a segment from offset start and returns how
+// many are whole, where the last whole one ends, and the last chain hash.
+func scan(path string, start int64) (int, int64, [32]byte, error) {
+	var last [32]byte
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, last, fmt.Errorf("spool: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(start, io.SeekStart); err != nil {
+		return 0, 0, last, fmt.Errorf("spool: %w", err)
+	}
+	br := bufio.NewReaderSize(f, 1<<16)
+	n, off := 0, start
+	var e Entry
+	for {
+		size, err := readFrame(br, &e)
+		if err != nil {
+			return n, off, last, nil // io.EOF, or a torn or bad frame: stop there
+		}
+		n++
+		off += size
+		last = e.Hash
+	}
+}
+
+// readFrame reads one frame into e (its slices are fresh) and returns its size.
+func readFrame(r *bufio.Reader, e *Entry) (int64, error) {
+	var h [frameHeader]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, errTorn
+		}
+		return 0, err
+	}
+	n := binary.LittleEndian.Uint32(h[0:4])
+	if n < 1+8+8+32+4 || n > maxEntry {
+		return 0, errTorn
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return 0, errTorn
+	}
+	if crc32.Checksum(buf, crcTable) != binary.LittleEndian.Uint32(h[4:8]) || buf[0] != entryVersion {
+		return 0, errTorn
+	}
+	e.Seq = binary.LittleEndian.Uint64(buf[1:9])
+	e.Time = time.Unix(0, int64(binary.LittleEndian.Uint64(buf[9:17])))
+	copy(e.Hash[:], buf[17:49])
+	kl := binary.LittleEndian.Uint32(buf[49:53])
+	if int(kl) > len(buf)-53 {
+		return 0, errTorn
+	}
+	e.Key = buf[53 : 53+kl]
+	if kl == 0 {
+		e.Key = nil
+	}
+	e.Value = buf[53+kl:]
+	return int64(frameHeader) + int64(n), nil
+}
+
+var errTorn = errors.New("torn or corrupt frame")
+
+// appendFrame encodes e as a frame.
+func appendFrame(b []byte, e *Entry) []byte {
+	n := 1 + 8 + 8 + 32 + 4 + len(e.Key) + len(e.Value)
+	start := len(b)
+	b = binary.LittleEndian.AppendUint32(b, uint32(n))
+	b = append(b, 0, 0, 0, 0)
+	p := len(b)
+	b = append(b, entryVersion)
+	b = binary.LittleEndian.AppendUint64(b, e.Seq)
+	b = binary.LittleEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
+	b = append(b, e.Hash[:]...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(e.Key)))
+	b = append(b, e.Key...)
+	b = append(b, e.Value...)
+	binary.LittleEndian.PutUint32(b[start+4:], crc32.Checksum(b[p:], crcTable))
+	return b
+}
+
+// cursor file: "SEGMENT OFFSET HASH\n".
+func (s *Spool) readCursor() {
+	data, err := os.ReadFile(filepath.Join(s.opts.Dir, "cursor"))
+	if err != nil {
+		return
+	}
+	f := strings.Fields(string(data))
+	if len(f) != 3 {
+		return
+	}
+	seg, err1 := strconv.ParseUint(f[0], 10, 64)
+	off, err2 := strconv.ParseInt(f[1], 10, 64)
+	h, err3 := hex.DecodeString(f[2])
+	if err1 != nil || err2 != nil || err3 != nil || len(h) != 32 || off < 0 {
+		return
+	}
+	s.cursor = Position{Segment: seg, Offset: off}
+	copy(s.ackHash[:], h)
+}
+
+func (s *Spool) writeCursor() error {
+	tmp := filepath.Join(s.opts.Dir, "cursor.tmp")
+	data := fmt.Sprintf("%d %d %s\n", s.cursor.Segment, s.cursor.Offset, hex.EncodeToString(s.ackHash[:]))
+	if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
+		return fmt.Errorf("spool: writing the cursor: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.opts.Dir, "cursor")); err != nil {
+		return fmt.Errorf("spool: writing the cursor: %w", err)
+	}
+	return nil
+}
+
+// openWriter opens the last segment for appending, first starting a new
+// one when there is none or the last is full.
+func (s *Spool) openWriter() error {
+	if len(s.segs) == 0 || s.segs[len(s.segs)-1].size >= s.opts.SegmentBytes {
+		id := s.cursor.Segment
+		if len(s.segs) > 0 {
+			id = s.segs[len(s.segs)-1].id + 1
+		}
+		s.segs = append(s.segs, &segment{id: id})
+		if len(s.segs) == 1 {
+			s.cursor = Position{Segment: id}
+		}
+	}
+	if s.w != nil {
+		s.w.Close()
+	}
+	last := s.segs[len(s.segs)-1]
+	w, err := os.OpenFile(filepath.Join(s.opts.Dir, segName(last.id)), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.w = w
+	return nil
+}
+
+// removeFirst deletes the oldest segment.
+func (s *Spool) removeFirst() {
+	seg := s.segs[0]
+	os.Remove(filepath.Join(s.opts.Dir, segName(seg.id)))
+	s.bytes -= seg.size
+	s.segs = s.segs[1:]
+}
+
+// LastHash is the chain hash of the last entry appended (or acknowledged,
+// when nothing waits): where the chain goes on.
+func (s *Spool) LastHash() [32]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastHash
+}
+
+// Append writes entries at the end. When the spool would pass MaxBytes,
+// the policy decides: drop the oldest segment (entries the sink never got)
+// or refuse these entries. It returns how many entries that dropped.
+func (s *Spool) Append(entries []Entry) (dropped int, err error) {
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	var buf []byte
+	for i := range entries {
+		buf = appendFrame(buf, &entries[i])
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	if s.opts.MaxBytes > 0 {
+		for s.bytes+int64(len(buf)) > s.opts.MaxBytes {
+			if s.opts.DropNewest || s.bytes == 0 {
+				// Refuse these (or they could never fit at all).
+				s.dropped += uint64(len(entries))
+				return len(entries), nil
+			}
+			if len(s.segs) == 1 {
+				// Only the segment being written: start another, so the
+				// old one can go.
+				s.segs = append(s.segs, &segment{id: s.segs[0].id + 1})
+				if err := s.openWriter(); err != nil {
+					return dropped, err
+				}
+			}
+			dropped += s.dropOldest()
+		}
+	}
+	if s.segs[len(s.segs)-1].size >= s.opts.SegmentBytes {
+		if err := s.openWriter(); err != nil {
+			return dropped, err
+		}
+	}
+	n, err := s.w.Write(buf)
+	last := s.segs[len(s.segs)-1]
+	if err != nil {
+		// Take back a partial write so the segment ends on a whole frame.
+		if n > 0 {
+			s.w.Truncate(last.size)
+		}
+		return dropped, fmt.Errorf("spool %s: %w", s.opts.Dir, err)
+	}
+	last.size += int64(n)
+	s.bytes += int64(n)
+	s.entries += len(entries)
+	s.lastHash = entries[len(entries)-1].Hash
+	s.cond.Broadcast()
+	return dropped, nil
+}
+
+// dropOldest removes the oldest segment, moving the cursor past it, and
+// returns how many entries waiting in it that lost.
+func (s *Spool) dropOldest() int {
+	seg := s.segs[0]
+	start := int64(0)
+	if s.cursor.Segment == seg.id {
+		start = s.cursor.Offset
+	}
+	n, _, _, _ := scan(filepath.Join(s.opts.Dir, segName(seg.id)), start)
+	if s.rSeg == seg.id && s.r != nil {
+		s.r.Close()
+		s.r = nil
+	}
+	s.removeFirst()
+	s.entries -= n
+	s.dropped += uint64(n)
+	s.cursor = Position{Segment: s.segs[0].id}
+	s.writeCursor()
+	return n
+}
+
+// Dropped counts the entries lost to a full spool since Open.
+func (s *Spool) Dropped() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// Len is the number of entries waiting, and Bytes the size on disk.
+func (s *Spool) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.entries
+}
+
+// Bytes is the size of the segments on disk.
+func (s *Spool) Bytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
+}
+
+// Read returns up to max entries after the cursor (or after the end of the
+// previous Read, when that was not acknowledged yet) and the position after
+// them. It waits for entries until wait passes; with none it returns an
+// empty batch. Entries stay in the spool until Ack.
+func (s *Spool) Read(max int, wait time.Duration, from Position) ([]Entry, Position, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if from.Segment < s.cursor.Segment || from.Segment == s.cursor.Segment && from.Offset < s.cursor.Offset {
+		from = s.cursor // entries before the cursor were acknowledged or dropped
+	}
+	deadline := time.Now().Add(wait)
+	for !s.closed && !s.hasAfter(from) {
+		if time.Now().After(deadline) {
+			return nil, from, nil
+		}
+		t := time.AfterFunc(time.Until(deadline), func() { s.mu.Lock(); s.cond.Broadcast(); s.mu.Unlock() })
+		s.cond.Wait()
+		t.Stop()
+	}
+	if s.closed {
+		return nil, from, ErrClosed
+	}
+	var out []Entry
+	pos := from
+	for len(out) < max && s.hasAfter(pos) {
+		seg := s.segFor(pos.Segment)
+		if seg == nil {
+			break
+		}
+		if pos.Offset >= seg.size {
+			next := s.segAfter(pos.Segment)
+			if next == nil {
+				break
+			}
+			pos = Position{Segment: next.id}
+			continue
+		}
+		if err := s.openReader(pos); err != nil {
+			return out, pos, err
+		}
+		var e Entry
+		size, err := readFrame(s.rbuf, &e)
+		if err != nil {
+			return out, pos, fmt.Errorf("spool %s: segment %s at %d: %w", s.opts.Dir, segName(pos.Segment), pos.Offset, err)
+		}
+		s.rOff += size
+		pos.Offset += size
+		out = append(out, e)
+	}
+	return out, pos, nil
+}
+
+func (s *Spool) hasAfter(p Position) bool {
+	last := s.segs[len(s.segs)-1]
+	return p.Segment < last.id || p.Segment == last.id && p.Offset < last.size
+}
+
+func (s *Spool) segFor(id uint64) *segment {
+	for _, seg := range s.segs {
+		if seg.id == id {
+			return seg
+		}
+	}
+	return nil
+}
+
+func (s *Spool) segAfter(id uint64) *segment {
+	for _, seg := range s.segs {
+		if seg.id > id {
+			return seg
+		}
+	}
+	return nil
+}
+
+// openReader positions the read side at p.
+func (s *Spool) openReader(p Position) error {
+	if s.r != nil && s.rSeg == p.Segment && s.rOff == p.Offset {
+		return nil
+	}
+	if s.r == nil || s.rSeg != p.Segment {
+		if s.r != nil {
+			s.r.Close()
+		}
+		f, err := os.Open(filepath.Join(s.opts.Dir, segName(p.Segment)))
+		if err != nil {
+			s.r = nil
+			return fmt.Errorf("spool: %w", err)
+		}
+		s.r, s.rSeg = f, p.Segment
+	}
+	if _, err := s.r.Seek(p.Offset, io.SeekStart); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	if s.rbuf == nil {
+		s.rbuf = bufio.NewReaderSize(s.r, 1<<16)
+	} else {
+		s.rbuf.Reset(s.r)
+	}
+	s.rOff = p.Offset
+	return nil
+}
+
+// Ack marks everything before p delivered: the cursor moves there (and is
+// written down), and segments wholly before it are deleted. hash is the
+// chain hash of the last entry acknowledged, and n how many entries that
+// were.
+func (s *Spool) Ack(p Position, n int, hash [32]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.Segment < s.cursor.Segment || p.Segment == s.cursor.Segment && p.Offset <= s.cursor.Offset {
+		return nil // a drop moved the cursor past these already
+	}
+	s.cursor, s.ackHash = p, hash
+	s.entries = max(s.entries-n, 0)
+	for len(s.segs) > 1 && s.segs[0].id < p.Segment {
+		if s.r != nil && s.rSeg == s.segs[0].id {
+			s.r.Close()
+			s.r = nil
+		}
+		s.removeFirst()
+	}
+	return s.writeCursor()
+}
+
+// Close releases the files and the lock; entries stay for the next Open.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.cond.Broadcast()
+	if s.w != nil {
+		s.w.Close()
+	}
+	if s.r != nil {
+		s.r.Close()
+	}
+	s.mu.Unlock()
+	return s.lock.Close()
+}
