@@ -27,6 +27,7 @@ type Config struct {
 	Filter     Filter     `toml:"filter"`
 	Coalesce   Coalesce   `toml:"coalesce"`
 	Spool      Spool      `toml:"spool"`
+	Chain      Chain      `toml:"chain"`
 	Containers Containers `toml:"containers"`
 	Sinks      []Sink     `toml:"sink"`
 
@@ -55,10 +56,17 @@ type Coalesce struct {
 	Window Duration `toml:"window"`
 }
 
-// Spool holds the [spool] table.
+// Spool holds the [spool] table: one disk queue per sink under Dir.
 type Spool struct {
-	Dir       string `toml:"dir"`
+	Dir       string `toml:"dir"` // "": no spool, records wait in memory only
 	MaxSizeMB int    `toml:"max_size_mb"`
+	Full      string `toml:"full"` // drop_oldest or drop_newest
+}
+
+// Chain holds the [chain] table: the hash chain over each sink's records.
+type Chain struct {
+	Enabled bool   `toml:"enabled"`
+	KeyFile string `toml:"key_file"` // HMAC key; "": plain SHA-256
 }
 
 // Containers holds the [containers] table: where the container runtimes
@@ -154,7 +162,8 @@ func Defaults() Config {
 			RegularFilesOnly: true,
 		},
 		Coalesce: Coalesce{Window: Duration{time.Second}},
-		Spool:    Spool{Dir: "/var/lib/fsaudit/spool", MaxSizeMB: 1024},
+		Spool:    Spool{Dir: "/var/lib/fsaudit/spool", MaxSizeMB: 1024, Full: "drop_oldest"},
+		Chain:    Chain{Enabled: true},
 		Containers: Containers{
 			DockerRoot:    "/var/lib/docker",
 			StorageRoot:   "/var/lib/containers/storage",
@@ -314,6 +323,8 @@ func decodeError(source string, idx lineIndex, err error) error {
 	return &Error{Source: source, Msg: oneLine(strings.TrimPrefix(err.Error(), "toml: "))}
 }
 
+var sinkName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
 var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)`)
 
 func oneLine(s string) string {
@@ -374,8 +385,17 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 			return errAt(fmt.Sprintf("%q is not a process name the kernel keeps (1 to 15 bytes)", comm), "filter", "exclude_comms")
 		}
 	}
-	if c.Spool.MaxSizeMB < 0 {
-		return errAt("must not be negative", "spool", "max_size_mb")
+	if c.Spool.MaxSizeMB < 1 {
+		return errAt("must be at least 1", "spool", "max_size_mb")
+	}
+	if c.Spool.Dir != "" && !filepath.IsAbs(c.Spool.Dir) {
+		return errAt(fmt.Sprintf("%q is not an absolute path", c.Spool.Dir), "spool", "dir")
+	}
+	if !oneOf(c.Spool.Full, []string{"drop_oldest", "drop_newest"}) {
+		return errAt(fmt.Sprintf("unknown policy %q: want drop_oldest or drop_newest", c.Spool.Full), "spool", "full")
+	}
+	if c.Chain.KeyFile != "" && !filepath.IsAbs(c.Chain.KeyFile) {
+		return errAt(fmt.Sprintf("%q is not an absolute path", c.Chain.KeyFile), "chain", "key_file")
 	}
 	for _, p := range []struct{ key, path string }{{"docker_root", c.Containers.DockerRoot}, {"storage_root", c.Containers.StorageRoot}} {
 		if p.path != "" && !filepath.IsAbs(p.path) {
@@ -401,6 +421,9 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 		}
 		if s.Name == "" {
 			return at("missing: every sink needs a unique name", "name")
+		}
+		if !sinkName.MatchString(s.Name) {
+			return at(fmt.Sprintf("%q: a name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (it names the sink's spool directory)", s.Name), "name")
 		}
 		if j, dup := seen[s.Name]; dup {
 			return at(fmt.Sprintf("duplicate sink name %q (also sink[%d])", s.Name, j), "name")

@@ -114,6 +114,7 @@ type AgentConfig struct {
 	Sink         string
 	Object       string // the BPF object to force (FSAUDIT_BPF_OBJECT); empty: the agent picks
 	Extra        string // TOML tables added to the config
+	SpoolDir     string // default: a new directory for this agent
 }
 
 // StartAgent runs the agent with a config for cfg and returns once it
@@ -126,6 +127,10 @@ func StartAgent(t testing.TB, cfg AgentConfig) *Agent {
 	}
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "config.toml")
+	spoolDir := cfg.SpoolDir
+	if spoolDir == "" {
+		spoolDir = filepath.Join(dir, "spool")
+	}
 	text := fmt.Sprintf(`[agent]
 hook = %q
 log_level = "debug"
@@ -137,13 +142,16 @@ exclude_comms = %s
 [coalesce]
 window = "0s"
 
+[spool]
+dir = %q
+
 [[sink]]
 name = "local"
 type = "file"
 path = %q
 
 %s
-`, *agentHook, tomlList(cfg.Include), tomlList(cfg.ExcludeComms), cfg.Sink, cfg.Extra)
+`, *agentHook, tomlList(cfg.Include), tomlList(cfg.ExcludeComms), spoolDir, cfg.Sink, cfg.Extra)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

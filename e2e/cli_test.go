@@ -118,7 +118,7 @@ func TestForcedMissingModeFails(t *testing.T) {
 	if missing == "" {
 		t.Skip("this kernel attaches every mode")
 	}
-	code, _, stderr := runAgentCmd(t, "run", "--config", writeConfig(t, fmt.Sprintf("[agent]\nhook = %q\n%s", missing, sinkConf)))
+	code, _, stderr := runAgentCmd(t, "run", "--config", writeConfig(t, fmt.Sprintf("[agent]\nhook = %q\n[spool]\ndir = %q\n%s", missing, dir+"/spool", sinkConf)))
 	if code != 1 {
 		t.Fatalf("run with hook = %s: exit %d, want 1", missing, code)
 	}

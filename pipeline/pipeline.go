@@ -53,6 +53,7 @@ type Pipeline struct {
 	opts   Options
 	filter atomic.Pointer[enrich.PathFilter]
 	idBase [8]byte
+	seq    atomic.Uint64 // the last sequence number given
 
 	Stats Stats
 }
@@ -131,14 +132,10 @@ func (p *Pipeline) read(ch chan<- record.Record) error {
 func (p *Pipeline) write(ch <-chan record.Record) {
 	lostTick := time.NewTicker(p.opts.LostInterval)
 	defer lostTick.Stop()
-	var seq uint64
 	var lastLost uint64
 
 	publish := func(r *record.Record) {
-		seq++
-		r.Sequence = seq
-		r.ID = p.eventID(seq)
-		p.Stats.Records.Add(1)
+		p.number(r)
 		p.router.Publish(r)
 	}
 	checkLost := func() {
@@ -173,6 +170,22 @@ func (p *Pipeline) write(ch <-chan record.Record) {
 			checkLost()
 		}
 	}
+}
+
+// number gives r the next sequence number and its event id.
+func (p *Pipeline) number(r *record.Record) {
+	seq := p.seq.Add(1)
+	r.Sequence = seq
+	r.ID = p.eventID(seq)
+	p.Stats.Records.Add(1)
+}
+
+// LostRecord makes a numbered lost record for n records lost on the way
+// to one sink (its spool was full); safe from any goroutine.
+func (p *Pipeline) LostRecord(n uint64) *record.Record {
+	r := &record.Record{Time: time.Now(), Action: record.ActionLost, Host: p.enr.Host(), FSAudit: record.FSAudit{Lost: n}}
+	p.number(r)
+	return r
 }
 
 // eventID renders a record id unique across hosts and restarts: 64 random

@@ -75,6 +75,10 @@ type jsonRecord struct {
 		PathTruncated bool   `json:"path_truncated"`
 		Deleted       bool   `json:"deleted"`
 		Lost          uint64 `json:"lost"`
+		Chain         *struct {
+			Prev string `json:"prev"`
+			Hash string `json:"hash"`
+		} `json:"chain"`
 	} `json:"fsaudit"`
 }
 
@@ -111,14 +115,21 @@ func ParseJSON(data []byte, r *Record) error {
 		Host: Host{Name: j.Host.Name, BootID: j.Host.Boot.ID},
 	}
 	f := j.FSAudit
+	var chain Chain
+	if f.Chain != nil {
+		if f.Chain.Hash == "" {
+			return bad("fsaudit.chain without a hash")
+		}
+		chain = Chain{Prev: f.Chain.Prev, Hash: f.Chain.Hash}
+	}
 	if r.Action == ActionLost {
-		r.FSAudit.Lost = f.Lost
+		r.FSAudit.Lost, r.FSAudit.Chain = f.Lost, chain
 		return nil
 	}
 	if j.File == nil || j.Process == nil || j.User == nil || j.File.Path == "" {
 		return bad("an event without file, process or user")
 	}
-	r.FSAudit = FSAudit{Hook: f.Hook, Bytes: f.Bytes, Writes: f.Writes, Offset: f.Offset, HostPath: f.HostPath, PathTruncated: f.PathTruncated, Deleted: f.Deleted}
+	r.FSAudit = FSAudit{Hook: f.Hook, Bytes: f.Bytes, Writes: f.Writes, Offset: f.Offset, HostPath: f.HostPath, PathTruncated: f.PathTruncated, Deleted: f.Deleted, Chain: chain}
 	jf := j.File
 	r.File = File{Path: jf.Path, Name: jf.Name, Directory: jf.Directory, TargetPath: jf.TargetPath}
 	if r.File.Inode, err = strconv.ParseUint(jf.Inode, 10, 64); err != nil {

@@ -36,7 +36,11 @@ func TestParseJSONRoundTrip(t *testing.T) {
 	dir := sample()
 	dir.File.Mode = 0o040755
 	lost := &Record{Time: sample().Time, Action: ActionLost, ID: "x", Sequence: 9, Host: Host{Name: "h"}, FSAudit: FSAudit{Lost: 17}}
-	for _, r := range []*Record{sample(), full, podOnly, noAudit, hostile, dir, lost} {
+	chained := sample()
+	chained.FSAudit.Chain = Chain{Prev: strings.Repeat("0", 64), Hash: strings.Repeat("ab", 32)}
+	chainedLost := *lost
+	chainedLost.FSAudit.Chain = chained.FSAudit.Chain
+	for _, r := range []*Record{sample(), full, podOnly, noAudit, hostile, dir, lost, chained, &chainedLost} {
 		roundTrip(t, r)
 	}
 }

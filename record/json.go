@@ -205,10 +205,23 @@ func appendFSAudit(b []byte, r *Record) []byte {
 	if r.Action == ActionLost {
 		b = append(b, `"lost":`...)
 		b = strconv.AppendUint(b, f.Lost, 10)
-		return append(b, '}')
+	} else {
+		b = appendFSAuditFields(b, f)
 	}
-	b = appendFSAuditFields(b, f)
+	if f.Chain.Hash != "" {
+		b = AppendChain(b, f.Chain)
+	}
 	return append(b, '}')
+}
+
+// AppendChain writes the chain member that ends the fsaudit object:
+// `,"chain":{"prev":"..","hash":".."}`.
+func AppendChain(b []byte, c Chain) []byte {
+	b = append(b, `,"chain":{"prev":`...)
+	b = appendString(b, c.Prev)
+	b = append(b, `,"hash":`...)
+	b = appendString(b, c.Hash)
+	return append(b, "}"...)
 }
 
 // appendFSAuditFields writes fsaudit's own fields of a write record, as

@@ -89,4 +89,12 @@ type FSAudit struct {
 	PathTruncated bool
 	Deleted       bool
 	Lost          uint64
+	Chain         Chain
+}
+
+// Chain links a record to the one before it in its sink's stream:
+// Hash = SHA-256 (or HMAC-SHA-256) over Prev and the record's canonical
+// encoding (its json format without the chain), both in hex.
+type Chain struct {
+	Prev, Hash string
 }

@@ -60,6 +60,7 @@ func TestClassify(t *testing.T) {
 		{"empty", kafka.Message{}, "empty message"},
 		{"garbage", kafka.Message{Value: []byte("\x00\x01")}, "not an fsaudit record"},
 		{"truncated", kafka.Message{Value: good[:len(good)-10]}, "truncated record"},
+		{"truncated after a backslash", kafka.Message{Value: []byte(`{"@timestamp":"2026","file":{"path":"a\`)}, "truncated record"},
 		{"other schema", kafka.Message{Value: good, Headers: []kafka.Header{{Key: "fsaudit.schema", Value: []byte("9")}}}, `schema version "9"`},
 		{"other format", kafka.Message{Value: good, Headers: []kafka.Header{{Key: "fsaudit.format", Value: []byte("ocsf")}}}, `format "ocsf" (only json records read back)`},
 	} {

@@ -2,13 +2,16 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/fsaudit/fsaudit/chain"
 	"github.com/fsaudit/fsaudit/enrich"
 	"github.com/fsaudit/fsaudit/record"
+	"github.com/fsaudit/fsaudit/spool"
 	"github.com/rs/zerolog"
 )
 
@@ -47,7 +50,14 @@ type RouteOptions struct {
 	QueueLen     int           // records waiting for the sink; default 65536
 	BatchSize    int           // records per write; default 512
 	BatchTimeout time.Duration // longest a record waits for its batch; default 50ms
-	RetryFor     time.Duration // how long a failing batch is tried again; default 30s
+	RetryFor     time.Duration // how long a failing batch is tried again; default 30s (without a spool)
+	// Spool, when set, takes every record first; the sink is fed from it
+	// and a failing sink is tried until it takes them.
+	Spool *spool.Spool
+	// Chain, when set, links the sink's records in a hash chain.
+	Chain *chain.Chainer
+	// Lost makes the lost record that follows records a full spool dropped.
+	Lost func(n uint64) *record.Record
 }
 
 // RouteStats count what one sink was given and what became of it.
@@ -104,11 +114,22 @@ func (rt *Router) Add(s Sink, o RouteOptions) {
 // queued and stops retries.
 func (rt *Router) Start(ctx context.Context) {
 	for _, r := range rt.routes {
+		log := rt.log.With().Str("sink", r.sink.Name()).Logger()
+		appending := &atomic.Bool{}
+		appending.Store(true)
 		rt.wg.Add(1)
 		go func() {
 			defer rt.wg.Done()
-			r.run(ctx, rt.log.With().Str("sink", r.sink.Name()).Logger())
+			r.run(ctx, log)
+			appending.Store(false)
 		}()
+		if r.opts.Spool != nil {
+			rt.wg.Add(1)
+			go func() {
+				defer rt.wg.Done()
+				r.drain(ctx, log, appending)
+			}()
+		}
 	}
 }
 
@@ -144,6 +165,12 @@ func (rt *Router) Close() {
 		if err := r.sink.Close(); err != nil {
 			rt.log.Error().Err(err).Str("sink", r.sink.Name()).Msg("closing sink")
 		}
+		if r.opts.Spool != nil {
+			if n := r.opts.Spool.Len(); n > 0 {
+				rt.log.Warn().Str("sink", r.sink.Name()).Int("records", n).Msg("records left in the spool for the next start")
+			}
+			r.opts.Spool.Close()
+		}
 	}
 }
 
@@ -152,13 +179,14 @@ type RouteInfo struct {
 	Sink  Sink
 	Depth int // records waiting in its queue
 	Stats *RouteStats
+	Spool *spool.Spool // nil without one
 }
 
 // Routes lists the sinks in config order.
 func (rt *Router) Routes() []RouteInfo {
 	out := make([]RouteInfo, len(rt.routes))
 	for i, r := range rt.routes {
-		out[i] = RouteInfo{Sink: r.sink, Depth: len(r.q), Stats: &r.stats}
+		out[i] = RouteInfo{Sink: r.sink, Depth: len(r.q), Stats: &r.stats, Spool: r.opts.Spool}
 	}
 	return out
 }
@@ -173,20 +201,24 @@ func (rt *Router) Sinks() []Sink {
 }
 
 func (r *route) run(ctx context.Context, log zerolog.Logger) {
-	var buf []byte
+	var buf, canonical []byte
 	var batch []Message
+	var entries []spool.Entry
 	var times []time.Time // each record's event time, for the latency
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	flush := func() {
 		timer.Stop()
-		if len(batch) > 0 && r.deliver(ctx, log, batch) {
+		switch {
+		case len(entries) > 0:
+			r.spoolAppend(ctx, log, entries)
+		case len(batch) > 0 && r.deliver(ctx, log, batch):
 			now := time.Now()
 			for _, t := range times {
 				r.stats.Latency.Observe(now.Sub(t))
 			}
 		}
-		batch, buf, times = batch[:0], buf[:0], times[:0]
+		batch, entries, buf, times = batch[:0], entries[:0], buf[:0], times[:0]
 	}
 	for {
 		select {
@@ -199,25 +231,156 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 				r.stats.Filtered.Add(1)
 				continue
 			}
+			var h chain.Hash
+			if r.opts.Chain != nil {
+				// The chain is the sink's own: link a copy of the record.
+				c := *rec
+				c.FSAudit.Chain = record.Chain{}
+				canonical = record.AppendJSON(canonical[:0], &c)
+				var prev chain.Hash
+				prev, h = r.opts.Chain.Next(canonical)
+				c.FSAudit.Chain = record.Chain{Prev: prev.String(), Hash: h.String()}
+				rec = &c
+			}
 			var m Message
 			buf, m = r.sink.Encode(buf, rec)
-			batch = append(batch, m)
-			times = append(times, rec.Time)
-			if len(batch) == 1 {
+			if r.opts.Spool != nil {
+				entries = append(entries, spool.Entry{Seq: rec.Sequence, Time: rec.Time, Hash: h, Key: m.Key, Value: m.Value})
+			} else {
+				batch = append(batch, m)
+				times = append(times, rec.Time)
+			}
+			if len(batch)+len(entries) == 1 {
 				timer.Reset(r.opts.BatchTimeout)
 			}
-			if len(batch) >= r.opts.BatchSize {
+			if len(batch)+len(entries) >= r.opts.BatchSize {
 				flush()
 			}
 		case <-timer.C:
 			flush()
 		case <-ctx.Done():
-			if n := len(batch) + len(r.q); n > 0 {
+			if n := len(batch) + len(entries) + len(r.q); n > 0 {
 				r.stats.Failed.Add(uint64(n))
 				log.Error().Int("records", n).Msg("stopped before the sink took these records")
 			}
 			return
 		}
+	}
+}
+
+// spoolAppend writes encoded records to the sink's spool. A full spool
+// drops records by its policy (counted, logged, and followed by a lost
+// record in the stream); a spool that cannot be written (a full disk) makes
+// the records go to the sink straight away instead.
+func (r *route) spoolAppend(ctx context.Context, log zerolog.Logger, entries []spool.Entry) {
+	dropped, err := r.opts.Spool.Append(entries)
+	if dropped > 0 {
+		r.stats.Dropped.Add(uint64(dropped))
+		log.Error().Int("dropped", dropped).Int64("spool_bytes", r.opts.Spool.Bytes()).Msg("spool full: records dropped for this sink")
+		if r.opts.Lost != nil {
+			r.spoolLost(log, uint64(dropped))
+		}
+	}
+	if err == nil {
+		return
+	}
+	log.Error().Err(err).Int("records", len(entries)).Msg("spool write failed: sending these records without the spool")
+	batch := make([]Message, len(entries))
+	for i, e := range entries {
+		batch[i] = Message{Key: e.Key, Value: e.Value, Time: e.Time}
+	}
+	if r.deliver(ctx, log, batch) {
+		now := time.Now()
+		for _, e := range entries {
+			r.stats.Latency.Observe(now.Sub(e.Time))
+		}
+	}
+}
+
+// spoolLost puts a lost record for n dropped records into the spool.
+func (r *route) spoolLost(log zerolog.Logger, n uint64) {
+	rec := r.opts.Lost(n)
+	var h chain.Hash
+	if r.opts.Chain != nil {
+		canonical := record.AppendJSON(nil, rec)
+		var prev chain.Hash
+		prev, h = r.opts.Chain.Next(canonical)
+		rec.FSAudit.Chain = record.Chain{Prev: prev.String(), Hash: h.String()}
+	}
+	_, m := r.sink.Encode(nil, rec)
+	if _, err := r.opts.Spool.Append([]spool.Entry{{Seq: rec.Sequence, Time: rec.Time, Hash: h, Key: m.Key, Value: m.Value}}); err != nil {
+		log.Error().Err(err).Msg("spool: the lost record itself could not be written")
+	}
+}
+
+// drain delivers what the spool holds, in order, and acknowledges it. It
+// tries a failing sink again and again: records wait in the spool, not in
+// memory. It returns when the appender has finished and the spool is
+// empty, or when ctx ends (the spool keeps the rest for the next start).
+func (r *route) drain(ctx context.Context, log zerolog.Logger, appending *atomic.Bool) {
+	sp := r.opts.Spool
+	var pos spool.Position
+	batch := make([]Message, 0, r.opts.BatchSize)
+	for ctx.Err() == nil {
+		es, next, err := sp.Read(r.opts.BatchSize, 200*time.Millisecond, pos)
+		if err != nil {
+			if !errors.Is(err, spool.ErrClosed) {
+				log.Error().Err(err).Msg("reading the spool")
+			}
+			return
+		}
+		if len(es) == 0 {
+			if !appending.Load() && sp.Len() == 0 {
+				return
+			}
+			continue
+		}
+		batch = batch[:0]
+		for _, e := range es {
+			batch = append(batch, Message{Key: e.Key, Value: e.Value, Time: e.Time})
+		}
+		// While the agent runs, a failing sink is tried until it takes the
+		// batch; once it stops, no more tries: the records are safe on disk.
+		if !r.writeSpooled(ctx, log, batch, appending) {
+			return // the records stay spooled for the next start
+		}
+		if err := sp.Ack(next, len(es), es[len(es)-1].Hash); err != nil {
+			log.Error().Err(err).Msg("spool: recording the acknowledgement (these records may be sent again)")
+		}
+		r.stats.Sent.Add(uint64(len(es)))
+		now := time.Now()
+		for _, e := range es {
+			r.stats.Latency.Observe(now.Sub(e.Time))
+		}
+		pos = next
+	}
+}
+
+// writeSpooled writes a batch from the spool, trying again with growing
+// pauses (0.1 s doubling to 5 s) for as long as the agent runs. It returns
+// false when the agent stops (or ctx ends) before the sink took the batch.
+func (r *route) writeSpooled(ctx context.Context, log zerolog.Logger, batch []Message, appending *atomic.Bool) bool {
+	pause := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := r.sink.Write(ctx, batch)
+		if err == nil {
+			if attempt > 1 {
+				log.Info().Int("attempts", attempt).Int("records", len(batch)).Msg("sink took the batch after failures")
+			}
+			return true
+		}
+		if attempt == 1 {
+			log.Warn().Err(err).Int("records", len(batch)).Msg("sink write failed: trying again; records wait in the spool")
+		}
+		if ctx.Err() != nil || !appending.Load() {
+			return false
+		}
+		r.stats.Retries.Add(1)
+		deadline := time.Now().Add(pause)
+		for time.Now().Before(deadline) && appending.Load() && ctx.Err() == nil {
+			time.Sleep(min(50*time.Millisecond, time.Until(deadline)))
+		}
+		pause = min(pause*2, 5*time.Second)
 	}
 }
 

@@ -29,6 +29,7 @@ commands:
   replay  --config PATH --topic T [--brokers H:P,...] [--since TIME] [--until TIME]
           [--sink NAME ...] [--follow] [--group ID] [--offsets P:O,...] [filters]
                             send records from a Kafka topic to the config's sinks
+  verify  [--key-file F] PATH...   check the hash chain of file-sink output, oldest file first
   version                   print version, commit and BPF object hash
 `
 
@@ -48,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "replay":
 		return cmdReplay(args[1:], stdout, stderr)
+	case "verify":
+		return cmdVerify(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "fsaudit %s commit %s bpf %s\n", version, commit(), bpf.ObjectHash())
 		return 0

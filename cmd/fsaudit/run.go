@@ -15,6 +15,7 @@ import (
 	"github.com/fsaudit/fsaudit/config"
 	"github.com/fsaudit/fsaudit/enrich"
 	"github.com/fsaudit/fsaudit/pipeline"
+	"github.com/fsaudit/fsaudit/record"
 	"github.com/fsaudit/fsaudit/sink"
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
@@ -107,7 +108,10 @@ func captureOptions(cfg *config.Config) bpf.Options {
 func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 	log.Info().Str("config", cfg.Source).Msg("starting")
 	warnUnbuilt(cfg, log)
-	router, err := openRouter(cfg, log)
+	// The pipeline numbers the lost records of full spools; it is made
+	// after the router, so the router reaches it through this.
+	var pl *pipeline.Pipeline
+	router, err := openRouter(cfg, log, func(n uint64) *record.Record { return pl.LostRecord(n) })
 	if err != nil {
 		return err
 	}
@@ -141,7 +145,7 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 	if capture.Lifecycle != nil {
 		log.Warn().Err(capture.Lifecycle).Msg("exec and exit tracking did not attach: executables and arguments come from /proc, and processes that exit at once go unnamed")
 	}
-	pl, err := pipeline.New(capture, enr, pathFilter(cfg), router, log, pipeline.Options{})
+	pl, err = pipeline.New(capture, enr, pathFilter(cfg), router, log, pipeline.Options{})
 	if err != nil {
 		closeOutputs()
 		return err

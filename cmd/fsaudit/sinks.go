@@ -5,34 +5,91 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/fsaudit/fsaudit/chain"
 	"github.com/fsaudit/fsaudit/config"
 	"github.com/fsaudit/fsaudit/enrich"
 	"github.com/fsaudit/fsaudit/record"
 	"github.com/fsaudit/fsaudit/sink"
+	"github.com/fsaudit/fsaudit/spool"
 	"github.com/rs/zerolog"
 )
 
-// openRouter builds every configured sink and its route. On an error the
-// sinks opened so far are closed again.
-func openRouter(cfg *config.Config, log zerolog.Logger) (*sink.Router, error) {
+// openRouter builds every configured sink and its route: its spool (when
+// [spool] dir is set) and its hash chain (when [chain] is enabled), which
+// goes on from the last record the spool holds. lost makes the lost record
+// that follows records a full spool dropped. On an error what was opened is
+// closed again.
+func openRouter(cfg *config.Config, log zerolog.Logger, lost func(uint64) *record.Record) (*sink.Router, error) {
 	rt := sink.NewRouter(log)
+	var key []byte
+	if cfg.Chain.Enabled && cfg.Chain.KeyFile != "" {
+		var err error
+		if key, err = readPrivate(cfg.Chain.KeyFile, "chain key_file"); err != nil {
+			return nil, err
+		}
+	}
 	for _, sc := range cfg.Sinks {
 		s, err := openSink(sc, cfg.Agent.HostName)
 		if err != nil {
 			rt.Close()
 			return nil, err
 		}
-		rt.Add(s, sink.RouteOptions{
+		o := sink.RouteOptions{
 			Filter:       routeFilter(sc),
 			QueueLen:     sc.QueueSize,
 			BatchSize:    sc.BatchSize,
 			BatchTimeout: sc.BatchTimeout.Duration,
 			RetryFor:     sc.RetryFor.Duration,
-		})
+			Lost:         lost,
+		}
+		var prev chain.Hash
+		if cfg.Spool.Dir != "" {
+			sp, rec, err := spool.Open(spool.Options{
+				Dir: filepath.Join(cfg.Spool.Dir, sc.Name), MaxBytes: int64(cfg.Spool.MaxSizeMB) << 20,
+				DropNewest: cfg.Spool.Full == "drop_newest",
+			})
+			if err != nil {
+				s.Close()
+				rt.Close()
+				return nil, fmt.Errorf("sink %s: %w", sc.Name, err)
+			}
+			ev := log.Info()
+			if rec.TornBytes > 0 || len(rec.Corrupt) > 0 {
+				ev = log.Warn()
+			}
+			ev.Str("sink", sc.Name).Int("waiting", rec.Entries).Int64("torn_bytes_cut", rec.TornBytes).
+				Strs("corrupt_segments", rec.Corrupt).Msg("spool opened")
+			o.Spool, prev = sp, sp.LastHash()
+		}
+		if cfg.Chain.Enabled {
+			o.Chain = chain.New(key, prev)
+		}
+		rt.Add(s, o)
 	}
 	return rt, nil
+}
+
+// readPrivate reads a secret file, refusing one that other users could
+// change (or, for keys, read).
+func readPrivate(path, what string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s %s: mode %04o lets other users read or change it; want 0600 or 0400", what, path, st.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%s %s is empty", what, path)
+	}
+	return data, nil
 }
 
 // routeFilter is a sink's own selection of records.
