@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -263,13 +265,39 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Load reads and validates the config file at path.
+// Load reads and validates the config file at path. A file that users
+// other than its owner (root or the agent's own user) could change is
+// refused: the config decides what is audited and where records go.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	if err := ownedSafely(st); err != nil {
+		return nil, &Error{Source: path, Msg: err.Error()}
+	}
+	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	return Parse(path, data)
+}
+
+// ownedSafely refuses a file that group or others may write, or that
+// belongs to a user who is neither root nor the one running the agent.
+func ownedSafely(st os.FileInfo) error {
+	if st.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("mode %04o lets other users change it: make it writable by its owner only (chmod go-w)", st.Mode().Perm())
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 && int(sys.Uid) != os.Geteuid() {
+		return fmt.Errorf("owned by uid %d, neither root nor the agent's user", sys.Uid)
+	}
+	return nil
 }
 
 // Parse decodes and validates TOML text; source names it in errors.

@@ -196,3 +196,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLoadRefusesFilesOthersCanChange(t *testing.T) {
+	path := t.TempDir() + "/config.toml"
+	if err := os.WriteFile(path, []byte("[[sink]]\nname = \"a\"\ntype = \"stdout\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err != nil {
+		t.Fatalf("a 0600 config: %v", err)
+	}
+	for _, mode := range []os.FileMode{0o666, 0o620, 0o602} {
+		os.Chmod(path, mode)
+		_, err := Load(path)
+		if err == nil || !strings.Contains(err.Error(), "lets other users change it") {
+			t.Errorf("mode %04o: %v", mode, err)
+		}
+	}
+}

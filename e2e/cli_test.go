@@ -196,3 +196,33 @@ func objects(t *testing.T) []string {
 	}
 	return []string{m[1]}
 }
+
+// TestCapabilitiesDropped: once attached, the agent keeps only the
+// capabilities it still needs, in every thread and in its bounding set.
+func TestCapabilitiesDropped(t *testing.T) {
+	requireRoot(t)
+	agent := StartAgent(t, AgentConfig{Include: []string{t.TempDir()}, Sink: filepath.Join(t.TempDir(), "audit.jsonl")})
+	defer agent.Stop()
+	const want = 1<<2 | 1<<19 | 1<<38 | 1<<39 // DAC_READ_SEARCH, SYS_PTRACE, PERFMON, BPF
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", agent.cmd.Process.Pid))
+	if err != nil || len(tasks) < 2 {
+		t.Fatalf("threads of the agent: %v %v", tasks, err)
+	}
+	for _, task := range tasks {
+		data, err := os.ReadFile(task)
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			for _, field := range []string{"CapEff:", "CapPrm:", "CapBnd:"} {
+				if v, ok := strings.CutPrefix(line, field); ok {
+					var got uint64
+					fmt.Sscanf(strings.TrimSpace(v), "%x", &got)
+					if got != want {
+						t.Errorf("%s %s %016x, want %016x", task, field, got, uint64(want))
+					}
+				}
+			}
+		}
+	}
+}

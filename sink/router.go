@@ -357,10 +357,12 @@ func (r *route) drain(ctx context.Context, log zerolog.Logger, appending *atomic
 }
 
 // writeSpooled writes a batch from the spool, trying again with growing
-// pauses (0.1 s doubling to 5 s) for as long as the agent runs. It returns
-// false when the agent stops (or ctx ends) before the sink took the batch.
+// pauses (0.1 s doubling to 5 s) for as long as the agent runs, and for
+// stopRetry more once it stops. It returns false when it gave up (or ctx
+// ended) before the sink took the batch: the batch stays spooled.
 func (r *route) writeSpooled(ctx context.Context, log zerolog.Logger, batch []Message, appending *atomic.Bool) bool {
 	pause := 100 * time.Millisecond
+	var giveUp time.Time
 	for attempt := 1; ; attempt++ {
 		err := r.sink.Write(ctx, batch)
 		if err == nil {
@@ -372,17 +374,32 @@ func (r *route) writeSpooled(ctx context.Context, log zerolog.Logger, batch []Me
 		if attempt == 1 {
 			log.Warn().Err(err).Int("records", len(batch)).Msg("sink write failed: trying again; records wait in the spool")
 		}
-		if ctx.Err() != nil || !appending.Load() {
+		if ctx.Err() != nil {
 			return false
+		}
+		if !appending.Load() {
+			if giveUp.IsZero() {
+				giveUp = time.Now().Add(stopRetry)
+			}
+			if time.Now().After(giveUp) {
+				return false
+			}
 		}
 		r.stats.Retries.Add(1)
 		deadline := time.Now().Add(pause)
-		for time.Now().Before(deadline) && appending.Load() && ctx.Err() == nil {
+		for time.Now().Before(deadline) && ctx.Err() == nil && (giveUp.IsZero() || time.Now().Before(giveUp)) {
 			time.Sleep(min(50*time.Millisecond, time.Until(deadline)))
+			if giveUp.IsZero() && !appending.Load() {
+				break // the agent is stopping: count the stop retry from now
+			}
 		}
 		pause = min(pause*2, 5*time.Second)
 	}
 }
+
+// stopRetry is how long a failing sink is still tried once the agent stops;
+// what it does not take then waits in its spool for the next start.
+const stopRetry = 5 * time.Second
 
 // deliver writes one batch through Deliver, counts the outcome and tells
 // whether the sink took it.

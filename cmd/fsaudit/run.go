@@ -142,6 +142,13 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 		ev.Str("mode", string(p.Mode)).Str("cannot_see", bpf.BlindSpots(p.Mode)).Msg("hook point attached")
 	}
 
+	// Everything that needs more privilege is done: loading, attaching,
+	// mounting tracefs, opening the sinks and spools.
+	if kept, err := dropCapabilities(); err != nil {
+		log.Warn().Err(err).Msg("capabilities not dropped: the agent keeps all it started with")
+	} else {
+		log.Info().Str("kept", kept).Msg("capabilities dropped")
+	}
 	if capture.Lifecycle != nil {
 		log.Warn().Err(capture.Lifecycle).Msg("exec and exit tracking did not attach: executables and arguments come from /proc, and processes that exit at once go unnamed")
 	}

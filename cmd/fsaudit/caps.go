@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// keptCapabilities are what the agent still needs once its programs are
+// attached: CAP_BPF and CAP_PERFMON for the bpf(2) calls on its maps and
+// links (reading the lost counter, detaching at stop), CAP_SYS_PTRACE to
+// open other processes' /proc/PID/root and mountinfo, CAP_DAC_READ_SEARCH to
+// read a container's /etc/passwd and group whatever their modes.
+var keptCapabilities = []int{unix.CAP_BPF, unix.CAP_PERFMON, unix.CAP_SYS_PTRACE, unix.CAP_DAC_READ_SEARCH}
+
+var capNames = map[int]string{
+	unix.CAP_BPF: "CAP_BPF", unix.CAP_PERFMON: "CAP_PERFMON",
+	unix.CAP_SYS_PTRACE: "CAP_SYS_PTRACE", unix.CAP_DAC_READ_SEARCH: "CAP_DAC_READ_SEARCH",
+}
+
+// dropCapabilities keeps only keptCapabilities, in every thread of the
+// process, and takes the others out of the bounding set so nothing the
+// agent runs can get them back. It needs a binary built without cgo
+// (CGO_ENABLED=0), since Go changes every thread only then.
+func dropCapabilities() (string, error) {
+	keep := map[int]bool{}
+	var names []string
+	for _, c := range keptCapabilities {
+		keep[c] = true
+		names = append(names, capNames[c])
+	}
+	last := lastCap()
+	for c := 0; c <= last; c++ {
+		if keep[c] {
+			continue
+		}
+		if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); e != 0 {
+			if e == syscall.ENOTSUP {
+				return "", fmt.Errorf("this binary uses cgo, so capabilities cannot be changed in every thread: build it with CGO_ENABLED=0")
+			}
+			return "", fmt.Errorf("dropping capability %d from the bounding set: %w", c, e)
+		}
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	for c := range keep {
+		data[c/32].Effective |= 1 << (c % 32)
+		data[c/32].Permitted |= 1 << (c % 32)
+	}
+	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
+		return "", fmt.Errorf("setting capabilities: %w", e)
+	}
+	return strings.Join(names, ","), nil
+}
+
+// lastCap is the highest capability this kernel knows.
+func lastCap() int {
+	var n int
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if _, err := fmt.Sscan(string(b), &n); err == nil {
+			return n
+		}
+	}
+	return unix.CAP_LAST_CAP
+}
