@@ -37,6 +37,9 @@ type Options struct {
 	// RingBufferBytes sizes the ring buffer: a power of two and a multiple
 	// of the page size. Zero keeps the object's default (8 MiB).
 	RingBufferBytes uint32
+	// Cgroups, when not empty, audits only tasks in these cgroup v2
+	// directories (absolute paths) or below them, at most MaxCgroups.
+	Cgroups []string
 }
 
 // target is one program and where it attaches.
@@ -144,23 +147,25 @@ type Capture struct {
 }
 
 type sharedMaps struct {
-	Events        *ebpf.Map `ebpf:"events"`
-	Scratch       *ebpf.Map `ebpf:"scratch"`
-	Settings      *ebpf.Map `ebpf:"settings"`
-	ExcludedComms *ebpf.Map `ebpf:"excluded_comms"`
-	Lost          *ebpf.Map `ebpf:"lost"`
-	Walks         *ebpf.Map `ebpf:"walks"`
+	Events         *ebpf.Map `ebpf:"events"`
+	Scratch        *ebpf.Map `ebpf:"scratch"`
+	Settings       *ebpf.Map `ebpf:"settings"`
+	ExcludedComms  *ebpf.Map `ebpf:"excluded_comms"`
+	Lost           *ebpf.Map `ebpf:"lost"`
+	Walks          *ebpf.Map `ebpf:"walks"`
+	AuditedCgroups *ebpf.Map `ebpf:"audited_cgroups"`
 }
 
 func (m *sharedMaps) replacements() map[string]*ebpf.Map {
 	return map[string]*ebpf.Map{
 		"events": m.Events, "scratch": m.Scratch, "settings": m.Settings,
 		"excluded_comms": m.ExcludedComms, "lost": m.Lost, "walks": m.Walks,
+		"audited_cgroups": m.AuditedCgroups,
 	}
 }
 
 func (m *sharedMaps) close() {
-	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.Lost, m.Walks} {
+	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.Lost, m.Walks, m.AuditedCgroups} {
 		if x != nil {
 			x.Close()
 		}
@@ -324,6 +329,21 @@ func (c *Capture) configure(opts Options) error {
 		}
 		cfg.FilterComms = 1
 	}
+	if len(opts.Cgroups) > MaxCgroups {
+		return fmt.Errorf("include_cgroups: %d cgroups, at most %d", len(opts.Cgroups), MaxCgroups)
+	}
+	for i, dir := range opts.Cgroups {
+		f, err := os.Open(dir)
+		if err != nil {
+			return fmt.Errorf("include_cgroups: %w", err)
+		}
+		err = c.maps.AuditedCgroups.Put(uint32(i), uint32(f.Fd()))
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("include_cgroups: %s is not a cgroup v2 directory: %w", dir, err)
+		}
+	}
+	cfg.Cgroups = uint8(len(opts.Cgroups))
 	if err := c.maps.Settings.Put(uint32(0), cfg); err != nil {
 		return fmt.Errorf("writing BPF settings: %w", err)
 	}
@@ -538,10 +558,20 @@ func (c *Capture) Stop() error {
 	return err
 }
 
-// Lost sums, over all CPUs, the events the ring buffer had no room for.
-func (c *Capture) Lost() (uint64, error) {
+// MaxCgroups is how many cgroups Options.Cgroups may name.
+const MaxCgroups = 16
+
+// Lost sums, over all CPUs, the write events the ring buffer had no room
+// for: events that would have made records.
+func (c *Capture) Lost() (uint64, error) { return c.lost(0) }
+
+// LifecycleLost is the same for exec and exit events, which only inform
+// enrichment: without them a process is named from /proc, if it still runs.
+func (c *Capture) LifecycleLost() (uint64, error) { return c.lost(1) }
+
+func (c *Capture) lost(slot uint32) (uint64, error) {
 	var per []uint64
-	if err := c.maps.Lost.Lookup(uint32(0), &per); err != nil {
+	if err := c.maps.Lost.Lookup(slot, &per); err != nil {
 		return 0, fmt.Errorf("reading the lost-event counter: %w", err)
 	}
 	var sum uint64

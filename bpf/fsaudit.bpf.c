@@ -94,7 +94,8 @@ struct config {
 	__u32 agent_tgid;   /* the agent's own writes are never reported */
 	__u8 regular_only;  /* only regular files */
 	__u8 filter_comms;  /* consult excluded_comms */
-	__u16 _pad;
+	__u8 cgroups;       /* audit only tasks under the first this many audited_cgroups; 0: all */
+	__u8 _pad;
 };
 
 struct {
@@ -123,13 +124,26 @@ struct {
 	__type(value, __u8);
 } excluded_comms SEC(".maps");
 
-/* Events the ring buffer had no room for, per CPU. */
+/* Events the ring buffer had no room for, per CPU: FSA_LOST_AUDIT counts
+ * the events that would have made records, FSA_LOST_LIFECYCLE the exec and
+ * exit events that only inform enrichment. */
+#define FSA_LOST_AUDIT 0
+#define FSA_LOST_LIFECYCLE 1
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
+
+/* The cgroups (v2) whose tasks are audited, when the settings say so. */
+#define FSA_MAX_CGROUPS 16
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, FSA_MAX_CGROUPS);
+	__type(key, __u32);
+	__type(value, __u32);
+} audited_cgroups SEC(".maps");
 
 
 /* The walk's state lives in map memory, not on the stack: the verifier
@@ -300,14 +314,13 @@ static __always_inline __u64 iov_bytes(const struct iovec *vec, __u64 vlen, __u1
 /* Copies size bytes of e into the ring buffer, counting it lost when there
  * is no room. The reader is woken only once FSA_WAKEUP_BYTES wait, unless
  * wake_now asks for it at once. */
-static __always_inline void send(struct event *e, __u64 size, int wake_now)
+static __always_inline void send(struct event *e, __u64 size, int wake_now, __u32 lost_slot)
 {
 	__u64 flags = BPF_RB_FORCE_WAKEUP;
 	if (!wake_now && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < FSA_WAKEUP_BYTES)
 		flags = BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&events, e, size, flags)) {
-		__u32 zero = 0;
-		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+		__u64 *n = bpf_map_lookup_elem(&lost, &lost_slot);
 		if (n)
 			*n += 1;
 	}
@@ -324,6 +337,16 @@ static __always_inline struct config *admit(void)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (tgid == cfg->agent_tgid)
 		return 0;
+	if (cfg->cgroups) {
+		__u32 n = cfg->cgroups;
+		for (__u32 i = 0; i < FSA_MAX_CGROUPS; i++) {
+			if (i >= n)
+				return 0;
+			if (bpf_current_task_under_cgroup(&audited_cgroups, i) == 1)
+				return cfg;
+		}
+		return 0;
+	}
 	return cfg;
 }
 
@@ -396,7 +419,7 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 	__u64 size = offsetof(struct event, path) + (e->path_len & (FSA_PATH_MAX * 2 - 1));
 	if (size > sizeof(*e))
 		size = sizeof(*e);
-	send(e, size, 0);
+	send(e, size, 0, FSA_LOST_AUDIT);
 	return 0;
 }
 
@@ -583,7 +606,7 @@ int tp_sched_process_exec(void *ctx)
 		e->args_len = len;
 
 	/* At once: the process's writes must find it known. */
-	send(e, offsetof(struct event, args) + (e->args_len & (FSA_ARGS_MAX - 1)), 1);
+	send(e, offsetof(struct event, args) + (e->args_len & (FSA_ARGS_MAX - 1)), 1, FSA_LOST_LIFECYCLE);
 	return 0;
 }
 
@@ -600,6 +623,6 @@ int tp_sched_process_exit(void *ctx)
 	if (!e)
 		return 0;
 	fill_task(e, (struct task_struct *)bpf_get_current_task(), FSA_OP_EXIT);
-	send(e, offsetof(struct event, path), 0);
+	send(e, offsetof(struct event, path), 0, FSA_LOST_LIFECYCLE);
 	return 0;
 }

@@ -18,7 +18,8 @@ type fsauditCompatConfig struct {
 	AgentTgid   uint32
 	RegularOnly uint8
 	FilterComms uint8
-	Pad         uint16
+	Cgroups     uint8
+	Pad         uint8
 }
 
 type fsauditCompatEvent struct {
@@ -74,6 +75,7 @@ type fsauditCompatWalk struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	fsauditCompatMapAuditedCgroups      = "audited_cgroups"
 	fsauditCompatMapEvents              = "events"
 	fsauditCompatMapExcludedComms       = "excluded_comms"
 	fsauditCompatMapLost                = "lost"
@@ -152,12 +154,13 @@ type fsauditCompatProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type fsauditCompatMapSpecs struct {
-	Events        *ebpf.MapSpec `ebpf:"events"`
-	ExcludedComms *ebpf.MapSpec `ebpf:"excluded_comms"`
-	Lost          *ebpf.MapSpec `ebpf:"lost"`
-	Scratch       *ebpf.MapSpec `ebpf:"scratch"`
-	Settings      *ebpf.MapSpec `ebpf:"settings"`
-	Walks         *ebpf.MapSpec `ebpf:"walks"`
+	AuditedCgroups *ebpf.MapSpec `ebpf:"audited_cgroups"`
+	Events         *ebpf.MapSpec `ebpf:"events"`
+	ExcludedComms  *ebpf.MapSpec `ebpf:"excluded_comms"`
+	Lost           *ebpf.MapSpec `ebpf:"lost"`
+	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
+	Settings       *ebpf.MapSpec `ebpf:"settings"`
+	Walks          *ebpf.MapSpec `ebpf:"walks"`
 }
 
 // fsauditCompatVariableSpecs contains global variables before they are loaded into the kernel.
@@ -186,16 +189,18 @@ func (o *fsauditCompatObjects) Close() error {
 //
 // It can be passed to loadFsauditCompatObjects or ebpf.CollectionSpec.LoadAndAssign.
 type fsauditCompatMaps struct {
-	Events        *ebpf.Map `ebpf:"events"`
-	ExcludedComms *ebpf.Map `ebpf:"excluded_comms"`
-	Lost          *ebpf.Map `ebpf:"lost"`
-	Scratch       *ebpf.Map `ebpf:"scratch"`
-	Settings      *ebpf.Map `ebpf:"settings"`
-	Walks         *ebpf.Map `ebpf:"walks"`
+	AuditedCgroups *ebpf.Map `ebpf:"audited_cgroups"`
+	Events         *ebpf.Map `ebpf:"events"`
+	ExcludedComms  *ebpf.Map `ebpf:"excluded_comms"`
+	Lost           *ebpf.Map `ebpf:"lost"`
+	Scratch        *ebpf.Map `ebpf:"scratch"`
+	Settings       *ebpf.Map `ebpf:"settings"`
+	Walks          *ebpf.Map `ebpf:"walks"`
 }
 
 func (m *fsauditCompatMaps) Close() error {
 	return _FsauditCompatClose(
+		m.AuditedCgroups,
 		m.Events,
 		m.ExcludedComms,
 		m.Lost,

@@ -40,6 +40,7 @@ type Config struct {
 // Agent holds the [agent] table.
 type Agent struct {
 	Hook          string `toml:"hook"`
+	RingBufferKB  int    `toml:"ring_buffer_kb"`
 	HostName      string `toml:"host_name"`
 	LogLevel      string `toml:"log_level"`
 	MetricsListen string `toml:"metrics_listen"`
@@ -51,6 +52,7 @@ type Filter struct {
 	ExcludePaths     []string `toml:"exclude_paths"`
 	ExcludeComms     []string `toml:"exclude_comms"`
 	RegularFilesOnly bool     `toml:"regular_files_only"`
+	IncludeCgroups   []string `toml:"include_cgroups"`
 }
 
 // Coalesce holds the [coalesce] table.
@@ -157,7 +159,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // Defaults returns the values a key takes when the file does not set it.
 func Defaults() Config {
 	return Config{
-		Agent: Agent{Hook: "auto", LogLevel: "info"},
+		Agent: Agent{Hook: "auto", LogLevel: "info", RingBufferKB: 8192},
 		Filter: Filter{
 			IncludePaths:     []string{"/"},
 			ExcludePaths:     []string{"/proc", "/sys", "/dev"},
@@ -406,6 +408,17 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 			if !filepath.IsAbs(p) {
 				return errAt(fmt.Sprintf("%q is not an absolute path", p), "filter", list.key)
 			}
+		}
+	}
+	if kb := c.Agent.RingBufferKB; kb < 4 || kb&(kb-1) != 0 || kb > 1<<20 {
+		return errAt(fmt.Sprintf("%d: want a power of two from 4 (one page) to 1048576", kb), "agent", "ring_buffer_kb")
+	}
+	if len(c.Filter.IncludeCgroups) > 16 {
+		return errAt(fmt.Sprintf("%d cgroups: at most 16", len(c.Filter.IncludeCgroups)), "filter", "include_cgroups")
+	}
+	for _, cg := range c.Filter.IncludeCgroups {
+		if !strings.HasPrefix(cg, "/") || strings.Contains(cg, "..") {
+			return errAt(fmt.Sprintf("%q: want a cgroup path from the cgroup v2 root, such as \"/kubepods.slice\"", cg), "filter", "include_cgroups")
 		}
 	}
 	for _, comm := range c.Filter.ExcludeComms {

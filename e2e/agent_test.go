@@ -117,6 +117,8 @@ type AgentConfig struct {
 	Object       string // the BPF object to force (FSAUDIT_BPF_OBJECT); empty: the agent picks
 	Extra        string // TOML tables added to the config
 	SpoolDir     string // default: a new directory for this agent
+	Agent        string // more keys of [agent]
+	Filter       string // more keys of [filter]
 }
 
 // StartAgent runs the agent with a config for cfg and returns once it
@@ -136,11 +138,11 @@ func StartAgent(t testing.TB, cfg AgentConfig) *Agent {
 	text := fmt.Sprintf(`[agent]
 hook = %q
 log_level = "debug"
-
+%s
 [filter]
 include_paths = %s
 exclude_comms = %s
-
+%s
 [coalesce]
 window = "0s"
 
@@ -153,7 +155,7 @@ type = "file"
 path = %q
 
 %s
-`, *agentHook, tomlList(cfg.Include), tomlList(cfg.ExcludeComms), spoolDir, cfg.Sink, cfg.Extra)
+`, *agentHook, cfg.Agent, tomlList(cfg.Include), tomlList(cfg.ExcludeComms), cfg.Filter, spoolDir, cfg.Sink, cfg.Extra)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -361,3 +361,55 @@ path = "` + smallPath + `"
 	}
 	t.Logf("fault: disk full: %d records written, %d in the file once there was room, 0 missing", len(records), len(got))
 }
+
+// TestRingBufferLoss: a ring buffer of one page under a storm of one-byte
+// writes loses events; the lost records' counts plus the write records
+// delivered equal the writes the storm made, exactly. The agent audits only
+// the storm's cgroup, so no other process's events share the count.
+func TestRingBufferLoss(t *testing.T) {
+	requireRoot(t)
+	cgRoot := cgroup2Root(t)
+	name := "fsaudit-e2e-storm-" + randHex(t, 4)
+	cg := filepath.Join(cgRoot, name)
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(cg) })
+	work := tmpDir(t, "fsaudit-storm-", 0)
+	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	agent := StartAgent(t, AgentConfig{Include: []string{work}, Sink: sinkPath,
+		Agent: "ring_buffer_kb = 4\n", Filter: fmt.Sprintf("include_cgroups = [%q]\n", "/"+name)})
+	const writes = 30000
+	cgf, err := os.Open(cg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storm := exec.Command("dd", "if=/dev/zero", "of="+filepath.Join(work, "storm"), "bs=1", fmt.Sprintf("count=%d", writes))
+	storm.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cgf.Fd())}
+	out, err := storm.CombinedOutput()
+	cgf.Close()
+	if err != nil {
+		t.Fatalf("dd: %v: %s", err, out)
+	}
+	// A write outside the cgroup is not audited at all.
+	sh(t, nil, `printf x > "$1"`, filepath.Join(work, "outside"))
+	records := agent.Stop()
+	var delivered, lost uint64
+	for _, r := range records {
+		switch {
+		case r.Event.Action == "lost":
+			lost += r.FSAudit.Lost
+		case r.File.Name == "storm":
+			delivered++
+		default:
+			t.Errorf("a record from outside the audited cgroup: %s", r.Raw)
+		}
+	}
+	t.Logf("fault: ring buffer of 4 KiB: %d writes, %d records delivered, %d counted lost, %d unaccounted", writes, delivered, lost, int64(writes)-int64(delivered+lost))
+	if lost == 0 {
+		t.Error("no event was lost: the storm did not fill the ring buffer")
+	}
+	if delivered+lost != writes {
+		t.Errorf("delivered %d + lost %d = %d, want the %d writes", delivered, lost, delivered+lost, writes)
+	}
+}

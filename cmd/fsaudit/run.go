@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"syscall"
@@ -92,15 +93,29 @@ func containerMetadata(cfg *config.Config, log zerolog.Logger) *enrich.Metadata 
 	return md
 }
 
-func captureOptions(cfg *config.Config) bpf.Options {
-	return bpf.Options{
-		Hook:         cfg.Agent.Hook,
-		AgentPID:     uint32(os.Getpid()),
-		RegularOnly:  cfg.Filter.RegularFilesOnly,
-		ExcludeComms: cfg.Filter.ExcludeComms,
+func captureOptions(cfg *config.Config) (bpf.Options, error) {
+	o := bpf.Options{
+		Hook:            cfg.Agent.Hook,
+		AgentPID:        uint32(os.Getpid()),
+		RegularOnly:     cfg.Filter.RegularFilesOnly,
+		ExcludeComms:    cfg.Filter.ExcludeComms,
+		RingBufferBytes: uint32(cfg.Agent.RingBufferKB) << 10,
 		// For tests of the pre-5.17 object on newer kernels.
 		Object: os.Getenv("FSAUDIT_BPF_OBJECT"),
 	}
+	if len(cfg.Filter.IncludeCgroups) > 0 {
+		cg, err := enrich.NewCgroups("/proc/self/mountinfo")
+		if err != nil {
+			return o, err
+		}
+		if cg.Root() == "" {
+			return o, fmt.Errorf("include_cgroups: no cgroup v2 file system is mounted")
+		}
+		for _, p := range cfg.Filter.IncludeCgroups {
+			o.Cgroups = append(o.Cgroups, filepath.Join(cg.Root(), p))
+		}
+	}
+	return o, nil
 }
 
 // runAgent captures until SIGINT or SIGTERM. Start-up errors are returned
@@ -122,7 +137,12 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 		return err
 	}
 	defer enr.Close()
-	capture, err := bpf.Open(captureOptions(cfg))
+	copts, err := captureOptions(cfg)
+	if err != nil {
+		closeOutputs()
+		return err
+	}
+	capture, err := bpf.Open(copts)
 	if err != nil {
 		closeOutputs()
 		return err
@@ -201,7 +221,9 @@ loop:
 			Msg("sink totals")
 	}
 	st := &pl.Stats
+	lifecycleLost, _ := capture.LifecycleLost()
 	log.Info().
+		Uint64("lifecycle_lost", lifecycleLost).
 		Uint64("events", st.Events.Load()).Uint64("filtered", st.Filtered.Load()).
 		Uint64("records", st.Records.Load()).Uint64("lost", st.Lost.Load()).Uint64("bad_samples", st.BadSamples.Load()).
 		Msg("stopped")
@@ -236,8 +258,9 @@ func reload(path string, old *config.Config, pl *pipeline.Pipeline, router *sink
 	}
 	pl.SetFilter(pathFilter(cfg))
 	if cfg.Agent.Hook != old.Agent.Hook || !reflect.DeepEqual(cfg.Filter.ExcludeComms, old.Filter.ExcludeComms) ||
+		!reflect.DeepEqual(cfg.Filter.IncludeCgroups, old.Filter.IncludeCgroups) || cfg.Agent.RingBufferKB != old.Agent.RingBufferKB ||
 		cfg.Filter.RegularFilesOnly != old.Filter.RegularFilesOnly || !reflect.DeepEqual(cfg.Sinks, old.Sinks) {
-		log.Warn().Msg("changes to hook, exclude_comms, regular_files_only and sinks take effect at the next start; path filters applied now")
+		log.Warn().Msg("changes to hook, ring_buffer_kb, exclude_comms, include_cgroups, regular_files_only and sinks take effect at the next start; path filters applied now")
 	}
 	running := *old
 	running.Filter.IncludePaths = cfg.Filter.IncludePaths
