@@ -74,11 +74,16 @@ func kafkaBroker(t testing.TB) *broker {
 	return theBroker
 }
 
+// freshTransport is a Kafka transport of its own: kafka-go's default one is
+// shared by the whole test process and keeps topic metadata for seconds,
+// so a topic created since would look unknown to it.
+func freshTransport() *kafka.Transport { return &kafka.Transport{MetadataTTL: time.Second} }
+
 // readTopic reads every message of every partition of topic, through the
 // plaintext listener, until want messages came or 60 s passed.
 func (b *broker) readTopic(t testing.TB, topic string, want int) []kafka.Message {
 	t.Helper()
-	client := &kafka.Client{Addr: kafka.TCP(b.Plain), Timeout: 10 * time.Second}
+	client := &kafka.Client{Addr: kafka.TCP(b.Plain), Timeout: 10 * time.Second, Transport: freshTransport()}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var out []kafka.Message
@@ -380,7 +385,7 @@ topic = "fsaudit"
 func TestCheckKafka(t *testing.T) {
 	b := kafkaBroker(t)
 	topic := "fsaudit-check-" + randHex(t, 4)
-	client := &kafka.Client{Addr: kafka.TCP(b.Plain), Timeout: 10 * time.Second}
+	client := &kafka.Client{Addr: kafka.TCP(b.Plain), Timeout: 10 * time.Second, Transport: freshTransport()}
 	if _, err := client.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +420,7 @@ func TestCheckKafka(t *testing.T) {
 func BenchmarkKafkaLatency(b *testing.B) {
 	br := kafkaBroker(b)
 	topic := "fsaudit-latency-" + randHex(b, 4)
-	client := &kafka.Client{Addr: kafka.TCP(br.Plain), Timeout: 10 * time.Second}
+	client := &kafka.Client{Addr: kafka.TCP(br.Plain), Timeout: 10 * time.Second, Transport: freshTransport()}
 	if _, err := client.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
 		Topic: topic, NumPartitions: 6, ReplicationFactor: 1,
 	}}}); err != nil {

@@ -48,6 +48,9 @@ create_topic = true
 	if len(records) != n {
 		t.Fatalf("file sink: %d records, want %d", len(records), n)
 	}
+	if !regexp.MustCompile(fmt.Sprintf(`"sink":"kafka","sent":%d,`, n)).MatchString(agent.Log()) {
+		t.Fatalf("the kafka sink did not deliver all %d records:\n%s", n, agent.Log())
+	}
 	var out [][]Record
 	for _, count := range phases {
 		out = append(out, records[:count])
@@ -104,12 +107,12 @@ func TestReplayWindow(t *testing.T) {
 		{Value: []byte("CEF:0|x|x|1|write|w|3|act=write"), Headers: []kafka.Header{{Key: "fsaudit.format", Value: []byte("cef")}}},
 		{Value: nil},
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(b.Plain), Topic: topic, Balancer: &kafka.RoundRobin{}, BatchTimeout: time.Millisecond}
+	w := &kafka.Writer{Addr: kafka.TCP(b.Plain), Topic: topic, Balancer: &kafka.RoundRobin{}, BatchTimeout: time.Millisecond, Transport: freshTransport()}
 	for i := range poison {
 		poison[i].Time = since.Add(time.Duration(i+1) * time.Millisecond)
 	}
 	if err := w.WriteMessages(context.Background(), poison...); err != nil {
-		t.Fatal(err)
+		t.Fatalf("writing the poison messages to %s: %v", topic, err)
 	}
 	w.Close()
 

@@ -28,7 +28,7 @@ func BenchmarkReplay(b *testing.B) {
 		Addr: kafka.TCP(addr), Topic: topic, Balancer: kafka.Murmur2Balancer{}, Compression: kafka.Lz4,
 		BatchSize: 5000, BatchBytes: 8 << 20, BatchTimeout: 10 * time.Millisecond, RequiredAcks: kafka.RequireAll,
 	}
-	client := &kafka.Client{Addr: kafka.TCP(addr)}
+	client := &kafka.Client{Addr: kafka.TCP(addr), Transport: &kafka.Transport{}}
 	if _, err := client.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 6, ReplicationFactor: 1}}}); err != nil {
 		b.Fatal(err)
 	}

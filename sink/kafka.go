@@ -82,7 +82,7 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 		DialTimeout: 10 * time.Second,
 		TLS:         o.TLS,
 		SASL:        o.SASL,
-		MetadataTTL: 30 * time.Second,
+		MetadataTTL: 5 * time.Second, // leader moves and new topics are found within this
 	}
 	w := &kafka.Writer{
 		Addr:      kafka.TCP(o.Brokers...),
