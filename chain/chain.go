@@ -40,6 +40,10 @@ func New(key []byte, prev Hash) *Chainer {
 // Prev is the hash the next record will follow.
 func (c *Chainer) Prev() Hash { return c.prev }
 
+// Reset makes the next record follow prev: records linked since were never
+// written (a full spool refused them), so the chain goes on without them.
+func (c *Chainer) Reset(prev Hash) { c.prev = prev }
+
 // Next links a record, given its canonical encoding, and returns the hash
 // it follows and its own.
 func (c *Chainer) Next(canonical []byte) (prev, h Hash) {

@@ -17,6 +17,21 @@ import (
 	"github.com/fsaudit/fsaudit/spool"
 )
 
+// faultf logs a fault test's outcome and, when FSAUDIT_FAULT_LOG names a
+// file, appends it there too, so that the test script prints it even when
+// the tests pass quietly.
+func faultf(t testing.TB, format string, args ...any) {
+	t.Helper()
+	line := fmt.Sprintf("fault: "+format, args...)
+	t.Log(line)
+	if path := os.Getenv("FSAUDIT_FAULT_LOG"); path != "" {
+		if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+			fmt.Fprintf(f, "%s: %s\n", t.Name(), line)
+			f.Close()
+		}
+	}
+}
+
 // sinkFiles lists a file sink's output, oldest rotated file first.
 func sinkFiles(t *testing.T, path string) []string {
 	t.Helper()
@@ -216,7 +231,7 @@ address = "tcp://127.0.0.1:%d"
 			missing++
 		}
 	}
-	t.Logf("fault: kill -9: the syslog spool held %d records, %d of them missing at the receiver after the restart", len(held), missing)
+	faultf(t, "kill -9: the syslog spool held %d records, %d of them missing at the receiver after the restart", len(held), missing)
 	if missing != 0 {
 		t.Errorf("%d of the %d records the spool held never reached rsyslogd", missing, len(held))
 	}
@@ -238,7 +253,7 @@ address = "tcp://127.0.0.1:%d"
 	if code, out := verifyFiles(t, sinkPath); code != 0 {
 		t.Errorf("the file sink's output does not verify across the crash: %s", out)
 	} else {
-		t.Logf("fault: kill -9: %s", strings.TrimSpace(out))
+		faultf(t, "kill -9: %s", strings.TrimSpace(out))
 	}
 }
 
@@ -304,7 +319,7 @@ create_topic = true
 			missing++
 		}
 	}
-	t.Logf("fault: Kafka outage of 30 s: %d records written, %d in the topic, %d missing", len(records), len(ids), missing)
+	faultf(t, "Kafka outage of 30 s: %d records written, %d in the topic, %d missing", len(records), len(ids), missing)
 	if missing != 0 {
 		t.Errorf("%d of %d records never reached the topic", missing, len(records))
 	}
@@ -359,7 +374,7 @@ path = "` + smallPath + `"
 	if code, out := verifyFiles(t, smallPath); code != 0 {
 		t.Errorf("the small file does not verify: %s", out)
 	}
-	t.Logf("fault: disk full: %d records written, %d in the file once there was room, 0 missing", len(records), len(got))
+	faultf(t, "disk full: %d records written, %d in the file once there was room, 0 missing", len(records), len(got))
 }
 
 // TestRingBufferLoss: a ring buffer of one page under a storm of one-byte
@@ -405,7 +420,7 @@ func TestRingBufferLoss(t *testing.T) {
 			t.Errorf("a record from outside the audited cgroup: %s", r.Raw)
 		}
 	}
-	t.Logf("fault: ring buffer of 4 KiB: %d writes, %d records delivered, %d counted lost, %d unaccounted", writes, delivered, lost, int64(writes)-int64(delivered+lost))
+	faultf(t, "ring buffer of 4 KiB: %d writes, %d records delivered, %d counted lost, %d unaccounted", writes, delivered, lost, int64(writes)-int64(delivered+lost))
 	if lost == 0 {
 		t.Error("no event was lost: the storm did not fill the ring buffer")
 	}

@@ -377,11 +377,14 @@ address = "tcp://127.0.0.1:%d"
 		t.Fatalf("file sink: %d records, want 30", len(records))
 	}
 	got := rs.waitReceived(t, "tcp", 30)
+	missing := 0
 	for i, m := range got {
 		if strings.TrimPrefix(m.Msg, " ") != records[i].Raw {
 			t.Errorf("message %d is not the file sink's record %d:\n%s\n%s", i, i, m.Msg, records[i].Raw)
+			missing++
 		}
 	}
+	faultf(t, "rsyslogd restarted during a TCP workload: %d records written, %d received, %d missing", len(records), len(got), missing)
 	if log := agent.Log(); !strings.Contains(log, "sink write failed: trying again") || !strings.Contains(log, "sink took the batch after failures") {
 		t.Errorf("the agent did not log the failure and the recovery:\n%s", log)
 	}

@@ -167,15 +167,7 @@ func appendContainer(b []byte, c *Container, o *Orchestrator) []byte {
 			b = append(b, `,"runtime":`...)
 			b = appendString(b, c.Runtime)
 		}
-		if c.Name != "" {
-			b = append(b, `,"name":`...)
-			b = appendString(b, c.Name)
-		}
-		if c.ImageName != "" {
-			b = append(b, `,"image":{"name":`...)
-			b = appendString(b, c.ImageName)
-			b = append(b, '}')
-		}
+		b = appendNameImage(b, c)
 		b = append(b, '}')
 	}
 	if o.ResourceID != "" || o.ResourceName != "" {
@@ -195,6 +187,21 @@ func appendContainer(b []byte, c *Container, o *Orchestrator) []byte {
 			b = appendString(b, o.ResourceID)
 		}
 		b = append(b, "}}"...)
+	}
+	return b
+}
+
+// appendNameImage writes a container's name and image, as ECS and OCSF
+// both name them, when known.
+func appendNameImage(b []byte, c *Container) []byte {
+	if c.Name != "" {
+		b = append(b, `,"name":`...)
+		b = appendString(b, c.Name)
+	}
+	if c.ImageName != "" {
+		b = append(b, `,"image":{"name":`...)
+		b = appendString(b, c.ImageName)
+		b = append(b, '}')
 	}
 	return b
 }

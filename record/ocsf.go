@@ -185,15 +185,7 @@ func (o OCSF) appendActor(b []byte, r *Record) []byte {
 	if c := &r.Container; c.ID != "" {
 		b = append(b, `,"container":{"uid":`...)
 		b = appendString(b, c.ID)
-		if c.Name != "" {
-			b = append(b, `,"name":`...)
-			b = appendString(b, c.Name)
-		}
-		if c.ImageName != "" {
-			b = append(b, `,"image":{"name":`...)
-			b = appendString(b, c.ImageName)
-			b = append(b, '}')
-		}
+		b = appendNameImage(b, c)
 		if c.Runtime != "" {
 			b = append(b, `,"runtime":`...)
 			b = appendString(b, c.Runtime)

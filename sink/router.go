@@ -73,10 +73,11 @@ type RouteStats struct {
 }
 
 type route struct {
-	sink  Sink
-	opts  RouteOptions
-	q     chan *record.Record
-	stats RouteStats
+	sink        Sink
+	opts        RouteOptions
+	q           chan *record.Record
+	stats       RouteStats
+	pendingLost uint64 // records a full spool dropped, not yet told by a lost record
 	// lastDropLog limits the drop warnings to one per second (unix ns).
 	lastDropLog atomic.Int64
 }
@@ -204,14 +205,18 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 	var buf, canonical []byte
 	var batch []Message
 	var entries []spool.Entry
-	var times []time.Time // each record's event time, for the latency
+	var chainStart chain.Hash // where the chain stood before the entries
+	var times []time.Time     // each record's event time, for the latency
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	// A lost record waits for room in a full spool; it is tried each second.
+	lostTick := time.NewTicker(time.Second)
+	defer lostTick.Stop()
 	flush := func() {
 		timer.Stop()
 		switch {
 		case len(entries) > 0:
-			r.spoolAppend(ctx, log, entries)
+			r.spoolAppend(ctx, log, entries, chainStart)
 		case len(batch) > 0 && r.deliver(ctx, log, batch):
 			now := time.Now()
 			for _, t := range times {
@@ -225,6 +230,9 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 		case rec, ok := <-r.q:
 			if !ok {
 				flush()
+				if r.pendingLost > 0 && r.opts.Lost != nil {
+					r.spoolLost(log, true)
+				}
 				return
 			}
 			if !r.opts.Filter.Keep(rec) {
@@ -232,6 +240,9 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 				continue
 			}
 			var h chain.Hash
+			if r.opts.Chain != nil && len(entries) == 0 {
+				chainStart = r.opts.Chain.Prev()
+			}
 			if r.opts.Chain != nil {
 				// The chain is the sink's own: link a copy of the record.
 				c := *rec
@@ -258,6 +269,10 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 			}
 		case <-timer.C:
 			flush()
+		case <-lostTick.C:
+			if r.pendingLost > 0 && r.opts.Lost != nil {
+				r.spoolLost(log)
+			}
 		case <-ctx.Done():
 			if n := len(batch) + len(entries) + len(r.q); n > 0 {
 				r.stats.Failed.Add(uint64(n))
@@ -269,47 +284,82 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 }
 
 // spoolAppend writes encoded records to the sink's spool. A full spool
-// drops records by its policy (counted, logged, and followed by a lost
-// record in the stream); a spool that cannot be written (a full disk) makes
-// the records go to the sink straight away instead.
-func (r *route) spoolAppend(ctx context.Context, log zerolog.Logger, entries []spool.Entry) {
+// drops records by its policy: they are counted and logged, and a lost
+// record with their number follows in the sink's stream as soon as the
+// spool takes records again. A spool that cannot be written (a full disk)
+// makes the records go to the sink straight away instead.
+func (r *route) spoolAppend(ctx context.Context, log zerolog.Logger, entries []spool.Entry, chainStart chain.Hash) {
 	dropped, err := r.opts.Spool.Append(entries)
+	if dropped == len(entries) && r.opts.Chain != nil {
+		// The spool refused these (drop_newest): the chain goes on as if
+		// they had never been linked, so the sink's stream stays whole
+		// and the lost record says what is missing. (drop_oldest removes
+		// records from the middle of the stream instead: the chain shows
+		// that gap, and the lost record explains it.)
+		r.opts.Chain.Reset(chainStart)
+	}
 	if dropped > 0 {
 		r.stats.Dropped.Add(uint64(dropped))
-		log.Error().Int("dropped", dropped).Int64("spool_bytes", r.opts.Spool.Bytes()).Msg("spool full: records dropped for this sink")
-		if r.opts.Lost != nil {
-			r.spoolLost(log, uint64(dropped))
+		r.pendingLost += uint64(dropped)
+		now := time.Now().UnixNano()
+		if now-r.lastDropLog.Load() >= int64(time.Second) {
+			r.lastDropLog.Store(now)
+			log.Error().Int("dropped", dropped).Uint64("dropped_total", r.stats.Dropped.Load()).Int64("spool_bytes", r.opts.Spool.Bytes()).
+				Msg("spool full: records dropped for this sink")
 		}
 	}
-	if err == nil {
+	if err != nil {
+		log.Error().Err(err).Int("records", len(entries)).Msg("spool write failed: sending these records without the spool")
+		batch := make([]Message, len(entries))
+		for i, e := range entries {
+			batch[i] = Message{Key: e.Key, Value: e.Value, Time: e.Time}
+		}
+		if r.deliver(ctx, log, batch) {
+			now := time.Now()
+			for _, e := range entries {
+				r.stats.Latency.Observe(now.Sub(e.Time))
+			}
+		}
 		return
 	}
-	log.Error().Err(err).Int("records", len(entries)).Msg("spool write failed: sending these records without the spool")
-	batch := make([]Message, len(entries))
-	for i, e := range entries {
-		batch[i] = Message{Key: e.Key, Value: e.Value, Time: e.Time}
-	}
-	if r.deliver(ctx, log, batch) {
-		now := time.Now()
-		for _, e := range entries {
-			r.stats.Latency.Observe(now.Sub(e.Time))
-		}
+	if dropped < len(entries) && r.pendingLost > 0 && r.opts.Lost != nil {
+		r.spoolLost(log)
 	}
 }
 
-// spoolLost puts a lost record for n dropped records into the spool.
-func (r *route) spoolLost(log zerolog.Logger, n uint64) {
-	rec := r.opts.Lost(n)
-	var h chain.Hash
+// spoolLost puts a lost record for the records dropped so far into the
+// spool, after what it just took; force writes it even into a full spool
+// (the agent is stopping: it must not wait for room).
+func (r *route) spoolLost(log zerolog.Logger, force ...bool) {
+	rec := r.opts.Lost(r.pendingLost)
+	var h, before chain.Hash
 	if r.opts.Chain != nil {
+		before = r.opts.Chain.Prev()
 		canonical := record.AppendJSON(nil, rec)
 		var prev chain.Hash
 		prev, h = r.opts.Chain.Next(canonical)
 		rec.FSAudit.Chain = record.Chain{Prev: prev.String(), Hash: h.String()}
 	}
 	_, m := r.sink.Encode(nil, rec)
-	if _, err := r.opts.Spool.Append([]spool.Entry{{Seq: rec.Sequence, Time: rec.Time, Hash: h, Key: m.Key, Value: m.Value}}); err != nil {
-		log.Error().Err(err).Msg("spool: the lost record itself could not be written")
+	entry := []spool.Entry{{Seq: rec.Sequence, Time: rec.Time, Hash: h, Key: m.Key, Value: m.Value}}
+	var dropped int
+	var err error
+	if len(force) > 0 && force[0] {
+		err = r.opts.Spool.AppendOver(entry)
+	} else {
+		dropped, err = r.opts.Spool.Append(entry)
+	}
+	switch {
+	case err != nil:
+		log.Error().Err(err).Msg("spool: the lost record itself could not be written; it is tried again later")
+	case dropped == 1:
+		// No room even for it: it comes with the next records that fit.
+	default:
+		r.pendingLost = 0
+		return
+	}
+	if r.opts.Chain != nil {
+		r.opts.Chain.Reset(before)
 	}
 }
 

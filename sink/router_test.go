@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fsaudit/fsaudit/chain"
 	"github.com/fsaudit/fsaudit/enrich"
 	"github.com/fsaudit/fsaudit/record"
+	"github.com/fsaudit/fsaudit/spool"
 	"github.com/rs/zerolog"
 )
 
@@ -173,4 +175,64 @@ func TestRouterCancel(t *testing.T) {
 	if f := rt.Routes()[0].Stats.Failed.Load(); f != 5 {
 		t.Errorf("failed %d, want the 5 records the sink never took", f)
 	}
+}
+
+// A spooled route: records reach the sink through the spool, with chain
+// values that verify; when the sink is stuck and the spool fills, the
+// dropped records are followed by a lost record in the sink's stream.
+func TestRouterSpoolAndChain(t *testing.T) {
+	dir := t.TempDir()
+	sp, _, err := spool.Open(spool.Options{Dir: dir, SegmentBytes: 2000, MaxBytes: 6000, DropNewest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := make(chan struct{})
+	s := &jsonSink{memSink: memSink{name: "j", gate: gate}}
+	rt := NewRouter(zerolog.Nop())
+	var lostSeq uint64 = 1000
+	rt.Add(s, RouteOptions{BatchSize: 5, BatchTimeout: time.Millisecond, Spool: sp, Chain: chain.New(nil, chain.Hash{}),
+		Lost: func(n uint64) *record.Record {
+			lostSeq++
+			return &record.Record{Action: record.ActionLost, ID: "lost", Sequence: lostSeq, Host: record.Host{Name: "h"}, FSAudit: record.FSAudit{Lost: n}}
+		}})
+	rt.Start(context.Background())
+	for i := 1; i <= 60; i++ {
+		r := rec(uint64(i), "/f", "write", "")
+		r.Host.Name, r.File.Name, r.File.Mode, r.ID = "h", "f", 0o100644, fmt.Sprint("id-", i)
+		rt.Publish(r)
+		time.Sleep(time.Millisecond) // let the appender keep up: the spool, not the queue, fills
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(gate)
+	rt.Close()
+	got := s.records()
+	v := chain.NewVerifier(nil)
+	var delivered, lost uint64
+	for i, line := range got {
+		if err := v.Line([]byte(line)); err != nil {
+			t.Fatalf("line %d does not verify: %v\n%s", i, err, line)
+		}
+		var r record.Record
+		if err := record.ParseJSON([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Action == record.ActionLost {
+			lost += r.FSAudit.Lost
+		} else {
+			delivered++
+		}
+	}
+	st := rt.Routes()[0].Stats
+	if lost == 0 || delivered+lost != 60 || st.Dropped.Load() != lost {
+		t.Errorf("delivered %d, lost records count %d, dropped %d: want every one of 60 accounted for", delivered, lost, st.Dropped.Load())
+	}
+}
+
+// jsonSink is a memSink that encodes records in the json format.
+type jsonSink struct{ memSink }
+
+func (j *jsonSink) Encode(buf []byte, r *record.Record) ([]byte, Message) {
+	start := len(buf)
+	buf = record.AppendJSON(buf, r)
+	return buf, Message{Value: buf[start:]}
 }

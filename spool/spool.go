@@ -348,6 +348,17 @@ func (s *Spool) LastHash() [32]byte {
 // the policy decides: drop the oldest segment (entries the sink never got)
 // or refuse these entries. It returns how many entries that dropped.
 func (s *Spool) Append(entries []Entry) (dropped int, err error) {
+	return s.append(entries, true)
+}
+
+// AppendOver writes entries even when that takes the spool past MaxBytes:
+// for a few small entries that must not be lost (a lost record).
+func (s *Spool) AppendOver(entries []Entry) error {
+	_, err := s.append(entries, false)
+	return err
+}
+
+func (s *Spool) append(entries []Entry, limit bool) (dropped int, err error) {
 	if len(entries) == 0 {
 		return 0, nil
 	}
@@ -360,7 +371,7 @@ func (s *Spool) Append(entries []Entry) (dropped int, err error) {
 	if s.closed {
 		return 0, ErrClosed
 	}
-	if s.opts.MaxBytes > 0 {
+	if limit && s.opts.MaxBytes > 0 {
 		for s.bytes+int64(len(buf)) > s.opts.MaxBytes {
 			if s.opts.DropNewest || s.bytes == 0 {
 				// Refuse these (or they could never fit at all).
