@@ -77,7 +77,8 @@ type route struct {
 	opts        RouteOptions
 	q           chan *record.Record
 	stats       RouteStats
-	pendingLost uint64 // records a full spool dropped, not yet told by a lost record
+	pendingLost uint64         // records a full spool dropped, not yet told by a lost record
+	lostRec     *record.Record // the lost record that will tell them, numbered once
 	// lastDropLog limits the drop warnings to one per second (unix ns).
 	lastDropLog atomic.Int64
 }
@@ -216,7 +217,7 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 		timer.Stop()
 		switch {
 		case len(entries) > 0:
-			r.spoolAppend(ctx, log, entries, chainStart)
+			r.spoolAppend(log, entries, chainStart)
 		case len(batch) > 0 && r.deliver(ctx, log, batch):
 			now := time.Now()
 			for _, t := range times {
@@ -271,7 +272,7 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 			flush()
 		case <-lostTick.C:
 			if r.pendingLost > 0 && r.opts.Lost != nil {
-				r.spoolLost(log)
+				r.spoolLost(log, false)
 			}
 		case <-ctx.Done():
 			if n := len(batch) + len(entries) + len(r.q); n > 0 {
@@ -284,82 +285,83 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 }
 
 // spoolAppend writes encoded records to the sink's spool. A full spool
-// drops records by its policy: they are counted and logged, and a lost
-// record with their number follows in the sink's stream as soon as the
-// spool takes records again. A spool that cannot be written (a full disk)
-// makes the records go to the sink straight away instead.
-func (r *route) spoolAppend(ctx context.Context, log zerolog.Logger, entries []spool.Entry, chainStart chain.Hash) {
-	dropped, err := r.opts.Spool.Append(entries)
-	if dropped == len(entries) && r.opts.Chain != nil {
-		// The spool refused these (drop_newest): the chain goes on as if
-		// they had never been linked, so the sink's stream stays whole
-		// and the lost record says what is missing. (drop_oldest removes
+// drops records by its policy, and a spool that cannot be written (its
+// disk is full) refuses them: either way they are counted and logged, and
+// a lost record with their number follows in the sink's stream as soon as
+// the spool takes records again.
+func (r *route) spoolAppend(log zerolog.Logger, entries []spool.Entry, chainStart chain.Hash) {
+	dropped, refused, err := r.opts.Spool.Append(entries)
+	if err != nil {
+		dropped, refused = len(entries), true
+		log.Error().Err(err).Int("records", len(entries)).Msg("spool write failed: records lost for this sink")
+	}
+	if refused && r.opts.Chain != nil {
+		// The refused records were never written: the chain goes on as if
+		// they had never been linked, so the sink's stream stays whole and
+		// the lost record says what is missing. (drop_oldest removes
 		// records from the middle of the stream instead: the chain shows
 		// that gap, and the lost record explains it.)
 		r.opts.Chain.Reset(chainStart)
 	}
-	if dropped > 0 {
-		r.stats.Dropped.Add(uint64(dropped))
-		r.pendingLost += uint64(dropped)
-		now := time.Now().UnixNano()
-		if now-r.lastDropLog.Load() >= int64(time.Second) {
-			r.lastDropLog.Store(now)
-			log.Error().Int("dropped", dropped).Uint64("dropped_total", r.stats.Dropped.Load()).Int64("spool_bytes", r.opts.Spool.Bytes()).
-				Msg("spool full: records dropped for this sink")
-		}
+	r.countDropped(log, dropped)
+	if !refused && r.pendingLost > 0 && r.opts.Lost != nil {
+		r.spoolLost(log, false)
 	}
-	if err != nil {
-		log.Error().Err(err).Int("records", len(entries)).Msg("spool write failed: sending these records without the spool")
-		batch := make([]Message, len(entries))
-		for i, e := range entries {
-			batch[i] = Message{Key: e.Key, Value: e.Value, Time: e.Time}
-		}
-		if r.deliver(ctx, log, batch) {
-			now := time.Now()
-			for _, e := range entries {
-				r.stats.Latency.Observe(now.Sub(e.Time))
-			}
-		}
+}
+
+// countDropped counts records a full spool lost (logging at most once a
+// second) for the next lost record.
+func (r *route) countDropped(log zerolog.Logger, n int) {
+	if n <= 0 {
 		return
 	}
-	if dropped < len(entries) && r.pendingLost > 0 && r.opts.Lost != nil {
-		r.spoolLost(log)
+	r.stats.Dropped.Add(uint64(n))
+	r.pendingLost += uint64(n)
+	now := time.Now().UnixNano()
+	if now-r.lastDropLog.Load() >= int64(time.Second) {
+		r.lastDropLog.Store(now)
+		log.Error().Int("dropped", n).Uint64("dropped_total", r.stats.Dropped.Load()).Int64("spool_bytes", r.opts.Spool.Bytes()).
+			Msg("spool full: records dropped for this sink")
 	}
 }
 
 // spoolLost puts a lost record for the records dropped so far into the
-// spool, after what it just took; force writes it even into a full spool
-// (the agent is stopping: it must not wait for room).
-func (r *route) spoolLost(log zerolog.Logger, force ...bool) {
-	rec := r.opts.Lost(r.pendingLost)
+// spool, after what it just took. The record is numbered once and kept
+// until it is written. force writes it even into a full spool (the agent
+// is stopping: it cannot wait for room).
+func (r *route) spoolLost(log zerolog.Logger, force bool) {
+	if r.lostRec == nil {
+		r.lostRec = r.opts.Lost(0)
+	}
+	rec := *r.lostRec
+	rec.FSAudit.Lost = r.pendingLost
 	var h, before chain.Hash
 	if r.opts.Chain != nil {
 		before = r.opts.Chain.Prev()
-		canonical := record.AppendJSON(nil, rec)
 		var prev chain.Hash
-		prev, h = r.opts.Chain.Next(canonical)
+		prev, h = r.opts.Chain.Next(record.AppendJSON(nil, &rec))
 		rec.FSAudit.Chain = record.Chain{Prev: prev.String(), Hash: h.String()}
 	}
-	_, m := r.sink.Encode(nil, rec)
+	_, m := r.sink.Encode(nil, &rec)
 	entry := []spool.Entry{{Seq: rec.Sequence, Time: rec.Time, Hash: h, Key: m.Key, Value: m.Value}}
 	var dropped int
+	var refused bool
 	var err error
-	if len(force) > 0 && force[0] {
+	if force {
 		err = r.opts.Spool.AppendOver(entry)
 	} else {
-		dropped, err = r.opts.Spool.Append(entry)
+		dropped, refused, err = r.opts.Spool.Append(entry)
 	}
-	switch {
-	case err != nil:
-		log.Error().Err(err).Msg("spool: the lost record itself could not be written; it is tried again later")
-	case dropped == 1:
-		// No room even for it: it comes with the next records that fit.
-	default:
-		r.pendingLost = 0
+	if err == nil && !refused {
+		r.pendingLost, r.lostRec = 0, nil
+		r.countDropped(log, dropped) // writing it made room by dropping older records
 		return
 	}
 	if r.opts.Chain != nil {
 		r.opts.Chain.Reset(before)
+	}
+	if force {
+		log.Error().Err(err).Uint64("lost", r.pendingLost).Msg("spool: the lost record could not be written at the stop: this loss is only in this log")
 	}
 }
 
@@ -373,12 +375,20 @@ func (r *route) drain(ctx context.Context, log zerolog.Logger, appending *atomic
 	batch := make([]Message, 0, r.opts.BatchSize)
 	for ctx.Err() == nil {
 		es, next, err := sp.Read(r.opts.BatchSize, 200*time.Millisecond, pos)
-		if err != nil {
-			if !errors.Is(err, spool.ErrClosed) {
-				log.Error().Err(err).Msg("reading the spool")
-			}
+		if errors.Is(err, spool.ErrClosed) {
 			return
 		}
+		if err != nil {
+			// A frame that does not read (a damaged disk) or a file that does
+			// not open: say so and try again; the records stay where they are.
+			log.Error().Err(err).Msg("reading the spool: trying again in a second")
+			if !appending.Load() {
+				return
+			}
+			time.Sleep(time.Second)
+			continue
+		}
+		pos = next
 		if len(es) == 0 {
 			if !appending.Load() && sp.Len() == 0 {
 				return
@@ -402,7 +412,6 @@ func (r *route) drain(ctx context.Context, log zerolog.Logger, appending *atomic
 		for _, e := range es {
 			r.stats.Latency.Observe(now.Sub(e.Time))
 		}
-		pos = next
 	}
 }
 

@@ -89,6 +89,7 @@ type Spool struct {
 	bytes    int64      // bytes in all segments
 	dropped  uint64     // entries dropped because the spool was full
 	closed   bool
+	readEnd  Position // the end of the last Read: what the sink is being sent ends there
 	r        *os.File // the segment being read
 	rSeg     uint64
 	rbuf     *bufio.Reader
@@ -101,6 +102,10 @@ type Spool struct {
 func Open(o Options) (*Spool, *Recovery, error) {
 	if o.SegmentBytes <= 0 {
 		o.SegmentBytes = 16 << 20
+		if o.MaxBytes > 0 {
+			// Small enough that dropping the oldest gives back little.
+			o.SegmentBytes = min(o.SegmentBytes, max(o.MaxBytes/8, 4096))
+		}
 	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("spool %s: %w", o.Dir, err)
@@ -157,6 +162,11 @@ func (s *Spool) recover() (*Recovery, error) {
 	for i, seg := range s.segs {
 		start := int64(0)
 		if seg.id == s.cursor.Segment {
+			if s.cursor.Offset > seg.size {
+				// The segment lost its end (a power cut before the
+				// kernel wrote it): nothing after the cursor is left.
+				s.cursor.Offset = seg.size
+			}
 			start = s.cursor.Offset
 		}
 		n, good, last, err := scan(filepath.Join(s.opts.Dir, segName(seg.id)), start)
@@ -307,22 +317,15 @@ func (s *Spool) writeCursor() error {
 // one when there is none or the last is full.
 func (s *Spool) openWriter() error {
 	if len(s.segs) == 0 || s.segs[len(s.segs)-1].size >= s.opts.SegmentBytes {
-		id := s.cursor.Segment
-		if len(s.segs) > 0 {
-			id = s.segs[len(s.segs)-1].id + 1
-		}
-		s.segs = append(s.segs, &segment{id: id})
-		if len(s.segs) == 1 {
-			s.cursor = Position{Segment: id}
-		}
-	}
-	if s.w != nil {
-		s.w.Close()
+		return s.newSegment()
 	}
 	last := s.segs[len(s.segs)-1]
 	w, err := os.OpenFile(filepath.Join(s.opts.Dir, segName(last.id)), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
+	}
+	if s.w != nil {
+		s.w.Close()
 	}
 	s.w = w
 	return nil
@@ -344,23 +347,34 @@ func (s *Spool) LastHash() [32]byte {
 	return s.lastHash
 }
 
-// Append writes entries at the end. When the spool would pass MaxBytes,
-// the policy decides: drop the oldest segment (entries the sink never got)
-// or refuse these entries. It returns how many entries that dropped.
-func (s *Spool) Append(entries []Entry) (dropped int, err error) {
+// Append writes entries at the end. When the spool would pass MaxBytes
+// (counting what waits, not what was acknowledged), the policy decides:
+// drop the oldest segment (entries the sink never got) or refuse these
+// entries. It returns how many entries that lost in all, and whether these
+// entries were refused (then they are part of the count).
+func (s *Spool) Append(entries []Entry) (dropped int, refused bool, err error) {
 	return s.append(entries, true)
 }
 
 // AppendOver writes entries even when that takes the spool past MaxBytes:
 // for a few small entries that must not be lost (a lost record).
 func (s *Spool) AppendOver(entries []Entry) error {
-	_, err := s.append(entries, false)
+	_, _, err := s.append(entries, false)
 	return err
 }
 
-func (s *Spool) append(entries []Entry, limit bool) (dropped int, err error) {
+// live is how many bytes wait after the cursor (the cursor is always in
+// the first segment: Ack deletes the ones before it).
+func (s *Spool) live() int64 {
+	if len(s.segs) > 0 && s.segs[0].id == s.cursor.Segment {
+		return s.bytes - s.cursor.Offset
+	}
+	return s.bytes
+}
+
+func (s *Spool) append(entries []Entry, limit bool) (dropped int, refused bool, err error) {
 	if len(entries) == 0 {
-		return 0, nil
+		return 0, false, nil
 	}
 	var buf []byte
 	for i := range entries {
@@ -369,57 +383,93 @@ func (s *Spool) append(entries []Entry, limit bool) (dropped int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return 0, ErrClosed
+		return 0, false, ErrClosed
 	}
 	if limit && s.opts.MaxBytes > 0 {
-		for s.bytes+int64(len(buf)) > s.opts.MaxBytes {
-			if s.opts.DropNewest || s.bytes == 0 {
-				// Refuse these (or they could never fit at all).
+		if int64(len(buf)) > s.opts.MaxBytes {
+			s.dropped += uint64(len(entries))
+			return len(entries), true, nil // could never fit: keep what waits
+		}
+		for s.live()+int64(len(buf)) > s.opts.MaxBytes {
+			if s.opts.DropNewest || s.live() == 0 {
 				s.dropped += uint64(len(entries))
-				return len(entries), nil
+				return dropped + len(entries), true, nil
 			}
 			if len(s.segs) == 1 {
 				// Only the segment being written: start another, so the
 				// old one can go.
-				s.segs = append(s.segs, &segment{id: s.segs[0].id + 1})
-				if err := s.openWriter(); err != nil {
-					return dropped, err
+				if err := s.newSegment(); err != nil {
+					return dropped, false, err
 				}
 			}
 			dropped += s.dropOldest()
 		}
 	}
 	if s.segs[len(s.segs)-1].size >= s.opts.SegmentBytes {
-		if err := s.openWriter(); err != nil {
-			return dropped, err
+		if err := s.newSegment(); err != nil {
+			return dropped, false, err
 		}
 	}
-	n, err := s.w.Write(buf)
 	last := s.segs[len(s.segs)-1]
+	n, err := s.w.Write(buf)
 	if err != nil {
-		// Take back a partial write so the segment ends on a whole frame.
+		// Take back a partial write so the segment ends on a whole frame;
+		// if that fails too, go on in a new segment.
 		if n > 0 {
-			s.w.Truncate(last.size)
+			if terr := s.w.Truncate(last.size); terr != nil {
+				last.size += int64(n) // the reader stops at the torn frame
+				s.bytes += int64(n)
+				s.newSegment()
+			}
 		}
-		return dropped, fmt.Errorf("spool %s: %w", s.opts.Dir, err)
+		return dropped, false, fmt.Errorf("spool %s: %w", s.opts.Dir, err)
 	}
 	last.size += int64(n)
 	s.bytes += int64(n)
 	s.entries += len(entries)
 	s.lastHash = entries[len(entries)-1].Hash
 	s.cond.Broadcast()
-	return dropped, nil
+	return dropped, false, nil
+}
+
+// newSegment starts a segment after the last and opens it for appending.
+func (s *Spool) newSegment() error {
+	id := s.cursor.Segment
+	if len(s.segs) > 0 {
+		id = s.segs[len(s.segs)-1].id + 1
+	}
+	w, err := os.OpenFile(filepath.Join(s.opts.Dir, segName(id)), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	if s.w != nil {
+		s.w.Close()
+	}
+	s.w = w
+	s.segs = append(s.segs, &segment{id: id})
+	if len(s.segs) == 1 {
+		s.cursor = Position{Segment: id}
+	}
+	return nil
 }
 
 // dropOldest removes the oldest segment, moving the cursor past it, and
 // returns how many entries waiting in it that lost.
 func (s *Spool) dropOldest() int {
 	seg := s.segs[0]
+	// Entries the sink is being sent (read, not yet acknowledged) are not
+	// lost: only what comes after the last Read is.
 	start := int64(0)
 	if s.cursor.Segment == seg.id {
 		start = s.cursor.Offset
 	}
-	n, _, _, _ := scan(filepath.Join(s.opts.Dir, segName(seg.id)), start)
+	if s.readEnd.Segment == seg.id {
+		start = max(start, s.readEnd.Offset)
+	}
+	n := 0
+	if s.readEnd.Segment <= seg.id {
+		n, _, _, _ = scan(filepath.Join(s.opts.Dir, segName(seg.id)), start)
+	}
 	if s.rSeg == seg.id && s.r != nil {
 		s.r.Close()
 		s.r = nil
@@ -502,6 +552,9 @@ func (s *Spool) Read(max int, wait time.Duration, from Position) ([]Entry, Posit
 		pos.Offset += size
 		out = append(out, e)
 	}
+	if pos.Segment > s.readEnd.Segment || pos.Segment == s.readEnd.Segment && pos.Offset > s.readEnd.Offset {
+		s.readEnd = pos
+	}
 	return out, pos, nil
 }
 
@@ -563,11 +616,13 @@ func (s *Spool) openReader(p Position) error {
 func (s *Spool) Ack(p Position, n int, hash [32]byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// These entries were read, so no drop counted them: they leave the
+	// count now, whether or not a drop moved the cursor past them.
+	s.entries = max(s.entries-n, 0)
 	if p.Segment < s.cursor.Segment || p.Segment == s.cursor.Segment && p.Offset <= s.cursor.Offset {
-		return nil // a drop moved the cursor past these already
+		return nil
 	}
 	s.cursor, s.ackHash = p, hash
-	s.entries = max(s.entries-n, 0)
 	for len(s.segs) > 1 && s.segs[0].id < p.Segment {
 		if s.r != nil && s.rSeg == s.segs[0].id {
 			s.r.Close()

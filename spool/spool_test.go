@@ -70,7 +70,7 @@ func TestAppendReadAck(t *testing.T) {
 	if rec.Entries != 0 || rec.TornBytes != 0 {
 		t.Errorf("fresh spool: %+v", rec)
 	}
-	if _, err := s.Append(entries(0, 30)); err != nil {
+	if _, _, err := s.Append(entries(0, 30)); err != nil {
 		t.Fatal(err)
 	}
 	// Read without acknowledging: the entries stay.
@@ -193,7 +193,7 @@ func TestFullPolicies(t *testing.T) {
 		defer s.Close()
 		var dropped int
 		for i := 0; i < 30; i += 5 {
-			n, err := s.Append(entries(i, 5))
+			n, _, err := s.Append(entries(i, 5))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,7 +209,7 @@ func TestFullPolicies(t *testing.T) {
 		defer s.Close()
 		var dropped int
 		for i := 0; i < 30; i += 5 {
-			n, _ := s.Append(entries(i, 5))
+			n, _, _ := s.Append(entries(i, 5))
 			dropped += n
 		}
 		got := readAll(t, s)
@@ -270,4 +270,77 @@ func FuzzFrame(f *testing.F) {
 			off += n
 		}
 	})
+}
+
+// What was acknowledged does not count against the limit: a spool that
+// keeps up never refuses, even when the limit is below a segment's size.
+func TestLimitCountsWaitingOnly(t *testing.T) {
+	one := int64(len(appendFrame(nil, &entries(0, 1)[0])))
+	s, _ := open(t, Options{Dir: t.TempDir(), SegmentBytes: 100 * one, MaxBytes: 6 * one, DropNewest: true})
+	defer s.Close()
+	pos := Position{}
+	for i := 0; i < 200; i += 3 {
+		if dropped, refused, err := s.Append(entries(i, 3)); dropped != 0 || refused || err != nil {
+			t.Fatalf("append %d: dropped %d refused %v %v", i, dropped, refused, err)
+		}
+		es, next, _ := s.Read(10, 0, pos)
+		s.Ack(next, len(es), es[len(es)-1].Hash)
+		pos = next
+	}
+}
+
+// A batch that could never fit is refused without emptying the spool.
+func TestTooBigBatch(t *testing.T) {
+	one := int64(len(appendFrame(nil, &entries(0, 1)[0])))
+	s, _ := open(t, Options{Dir: t.TempDir(), SegmentBytes: 2 * one, MaxBytes: 5 * one})
+	defer s.Close()
+	s.Append(entries(0, 4))
+	dropped, refused, err := s.Append(entries(4, 8))
+	if dropped != 8 || !refused || err != nil || s.Len() != 4 {
+		t.Errorf("dropped %d refused %v err %v, %d waiting: want the batch refused and the 4 kept", dropped, refused, err, s.Len())
+	}
+}
+
+// Entries the sink is being sent are not counted lost when their segment
+// is dropped; the count of waiting entries stays right after the Ack.
+func TestDropOldestSparesInFlight(t *testing.T) {
+	one := int64(len(appendFrame(nil, &entries(0, 1)[0])))
+	// One segment per Append: [0 1 2] [3 4 5] [6 7 8].
+	s, _ := open(t, Options{Dir: t.TempDir(), SegmentBytes: 1, MaxBytes: 7 * one})
+	defer s.Close()
+	s.Append(entries(0, 3))
+	es, next, _ := s.Read(3, 0, Position{}) // in flight
+	s.Append(entries(3, 3))
+	dropped, refused, _ := s.Append(entries(6, 3)) // no room: the first segment goes
+	if refused || dropped != 0 {
+		t.Errorf("dropped %d refused %v: the in-flight entries are not lost", dropped, refused)
+	}
+	s.Ack(next, len(es), es[len(es)-1].Hash)
+	if s.Len() != 6 {
+		t.Errorf("%d waiting after the Ack, want 6", s.Len())
+	}
+	if got := readAll(t, s); fmt.Sprint(got) != fmt.Sprint(seqRange(3, 6)) {
+		t.Errorf("read %v", got)
+	}
+}
+
+// A cursor beyond its segment's end (a power cut took the tail) is
+// clamped: later entries are read, none are skipped.
+func TestCursorBeyondEnd(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := open(t, Options{Dir: dir})
+	s.Append(entries(0, 5))
+	readAll(t, s)
+	s.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	os.Truncate(segs[len(segs)-1], 100)
+	s2, _ := open(t, Options{Dir: dir})
+	defer s2.Close()
+	s2.Append(entries(5, 5))
+	if got := readAll(t, s2); fmt.Sprint(got) != fmt.Sprint(seqRange(5, 5)) {
+		t.Errorf("read %v, want the 5 new entries", got)
+	}
+	if s2.Len() != 0 {
+		t.Errorf("%d waiting", s2.Len())
+	}
 }
