@@ -554,6 +554,9 @@ func validateSink(s *Sink, at func(msg, key string) error) error {
 		if s.MaxMessageBytes < 1024 {
 			return at("must be at least 1024: the header alone may take several hundred bytes", "max_message_bytes")
 		}
+		if scheme == "udp" && s.MaxMessageBytes > 65507 {
+			return at("a UDP datagram holds at most 65507 bytes", "max_message_bytes")
+		}
 		if scheme != "tls" {
 			for _, k := range []struct{ key, v string }{{"tls_ca_file", s.TLSCAFile}, {"tls_cert_file", s.TLSCertFile}, {"tls_key_file", s.TLSKeyFile}, {"tls_server_name", s.TLSServerName}} {
 				if k.v != "" {

@@ -346,46 +346,50 @@ func cefView(s string) string {
 }
 
 // TestSyslogReceiverRestart: rsyslogd stops while the agent runs and comes
-// back later on the same port; the TCP sink notices the closed connection,
-// retries with growing pauses while nothing listens, reconnects, and every
-// record arrives.
+// back later on the same port; the TCP and the TLS sink notice the closed
+// connection (TLS receivers close with an alert first), retry with growing
+// pauses while nothing listens, reconnect, and every record arrives.
 func TestSyslogReceiverRestart(t *testing.T) {
 	requireRoot(t)
-	rs := startRsyslogd(t, writePKI(t, t.TempDir()))
-	work := tmpDir(t, "fsaudit-syslog-restart-", 0)
-	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
-	agent := StartAgent(t, AgentConfig{Include: []string{work}, Sink: sinkPath, Extra: fmt.Sprintf(`
-[[sink]]
-name = "tcp"
-type = "syslog"
-address = "tcp://127.0.0.1:%d"
-`, rs.ports["tcp"])})
-	write := func(from, to int) {
-		for i := from; i < to; i++ {
-			sh(t, nil, `printf x > "$1"`, filepath.Join(work, fmt.Sprint(i)))
-		}
-	}
-	write(0, 10)
-	rs.waitReceived(t, "tcp", 10)
-	rs.stop()
-	write(10, 20) // nothing listens: the sink retries
-	time.Sleep(time.Second)
-	rs.start()
-	write(20, 30)
-	records := agent.Stop()
-	if len(records) != 30 {
-		t.Fatalf("file sink: %d records, want 30", len(records))
-	}
-	got := rs.waitReceived(t, "tcp", 30)
-	missing := 0
-	for i, m := range got {
-		if strings.TrimPrefix(m.Msg, " ") != records[i].Raw {
-			t.Errorf("message %d is not the file sink's record %d:\n%s\n%s", i, i, m.Msg, records[i].Raw)
-			missing++
-		}
-	}
-	faultf(t, "rsyslogd restarted during a TCP workload: %d records written, %d received, %d missing", len(records), len(got), missing)
-	if log := agent.Log(); !strings.Contains(log, "sink write failed: trying again") || !strings.Contains(log, "sink took the batch after failures") {
-		t.Errorf("the agent did not log the failure and the recovery:\n%s", log)
+	for _, input := range []string{"tcp", "tls"} {
+		t.Run(input, func(t *testing.T) {
+			pki := writePKI(t, t.TempDir())
+			rs := startRsyslogd(t, pki)
+			work := tmpDir(t, "fsaudit-syslog-restart-", 0)
+			sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
+			extra := fmt.Sprintf("\n[[sink]]\nname = \"s\"\ntype = \"syslog\"\naddress = \"%s://127.0.0.1:%d\"\n", input, rs.ports[input])
+			if input == "tls" {
+				extra += fmt.Sprintf("tls_ca_file = %q\n", pki.CA)
+			}
+			agent := StartAgent(t, AgentConfig{Include: []string{work}, Sink: sinkPath, Extra: extra})
+			write := func(from, to int) {
+				for i := from; i < to; i++ {
+					sh(t, nil, `printf x > "$1"`, filepath.Join(work, fmt.Sprint(i)))
+				}
+			}
+			write(0, 10)
+			rs.waitReceived(t, input, 10)
+			rs.stop()
+			write(10, 20) // nothing listens: the sink retries
+			time.Sleep(time.Second)
+			rs.start()
+			write(20, 30)
+			records := agent.Stop()
+			if len(records) != 30 {
+				t.Fatalf("file sink: %d records, want 30", len(records))
+			}
+			got := rs.waitReceived(t, input, 30)
+			missing := 0
+			for i, m := range got {
+				if strings.TrimPrefix(m.Msg, " ") != records[i].Raw {
+					t.Errorf("message %d is not the file sink's record %d:\n%s\n%s", i, i, m.Msg, records[i].Raw)
+					missing++
+				}
+			}
+			faultf(t, "rsyslogd restarted during a %s workload: %d records written, %d received, %d missing", input, len(records), len(got), missing)
+			if log := agent.Log(); !strings.Contains(log, "sink write failed: trying again") || !strings.Contains(log, "sink took the batch after failures") {
+				t.Errorf("the agent did not log the failure and the recovery:\n%s", log)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package enrich
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -95,11 +96,19 @@ func (p *Processes) fromProc(pid uint32, start uint64) *Proc {
 	if exe, err := os.Readlink(dir + "exe"); err == nil {
 		pr.Executable = strings.TrimSuffix(exe, " (deleted)")
 	}
-	if cmdline, err := os.ReadFile(dir + "cmdline"); err == nil {
+	if f, err := os.Open(dir + "cmdline"); err == nil {
+		// As much as the kernel's exec event carries, no more: a record
+		// stays far below what any sink takes in one message.
+		cmdline, _ := io.ReadAll(io.LimitReader(f, maxArgsBytes))
+		f.Close()
 		pr.Args = splitArgs(cmdline)
 	}
 	return pr
 }
+
+// maxArgsBytes bounds the arguments read from /proc, as FSA_ARGS_MAX - 1
+// bounds those of exec events.
+const maxArgsBytes = 2047
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's start time.
 const clockTicks = 100

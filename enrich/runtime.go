@@ -253,8 +253,9 @@ func validID(id string) bool {
 
 // Metadata asks the runtimes about each container once and keeps the
 // answer, so the hot path only reads a map. An id no runtime knows is asked
-// again after Retry (its metadata may not be written yet); a source that
-// failed is left alone for Backoff. Entries not used for Expiry go when the
+// again after Retry (its metadata may not be written yet), then after twice
+// as long each time, up to 5 minutes; a source that failed is left alone
+// for Backoff. Lookups run on the event reader, each bounded by Timeout. Entries not used for Expiry go when the
 // cache is full.
 type Metadata struct {
 	Sources []MetaSource
@@ -272,10 +273,11 @@ type Metadata struct {
 }
 
 type metaEntry struct {
-	meta  Meta
-	found bool
-	asked time.Time
-	used  time.Time
+	meta   Meta
+	found  bool
+	asked  time.Time
+	used   time.Time
+	misses int // lookups that found nothing: each doubles the wait before the next
 }
 
 // NewMetadata prepares a cache over sources, with production bounds.
@@ -296,7 +298,7 @@ func (md *Metadata) Lookup(c Container) (Meta, bool) {
 	defer md.mu.Unlock()
 	now := time.Now()
 	e := md.entries[c.ID]
-	if e != nil && (e.found || now.Sub(e.asked) < md.Retry) {
+	if e != nil && (e.found || now.Sub(e.asked) < min(md.Retry<<min(e.misses, 6), 5*time.Minute)) {
 		e.used = now
 		return e.meta, e.found
 	}
@@ -327,6 +329,9 @@ func (md *Metadata) Lookup(c Container) (Meta, bool) {
 			e.meta, e.found = m, true
 			break
 		}
+	}
+	if !e.found {
+		e.misses++
 	}
 	return e.meta, e.found
 }

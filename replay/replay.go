@@ -162,6 +162,7 @@ type message struct {
 	msg       kafka.Message
 	end       bool
 	err       error
+	gap       [2]int64 // offsets [from, to) the reader skipped, when to > 0
 }
 
 const maxSkips = 1000
@@ -230,8 +231,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	var batchParts []int
 	var batchOffsets []int64
 	// flush delivers the batch; nil entries stand for messages read but not
-	// delivered, which move the resume point all the same.
-	flush := func(ctx context.Context) error {
+	// delivered, which move the resume point all the same. A stop (Ctrl-C)
+	// does not cut a delivery or its commit short: they have a minute.
+	flush := func(parent context.Context) error {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), time.Minute)
+		defer cancel()
 		if err := deliver(ctx, &o, batch); err != nil {
 			return err
 		}
@@ -254,6 +258,23 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	defer tick.Stop()
 	timer := time.NewTimer(time.Hour)
 	for open > 0 || o.Follow {
+		if ctx.Err() != nil {
+			// Stopping: what was read is delivered and committed below.
+			sum.Interrupted = true
+			if len(batch) > 0 {
+				if err := flush(ctx); err != nil {
+					return sum, err
+				}
+			}
+			if o.Follow {
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				defer cancel()
+				if err := commit(fctx, client, &o, parts); err != nil {
+					return sum, err
+				}
+			}
+			return sum, nil
+		}
 		select {
 		case <-ctx.Done():
 			sum.Interrupted = true
@@ -287,6 +308,17 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			}
 			if m.end {
 				open--
+				continue
+			}
+			if m.gap[1] > 0 {
+				n := uint64(m.gap[1] - m.gap[0])
+				reason := fmt.Sprintf("offsets %d to %d are no longer in the topic (retention)", m.gap[0], m.gap[1]-1)
+				sum.Skipped[reason] += n
+				p.Skipped += n
+				if len(sum.Skips) < maxSkips {
+					sum.Skips = append(sum.Skips, Skip{Partition: m.partition, Offset: m.gap[0], Reason: reason})
+				}
+				o.Log.Warn().Int("partition", m.partition).Int64("from", m.gap[0]).Int64("to", m.gap[1]).Msg("records gone from the topic while replaying")
 				continue
 			}
 			sum.Read++
@@ -453,7 +485,8 @@ func plan(ctx context.Context, client *kafka.Client, o *Options) ([]*PartitionSu
 	for _, id := range ids {
 		p := &PartitionSummary{Partition: id, Start: first[id], End: last[id]}
 		switch {
-		case hasKey(committed, id):
+		case hasKey(committed, id) && len(o.Offsets) == 0 && o.Since.IsZero():
+			// Following on: explicit --offsets or --since win over it.
 			p.Start = committed[id]
 		case hasKey(o.Offsets, id):
 			p.Start = o.Offsets[id]
@@ -466,7 +499,14 @@ func plan(ctx context.Context, client *kafka.Client, o *Options) ([]*PartitionSu
 			}
 		}
 		if p.Start < first[id] {
+			o.Log.Warn().Int("partition", id).Int64("asked", p.Start).Int64("first", first[id]).
+				Msg("start offset no longer in the topic (retention): starting at the first one there")
 			p.Start = first[id]
+		}
+		if p.Start > last[id] {
+			o.Log.Warn().Int("partition", id).Int64("asked", p.Start).Int64("end", last[id]).
+				Msg("start offset past the end of the partition: starting at its end")
+			p.Start = last[id]
 		}
 		if until != nil && until[id] >= 0 && until[id] < p.End {
 			p.End = until[id]
@@ -646,6 +686,7 @@ func readPartition(ctx context.Context, o *Options, tr *kafka.Transport, partiti
 		send(message{partition: partition, err: err})
 		return
 	}
+	expect := start
 	for end < 0 || r.Offset() < end {
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
 		m, err := r.FetchMessage(rctx)
@@ -663,6 +704,14 @@ func readPartition(ctx context.Context, o *Options, tr *kafka.Transport, partiti
 		if end >= 0 && m.Offset >= end {
 			break
 		}
+		if m.Offset > expect {
+			// Offsets the reader jumped over: deleted by retention (or
+			// compaction) while the replay ran.
+			if !send(message{partition: partition, gap: [2]int64{expect, m.Offset}}) {
+				return
+			}
+		}
+		expect = m.Offset + 1
 		if !send(message{partition: partition, msg: m}) {
 			return
 		}

@@ -36,7 +36,7 @@ type KafkaOptions struct {
 	BatchSize   int // the most records in one produce request per partition
 	HostName    string
 	Format      record.Format
-	// WriteTimeout bounds one batch, retries of failed messages included.
+	// WriteTimeout bounds one produce attempt; a batch makes up to three.
 	WriteTimeout time.Duration
 }
 
@@ -72,7 +72,7 @@ var _ Sink = (*Kafka)(nil)
 // NewKafka prepares the producer; it connects on the first write (or Check).
 func NewKafka(o KafkaOptions) (*Kafka, error) {
 	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = 30 * time.Second
+		o.WriteTimeout = 10 * time.Second
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 512
@@ -89,12 +89,13 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 		Topic:     o.Topic,
 		Transport: tr,
 		// The router batches already: the writer sends what it is given at once.
-		BatchSize:       o.BatchSize,
-		BatchBytes:      1 << 20,
-		BatchTimeout:    time.Millisecond,
-		WriteTimeout:    o.WriteTimeout,
-		ReadTimeout:     o.WriteTimeout,
-		MaxAttempts:     3,
+		BatchSize:    o.BatchSize,
+		BatchBytes:   1 << 20,
+		BatchTimeout: time.Millisecond,
+		WriteTimeout: o.WriteTimeout,
+		ReadTimeout:  o.WriteTimeout,
+		// One attempt per call: the sink's own loop and the router retry.
+		MaxAttempts:     1,
 		WriteBackoffMin: 100 * time.Millisecond,
 		WriteBackoffMax: time.Second,
 	}
@@ -178,9 +179,12 @@ func (k *Kafka) Encode(buf []byte, r *record.Record) ([]byte, Message) {
 func (k *Kafka) Write(ctx context.Context, batch []Message) error {
 	if !k.created {
 		// Created on the first write, not at start: the agent starts even
-		// when the brokers cannot be reached yet.
-		if err := k.createTopic(ctx); err != nil {
-			return err
+		// when the brokers cannot be reached yet. Only when it is missing:
+		// a producer may lack the right to create topics.
+		if !k.topicExists(ctx) {
+			if err := k.createTopic(ctx); err != nil {
+				return err
+			}
 		}
 		k.created = true
 	}
@@ -241,6 +245,20 @@ func (k *Kafka) Check(ctx context.Context) error {
 		return nil
 	}
 	return fmt.Errorf("kafka sink %s: topic %s: not in the brokers' metadata", k.opts.Name, k.opts.Topic)
+}
+
+// topicExists asks the brokers whether the topic is there.
+func (k *Kafka) topicExists(ctx context.Context) bool {
+	md, err := k.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.opts.Topic}})
+	if err != nil {
+		return false
+	}
+	for _, t := range md.Topics {
+		if t.Name == k.opts.Topic && t.Error == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // createTopic creates the topic; one that exists already is fine.

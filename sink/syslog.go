@@ -8,14 +8,15 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"github.com/fsaudit/fsaudit/record"
-	"golang.org/x/sys/unix"
 )
 
 // SyslogOptions configure a syslog sink.
@@ -48,9 +49,11 @@ type Syslog struct {
 	opts SyslogOptions
 	pid  int
 
-	mu    sync.Mutex
-	conn  net.Conn
-	frame []byte
+	mu     sync.Mutex
+	conn   net.Conn
+	tooBig uint64       // UDP datagrams too big to send at all
+	dead   *atomic.Bool // set by the connection's reader when the receiver closed it
+	frame  []byte
 }
 
 var _ Sink = (*Syslog)(nil)
@@ -65,6 +68,9 @@ func NewSyslog(o SyslogOptions) *Syslog {
 	}
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 8192
+	}
+	if o.Network == "udp" {
+		o.MaxMessageBytes = min(o.MaxMessageBytes, 65507)
 	}
 	if o.Network != "udp" && o.Framing == "" {
 		o.Framing = "octet-counting"
@@ -230,7 +236,20 @@ func (s *Syslog) Write(ctx context.Context, batch []Message) error {
 	var err error
 	if s.opts.Network == "udp" {
 		for _, m := range batch {
-			if _, err = s.conn.Write(m.Value); err != nil {
+			_, err = s.conn.Write(m.Value)
+			switch {
+			case err == nil:
+			case errors.Is(err, syscall.ECONNREFUSED):
+				// An ICMP answer to an earlier datagram: nobody listened
+				// then. UDP promises nothing; the datagram went out.
+				err = nil
+			case errors.Is(err, syscall.EMSGSIZE):
+				// Too big for a datagram whatever happens: sending the
+				// batch again would not help.
+				s.tooBig++
+				err = nil
+			}
+			if err != nil {
 				break
 			}
 		}
@@ -257,9 +276,10 @@ func (s *Syslog) Write(ctx context.Context, batch []Message) error {
 }
 
 // connect dials when there is no connection, or the receiver closed it:
-// a plain syslog receiver never sends, so anything readable is its end.
+// a reader on each stream connection marks it dead at its end (a plain or
+// TLS syslog receiver sends nothing but its closing).
 func (s *Syslog) connect(ctx context.Context) error {
-	if s.conn != nil && s.opts.Network != "udp" && peerClosed(s.conn) {
+	if s.conn != nil && s.dead != nil && s.dead.Load() {
 		s.conn.Close()
 		s.conn = nil
 	}
@@ -282,6 +302,24 @@ func (s *Syslog) connect(ctx context.Context) error {
 		return fmt.Errorf("syslog sink %s: connecting to %s://%s: %w", s.opts.Name, s.opts.Network, s.opts.Address, err)
 	}
 	s.conn = conn
+	s.dead = nil
+	if s.opts.Network != "udp" {
+		dead := &atomic.Bool{}
+		s.dead = dead
+		go func() {
+			// Reads what the receiver sends (TLS alerts and tickets) until
+			// its end; the connection is closed by the sink either way.
+			buf := make([]byte, 512)
+			for {
+				if _, err := conn.Read(buf); err != nil {
+					dead.Store(true)
+					return
+				}
+			}
+		}()
+		// Let a reader see a close that came with the handshake.
+		runtime.Gosched()
+	}
 	return nil
 }
 
@@ -290,31 +328,6 @@ func (s *Syslog) Check(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.connect(ctx)
-}
-
-// peerClosed looks, without waiting, whether the other end of a stream
-// closed it (or reset it): a receiver that restarted. Without this look the
-// first batch after a restart would vanish into a half-closed connection.
-func peerClosed(c net.Conn) bool {
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
-	}
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return true
-	}
-	closed := false
-	raw.Read(func(fd uintptr) bool {
-		var b [1]byte
-		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		closed = (err == nil && n == 0) || (err != nil && err != unix.EAGAIN)
-		return true
-	})
-	return closed
 }
 
 // Close implements Sink.
