@@ -36,7 +36,8 @@ type KafkaOptions struct {
 	BatchSize   int // the most records in one produce request per partition
 	HostName    string
 	Format      record.Format
-	// WriteTimeout bounds one produce attempt; a batch makes up to three.
+	// WriteTimeout bounds one produce attempt; kafka-go makes up to three
+	// per partition, so a Write to brokers that hang takes about 3 times it.
 	WriteTimeout time.Duration
 }
 
@@ -94,8 +95,9 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 		BatchTimeout: time.Millisecond,
 		WriteTimeout: o.WriteTimeout,
 		ReadTimeout:  o.WriteTimeout,
-		// One attempt per call: the sink's own loop and the router retry.
-		MaxAttempts:     1,
+		// kafka-go retries each partition's batch on its own: a partition
+		// that failed does not make the others' messages go twice.
+		MaxAttempts:     3,
 		WriteBackoffMin: 100 * time.Millisecond,
 		WriteBackoffMax: time.Second,
 	}
