@@ -259,7 +259,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	timer := time.NewTimer(time.Hour)
 	for open > 0 || o.Follow {
 		if ctx.Err() != nil {
-			// Stopping: what was read is delivered and committed below.
+			// Stopping: what was read is delivered and committed here.
 			sum.Interrupted = true
 			if len(batch) > 0 {
 				if err := flush(ctx); err != nil {
@@ -277,22 +277,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		select {
 		case <-ctx.Done():
-			sum.Interrupted = true
-			// Deliver (and commit) what was read, so the resume point is
-			// exact, within a bounded time of its own.
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			if len(batch) > 0 {
-				if err := flush(fctx); err != nil {
-					return sum, err
-				}
-			}
-			if o.Follow {
-				if err := commit(fctx, client, &o, parts); err != nil {
-					return sum, err
-				}
-			}
-			return sum, nil
+			continue // the stop is handled at the top of the loop
 		case <-tick.C:
 			report()
 		case <-timer.C:

@@ -117,19 +117,18 @@ func (rt *Router) Add(s Sink, o RouteOptions) {
 func (rt *Router) Start(ctx context.Context) {
 	for _, r := range rt.routes {
 		log := rt.log.With().Str("sink", r.sink.Name()).Logger()
-		appending := &atomic.Bool{}
-		appending.Store(true)
+		stopping := make(chan struct{}) // closed once run has put everything in the spool
 		rt.wg.Add(1)
 		go func() {
 			defer rt.wg.Done()
 			r.run(ctx, log)
-			appending.Store(false)
+			close(stopping)
 		}()
 		if r.opts.Spool != nil {
 			rt.wg.Add(1)
 			go func() {
 				defer rt.wg.Done()
-				r.drain(ctx, log, appending)
+				r.drain(ctx, log, stopping)
 			}()
 		}
 	}
@@ -369,7 +368,7 @@ func (r *route) spoolLost(log zerolog.Logger, force bool) {
 // tries a failing sink again and again: records wait in the spool, not in
 // memory. It returns when the appender has finished and the spool is
 // empty, or when ctx ends (the spool keeps the rest for the next start).
-func (r *route) drain(ctx context.Context, log zerolog.Logger, appending *atomic.Bool) {
+func (r *route) drain(ctx context.Context, log zerolog.Logger, stopping <-chan struct{}) {
 	sp := r.opts.Spool
 	var pos spool.Position
 	batch := make([]Message, 0, r.opts.BatchSize)
@@ -382,7 +381,7 @@ func (r *route) drain(ctx context.Context, log zerolog.Logger, appending *atomic
 			// A frame that does not read (a damaged disk) or a file that does
 			// not open: say so and try again; the records stay where they are.
 			log.Error().Err(err).Msg("reading the spool: trying again in a second")
-			if !appending.Load() {
+			if isClosed(stopping) {
 				return
 			}
 			time.Sleep(time.Second)
@@ -390,7 +389,7 @@ func (r *route) drain(ctx context.Context, log zerolog.Logger, appending *atomic
 		}
 		pos = next
 		if len(es) == 0 {
-			if !appending.Load() && sp.Len() == 0 {
+			if isClosed(stopping) && sp.Len() == 0 {
 				return
 			}
 			continue
@@ -400,9 +399,22 @@ func (r *route) drain(ctx context.Context, log zerolog.Logger, appending *atomic
 			batch = append(batch, Message{Key: e.Key, Value: e.Value, Time: e.Time})
 		}
 		// While the agent runs, a failing sink is tried until it takes the
-		// batch; once it stops, no more tries: the records are safe on disk.
-		if !r.writeSpooled(ctx, log, batch, appending) {
-			return // the records stay spooled for the next start
+		// batch; once it stops, for stopRetry more: the records are safe on
+		// disk for the next start.
+		var giveUpAt time.Time
+		until := func() time.Time {
+			if !isClosed(stopping) {
+				return time.Now().Add(time.Hour) // no end while the agent runs
+			}
+			if giveUpAt.IsZero() {
+				giveUpAt = time.Now().Add(stopRetry)
+			}
+			return giveUpAt
+		}
+		attempts, err := retryWrite(ctx, r.sink, batch, log, until, stopping, true)
+		r.stats.Retries.Add(uint64(attempts - 1))
+		if err != nil {
+			return
 		}
 		if err := sp.Ack(next, len(es), es[len(es)-1].Hash); err != nil {
 			log.Error().Err(err).Msg("spool: recording the acknowledgement (these records may be sent again)")
@@ -412,47 +424,6 @@ func (r *route) drain(ctx context.Context, log zerolog.Logger, appending *atomic
 		for _, e := range es {
 			r.stats.Latency.Observe(now.Sub(e.Time))
 		}
-	}
-}
-
-// writeSpooled writes a batch from the spool, trying again with growing
-// pauses (0.1 s doubling to 5 s) for as long as the agent runs, and for
-// stopRetry more once it stops. It returns false when it gave up (or ctx
-// ended) before the sink took the batch: the batch stays spooled.
-func (r *route) writeSpooled(ctx context.Context, log zerolog.Logger, batch []Message, appending *atomic.Bool) bool {
-	pause := 100 * time.Millisecond
-	var giveUp time.Time
-	for attempt := 1; ; attempt++ {
-		err := r.sink.Write(ctx, batch)
-		if err == nil {
-			if attempt > 1 {
-				log.Info().Int("attempts", attempt).Int("records", len(batch)).Msg("sink took the batch after failures")
-			}
-			return true
-		}
-		if attempt == 1 {
-			log.Warn().Err(err).Int("records", len(batch)).Msg("sink write failed: trying again; records wait in the spool")
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		if !appending.Load() {
-			if giveUp.IsZero() {
-				giveUp = time.Now().Add(stopRetry)
-			}
-			if time.Now().After(giveUp) {
-				return false
-			}
-		}
-		r.stats.Retries.Add(1)
-		deadline := time.Now().Add(pause)
-		for time.Now().Before(deadline) && ctx.Err() == nil && (giveUp.IsZero() || time.Now().Before(giveUp)) {
-			time.Sleep(min(50*time.Millisecond, time.Until(deadline)))
-			if giveUp.IsZero() && !appending.Load() {
-				break // the agent is stopping: count the stop retry from now
-			}
-		}
-		pause = min(pause*2, 5*time.Second)
 	}
 }
 
@@ -479,8 +450,20 @@ func (r *route) deliver(ctx context.Context, log zerolog.Logger, batch []Message
 // logs the first failure, a recovery, and giving up, and returns how many
 // writes it made and the last error.
 func Deliver(ctx context.Context, s Sink, batch []Message, retryFor time.Duration, log zerolog.Logger) (int, error) {
-	n := len(batch)
 	deadline := time.Now().Add(retryFor)
+	return retryWrite(ctx, s, batch, log, func() time.Time { return deadline }, nil, false)
+}
+
+// retryWrite writes batch to s until it succeeds, with pauses from 0.1 s
+// doubling to 5 s. until, asked after each failure, says how long it may go
+// on; a pause ends early when wake closes, so until is asked again at once.
+// spooled says, for the log, that the batch waits in a spool meanwhile.
+func retryWrite(ctx context.Context, s Sink, batch []Message, log zerolog.Logger, until func() time.Time, wake <-chan struct{}, spooled bool) (int, error) {
+	waiting, lost := "", "sink failed: records not delivered"
+	if spooled {
+		waiting, lost = "; records wait in the spool", "sink failed: records stay in the spool for the next start"
+	}
+	n := len(batch)
 	pause := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := s.Write(ctx, batch)
@@ -490,17 +473,32 @@ func Deliver(ctx context.Context, s Sink, batch []Message, retryFor time.Duratio
 			}
 			return attempt, nil
 		}
-		if ctx.Err() != nil || time.Now().Add(pause).After(deadline) {
-			log.Error().Err(err).Int("attempts", attempt).Int("records", n).Msg("sink failed: records not delivered")
+		deadline := until()
+		if ctx.Err() != nil || !time.Now().Before(deadline) {
+			log.Error().Err(err).Int("attempts", attempt).Int("records", n).Msg(lost)
 			return attempt, err
 		}
 		if attempt == 1 {
-			log.Warn().Err(err).Int("records", n).Msg("sink write failed: trying again")
+			log.Warn().Err(err).Int("records", n).Msg("sink write failed: trying again" + waiting)
 		}
+		t := time.NewTimer(min(pause, time.Until(deadline)))
 		select {
-		case <-time.After(pause):
+		case <-t.C:
 		case <-ctx.Done():
+		case <-wake:
+			wake = nil // closed for good: ask until again, then pause in full
 		}
+		t.Stop()
 		pause = min(pause*2, 5*time.Second)
+	}
+}
+
+// isClosed tells whether ch was closed.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/fsaudit/fsaudit/bpf"
-	"github.com/fsaudit/fsaudit/sink"
+	"github.com/fsaudit/fsaudit/config"
 	"golang.org/x/sys/unix"
 )
 
@@ -98,40 +98,19 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "  ok   %s: file %s is writable (%s)\n", s.Name, s.Path, s.Format)
 		case "stdout":
 			fmt.Fprintf(stdout, "  ok   %s: stdout (%s)\n", s.Name, s.Format)
-		case "syslog":
-			sk, err := openSink(s, cfg.Agent.HostName)
-			if err != nil {
+		case "syslog", "kafka":
+			if err := dialSink(s, cfg.Agent.HostName); err != nil {
 				bad("%s: %s", s.Name, oneLine(err))
 				continue
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err = sk.(*sink.Syslog).Check(ctx)
-			cancel()
-			sk.Close()
-			if err != nil {
-				bad("%s: %s", s.Name, oneLine(err))
-				continue
+			switch {
+			case s.Type == "kafka":
+				fmt.Fprintf(stdout, "  ok   %s: kafka %s topic %s is there (%s)\n", s.Name, strings.Join(s.Brokers, ","), s.Topic, s.Format)
+			case strings.HasPrefix(s.Address, "udp://"):
+				fmt.Fprintf(stdout, "  ok   %s: syslog %s UDP socket ready (UDP cannot tell whether anyone listens), %s (%s)\n", s.Name, s.Address, s.Protocol, s.Format)
+			default:
+				fmt.Fprintf(stdout, "  ok   %s: syslog %s connected, %s (%s)\n", s.Name, s.Address, s.Protocol, s.Format)
 			}
-			what := "connected"
-			if strings.HasPrefix(s.Address, "udp://") {
-				what = "UDP socket ready (UDP cannot tell whether anyone listens)"
-			}
-			fmt.Fprintf(stdout, "  ok   %s: syslog %s %s, %s (%s)\n", s.Name, s.Address, what, s.Protocol, s.Format)
-		case "kafka":
-			sk, err := openSink(s, cfg.Agent.HostName)
-			if err != nil {
-				bad("%s: %s", s.Name, oneLine(err))
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			err = sk.(*sink.Kafka).Check(ctx)
-			cancel()
-			sk.Close()
-			if err != nil {
-				bad("%s: %s", s.Name, oneLine(err))
-				continue
-			}
-			fmt.Fprintf(stdout, "  ok   %s: kafka %s topic %s is there (%s)\n", s.Name, strings.Join(s.Brokers, ","), s.Topic, s.Format)
 		default:
 			bad("%s: type %s is not available in this build", s.Name, s.Type)
 		}
@@ -142,6 +121,23 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "result: run would start")
 	return 0
+}
+
+// dialSink opens a syslog or Kafka sink and asks its destination whether it
+// would take records (a connection, a TLS handshake, the topic's metadata).
+func dialSink(sc config.Sink, host string) error {
+	sk, err := openSink(sc, host)
+	if err != nil {
+		return err
+	}
+	defer sk.Close()
+	checker, ok := sk.(interface{ Check(context.Context) error })
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return checker.Check(ctx)
 }
 
 // fileWritable tells whether the sink could open path for appending,
