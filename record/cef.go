@@ -64,6 +64,31 @@ func cefName(action string) string {
 	return "File changed"
 }
 
+// cefDetail says in words what CEF has no key for: how a file was made or
+// removed, a link's target, an attribute's name, a new owner.
+func cefDetail(r *Record) string {
+	var parts []string
+	if r.FSAudit.Via != "" {
+		parts = append(parts, "via "+r.FSAudit.Via)
+	}
+	if r.Action != ActionRename && r.File.TargetPath != "" {
+		parts = append(parts, "target "+r.File.TargetPath)
+	}
+	if r.FSAudit.XattrName != "" {
+		parts = append(parts, "attribute "+r.FSAudit.XattrName)
+	}
+	if r.File.HasUID {
+		parts = append(parts, "owner "+strconv.FormatUint(uint64(r.File.UID), 10))
+	}
+	if r.File.HasGID {
+		parts = append(parts, "group "+strconv.FormatUint(uint64(r.File.GID), 10))
+	}
+	if len(r.FSAudit.RenameFlags) > 0 {
+		parts = append(parts, "flags "+strings.Join(r.FSAudit.RenameFlags, ","))
+	}
+	return strings.Join(parts, "; ")
+}
+
 // Append implements Format.
 func (c CEF) Append(b []byte, r *Record) []byte {
 	b = append(b, "CEF:0|"...)
@@ -104,16 +129,26 @@ func (c CEF) Append(b []byte, r *Record) []byte {
 		num("cnt", r.FSAudit.Lost)
 		return b
 	}
-	if r.File.TargetPath != "" {
+	if r.Action == ActionRename && r.File.TargetPath != "" {
 		kv("oldFilePath", r.File.Path)
 		kv("filePath", r.File.TargetPath)
 	} else {
 		kv("filePath", r.File.Path)
 	}
 	kv("fname", r.File.Name)
-	num("fileId", r.File.Inode)
-	kv("fileType", fileType(r.File.Mode))
-	kv("filePermission", strconv.FormatUint(uint64(r.File.Mode&0o7777), 8))
+	if r.File.Inode != 0 {
+		num("fileId", r.File.Inode)
+	}
+	if r.File.HasSize {
+		num("fsize", r.File.Size)
+	}
+	if d := cefDetail(r); d != "" {
+		kv("msg", d)
+	}
+	if r.File.Mode != 0 {
+		kv("fileType", fileType(r.File.Mode))
+		kv("filePermission", strconv.FormatUint(uint64(r.File.Mode&0o7777), 8))
+	}
 	num("spid", uint64(r.Process.PID))
 	kv("sproc", r.Process.Name)
 	num("suid", uint64(r.User.ID))

@@ -18,14 +18,19 @@ type jsonRecord struct {
 		Sequence *uint64 `json:"sequence"`
 	} `json:"event"`
 	File *struct {
-		Path       string `json:"path"`
-		Name       string `json:"name"`
-		Directory  string `json:"directory"`
-		TargetPath string `json:"target_path"`
-		Inode      string `json:"inode"`
-		Device     string `json:"device"`
-		Mode       string `json:"mode"`
-		Type       string `json:"type"`
+		Path       string  `json:"path"`
+		Name       string  `json:"name"`
+		Directory  string  `json:"directory"`
+		TargetPath string  `json:"target_path"`
+		Inode      string  `json:"inode"`
+		Device     string  `json:"device"`
+		Mode       string  `json:"mode"`
+		Type       string  `json:"type"`
+		UID        *string `json:"uid"`
+		GID        *string `json:"gid"`
+		Owner      string  `json:"owner"`
+		Group      string  `json:"group"`
+		Size       *uint64 `json:"size"`
 	} `json:"file"`
 	Process *struct {
 		PID    uint32 `json:"pid"`
@@ -67,15 +72,21 @@ type jsonRecord struct {
 		} `json:"boot"`
 	} `json:"host"`
 	FSAudit *struct {
-		Hook          string `json:"hook"`
-		Bytes         uint64 `json:"bytes"`
-		Writes        uint64 `json:"writes"`
-		Offset        uint64 `json:"offset"`
-		HostPath      string `json:"host_path"`
-		PathTruncated bool   `json:"path_truncated"`
-		Deleted       bool   `json:"deleted"`
-		Lost          uint64 `json:"lost"`
-		Chain         *struct {
+		Hook           string `json:"hook"`
+		Bytes          uint64 `json:"bytes"`
+		Writes         uint64 `json:"writes"`
+		Offset         uint64 `json:"offset"`
+		HostPath       string `json:"host_path"`
+		TargetHostPath string `json:"target_host_path"`
+		PathTruncated  bool   `json:"path_truncated"`
+		Deleted        bool   `json:"deleted"`
+		Via            string `json:"via"`
+		Xattr          *struct {
+			Name string `json:"name"`
+		} `json:"xattr"`
+		RenameFlags []string `json:"rename_flags"`
+		Lost        uint64   `json:"lost"`
+		Chain       *struct {
 			Prev string `json:"prev"`
 			Hash string `json:"hash"`
 		} `json:"chain"`
@@ -129,28 +140,55 @@ func ParseJSON(data []byte, r *Record) error {
 	if j.File == nil || j.Process == nil || j.User == nil || j.File.Path == "" {
 		return bad("an event without file, process or user")
 	}
-	r.FSAudit = FSAudit{Hook: f.Hook, Bytes: f.Bytes, Writes: f.Writes, Offset: f.Offset, HostPath: f.HostPath, PathTruncated: f.PathTruncated, Deleted: f.Deleted, Chain: chain}
+	r.FSAudit = FSAudit{Hook: f.Hook, Bytes: f.Bytes, Writes: f.Writes, Offset: f.Offset, HostPath: f.HostPath,
+		TargetHostPath: f.TargetHostPath, PathTruncated: f.PathTruncated, Deleted: f.Deleted, Via: f.Via,
+		RenameFlags: f.RenameFlags, Chain: chain}
+	if f.Xattr != nil {
+		r.FSAudit.XattrName = f.Xattr.Name
+	}
 	jf := j.File
-	r.File = File{Path: jf.Path, Name: jf.Name, Directory: jf.Directory, TargetPath: jf.TargetPath}
-	if r.File.Inode, err = strconv.ParseUint(jf.Inode, 10, 64); err != nil {
-		return bad("file.inode %q", jf.Inode)
+	r.File = File{Path: jf.Path, Name: jf.Name, Directory: jf.Directory, TargetPath: jf.TargetPath, Owner: jf.Owner, Group: jf.Group}
+	if jf.Inode != "" || jf.Device != "" {
+		if r.File.Inode, err = strconv.ParseUint(jf.Inode, 10, 64); err != nil || r.File.Inode == 0 {
+			return bad("file.inode %q", jf.Inode)
+		}
+		maj, min, ok := strings.Cut(jf.Device, ":")
+		major, err1 := strconv.ParseUint(maj, 10, 32)
+		minor, err2 := strconv.ParseUint(min, 10, 32)
+		if !ok || err1 != nil || err2 != nil {
+			return bad("file.device %q", jf.Device)
+		}
+		r.File.DevMajor, r.File.DevMinor = uint32(major), uint32(minor)
 	}
-	maj, min, ok := strings.Cut(jf.Device, ":")
-	major, err1 := strconv.ParseUint(maj, 10, 32)
-	minor, err2 := strconv.ParseUint(min, 10, 32)
-	if !ok || err1 != nil || err2 != nil {
-		return bad("file.device %q", jf.Device)
+	for _, id := range []struct {
+		s   *string
+		has *bool
+		v   *uint32
+		key string
+	}{{jf.UID, &r.File.HasUID, &r.File.UID, "file.uid"}, {jf.GID, &r.File.HasGID, &r.File.GID, "file.gid"}} {
+		if id.s == nil {
+			continue
+		}
+		v, err := strconv.ParseUint(*id.s, 10, 32)
+		if err != nil {
+			return bad("%s %q", id.key, *id.s)
+		}
+		*id.has, *id.v = true, uint32(v)
 	}
-	r.File.DevMajor, r.File.DevMinor = uint32(major), uint32(minor)
-	perm, err := strconv.ParseUint(jf.Mode, 8, 32)
-	if err != nil || perm > 0o7777 {
-		return bad("file.mode %q", jf.Mode)
+	if jf.Size != nil {
+		r.File.HasSize, r.File.Size = true, *jf.Size
 	}
-	typ, ok := fileTypeBits[jf.Type]
-	if !ok {
-		return bad("file.type %q", jf.Type)
+	if jf.Mode != "" || jf.Type != "" {
+		perm, err := strconv.ParseUint(jf.Mode, 8, 32)
+		if err != nil || perm > 0o7777 {
+			return bad("file.mode %q", jf.Mode)
+		}
+		typ, ok := fileTypeBits[jf.Type]
+		if !ok {
+			return bad("file.type %q", jf.Type)
+		}
+		r.File.Mode = typ | uint32(perm)
 	}
-	r.File.Mode = typ | uint32(perm)
 	p := j.Process
 	r.Process = Process{PID: p.PID, TID: p.Thread.ID, PPID: p.Parent.PID, Name: p.Name, Executable: p.Executable, Args: p.Args}
 	u := j.User

@@ -40,7 +40,23 @@ func TestParseJSONRoundTrip(t *testing.T) {
 	chained.FSAudit.Chain = Chain{Prev: strings.Repeat("0", 64), Hash: strings.Repeat("ab", 32)}
 	chainedLost := *lost
 	chainedLost.FSAudit.Chain = chained.FSAudit.Chain
-	for _, r := range []*Record{sample(), full, podOnly, noAudit, hostile, dir, lost, chained, &chainedLost} {
+	rename := sample()
+	rename.Action, rename.File.Inode, rename.File.DevMajor, rename.File.DevMinor, rename.File.Mode = ActionRename, 0, 0, 0, 0
+	rename.File.TargetPath, rename.FSAudit.TargetHostPath = "/home/ann/b", "/host/home/ann/b"
+	rename.FSAudit.RenameFlags = []string{"noreplace", "exchange"}
+	chown := sample()
+	chown.Action, chown.File.HasUID, chown.File.UID, chown.File.Owner = ActionChown, true, 65534, "nobody"
+	chown.File.HasGID, chown.File.GID = true, 7
+	truncate := sample()
+	truncate.Action, truncate.File.HasSize, truncate.File.Size = ActionTruncate, true, 0
+	xattr := sample()
+	xattr.Action, xattr.FSAudit.XattrName, xattr.FSAudit.Via = ActionXattr, "user.\\\n\"", "remove"
+	mmap := sample()
+	mmap.Action, mmap.FSAudit.Bytes, mmap.FSAudit.Offset = ActionMmapWrite, 8192, 4096
+	symlink := sample()
+	symlink.Action, symlink.File.Mode, symlink.File.TargetPath, symlink.FSAudit.Via = ActionCreate, 0o120777, "../x\n", "symlink"
+	for _, r := range []*Record{sample(), full, podOnly, noAudit, hostile, dir, lost, chained, &chainedLost,
+		rename, chown, truncate, xattr, mmap, symlink} {
 		roundTrip(t, r)
 	}
 }

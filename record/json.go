@@ -67,17 +67,46 @@ func appendFile(b []byte, f *File) []byte {
 		b = append(b, `,"target_path":`...)
 		b = appendString(b, f.TargetPath)
 	}
-	b = append(b, `,"inode":"`...)
-	b = strconv.AppendUint(b, f.Inode, 10)
-	b = append(b, `","device":"`...)
-	b = strconv.AppendUint(b, uint64(f.DevMajor), 10)
-	b = append(b, ':')
-	b = strconv.AppendUint(b, uint64(f.DevMinor), 10)
-	b = append(b, `","mode":"`...)
-	b = appendOctalMode(b, f.Mode&0o7777)
-	b = append(b, `","type":"`...)
-	b = append(b, fileType(f.Mode)...)
-	return append(b, `"}`...)
+	if f.Inode != 0 {
+		b = append(b, `,"inode":"`...)
+		b = strconv.AppendUint(b, f.Inode, 10)
+		b = append(b, `","device":"`...)
+		b = strconv.AppendUint(b, uint64(f.DevMajor), 10)
+		b = append(b, ':')
+		b = strconv.AppendUint(b, uint64(f.DevMinor), 10)
+		b = append(b, '"')
+	}
+	if f.Mode != 0 { // 0: a file named by a path string, whose mode the event did not tell
+		b = append(b, `,"mode":"`...)
+		b = appendOctalMode(b, f.Mode&0o7777)
+		b = append(b, `","type":"`...)
+		b = append(b, fileType(f.Mode)...)
+		b = append(b, '"')
+	}
+	if f.HasUID {
+		b = appendFileID(b, `,"uid":"`, f.UID, `,"owner":`, f.Owner)
+	}
+	if f.HasGID {
+		b = appendFileID(b, `,"gid":"`, f.GID, `,"group":`, f.Group)
+	}
+	if f.HasSize {
+		b = append(b, `,"size":`...)
+		b = strconv.AppendUint(b, f.Size, 10)
+	}
+	return append(b, '}')
+}
+
+// appendFileID writes a file's owner or group id as a string, and its name
+// when known.
+func appendFileID(b []byte, idKey string, id uint32, nameKey, name string) []byte {
+	b = append(b, idKey...)
+	b = strconv.AppendUint(b, uint64(id), 10)
+	b = append(b, '"')
+	if name != "" {
+		b = append(b, nameKey...)
+		b = appendString(b, name)
+	}
+	return b
 }
 
 func appendOctalMode(b []byte, m uint32) []byte {
@@ -213,7 +242,7 @@ func appendFSAudit(b []byte, r *Record) []byte {
 		b = append(b, `"lost":`...)
 		b = strconv.AppendUint(b, f.Lost, 10)
 	} else {
-		b = appendFSAuditFields(b, f)
+		b = appendFSAuditFields(b, r.Action, f)
 	}
 	if f.Chain.Hash != "" {
 		b = AppendChain(b, f.Chain)
@@ -231,20 +260,47 @@ func AppendChain(b []byte, c Chain) []byte {
 	return append(b, "}"...)
 }
 
-// appendFSAuditFields writes fsaudit's own fields of a write record, as
+// appendFSAuditFields writes fsaudit's own fields of an event's record, as
 // members of an object that the caller opens and closes.
-func appendFSAuditFields(b []byte, f *FSAudit) []byte {
+func appendFSAuditFields(b []byte, action string, f *FSAudit) []byte {
 	b = append(b, `"hook":`...)
 	b = appendString(b, f.Hook)
-	b = append(b, `,"bytes":`...)
-	b = strconv.AppendUint(b, f.Bytes, 10)
-	b = append(b, `,"writes":`...)
-	b = strconv.AppendUint(b, f.Writes, 10)
-	b = append(b, `,"offset":`...)
-	b = strconv.AppendUint(b, f.Offset, 10)
+	if action == ActionWrite || action == ActionMmapWrite {
+		b = append(b, `,"bytes":`...)
+		b = strconv.AppendUint(b, f.Bytes, 10)
+		if action == ActionWrite {
+			b = append(b, `,"writes":`...)
+			b = strconv.AppendUint(b, f.Writes, 10)
+		}
+		b = append(b, `,"offset":`...)
+		b = strconv.AppendUint(b, f.Offset, 10)
+	}
+	if f.Via != "" {
+		b = append(b, `,"via":`...)
+		b = appendString(b, f.Via)
+	}
+	if f.XattrName != "" {
+		b = append(b, `,"xattr":{"name":`...)
+		b = appendString(b, f.XattrName)
+		b = append(b, '}')
+	}
+	if len(f.RenameFlags) > 0 {
+		b = append(b, `,"rename_flags":[`...)
+		for i, fl := range f.RenameFlags {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, fl)
+		}
+		b = append(b, ']')
+	}
 	if f.HostPath != "" {
 		b = append(b, `,"host_path":`...)
 		b = appendString(b, f.HostPath)
+	}
+	if f.TargetHostPath != "" {
+		b = append(b, `,"target_host_path":`...)
+		b = appendString(b, f.TargetHostPath)
 	}
 	if f.PathTruncated {
 		b = append(b, `,"path_truncated":true`...)

@@ -104,10 +104,25 @@ func (o OCSF) Append(b []byte, r *Record) []byte {
 		b = append(b, `,"file":`...)
 		b = appendOCSFFile(b, r.File.Path, r.File.Name, r.File.Directory, r.File.Mode)
 		b = b[:len(b)-1] // the file object goes on with its identity
-		b = append(b, `,"uid":`...)
-		b = appendString(b, strconv.FormatUint(uint64(r.File.DevMajor), 10)+":"+strconv.FormatUint(uint64(r.File.DevMinor), 10)+":"+strconv.FormatUint(r.File.Inode, 10))
+		if r.File.Inode != 0 {
+			b = append(b, `,"uid":`...)
+			b = appendString(b, strconv.FormatUint(uint64(r.File.DevMajor), 10)+":"+strconv.FormatUint(uint64(r.File.DevMinor), 10)+":"+strconv.FormatUint(r.File.Inode, 10))
+		}
+		if r.File.HasSize {
+			b = append(b, `,"size":`...)
+			b = strconv.AppendUint(b, r.File.Size, 10)
+		}
+		if r.File.HasUID {
+			b = append(b, `,"owner":{"uid":`...)
+			b = appendString(b, strconv.FormatUint(uint64(r.File.UID), 10))
+			if r.File.Owner != "" {
+				b = append(b, `,"name":`...)
+				b = appendString(b, r.File.Owner)
+			}
+			b = append(b, '}')
+		}
 		b = append(b, '}')
-		if r.File.TargetPath != "" {
+		if r.File.TargetPath != "" && r.Action == ActionRename {
 			b = append(b, `,"file_result":`...)
 			dir, base := path.Split(r.File.TargetPath)
 			b = appendOCSFFile(b, r.File.TargetPath, base, strings.TrimSuffix(dir, "/"), r.File.Mode)
@@ -119,7 +134,15 @@ func (o OCSF) Append(b []byte, r *Record) []byte {
 		b = append(b, `"lost":`...)
 		b = strconv.AppendUint(b, r.FSAudit.Lost, 10)
 	} else {
-		b = appendFSAuditFields(b, &r.FSAudit)
+		b = appendFSAuditFields(b, r.Action, &r.FSAudit)
+		if r.File.TargetPath != "" && r.Action != ActionRename {
+			b = append(b, `,"target_path":`...)
+			b = appendString(b, r.File.TargetPath)
+		}
+		if r.File.HasGID {
+			b = append(b, `,"file_gid":`...)
+			b = appendString(b, strconv.FormatUint(uint64(r.File.GID), 10))
+		}
 	}
 	b = append(b, `,"event_action":`...)
 	b = appendString(b, r.Action)

@@ -44,14 +44,23 @@ type Orchestrator struct {
 
 // File describes the file the event changed.
 type File struct {
-	Path       string // the writer's view, absolute
-	Name       string
-	Directory  string
-	Inode      uint64
-	DevMajor   uint32
-	DevMinor   uint32
-	Mode       uint32 // i_mode: type and permission bits
-	TargetPath string // rename: the new path
+	Path      string // the writer's view, absolute
+	Name      string
+	Directory string
+	Inode     uint64 // 0: unknown (a file named by a path string), and then DevMajor, DevMinor too
+	DevMajor  uint32
+	DevMinor  uint32
+	Mode      uint32 // i_mode: type and permission bits; chmod, create: the mode set
+	// TargetPath is a rename's new path, a hard link's existing file, or a
+	// symbolic link's text.
+	TargetPath string
+	// Owner: chown's new owner. HasUID, HasGID say which ids it set.
+	HasUID, HasGID bool
+	UID, GID       uint32
+	Owner, Group   string // names of UID and GID, when known
+	// Size is a truncate's new size, when HasSize.
+	HasSize bool
+	Size    uint64
 }
 
 // Process describes the writer.
@@ -81,15 +90,24 @@ type Host struct {
 
 // FSAudit holds fsaudit's own fields.
 type FSAudit struct {
-	Hook          string
-	Bytes         uint64
-	Writes        uint64
-	Offset        uint64
-	HostPath      string
-	PathTruncated bool
-	Deleted       bool
-	Lost          uint64
-	Chain         Chain
+	Hook string
+	// Bytes, Writes and Offset describe a write (Writes calls of Bytes in
+	// all, the first at Offset) or a mapping (Bytes from Offset; Writes 0).
+	Bytes          uint64
+	Writes         uint64
+	Offset         uint64
+	HostPath       string
+	TargetHostPath string // the target's path in the host's view, when it differs
+	PathTruncated  bool
+	Deleted        bool
+	// Via names the call behind the action when the action alone does not
+	// (create: open, mknod, mkdir, link, symlink; delete: unlink, rmdir;
+	// write: sendfile, splice, copy_file_range; xattr: set, remove).
+	Via         string
+	XattrName   string   // xattr: the attribute's name
+	RenameFlags []string // rename: noreplace, exchange, whiteout
+	Lost        uint64
+	Chain       Chain
 }
 
 // Chain links a record to the one before it in its sink's stream:
