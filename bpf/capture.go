@@ -12,6 +12,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
@@ -40,6 +41,58 @@ type Options struct {
 	// Cgroups, when not empty, audits only tasks in these cgroup v2
 	// directories (absolute paths) or below them, at most MaxCgroups.
 	Cgroups []string
+	// Actions are the operations reported, by their record names (Op's
+	// String); empty: all. Hook points that serve none are not attached.
+	Actions []string
+}
+
+// Actions lists every operation the kernel side can report, as records name them.
+var Actions = []string{"write", "create", "truncate", "rename", "delete", "chmod", "chown", "xattr", "mmap_write"}
+
+// actionOps maps record action names to kernel operations.
+var actionOps = map[string]Op{"write": OpWrite, "create": OpCreate, "truncate": OpTruncate, "rename": OpRename,
+	"delete": OpDelete, "chmod": OpChmod, "chown": OpChown, "xattr": OpXattr, "mmap_write": OpMmapWrite}
+
+// kindOps says which operations each watched syscall can report.
+var kindOps = map[fsauditFsaSc][]Op{
+	fsauditFsaScSC_OPEN: {OpCreate, OpTruncate}, fsauditFsaScSC_CREAT: {OpCreate, OpTruncate},
+	fsauditFsaScSC_OPENAT: {OpCreate, OpTruncate}, fsauditFsaScSC_OPENAT2: {OpCreate, OpTruncate},
+	fsauditFsaScSC_MKNOD: {OpCreate}, fsauditFsaScSC_MKNODAT: {OpCreate}, fsauditFsaScSC_MKDIR: {OpCreate},
+	fsauditFsaScSC_MKDIRAT: {OpCreate}, fsauditFsaScSC_LINK: {OpCreate}, fsauditFsaScSC_LINKAT: {OpCreate},
+	fsauditFsaScSC_SYMLINK: {OpCreate}, fsauditFsaScSC_SYMLINKAT: {OpCreate},
+	fsauditFsaScSC_TRUNCATE: {OpTruncate}, fsauditFsaScSC_FTRUNCATE: {OpTruncate},
+	fsauditFsaScSC_RENAME: {OpRename}, fsauditFsaScSC_RENAMEAT: {OpRename}, fsauditFsaScSC_RENAMEAT2: {OpRename},
+	fsauditFsaScSC_UNLINK: {OpDelete}, fsauditFsaScSC_UNLINKAT: {OpDelete}, fsauditFsaScSC_RMDIR: {OpDelete},
+	fsauditFsaScSC_CHMOD: {OpChmod}, fsauditFsaScSC_FCHMOD: {OpChmod}, fsauditFsaScSC_FCHMODAT: {OpChmod},
+	fsauditFsaScSC_FCHMODAT2: {OpChmod},
+	fsauditFsaScSC_CHOWN:     {OpChown}, fsauditFsaScSC_FCHOWN: {OpChown}, fsauditFsaScSC_LCHOWN: {OpChown},
+	fsauditFsaScSC_FCHOWNAT: {OpChown},
+	fsauditFsaScSC_SETXATTR: {OpXattr}, fsauditFsaScSC_LSETXATTR: {OpXattr}, fsauditFsaScSC_FSETXATTR: {OpXattr},
+	fsauditFsaScSC_SETXATTRAT: {OpXattr}, fsauditFsaScSC_REMOVEXATTR: {OpXattr},
+	fsauditFsaScSC_LREMOVEXATTR: {OpXattr}, fsauditFsaScSC_FREMOVEXATTR: {OpXattr},
+	fsauditFsaScSC_REMOVEXATTRAT: {OpXattr},
+	fsauditFsaScSC_MMAP:          {OpMmapWrite}, fsauditFsaScSC_SENDFILE: {OpWrite}, fsauditFsaScSC_SPLICE: {OpWrite},
+	fsauditFsaScSC_COPY_FILE_RANGE: {OpWrite}, fsauditFsaScSC_ASYNC_SUBMIT: {OpWrite},
+}
+
+// opSet is a set of operations, bit 1 << Op each, as the kernel's settings hold it.
+type opSet uint32
+
+func (s opSet) has(o Op) bool { return s&(1<<o) != 0 }
+
+func parseActions(names []string) (opSet, error) {
+	if len(names) == 0 {
+		names = Actions
+	}
+	var s opSet
+	for _, n := range names {
+		o, ok := actionOps[n]
+		if !ok {
+			return 0, fmt.Errorf("unknown action %q: want some of %s", n, strings.Join(Actions, ", "))
+		}
+		s |= 1 << o
+	}
+	return s, nil
 }
 
 // target is one program and where it attaches.
@@ -48,12 +101,42 @@ type target struct {
 	attach func(p *ebpf.Program) (link.Link, error)
 }
 
+// optionalFuncs are hooked where the kernel has them and left out where it
+// does not: security_file_truncate came in 6.2, taking over part of what
+// security_path_truncate saw before.
+var optionalFuncs = map[string]bool{"security_file_truncate": true}
+
+// missing says whether the target hooks an optional function the kernel lacks.
+func (t target) missing() bool {
+	fn := t.prog[strings.IndexByte(t.prog, '_')+1:]
+	return optionalFuncs[fn] && !kernelHas(fn)
+}
+
 // point is a logical hook point: a set of kernel entry points that together
 // see one family of calls, attachable in each mode.
 type point struct {
 	name    string
-	sees    string
+	sees    map[Mode]string
+	ops     []Op // what it reports: it is attached when one of these is audited
 	targets map[Mode][]target
+	// vfs points hook the kernel's LSM path hooks; when none of their modes
+	// attaches, the syscall point reports their operations instead, so
+	// they never stop a start, whatever the hook setting.
+	vfs bool
+}
+
+// vfsPoint is a point on LSM path hooks, in fentry and kprobe modes.
+func vfsPoint(name string, op Op, fns ...string) point {
+	pt := point{name: name, ops: []Op{op}, vfs: true, targets: map[Mode][]target{}, sees: map[Mode]string{}}
+	var names []string
+	for _, fn := range fns {
+		pt.targets[ModeFentry] = append(pt.targets[ModeFentry], target{"fentry_" + fn, tracing})
+		pt.targets[ModeKprobe] = append(pt.targets[ModeKprobe], target{"kprobe_" + fn, kprobe(fn)})
+		names = append(names, fn)
+	}
+	sees := strings.Join(names, ", ") + ": " + op.String() + " by system calls and io_uring"
+	pt.sees[ModeFentry], pt.sees[ModeKprobe] = sees, sees
+	return pt
 }
 
 func tracing(p *ebpf.Program) (link.Link, error) {
@@ -68,25 +151,46 @@ func tracepoint(name string) func(*ebpf.Program) (link.Link, error) {
 	return func(p *ebpf.Program) (link.Link, error) { return link.Tracepoint("syscalls", name, p, nil) }
 }
 
+func rawSyscalls(name string) func(*ebpf.Program) (link.Link, error) {
+	return func(p *ebpf.Program) (link.Link, error) { return link.Tracepoint("raw_syscalls", name, p, nil) }
+}
+
 var points = []point{
 	{
 		name: "write",
-		sees: "write(2), pwrite64(2)",
+		sees: map[Mode]string{
+			ModeFentry:     "vfs_write, vfs_writev: the write(2) family; rw_verify_area: io_uring and AIO writes",
+			ModeKprobe:     "vfs_write, vfs_writev: the write(2) family; rw_verify_area: io_uring and AIO writes",
+			ModeTracepoint: "write(2), pwrite64(2), writev(2), pwritev(2), pwritev2(2)",
+		},
+		ops: []Op{OpWrite},
 		targets: map[Mode][]target{
-			ModeFentry:     {{"fentry_vfs_write", tracing}},
-			ModeKprobe:     {{"kprobe_vfs_write", kprobe("vfs_write")}},
-			ModeTracepoint: {{"tp_sys_enter_write", tracepoint("sys_enter_write")}, {"tp_sys_enter_pwrite64", tracepoint("sys_enter_pwrite64")}},
+			ModeFentry: {{"fentry_vfs_write", tracing}, {"fentry_vfs_writev", tracing}, {"fentry_rw_verify_area", tracing}},
+			ModeKprobe: {{"kprobe_vfs_write", kprobe("vfs_write")}, {"kprobe_vfs_writev", kprobe("vfs_writev")},
+				{"kprobe_rw_verify_area", kprobe("rw_verify_area")}},
+			ModeTracepoint: {{"tp_sys_enter_write", tracepoint("sys_enter_write")}, {"tp_sys_enter_pwrite64", tracepoint("sys_enter_pwrite64")},
+				{"tp_sys_enter_writev", tracepoint("sys_enter_writev")}, {"tp_sys_enter_pwritev", tracepoint("sys_enter_pwritev")},
+				{"tp_sys_enter_pwritev2", tracepoint("sys_enter_pwritev2")}},
 		},
 	},
 	{
-		name: "writev",
-		sees: "writev(2), pwritev(2), pwritev2(2)",
+		// Every syscall's entry and exit: the calls in syscallKinds are
+		// kept at entry and reported at exit when they succeeded.
+		name: "syscalls",
+		sees: map[Mode]string{
+			ModeTracepoint: "create, truncate, rename, delete, chmod, chown, xattr, mmap_write by syscall; sendfile(2), splice(2), copy_file_range(2) writes",
+		},
+		ops: []Op{OpCreate, OpTruncate, OpRename, OpDelete, OpChmod, OpChown, OpXattr, OpMmapWrite, OpWrite},
 		targets: map[Mode][]target{
-			ModeFentry:     {{"fentry_vfs_writev", tracing}},
-			ModeKprobe:     {{"kprobe_vfs_writev", kprobe("vfs_writev")}},
-			ModeTracepoint: {{"tp_sys_enter_writev", tracepoint("sys_enter_writev")}, {"tp_sys_enter_pwritev", tracepoint("sys_enter_pwritev")}, {"tp_sys_enter_pwritev2", tracepoint("sys_enter_pwritev2")}},
+			ModeTracepoint: {{"tp_sys_exit", rawSyscalls("sys_exit")}, {"tp_sys_enter", rawSyscalls("sys_enter")}},
 		},
 	},
+	vfsPoint("create", OpCreate, "security_path_mknod", "security_path_mkdir", "security_path_symlink", "security_path_link"),
+	vfsPoint("rename", OpRename, "security_path_rename"),
+	vfsPoint("delete", OpDelete, "security_path_unlink", "security_path_rmdir"),
+	vfsPoint("truncate", OpTruncate, "security_path_truncate", "security_file_truncate"),
+	vfsPoint("chmod", OpChmod, "security_path_chmod"),
+	vfsPoint("chown", OpChown, "security_path_chown"),
 }
 
 // lifecycle are the tracepoints that tell enrichment which executable and
@@ -100,16 +204,36 @@ var lifecycle = []target{
 	}},
 }
 
-// BlindSpots says what a mode cannot see, for logs and `fsaudit check`.
-func BlindSpots(m Mode) string {
-	const all = "io_uring and AIO writes, stores through shared mmap, sendfile/splice/copy_file_range"
-	switch m {
-	case ModeTracepoint:
-		return all + ", kernel-internal writes, 32-bit (compat) syscalls"
-	case ModeFentry, ModeKprobe:
-		return all
+// serves says whether the point reports one of the audited operations.
+func (pt point) serves(s opSet) bool {
+	for _, o := range pt.ops {
+		if s.has(o) {
+			return true
+		}
 	}
-	return "everything: not attached"
+	return false
+}
+
+// modes lists the modes to try for the point, best first: every mode it
+// offers under auto; the forced one when it offers it, else its own best
+// (a point with syscall tracepoints only takes them in every mode).
+func (pt point) modes(hook string) []Mode {
+	var offered []Mode
+	for _, m := range Modes {
+		if len(pt.targets[m]) > 0 {
+			offered = append(offered, m)
+		}
+	}
+	if hook == "auto" {
+		return offered
+	}
+	if len(pt.targets[Mode(hook)]) > 0 {
+		return []Mode{Mode(hook)}
+	}
+	if pt.vfs || len(offered) == 0 {
+		return nil // the syscall point reports its operations
+	}
+	return offered[:1]
 }
 
 // Attempt is one try at attaching a hook point in a mode.
@@ -135,8 +259,14 @@ type Capture struct {
 	// Lifecycle is nil when exec and exit tracking attached, else why not:
 	// executables and arguments then come from /proc only.
 	Lifecycle error
+	// URingComplete is nil when the io_uring completion tracepoint that
+	// confirms the VFS points' events from io_uring attached (or was not
+	// needed), else why not: io_uring's creates, renames, deletes ... then
+	// go unreported.
+	URingComplete error
 
 	spec     *ebpf.CollectionSpec
+	actions  opSet
 	maps     sharedMaps
 	links    []link.Link
 	progs    []*ebpf.Program
@@ -147,6 +277,9 @@ type Capture struct {
 }
 
 type sharedMaps struct {
+	SyscallKinds   *ebpf.Map `ebpf:"syscall_kinds"`
+	Pending        *ebpf.Map `ebpf:"pending"`
+	Inflight       *ebpf.Map `ebpf:"inflight"`
 	Events         *ebpf.Map `ebpf:"events"`
 	Scratch        *ebpf.Map `ebpf:"scratch"`
 	Settings       *ebpf.Map `ebpf:"settings"`
@@ -160,12 +293,13 @@ func (m *sharedMaps) replacements() map[string]*ebpf.Map {
 	return map[string]*ebpf.Map{
 		"events": m.Events, "scratch": m.Scratch, "settings": m.Settings,
 		"excluded_comms": m.ExcludedComms, "lost": m.Lost, "walks": m.Walks,
-		"audited_cgroups": m.AuditedCgroups,
+		"audited_cgroups": m.AuditedCgroups, "syscall_kinds": m.SyscallKinds, "pending": m.Pending,
+		"inflight": m.Inflight,
 	}
 }
 
 func (m *sharedMaps) close() {
-	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.Lost, m.Walks, m.AuditedCgroups} {
+	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.Lost, m.Walks, m.AuditedCgroups, m.SyscallKinds, m.Pending, m.Inflight} {
 		if x != nil {
 			x.Close()
 		}
@@ -233,7 +367,11 @@ func Open(opts Options) (*Capture, error) {
 	if opts.RingBufferBytes != 0 {
 		spec.Maps["events"].MaxEntries = opts.RingBufferBytes
 	}
-	c := &Capture{Variant: variant, spec: spec}
+	actions, err := parseActions(opts.Actions)
+	if err != nil {
+		return nil, err
+	}
+	c := &Capture{Variant: variant, spec: spec, actions: actions}
 	if err := spec.LoadAndAssign(&c.maps, nil); err != nil {
 		return nil, fmt.Errorf("creating BPF maps: %w", describe(err))
 	}
@@ -241,34 +379,44 @@ func Open(opts Options) (*Capture, error) {
 		c.Close()
 		return nil, err
 	}
-	if hook == "auto" || Mode(hook) == ModeTracepoint {
-		// Syscall tracepoints are found through tracefs; mount it when the
-		// host has not.
-		if err := ensureTracefs(); err != nil && Mode(hook) == ModeTracepoint {
-			c.Close()
-			return nil, err
-		}
-	}
-	modes := Modes
-	if hook != "auto" {
-		modes = []Mode{Mode(hook)}
+	// Syscall tracepoints, which every mode uses for some hook points, are
+	// found through tracefs; mount it when the host has not.
+	if err := ensureTracefs(); err != nil && Mode(hook) == ModeTracepoint {
+		c.Close()
+		return nil, err
 	}
 	attached := 0
+	syscallsMode := Mode("")
 	for _, pt := range points {
-		st := PointStatus{Point: pt.name, Sees: pt.sees}
-		for _, m := range modes {
+		if !pt.serves(c.actions) {
+			continue
+		}
+		st := PointStatus{Point: pt.name}
+		if pt.vfs && syscallsMode == "" {
+			// Their events wait for the syscall point's exit program.
+			if ms := pt.modes(hook); len(ms) > 0 {
+				st.Attempts = append(st.Attempts, Attempt{Mode: ms[0], Err: errNeedsSyscalls})
+			}
+			c.Points = append(c.Points, st)
+			continue
+		}
+		for _, m := range pt.modes(hook) {
 			links, progs, err := c.attach(pt, m)
 			st.Attempts = append(st.Attempts, Attempt{Mode: m, Err: err})
 			if err == nil {
 				c.links = append(c.links, links...)
 				c.progs = append(c.progs, progs...)
 				st.Mode = m
+				st.Sees = pt.sees[m]
 				attached++
+				if pt.name == "syscalls" {
+					syscallsMode = m
+				}
 				break
 			}
 		}
 		c.Points = append(c.Points, st)
-		if hook != "auto" && st.Mode == "" {
+		if hook != "auto" && st.Mode == "" && !pt.vfs {
 			err := st.Attempts[len(st.Attempts)-1].Err
 			c.Close()
 			return nil, fmt.Errorf("hook %s: cannot attach %s: %w", hook, pt.name, err)
@@ -277,6 +425,10 @@ func Open(opts Options) (*Capture, error) {
 	if attached == 0 {
 		c.Close()
 		return nil, fmt.Errorf("no hook mode could attach: %s", c.failures())
+	}
+	if err := c.watchSyscalls(); err != nil {
+		c.Close()
+		return nil, err
 	}
 	for _, t := range lifecycle {
 		p, err := c.loadProgram(t.prog)
@@ -314,7 +466,9 @@ func (c *Capture) failures() string {
 }
 
 func (c *Capture) configure(opts Options) error {
-	cfg := fsauditConfig{AgentTgid: opts.AgentPID}
+	// The result events that confirm the VFS points' pending events are
+	// always let through.
+	cfg := fsauditConfig{AgentTgid: opts.AgentPID, FmodeCreated: fmodeCreated, Actions: uint32(c.actions | 1<<OpResult)}
 	if opts.RegularOnly {
 		cfg.RegularOnly = 1
 	}
@@ -350,15 +504,91 @@ func (c *Capture) configure(opts Options) error {
 	return nil
 }
 
+// watchSyscalls tells the syscall point which calls to keep and which
+// operations to report: those audited that no VFS point attached for (the
+// VFS points report theirs, io_uring's included), and io_uring_enter and
+// io_submit while the write point is on a VFS hook, whose rw_verify_area
+// program reports the writes made inside them. With VFS points attached,
+// it attaches the io_uring completion tracepoint that confirms their
+// events, and tells the kernel side to confirm them.
+func (c *Capture) watchSyscalls() error {
+	writeMode := Mode("")
+	syscallOps := c.actions
+	vfs := false
+	for _, p := range c.Points {
+		if p.Point == "write" {
+			writeMode = p.Mode
+		}
+		for _, pt := range points {
+			if pt.name == p.Point && pt.vfs && p.Mode != "" {
+				vfs = true
+				for _, o := range pt.ops {
+					syscallOps &^= 1 << o
+				}
+			}
+		}
+	}
+	for nr, kind := range syscallKinds {
+		watch := false
+		for _, o := range kindOps[kind] {
+			watch = watch || syscallOps.has(o)
+		}
+		if kind == fsauditFsaScSC_ASYNC_SUBMIT {
+			watch = c.actions.has(OpWrite) && (writeMode == ModeFentry || writeMode == ModeKprobe)
+		}
+		v := uint8(kind)
+		if watch {
+			v |= scWatched
+		}
+		if err := c.maps.SyscallKinds.Put(nr, v); err != nil {
+			return fmt.Errorf("writing the watched syscalls: %w", err)
+		}
+	}
+	if vfs {
+		p, err := c.loadProgram("tp_io_uring_complete")
+		if err == nil {
+			c.progs = append(c.progs, p)
+			var l link.Link
+			if l, err = link.Tracepoint("io_uring", "io_uring_complete", p, nil); err == nil {
+				c.links = append(c.links, l)
+			}
+		}
+		// Without it (a kernel without io_uring), system calls still confirm.
+		c.URingComplete = err
+	}
+	var cfg fsauditConfig
+	if err := c.maps.Settings.Lookup(uint32(0), &cfg); err != nil {
+		return fmt.Errorf("reading BPF settings: %w", err)
+	}
+	cfg.SyscallOps = uint32(syscallOps)
+	cfg.Lsm = 0
+	if vfs {
+		cfg.Lsm = 1
+	}
+	if err := c.maps.Settings.Put(uint32(0), cfg); err != nil {
+		return fmt.Errorf("writing BPF settings: %w", err)
+	}
+	return nil
+}
+
+// scWatched marks a syscall whose entry and exit the syscall point keeps.
+const scWatched = 0x80
+
 // attach loads the programs of one point in one mode and attaches them all,
 // or none.
 func (c *Capture) attach(pt point, m Mode) ([]link.Link, []*ebpf.Program, error) {
+	if len(pt.targets[m]) == 0 {
+		return nil, nil, fmt.Errorf("%w: %s has no %s hook", errNoHook, pt.name, m)
+	}
 	if err := modeSupported(m); err != nil {
 		return nil, nil, err
 	}
 	var links []link.Link
 	var progs []*ebpf.Program
 	for _, t := range pt.targets[m] {
+		if t.missing() {
+			continue
+		}
 		p, err := c.loadProgram(t.prog)
 		if err == nil {
 			progs = append(progs, p)
@@ -404,8 +634,8 @@ func Probe() (variant string, st []PointStatus, err error) {
 	defer c.maps.close()
 	tracefsErr := ensureTracefs()
 	for _, pt := range points {
-		ps := PointStatus{Point: pt.name, Sees: pt.sees}
-		for _, m := range Modes {
+		ps := PointStatus{Point: pt.name}
+		for _, m := range pt.modes("auto") {
 			var err error
 			if m == ModeTracepoint && tracefsErr != nil {
 				err = tracefsErr
@@ -418,6 +648,7 @@ func Probe() (variant string, st []PointStatus, err error) {
 			ps.Attempts = append(ps.Attempts, Attempt{Mode: m, Err: err})
 			if err == nil && ps.Mode == "" {
 				ps.Mode = m
+				ps.Sees = pt.sees[m]
 			}
 		}
 		st = append(st, ps)
@@ -514,6 +745,23 @@ func ensureTracefs() error {
 	return nil
 }
 
+// kernelHas says whether the kernel has function fn, from its BTF.
+func kernelHas(fn string) bool {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return true // let the attach say what is missing
+	}
+	var f *btf.Func
+	return spec.TypeByName(fn, &f) == nil
+}
+
+// errNeedsSyscalls: a VFS point's events are confirmed by the syscall
+// point's exit program, which did not attach.
+var errNeedsSyscalls = errors.New("needs the syscall point, whose exit program confirms its events, and that did not attach")
+
+// errNoHook says a hook point has no program for a mode.
+var errNoHook = errors.New("no hook in this mode")
+
 // pollEvery bounds how long an event can sit in the ring buffer unread.
 const pollEvery = 10 * time.Millisecond
 
@@ -557,6 +805,10 @@ func (c *Capture) Stop() error {
 	})
 	return err
 }
+
+// fmodeCreated is the kernel's FMODE_CREATED, the f_mode bit an open sets
+// when it made the file; the same in every kernel since 4.19.
+const fmodeCreated = 0x100000
 
 // MaxCgroups is how many cgroups Options.Cgroups may name.
 const MaxCgroups = 16

@@ -44,6 +44,46 @@ const (
 	OpWrite Op = 1
 	OpExec  Op = 2 // a process exec'd: Components name its executable, Args its argv
 	OpExit  Op = 3 // a process exited
+	// OpCreate made a file: Sub says how (Create*); Target names a hard
+	// link's existing file or holds a symlink's text; NewMode its mode.
+	OpCreate    Op = 4
+	OpTruncate  Op = 5  // Length is the new size
+	OpRename    Op = 6  // Target is the new path; Sub holds renameat2's flags
+	OpDelete    Op = 7  // Sub is DeleteDir for a directory
+	OpChmod     Op = 8  // NewMode holds the permission bits set
+	OpChown     Op = 9  // NewUID, NewGID: the owner set (NoID: unchanged)
+	OpXattr     Op = 10 // Target holds the attribute's name; Sub is XattrRemove for a removal
+	OpMmapWrite Op = 11 // the file was mapped shared and writable: Offset, Bytes give the range
+	// OpResult says whether the thread's pending event (FlagPending)
+	// happened: Result holds the return value; Inode, Dev and Mode the
+	// file's as it is after the call, when it still has one, and Offset
+	// its size. Sub is ResultOpen when the call was an open.
+	OpResult Op = 12
+)
+
+// ResultOpen marks the result of an open(2) (a create that was an open).
+const ResultOpen = 1
+
+// How a file was created (Event.Sub of OpCreate); enum fsa_create.
+const (
+	CreateOpen    = 1
+	CreateMknod   = 2
+	CreateMkdir   = 3
+	CreateLink    = 4
+	CreateSymlink = 5
+)
+
+// Event.Sub of other operations.
+const (
+	DeleteDir       = 1 // OpDelete: rmdir
+	XattrRemove     = 1 // OpXattr: the attribute was removed
+	WriteSendfile   = 1 // OpWrite: by sendfile(2)
+	WriteSplice     = 2 // OpWrite: by splice(2)
+	WriteCopyRange  = 3 // OpWrite: by copy_file_range(2)
+	RenameNoReplace = 1 // OpRename: RENAME_NOREPLACE
+	RenameExchange  = 2 // OpRename: RENAME_EXCHANGE
+	RenameWhiteout  = 4 // OpRename: RENAME_WHITEOUT
+	NoID            = ^uint32(0)
 )
 
 // String names the operation as the record's event.action does.
@@ -55,6 +95,24 @@ func (o Op) String() string {
 		return "exec"
 	case OpExit:
 		return "exit"
+	case OpCreate:
+		return "create"
+	case OpTruncate:
+		return "truncate"
+	case OpRename:
+		return "rename"
+	case OpDelete:
+		return "delete"
+	case OpChmod:
+		return "chmod"
+	case OpChown:
+		return "chown"
+	case OpXattr:
+		return "xattr"
+	case OpMmapWrite:
+		return "mmap_write"
+	case OpResult:
+		return "result"
 	}
 	return fmt.Sprintf("op-%d", uint16(o))
 }
@@ -72,6 +130,15 @@ const (
 	FlagOutsideRoot Flags = 1 << 5 // the file lies outside the writer's root directory
 	FlagArgsTrunc   Flags = 1 << 6 // exec: argv was longer than the event carries
 	FlagPassedRoot  Flags = 1 << 7 // the walk passed the writer's root: RootOff splits the views
+	// FlagGiven: the first component is a path string as the process gave
+	// it (it may hold '/', '.' and '..'), relative to the directory the
+	// other components name.
+	FlagGiven    Flags = 1 << 8
+	FlagRaw      Flags = 1 << 9  // Target is one string, not a path
+	FlagNoInode  Flags = 1 << 10 // Inode, Dev and Mode are unknown: the file was named by a path string
+	FlagExchange Flags = 1 << 11 // a rename that swapped two files
+	FlagFollow   Flags = 1 << 12 // with FlagGiven: the call followed a symbolic link at the path's end
+	FlagPending  Flags = 1 << 13 // seen before the change: the thread's next OpResult says whether it happened
 )
 
 // UnsetLoginUID is the kernel's login uid of a task that never logged in.
@@ -116,7 +183,23 @@ type Event struct {
 	// Args holds an exec's argv, each argument ending in a NUL; it aliases
 	// the reader's buffer too.
 	Args []byte
+
+	// Target is a second path, leaf first as Components (a rename's new
+	// name, a hard link's existing file), or with FlagRaw in TargetFlags
+	// one string ending in a NUL (a symlink's text, an attribute's name).
+	Target        []byte
+	TargetFlags   Flags
+	TargetDepth   int
+	TargetRootOff int
+	Sub           uint32
+	NewMode       uint32
+	NewUID        uint32
+	NewGID        uint32
+	Length        uint64
 }
+
+// Result is the return value an OpResult event carries.
+func (e *Event) Result() int64 { return int64(e.Length) }
 
 // DevMajor and DevMinor split the kernel's dev_t.
 func (e *Event) DevMajor() uint32 { return e.Dev >> 20 }
@@ -142,9 +225,9 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 	}
 	dst := unsafe.Slice((*byte)(unsafe.Pointer(raw)), unsafe.Sizeof(*raw))
 	n := copy(dst, sample)
-	pathLen := int(raw.PathLen)
-	if headerSize+pathLen > n || pathLen > len(raw.Path) {
-		return fmt.Errorf("%w: %d bytes hold no %d-byte path", ErrBadSample, len(sample), pathLen)
+	pathLen, targetLen := int(raw.PathLen), int(raw.TargetLen)
+	if headerSize+pathLen+targetLen > n || pathLen+targetLen > len(raw.Path) {
+		return fmt.Errorf("%w: %d bytes hold no %d-byte path and %d-byte target", ErrBadSample, len(sample), pathLen, targetLen)
 	}
 	*e = Event{
 		KernelTime: raw.TsNs,
@@ -172,6 +255,21 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 		Flags:      Flags(raw.Flags),
 		Depth:      int(raw.Depth),
 		Components: raw.Path[:pathLen],
+
+		TargetFlags:   Flags(raw.TargetFlags),
+		TargetDepth:   int(raw.TargetDepth),
+		TargetRootOff: int(raw.TargetRootOff),
+		Sub:           raw.Sub,
+		NewMode:       raw.NewMode,
+		NewUID:        raw.NewUid,
+		NewGID:        raw.NewGid,
+		Length:        raw.Length,
+	}
+	if targetLen > 0 {
+		e.Target = raw.Path[pathLen : pathLen+targetLen]
+		if e.TargetRootOff > targetLen {
+			return fmt.Errorf("%w: target root offset %d past the %d-byte target", ErrBadSample, e.TargetRootOff, targetLen)
+		}
 	}
 	if e.RootOff > pathLen {
 		return fmt.Errorf("%w: root offset %d past the %d-byte path", ErrBadSample, e.RootOff, pathLen)

@@ -43,6 +43,51 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+func TestDecodeTarget(t *testing.T) {
+	var in fsauditEvent
+	in.Op, in.Sub, in.NewUid, in.NewGid = uint16(OpRename), RenameExchange, NoID, 7
+	in.Flags = uint16(FlagGiven | FlagNoInode | FlagExchange)
+	path, target := "old\x00w\x00tmp\x00", "new\x00w\x00tmp\x00"
+	copy(in.Path[:], path+target)
+	in.PathLen, in.TargetLen, in.TargetFlags, in.TargetRootOff = uint16(len(path)), uint16(len(target)), uint16(FlagGiven|FlagPassedRoot), uint16(len(target))
+	var scratch fsauditEvent
+	var e Event
+	if err := decode(rawBytes(&in, len(path)+len(target)), &scratch, &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Op.String() != "rename" || string(e.Components) != path || string(e.Target) != target || e.Sub != RenameExchange ||
+		e.TargetFlags&FlagGiven == 0 || e.TargetRootOff != len(target) || e.NewUID != NoID || e.NewGID != 7 {
+		t.Errorf("decoded %+v", e)
+	}
+	// A target longer than the sample, or a root offset past it, is refused.
+	if err := decode(rawBytes(&in, len(path)+len(target))[:headerSize+len(path)+2], &scratch, &e); !errors.Is(err, ErrBadSample) {
+		t.Errorf("cut target: %v", err)
+	}
+	in.TargetRootOff = uint16(len(target) + 1)
+	if err := decode(rawBytes(&in, len(path)+len(target)), &scratch, &e); !errors.Is(err, ErrBadSample) {
+		t.Errorf("target root offset past the target: %v", err)
+	}
+}
+
+func TestOpNames(t *testing.T) {
+	for name, op := range actionOps {
+		if op.String() != name {
+			t.Errorf("%s: Op(%d).String() = %q", name, op, op.String())
+		}
+	}
+	if len(actionOps) != len(Actions) {
+		t.Errorf("%d actions, %d ops", len(Actions), len(actionOps))
+	}
+	for nr, kind := range syscallKinds {
+		if len(kindOps[kind]) == 0 {
+			t.Errorf("syscall %d (kind %d) reports no operation", nr, kind)
+		}
+	}
+	if _, err := parseActions([]string{"write", "erase"}); err == nil {
+		t.Error("unknown action taken")
+	}
+}
+
 func unsafeBytes(b []int8) []byte { return unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), len(b)) }
 
 func TestDecodeRejects(t *testing.T) {
@@ -88,8 +133,8 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sample []byte) {
 		var scratch fsauditEvent
 		var e Event
-		if err := decode(sample, &scratch, &e); err == nil && len(e.Components) > len(sample)-headerSize {
-			t.Fatalf("components %d bytes from a %d-byte sample", len(e.Components), len(sample))
+		if err := decode(sample, &scratch, &e); err == nil && len(e.Components)+len(e.Target) > len(sample)-headerSize {
+			t.Fatalf("components %d and target %d bytes from a %d-byte sample", len(e.Components), len(e.Target), len(sample))
 		}
 	})
 }

@@ -1,8 +1,11 @@
 //go:build ignore
 
-// fsaudit's kernel side: one event per file write, from any of three hook
-// modes (fentry, kprobe, syscall tracepoint), built in a per-CPU scratch
-// buffer and copied into a BPF ring buffer with only the bytes it uses.
+// fsaudit's kernel side: one event per change to a file (a write, a
+// create, a truncate, a rename, a delete, a chmod or chown, an extended
+// attribute set or removed, a shared writable mapping), from the hook modes
+// each change can be seen in (fentry, kprobe, syscall tracepoints), built in
+// a per-CPU scratch buffer and copied into a BPF ring buffer with only the
+// bytes it uses.
 //
 // Compiled twice by bpf2go: with HAVE_BPF_LOOP (kernels 5.17 and later walk
 // the dentry chain in bpf_loop) and without it (older kernels walk it in a
@@ -17,7 +20,8 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define FSA_PATH_MAX 4096   /* longest path resolved exactly, in bytes */
 #define FSA_NAME_READ 256   /* NAME_MAX + 1: most one component read copies */
-#define FSA_PATH_BUF (FSA_PATH_MAX + FSA_NAME_READ)
+/* Two paths (a rename's both ends), the second starting where the first ends. */
+#define FSA_PATH_BUF (2 * FSA_PATH_MAX + FSA_NAME_READ)
 #define FSA_WALK_STEPS 1024 /* walk steps: components plus mount crossings */
 #define FSA_MAX_IOV 64 /* iovec entries summed for writev; more sets FSA_F_IOV_PARTIAL */
 #define FSA_COMM_LEN 16
@@ -27,9 +31,12 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define FSA_WAKEUP_BYTES (64 << 10)
 
 #define FMODE_WRITE 0x2
+#define FSA_PF_IO_WORKER 0x00000010 /* task->flags of an io_uring worker */
+#define FSA_WRITE 1 /* rw_verify_area's read_write for a write */
 #define FSA_O_APPEND 02000
 #define FSA_S_IFMT 00170000
 #define FSA_S_IFREG 0100000
+#define FSA_S_IFIFO 0010000
 
 enum fsa_hook {
 	FSA_HOOK_FENTRY = 1,
@@ -41,7 +48,34 @@ enum fsa_op {
 	FSA_OP_WRITE = 1,
 	FSA_OP_EXEC = 2, /* a process exec'd: path is its executable, args its argv */
 	FSA_OP_EXIT = 3, /* a process (thread group) exited */
+	FSA_OP_CREATE = 4,   /* sub: enum fsa_create; target: a link's existing file or a symlink's text */
+	FSA_OP_TRUNCATE = 5, /* length: the new size */
+	FSA_OP_RENAME = 6,   /* target: the new path; sub: renameat2 flags */
+	FSA_OP_DELETE = 7,   /* sub: FSA_DELETE_DIR for rmdir */
+	FSA_OP_CHMOD = 8,    /* new_mode */
+	FSA_OP_CHOWN = 9,    /* new_uid, new_gid (-1: unchanged) */
+	FSA_OP_XATTR = 10,   /* target: the attribute's name; sub: FSA_XATTR_REMOVE */
+	FSA_OP_MMAP_WRITE = 11, /* offset, bytes: the mapped range */
+	FSA_OP_RESULT = 12,  /* the outcome of the thread's pending event: length holds the return value */
 };
+/* sub of a result: the call that succeeded was an open (a create by open,
+ * not by mknod). */
+#define FSA_RESULT_OPEN 1
+
+enum fsa_create {
+	FSA_CREATE_OPEN = 1,    /* open with O_CREAT, creat */
+	FSA_CREATE_MKNOD = 2,
+	FSA_CREATE_MKDIR = 3,
+	FSA_CREATE_LINK = 4,    /* a hard link: target names the existing file */
+	FSA_CREATE_SYMLINK = 5, /* target holds the link's text */
+};
+#define FSA_DELETE_DIR 1
+#define FSA_XATTR_REMOVE 1
+/* Transfers between files (sendfile, splice, copy_file_range) are writes
+ * whose sub says which call made them. */
+#define FSA_WRITE_SENDFILE 1
+#define FSA_WRITE_SPLICE 2
+#define FSA_WRITE_COPY_RANGE 3
 
 enum fsa_flags {
 	FSA_F_TRUNCATED = 1 << 0,   /* the path could not be resolved whole */
@@ -52,6 +86,12 @@ enum fsa_flags {
 	FSA_F_OUTSIDE_ROOT = 1 << 5,/* the walk reached the top of the mount tree without passing the task's root */
 	FSA_F_ARGS_TRUNCATED = 1 << 6, /* exec: argv was longer than FSA_ARGS_MAX */
 	FSA_F_PASSED_ROOT = 1 << 7, /* the walk passed the task's root: root_off splits the two views */
+	FSA_F_GIVEN = 1 << 8,       /* the first component is a path as the process gave it, relative to the rest */
+	FSA_F_RAW = 1 << 9,         /* target only: one string (a symlink's text, an xattr's name), not a path */
+	FSA_F_NO_INODE = 1 << 10,   /* ino, dev and mode are unknown: the file was named by a path string */
+	FSA_F_EXCHANGE = 1 << 11,   /* rename with RENAME_EXCHANGE: both files remain, swapped */
+	FSA_F_FOLLOW = 1 << 12,     /* with FSA_F_GIVEN: the call followed a symbolic link at the path's end */
+	FSA_F_PENDING = 1 << 13,    /* seen before the change: the thread's next result event says whether it happened */
 };
 
 /* The event: a fixed header, then path_len bytes of path components, leaf
@@ -84,6 +124,15 @@ struct event {
 	__u16 path_len;     /* bytes used in path */
 	__u16 depth;        /* components in path */
 	__u16 args_len;     /* exec: bytes used in args */
+	__u16 target_len;   /* bytes of path after path_len: the target's components or raw string */
+	__u16 target_depth;
+	__u16 target_root_off; /* as root_off, counted from the target's start */
+	__u16 target_flags; /* enum fsa_flags of the target path */
+	__u32 sub;          /* the op's detail: enum fsa_create, rename flags, ... */
+	__u32 new_mode;     /* create, chmod: the mode asked for (umask applied on create) */
+	__u32 new_uid;      /* chown */
+	__u32 new_gid;
+	__u64 length;       /* truncate: the new size */
 	char comm[FSA_COMM_LEN];
 	__u8 path[FSA_PATH_BUF];
 	__u8 args[FSA_ARGS_MAX]; /* exec: argv, each ending in a NUL; sent only by exec events */
@@ -96,6 +145,11 @@ struct config {
 	__u8 filter_comms;  /* consult excluded_comms */
 	__u8 cgroups;       /* audit only tasks under the first this many audited_cgroups; 0: all */
 	__u8 _pad;
+	__u32 fmode_created; /* the kernel's FMODE_CREATED bit in file->f_mode */
+	__u32 actions;       /* bit 1 << op for each enum fsa_op audited */
+	__u32 syscall_ops;   /* bit 1 << op for each op the syscall point reports (the others have VFS hooks) */
+	__u8 lsm;            /* VFS (LSM) hook points are attached: confirm their pending events */
+	__u8 _pad2[3];
 };
 
 struct {
@@ -160,7 +214,7 @@ struct walk {
 	__u32 flags;
 	__u32 done;
 	__u32 root_off;
-	__u32 _pad;
+	__u32 base;        /* where in e->path this walk writes its first byte */
 };
 
 struct {
@@ -221,13 +275,13 @@ static long walk_step(__u32 i, void *arg)
 	}
 	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
 	__u32 off = w->off;
-	if (off >= FSA_PATH_MAX) {
+	if (off - w->base >= FSA_PATH_MAX) {
 		w->flags |= FSA_F_TRUNCATED;
 		w->done = 1;
 		return 1;
 	}
-	long n = bpf_probe_read_kernel_str(&c->e->path[off & (FSA_PATH_MAX - 1)], FSA_NAME_READ, name);
-	if (n <= 1 || off + n > FSA_PATH_MAX) {
+	long n = bpf_probe_read_kernel_str(&c->e->path[off & (2 * FSA_PATH_MAX - 1)], FSA_NAME_READ, name);
+	if (n <= 1 || off + n - w->base > FSA_PATH_MAX) {
 		/* Unreadable, empty, or past the longest path: stop before it. */
 		w->flags |= FSA_F_TRUNCATED;
 		w->done = 1;
@@ -239,26 +293,41 @@ static long walk_step(__u32 i, void *arg)
 	return 0;
 }
 
-static __always_inline void walk_path(struct event *e, struct file *file, struct task_struct *task)
+/* Where one walk's result goes in the event. */
+struct walk_out {
+	__u16 len;
+	__u16 depth;
+	__u16 root_off; /* counted from the walk's base */
+	__u16 flags;
+};
+
+/* Walks from dentry d in mount vfsmnt up to the top of the current task's
+ * mount namespace, writing names leaf first into the scratch event's path
+ * from base + given on (the given bytes before it hold a path string the
+ * process gave, or nothing). The result stays in the walks map.
+ *
+ * A global function: the verifier checks it once, on its own, however many
+ * places call it, which keeps programs that walk several paths small. */
+__noinline int fsa_walk(__u64 d, __u64 vfsmnt, __u32 base, __u32 given)
 {
 	__u32 zero = 0;
 	struct walk *w = bpf_map_lookup_elem(&walks, &zero);
-	if (!w) {
-		e->flags |= FSA_F_TRUNCATED;
-		return;
-	}
+	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!w || !e)
+		return -1;
 	struct walk_ctx c = {.w = w, .e = e};
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
-	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
-	w->dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
-	w->vfsmnt = (__u64)vfsmnt;
-	w->mnt = (__u64)real_mount(vfsmnt);
+	w->dentry = d;
+	w->vfsmnt = vfsmnt;
+	w->mnt = (__u64)real_mount((struct vfsmount *)vfsmnt);
 	w->root_dentry = (__u64)BPF_CORE_READ(task, fs, root.dentry);
 	w->root_mnt = (__u64)BPF_CORE_READ(task, fs, root.mnt);
 	struct dentry *root = (struct dentry *)w->root_dentry;
 	e->root_ino = BPF_CORE_READ(root, d_inode, i_ino);
 	e->root_dev = BPF_CORE_READ(root, d_sb, s_dev);
-	w->off = 0;
+	w->base = base;
+	w->off = base + given;
 	w->depth = 0;
 	w->flags = 0;
 	w->done = 0;
@@ -274,10 +343,33 @@ static __always_inline void walk_path(struct event *e, struct file *file, struct
 #endif
 	if (!w->done)
 		w->flags |= FSA_F_TRUNCATED;
-	e->flags |= w->flags;
-	e->path_len = w->off;
-	e->depth = w->depth;
-	e->root_off = w->root_off;
+	return 0;
+}
+
+/* Runs fsa_walk and copies its result into out. */
+static __always_inline void walk_from(struct event *e, struct dentry *d, struct vfsmount *vfsmnt,
+				      struct task_struct *task, __u32 base, __u32 given, struct walk_out *out)
+{
+	__u32 zero = 0;
+	struct walk *w = bpf_map_lookup_elem(&walks, &zero);
+	if (!w || fsa_walk((__u64)d, (__u64)vfsmnt, base, given) != 0) {
+		out->flags |= FSA_F_TRUNCATED;
+		return;
+	}
+	out->flags |= w->flags;
+	out->len = w->off - base;
+	out->depth = w->depth;
+	out->root_off = w->flags & FSA_F_PASSED_ROOT ? w->root_off - base : 0;
+}
+
+static __always_inline void walk_path(struct event *e, struct file *file, struct task_struct *task)
+{
+	struct walk_out o = {};
+	walk_from(e, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), task, 0, 0, &o);
+	e->flags |= o.flags;
+	e->path_len = o.len;
+	e->depth = o.depth;
+	e->root_off = o.root_off;
 }
 
 static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
@@ -350,8 +442,98 @@ static __always_inline struct config *admit(void)
 	return cfg;
 }
 
-/* Builds and sends the event for a write of bytes to file at *offset
- * (offset < 0: the file's own position). */
+/* The scratch event with the current task's identity filled in; 0 when
+ * the task's command name is excluded. Every other field is cleared. */
+/* Fills who and when, and clears what each event sets for itself. */
+static __always_inline void start(struct event *e, struct task_struct *task, __u16 op, __u16 hook)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	e->ts_ns = bpf_ktime_get_ns();
+	e->start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->hook = hook;
+	e->op = op;
+	e->flags = 0;
+	e->ino = 0;
+	e->dev = 0;
+	e->mode = 0;
+	e->offset = 0;
+	e->bytes = 0;
+	e->length = 0;
+	e->sub = 0;
+	e->new_mode = 0;
+	e->new_uid = (__u32)-1;
+	e->new_gid = (__u32)-1;
+	e->path_len = 0;
+	e->depth = 0;
+	e->root_off = 0;
+	e->args_len = 0;
+	e->target_len = 0;
+	e->target_depth = 0;
+	e->target_root_off = 0;
+	e->target_flags = 0;
+}
+
+static __always_inline struct event *begin(struct config *cfg, struct task_struct *task, __u16 op, __u16 hook)
+{
+	if (!(cfg->actions & (1 << op)))
+		return 0;
+	__u32 zero = 0;
+	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return 0;
+	/* Kernels before 6.x leave the bytes after comm's NUL as they were: clear
+	 * them, or the excluded_comms lookup would see the last event's tail. */
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	if (BPF_CORE_READ(task, flags) & FSA_PF_IO_WORKER) {
+		/* An io_uring worker thread writes for its process: name that. */
+		struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+		bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), &leader->comm);
+	} else {
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	}
+	if (cfg->filter_comms && bpf_map_lookup_elem(&excluded_comms, e->comm))
+		return 0;
+
+	start(e, task, op, hook);
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	e->uid = (__u32)uid_gid;
+	e->gid = uid_gid >> 32;
+	e->euid = BPF_CORE_READ(task, cred, euid.val);
+	e->egid = BPF_CORE_READ(task, cred, egid.val);
+	e->loginuid = (__u32)-1;
+	if (bpf_core_field_exists(task->loginuid))
+		e->loginuid = BPF_CORE_READ(task, loginuid.val);
+	return e;
+}
+
+/* The inode fields of the event's file. */
+static __always_inline void file_fields(struct event *e, struct inode *inode)
+{
+	e->ino = BPF_CORE_READ(inode, i_ino);
+	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	e->mode = BPF_CORE_READ(inode, i_mode);
+	if (BPF_CORE_READ(inode, i_nlink) == 0)
+		e->flags |= FSA_F_DELETED;
+}
+
+/* Sends the event with its paths: header, path_len bytes, target_len bytes. */
+static __always_inline void finish(struct event *e)
+{
+	__u64 size = offsetof(struct event, path) + (e->path_len & (2 * FSA_PATH_MAX - 1)) +
+		     (e->target_len & (2 * FSA_PATH_MAX - 1));
+	if (size > offsetof(struct event, args))
+		size = offsetof(struct event, args);
+	send(e, size, 0, FSA_LOST_AUDIT);
+}
+
+/* Builds and sends the event for a write of bytes to file at offset
+ * (offset < 0: the file's own position); a file opened O_APPEND is written
+ * at its size, whatever the offset. */
 static __always_inline int emit_write(struct config *cfg, struct file *file, __u64 bytes,
 				      __s64 offset, __u16 flags, __u16 hook)
 {
@@ -365,42 +547,13 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 	if (cfg->regular_only && (imode & FSA_S_IFMT) != FSA_S_IFREG)
 		return 0;
 
-	__u32 zero = 0;
-	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct event *e = begin(cfg, task, FSA_OP_WRITE, hook);
 	if (!e)
 		return 0;
-	/* Kernels before 6.x leave the bytes after comm's NUL as they were: clear
-	 * them, or the excluded_comms lookup would see the last event's tail. */
-	__builtin_memset(e->comm, 0, sizeof(e->comm));
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	if (cfg->filter_comms && bpf_map_lookup_elem(&excluded_comms, e->comm))
-		return 0;
-
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
-
-	e->ts_ns = bpf_ktime_get_ns();
-	e->start_ns = BPF_CORE_READ(task, group_leader, start_time);
-	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->ino = BPF_CORE_READ(inode, i_ino);
-	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	e->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	e->pid = pid_tgid >> 32;
-	e->tid = (__u32)pid_tgid;
-	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	e->uid = (__u32)uid_gid;
-	e->gid = uid_gid >> 32;
-	e->euid = BPF_CORE_READ(task, cred, euid.val);
-	e->egid = BPF_CORE_READ(task, cred, egid.val);
-	e->loginuid = (__u32)-1;
-	if (bpf_core_field_exists(task->loginuid))
-		e->loginuid = BPF_CORE_READ(task, loginuid.val);
-	e->mode = imode;
-	e->hook = hook;
-	e->op = FSA_OP_WRITE;
+	file_fields(e, inode);
 	e->bytes = bytes;
-	e->flags = flags;
+	e->flags |= flags;
 
 	__u32 fflags = BPF_CORE_READ(file, f_flags);
 	if (fflags & FSA_O_APPEND) {
@@ -411,15 +564,9 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 	} else {
 		e->offset = BPF_CORE_READ(file, f_pos);
 	}
-	if (BPF_CORE_READ(inode, i_nlink) == 0)
-		e->flags |= FSA_F_DELETED;
 
 	walk_path(e, file, task);
-
-	__u64 size = offsetof(struct event, path) + (e->path_len & (FSA_PATH_MAX * 2 - 1));
-	if (size > sizeof(*e))
-		size = sizeof(*e);
-	send(e, size, 0, FSA_LOST_AUDIT);
+	finish(e);
 	return 0;
 }
 
@@ -555,24 +702,938 @@ int tp_sys_enter_pwritev2(struct trace_event_raw_sys_enter *ctx)
 	return tp_write(ctx, 1, (__s64)ctx->args[3]);
 }
 
+/* ---- syscalls that change files other than by write: one program on
+ * every syscall's entry keeps the arguments of those it watches, one on
+ * every exit reports the call when it succeeded. ---- */
+
+/* What the exit program does with a syscall; user space maps this
+ * architecture's syscall numbers to these in syscall_kinds. */
+enum fsa_sc {
+	SC_OPEN = 1,      /* path, flags */
+	SC_CREAT,         /* path */
+	SC_OPENAT,        /* dfd, path, flags */
+	SC_OPENAT2,       /* dfd, path, how */
+	SC_MKNOD,         /* path, mode */
+	SC_MKNODAT,       /* dfd, path, mode */
+	SC_MKDIR,         /* path, mode */
+	SC_MKDIRAT,       /* dfd, path, mode */
+	SC_LINK,          /* old, new */
+	SC_LINKAT,        /* olddfd, old, newdfd, new, flags */
+	SC_SYMLINK,       /* text, path */
+	SC_SYMLINKAT,     /* text, dfd, path */
+	SC_TRUNCATE,      /* path, length */
+	SC_FTRUNCATE,     /* fd, length */
+	SC_RENAME,        /* old, new */
+	SC_RENAMEAT,      /* olddfd, old, newdfd, new */
+	SC_RENAMEAT2,     /* olddfd, old, newdfd, new, flags */
+	SC_UNLINK,        /* path */
+	SC_UNLINKAT,      /* dfd, path, flags */
+	SC_RMDIR,         /* path */
+	SC_CHMOD,         /* path, mode */
+	SC_FCHMOD,        /* fd, mode */
+	SC_FCHMODAT,      /* dfd, path, mode */
+	SC_FCHMODAT2,     /* dfd, path, mode, flags */
+	SC_CHOWN,         /* path, uid, gid */
+	SC_FCHOWN,        /* fd, uid, gid */
+	SC_LCHOWN,        /* path, uid, gid */
+	SC_FCHOWNAT,      /* dfd, path, uid, gid, flags */
+	SC_SETXATTR,      /* path, name */
+	SC_LSETXATTR,     /* path, name */
+	SC_FSETXATTR,     /* fd, name */
+	SC_SETXATTRAT,    /* dfd, path, at_flags, name */
+	SC_REMOVEXATTR,   /* path, name */
+	SC_LREMOVEXATTR,  /* path, name */
+	SC_FREMOVEXATTR,  /* fd, name */
+	SC_REMOVEXATTRAT, /* dfd, path, at_flags, name */
+	SC_MMAP,          /* addr, len, prot, flags, fd, off */
+	SC_SENDFILE,      /* out_fd, in_fd, offset, count */
+	SC_SPLICE,        /* fd_in, off_in, fd_out, off_out, len */
+	SC_COPY_FILE_RANGE, /* fd_in, off_in, fd_out, off_out, len */
+	SC_ASYNC_SUBMIT,  /* io_uring_enter, io_submit: kept only so that rw_verify_area knows */
+	SC_MAX,
+};
+
+#define FSA_MAX_SYSCALL 512
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FSA_MAX_SYSCALL);
+	__type(key, __u32);
+	__type(value, __u8); /* enum fsa_sc, | FSA_SC_WATCHED when its entry and exit are kept */
+} syscall_kinds SEC(".maps");
+#define FSA_SC_WATCHED 0x80
+
+/* A watched call between its entry and its exit, by thread. */
+struct pending {
+	__u64 args[6];
+	__s64 pos;   /* transfers: the output file's offset before the call; openat2: how->flags */
+	enum fsa_sc kind;
+	__u32 flags; /* transfers: FSA_F_APPEND when the output appends */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct pending);
+} pending SEC(".maps");
+
+/* rw_verify_area(int read_write, struct file *file, const loff_t *ppos, size_t count):
+ * every write through the VFS passes here before it starts. vfs_write and
+ * vfs_writev report the write(2) family and the syscall point the transfers
+ * (sendfile, splice, copy_file_range), so this reports only what neither
+ * sees: writes an io_uring worker does, and writes done inside io_uring_enter
+ * and io_submit (io_uring's inline issue, Linux AIO). Nested calls (the
+ * kernel's own writes within a transfer, an overlay's write to its upper
+ * file) come from none of those. */
+static __always_inline int async_write(struct file *file, __u64 count, loff_t *ppos, __u16 hook)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (!(BPF_CORE_READ(task, flags) & FSA_PF_IO_WORKER)) {
+		__u64 id = bpf_get_current_pid_tgid();
+		struct pending *p = bpf_map_lookup_elem(&pending, &id);
+		if (!p || p->kind != SC_ASYNC_SUBMIT)
+			return 0;
+	}
+	struct config *cfg = admit();
+	if (!cfg)
+		return 0;
+	__u16 flags = 0;
+	__s64 off = read_pos((loff_t *)ppos, &flags);
+	return emit_write(cfg, file, count, off, flags, hook);
+}
+
+SEC("fentry/rw_verify_area")
+int fentry_rw_verify_area(__u64 *ctx)
+{
+	if ((int)ctx[0] != FSA_WRITE)
+		return 0;
+	return async_write((struct file *)ctx[1], ctx[3], fentry_pos(ctx, 2), FSA_HOOK_FENTRY);
+}
+
+SEC("kprobe/rw_verify_area")
+int kprobe_rw_verify_area(struct pt_regs *regs)
+{
+	if ((int)PT_REGS_PARM1(regs) != FSA_WRITE)
+		return 0;
+	return async_write((struct file *)PT_REGS_PARM2(regs), PT_REGS_PARM4(regs), (loff_t *)PT_REGS_PARM3(regs), FSA_HOOK_KPROBE);
+}
+
+#define FSA_AT_FDCWD -100
+#define FSA_AT_EMPTY_PATH 0x1000
+#define FSA_AT_REMOVEDIR 0x200
+#define FSA_AT_SYMLINK_NOFOLLOW 0x100
+#define FSA_AT_SYMLINK_FOLLOW 0x400
+#define FSA_O_CREAT 0100
+#define FSA_O_TRUNC 01000
+#define FSA_O_WRONLY 01
+#define FSA_PROT_WRITE 0x2
+#define FSA_MAP_TYPE 0x0f
+#define FSA_MAP_SHARED 0x01
+#define FSA_MAP_SHARED_VALIDATE 0x03
+#define FSA_MAP_ANONYMOUS 0x20
+#define FSA_O_PATH 010000000
+#define FSA_RENAME_EXCHANGE 2
+#define FSA_S_IFDIR 0040000
+#define FSA_S_IFLNK 0120000
+#define FSA_TS_COMPAT 0x0002
+
+/* A 32-bit task's syscall numbers are not this architecture's. */
+static __always_inline int compat_task(struct task_struct *task)
+{
+	if (!bpf_core_field_exists(task->thread_info.status))
+		return 0;
+	return BPF_CORE_READ(task, thread_info.status) & FSA_TS_COMPAT;
+}
+
+/* The offset a transfer writes the output file at, read before the call. */
+static __always_inline void transfer_pos(struct pending *p, struct task_struct *task, int fd, __u64 off_ptr)
+{
+	struct file *f = fd_file(task, fd);
+	p->pos = -1;
+	if (!f)
+		return;
+	if (BPF_CORE_READ(f, f_flags) & FSA_O_APPEND) {
+		p->flags |= FSA_F_APPEND;
+		p->pos = BPF_CORE_READ(f, f_inode, i_size);
+		return;
+	}
+	if (off_ptr) {
+		__s64 v = -1;
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)off_ptr) == 0)
+			p->pos = v;
+		return;
+	}
+	p->pos = BPF_CORE_READ(f, f_pos);
+}
+
+SEC("tracepoint/raw_syscalls/sys_enter")
+int tp_sys_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 nr = ctx->id;
+	if (nr >= FSA_MAX_SYSCALL)
+		return 0;
+	__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &nr);
+	if (!kind || !(*kind & FSA_SC_WATCHED))
+		return 0;
+	if (!admit())
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (compat_task(task))
+		return 0;
+	struct pending p = {.kind = *kind & ~FSA_SC_WATCHED, .pos = -1};
+	p.args[0] = ctx->args[0];
+	p.args[1] = ctx->args[1];
+	p.args[2] = ctx->args[2];
+	p.args[3] = ctx->args[3];
+	p.args[4] = ctx->args[4];
+	p.args[5] = ctx->args[5];
+	switch (p.kind) {
+	case SC_SENDFILE:
+		transfer_pos(&p, task, (int)p.args[0], 0);
+		break;
+	case SC_SPLICE:
+	case SC_COPY_FILE_RANGE:
+		transfer_pos(&p, task, (int)p.args[2], p.args[3]);
+		break;
+	case SC_OPENAT2: {
+		__u64 flags = 0;
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)p.args[2]);
+		p.pos = flags;
+		break;
+	}
+	default:
+		break;
+	}
+	__u64 id = bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&pending, &id, &p, BPF_ANY);
+	return 0;
+}
+
+/* Copies a user string into e->path at base; returns its length with the
+ * NUL, or a negative error. Kernels before 5.11 count an empty string as 0
+ * bytes rather than 1. */
+static __always_inline long read_user_str(struct event *e, __u32 base, __u64 str)
+{
+	long n = bpf_probe_read_user_str(&e->path[base & (FSA_PATH_MAX - 1)], FSA_PATH_MAX, (void *)str);
+	if (n == 0) {
+		e->path[base & (FSA_PATH_MAX - 1)] = 0;
+		n = 1;
+	}
+	return n;
+}
+
+/* Names a file by the path string a process gave, relative to dfd (or its
+ * working directory, or its root when absolute): the string goes first in
+ * the path, then the walk of the directory it is relative to. */
+static __always_inline void name_at(struct event *e, struct task_struct *task, int dfd, __u64 str,
+				    __u32 base, struct walk_out *o)
+{
+	long n = read_user_str(e, base, str);
+	if (n <= 0) {
+		o->flags |= FSA_F_TRUNCATED;
+		return;
+	}
+	o->flags |= FSA_F_GIVEN;
+	char first = e->path[base & (FSA_PATH_MAX - 1)];
+	struct dentry *d;
+	struct vfsmount *m;
+	if (first == '/') {
+		d = BPF_CORE_READ(task, fs, root.dentry);
+		m = BPF_CORE_READ(task, fs, root.mnt);
+	} else if (dfd == FSA_AT_FDCWD) {
+		d = BPF_CORE_READ(task, fs, pwd.dentry);
+		m = BPF_CORE_READ(task, fs, pwd.mnt);
+	} else {
+		struct file *f = fd_file(task, (__u32)dfd);
+		if (!f) {
+			o->flags |= FSA_F_TRUNCATED;
+			o->len = n;
+			return;
+		}
+		d = BPF_CORE_READ(f, f_path.dentry);
+		m = BPF_CORE_READ(f, f_path.mnt);
+	}
+	walk_from(e, d, m, task, base, n, o);
+}
+
+/* Names the file of an open descriptor exactly, with its inode. */
+static __always_inline int name_fd(struct event *e, struct task_struct *task, int fd)
+{
+	struct file *f = fd_file(task, (__u32)fd);
+	if (!f)
+		return -1;
+	file_fields(e, BPF_CORE_READ(f, f_inode));
+	walk_path(e, f, task);
+	return 0;
+}
+
+/* The primary path: a descriptor's file when the string is empty and the
+ * call said AT_EMPTY_PATH, else the string relative to dfd. */
+static __always_inline void name_primary(struct event *e, struct task_struct *task, int dfd, __u64 str, int empty_ok,
+					 int follow)
+{
+	if (empty_ok) {
+		char c = 0;
+		bpf_probe_read_user(&c, 1, (void *)str);
+		if (c == 0) {
+			if (name_fd(e, task, dfd))
+				e->flags |= FSA_F_TRUNCATED;
+			return;
+		}
+	}
+	struct walk_out o = {};
+	name_at(e, task, dfd, str, 0, &o);
+	if (follow)
+		o.flags |= FSA_F_FOLLOW;
+	e->flags |= o.flags | FSA_F_NO_INODE;
+	e->path_len = o.len;
+	e->depth = o.depth;
+	e->root_off = o.root_off;
+}
+
+/* The target path (a rename's new name, a link's existing file), after the
+ * primary one. */
+static __always_inline void name_target(struct event *e, struct task_struct *task, int dfd, __u64 str, int follow)
+{
+	__u32 base = e->path_len;
+	if (base >= FSA_PATH_MAX) {
+		e->target_flags = FSA_F_TRUNCATED;
+		return;
+	}
+	struct walk_out o = {};
+	name_at(e, task, dfd, str, base, &o);
+	if (follow)
+		o.flags |= FSA_F_FOLLOW;
+	e->target_flags = o.flags;
+	e->target_len = o.len;
+	e->target_depth = o.depth;
+	e->target_root_off = o.root_off;
+}
+
+/* A target that is one string: a symlink's text, an attribute's name. */
+static __always_inline void raw_target(struct event *e, __u64 str)
+{
+	__u32 base = e->path_len;
+	e->target_flags = FSA_F_RAW;
+	if (base >= FSA_PATH_MAX) {
+		e->target_flags |= FSA_F_TRUNCATED;
+		return;
+	}
+	long n = read_user_str(e, base, str);
+	if (n <= 0) {
+		e->target_flags |= FSA_F_TRUNCATED;
+		return;
+	}
+	e->target_len = n;
+}
+
+/* The permission bits a new file gets: what was asked, less the umask. */
+static __always_inline __u32 created_mode(struct task_struct *task, __u32 type, __u64 asked)
+{
+	__u32 umask = BPF_CORE_READ(task, fs, umask);
+	return type | ((__u32)asked & 07777 & ~umask);
+}
+
+/* An open that succeeded: a create when it made the file, a truncate when
+ * it truncated one that was there. */
+static __always_inline int opened(struct config *cfg, struct task_struct *task, long fd, __u64 flags)
+{
+	struct file *f = fd_file(task, fd);
+	if (!f)
+		return 0;
+	__u32 fmode = BPF_CORE_READ(f, f_mode);
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	__u32 imode = BPF_CORE_READ(inode, i_mode);
+	__u16 op;
+	if (fmode & cfg->fmode_created)
+		op = FSA_OP_CREATE;
+	else if ((flags & FSA_O_TRUNC) && !(flags & FSA_O_PATH) && (imode & FSA_S_IFMT) == FSA_S_IFREG)
+		op = FSA_OP_TRUNCATE;
+	else
+		return 0;
+	if (!(cfg->syscall_ops & (1 << op)))
+		return 0;
+	struct event *e = begin(cfg, task, op, FSA_HOOK_TRACEPOINT);
+	if (!e)
+		return 0;
+	file_fields(e, inode);
+	if (op == FSA_OP_CREATE) {
+		e->sub = FSA_CREATE_OPEN;
+		e->new_mode = imode;
+	}
+	walk_path(e, f, task);
+	finish(e);
+	return 0;
+}
+
+/* A transfer into a file (sendfile, splice, copy_file_range) of ret bytes. */
+static __always_inline int transferred(struct config *cfg, struct task_struct *task, struct pending *p,
+				       int fd, long ret, __u32 sub)
+{
+	if (ret <= 0 || !(cfg->syscall_ops & (1 << FSA_OP_WRITE)))
+		return 0;
+	struct file *f = fd_file(task, fd);
+	if (!f)
+		return 0;
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	__u32 imode = BPF_CORE_READ(inode, i_mode);
+	if ((imode & FSA_S_IFMT) != FSA_S_IFREG && cfg->regular_only)
+		return 0;
+	if ((imode & FSA_S_IFMT) == FSA_S_IFIFO)
+		return 0; /* into a pipe: nothing was written to a file yet */
+	struct event *e = begin(cfg, task, FSA_OP_WRITE, FSA_HOOK_TRACEPOINT);
+	if (!e)
+		return 0;
+	file_fields(e, inode);
+	e->sub = sub;
+	e->bytes = ret;
+	e->flags |= p->flags;
+	if (p->pos >= 0)
+		e->offset = p->pos;
+	else
+		e->flags |= FSA_F_NO_OFFSET;
+	walk_path(e, f, task);
+	finish(e);
+	return 0;
+}
+
+/* ---- VFS hooks for the changes made by path: the kernel's LSM path hooks
+ * (security_path_*) see every one, whoever asks for it (a system call,
+ * io_uring), with the mount and dentries of both ends, but before the change
+ * happens. Each sends its event marked pending and remembers the dentry; the
+ * thread's next system call exit, or io_uring completion, sends a result
+ * event with the return value and the dentry's inode as it is then, and user
+ * space reports the pending event only when the change succeeded. ---- */
+
+struct inflight {
+	__u64 dentry; /* struct dentry * whose inode the result reports */
+	__u64 cookie; /* the pending event's ts_ns: the result carries it back */
+	__u32 op;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+/* Builds and sends the pending event of a change to dentry d (in mount mnt);
+ * target, when given, is a second dentry in the same mount (a rename's new
+ * name, a hard link's existing file), raw a kernel string (a symlink's text). */
+static __always_inline int lsm_pending(__u16 op, __u32 sub, struct vfsmount *mnt, struct dentry *d,
+				       struct vfsmount *tmnt, struct dentry *target, const char *raw, __u16 hook,
+				       __u32 new_mode, __u32 new_uid, __u32 new_gid)
+{
+	struct config *cfg = admit();
+	if (!cfg)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct event *e = begin(cfg, task, op, hook);
+	if (!e)
+		return 0;
+	e->flags |= FSA_F_PENDING;
+	e->sub = sub;
+	e->new_mode = new_mode;
+	e->new_uid = new_uid;
+	e->new_gid = new_gid;
+	if (op == FSA_OP_RENAME && (sub & FSA_RENAME_EXCHANGE))
+		e->flags |= FSA_F_EXCHANGE;
+	struct inode *inode = BPF_CORE_READ(d, d_inode);
+	if (inode)
+		file_fields(e, inode);
+	struct walk_out o = {};
+	walk_from(e, d, mnt, task, 0, 0, &o);
+	e->flags |= o.flags;
+	e->path_len = o.len;
+	e->depth = o.depth;
+	e->root_off = o.root_off;
+	__u32 base = e->path_len;
+	if (target && base < FSA_PATH_MAX) {
+		struct walk_out t = {};
+		walk_from(e, target, tmnt, task, base, 0, &t);
+		e->target_flags = t.flags;
+		e->target_len = t.len;
+		e->target_depth = t.depth;
+		e->target_root_off = t.root_off;
+	} else if (raw && base < FSA_PATH_MAX) {
+		long n = bpf_probe_read_kernel_str(&e->path[base & (FSA_PATH_MAX - 1)], FSA_PATH_MAX, raw);
+		if (n == 0) {
+			e->path[base & (FSA_PATH_MAX - 1)] = 0;
+			n = 1;
+		}
+		e->target_flags = FSA_F_RAW;
+		if (n > 0)
+			e->target_len = n;
+		else
+			e->target_flags |= FSA_F_TRUNCATED;
+	} else if (target || raw) {
+		e->target_flags = FSA_F_TRUNCATED;
+	}
+	__u64 cookie = e->ts_ns;
+	finish(e);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inflight f = {.dentry = (__u64)d, .cookie = cookie, .op = op};
+	bpf_map_update_elem(&inflight, &id, &f, BPF_ANY);
+	return 0;
+}
+
+#define FSA_EEXIST 17
+
+/* Sends the result of the thread's pending event, if it has one. */
+static __always_inline void confirm(struct config *cfg, __u64 id, long ret, __u32 sub)
+{
+	struct inflight *fp = bpf_map_lookup_elem(&inflight, &id);
+	if (!fp)
+		return;
+	struct dentry *d = (struct dentry *)fp->dentry;
+	__u32 op = fp->op;
+	__u64 cookie = fp->cookie;
+	bpf_map_delete_elem(&inflight, &id);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	/* An open with O_CREAT asks to create before it knows whether the file
+	 * is there (a name not in the dentry cache): the file it opened says
+	 * whether it made it. */
+	if (op == FSA_OP_CREATE && sub == FSA_RESULT_OPEN && ret >= 0) {
+		struct file *f = fd_file(task, ret);
+		if (!f || !(BPF_CORE_READ(f, f_mode) & cfg->fmode_created))
+			ret = -FSA_EEXIST;
+	}
+	struct event *e = begin(cfg, task, FSA_OP_RESULT, FSA_HOOK_TRACEPOINT);
+	if (!e)
+		return;
+	e->length = ret;
+	e->sub = sub;
+	e->bytes = cookie;
+	/* The call has put its dentries by now: a created, renamed or changed
+	 * file's stays in the dentry cache, but a deleted file's may be gone,
+	 * and its pending event has the inode already. */
+	if ((ret >= 0 || ret <= -4096) && op != FSA_OP_DELETE) {
+		struct inode *inode = BPF_CORE_READ(d, d_inode);
+		if (inode)
+			file_fields(e, inode);
+		e->offset = inode ? BPF_CORE_READ(inode, i_size) : 0;
+	}
+	send(e, offsetof(struct event, path), 0, FSA_LOST_AUDIT);
+}
+
+/* io_uring's operations complete in the thread that did them. */
+SEC("tracepoint/io_uring/io_uring_complete")
+int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
+{
+	__u32 zero = 0;
+	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
+	if (!cfg || !cfg->lsm)
+		return 0;
+	int res = BPF_CORE_READ(ctx, res);
+	__u32 sub = 0;
+	/* Only the completion of an operation by path, posted by the thread
+	 * that did it: others (a read finishing in an interrupt while some
+	 * thread runs) must not settle that thread's pending event. */
+	if (bpf_core_field_exists(ctx->req)) {
+		struct io_kiocb *req = BPF_CORE_READ(ctx, req);
+		__u8 opcode = BPF_CORE_READ(req, opcode);
+		/* uapi: stable numbers */
+		switch (opcode) {
+		case IORING_OP_OPENAT:
+		case IORING_OP_OPENAT2:
+			sub = FSA_RESULT_OPEN;
+			break;
+		case IORING_OP_RENAMEAT:
+		case IORING_OP_UNLINKAT:
+		case IORING_OP_MKDIRAT:
+		case IORING_OP_SYMLINKAT:
+		case IORING_OP_LINKAT:
+		case IORING_OP_FTRUNCATE:
+			break;
+		default:
+			return 0;
+		}
+	} else {
+		/* 5.10 names no request: its path operations (openat) run on
+		 * io-wq workers, which complete them themselves. */
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		if (!(BPF_CORE_READ(task, flags) & FSA_PF_IO_WORKER))
+			return 0;
+		sub = FSA_RESULT_OPEN;
+	}
+	confirm(cfg, bpf_get_current_pid_tgid(), res, sub);
+	return 0;
+}
+
+
+/* The n-th argument of an fentry program, read from the trampoline's frame
+ * (a hook with fewer arguments reads what lies after them, unused). */
+static __always_inline __u64 arg(__u64 *ctx, int n)
+{
+	__u64 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), &ctx[n]);
+	return v;
+}
+
+/* Each hook in both VFS modes: fentry reads its arguments from the
+ * trampoline's frame, kprobe from the registers. */
+#define LSM_HOOK(fn, body)                                                   \
+	static __always_inline int lsm_##fn(__u64 a0, __u64 a1, __u64 a2,     \
+					    __u64 a3, __u64 a4, __u16 hook)    \
+	body                                                                 \
+	SEC("fentry/security_path_" #fn)                                     \
+	int fentry_security_path_##fn(__u64 *ctx)                            \
+	{                                                                    \
+		return lsm_##fn(arg(ctx, 0), arg(ctx, 1), arg(ctx, 2),       \
+				arg(ctx, 3), arg(ctx, 4), FSA_HOOK_FENTRY);  \
+	}                                                                    \
+	SEC("kprobe/security_path_" #fn)                                     \
+	int kprobe_security_path_##fn(struct pt_regs *regs)                  \
+	{                                                                    \
+		return lsm_##fn(PT_REGS_PARM1(regs), PT_REGS_PARM2(regs),    \
+				PT_REGS_PARM3(regs), PT_REGS_PARM4(regs),    \
+				PT_REGS_PARM5(regs), FSA_HOOK_KPROBE);       \
+	}
+
+#define NONE 0, 0, 0
+#define PATH_MNT(p) BPF_CORE_READ((struct path *)(p), mnt)
+#define PATH_DENTRY(p) BPF_CORE_READ((struct path *)(p), dentry)
+
+/* security_path_unlink(const struct path *dir, struct dentry *dentry) */
+LSM_HOOK(unlink, {
+	return lsm_pending(FSA_OP_DELETE, 0, PATH_MNT(a0), (struct dentry *)a1, 0, 0, 0, hook, NONE);
+})
+
+/* security_path_rmdir(const struct path *dir, struct dentry *dentry) */
+LSM_HOOK(rmdir, {
+	return lsm_pending(FSA_OP_DELETE, FSA_DELETE_DIR, PATH_MNT(a0), (struct dentry *)a1, 0, 0, 0, hook, NONE);
+})
+
+/* security_path_mkdir(const struct path *dir, struct dentry *dentry, umode_t mode) */
+LSM_HOOK(mkdir, {
+	return lsm_pending(FSA_OP_CREATE, FSA_CREATE_MKDIR, PATH_MNT(a0), (struct dentry *)a1, 0, 0, 0, hook,
+			   FSA_S_IFDIR | ((__u16)a2 & 07777), -1, -1);
+})
+
+/* security_path_mknod(const struct path *dir, struct dentry *dentry, umode_t mode, unsigned int dev):
+ * mknod(2), and open(2) making a file (the result says which) */
+LSM_HOOK(mknod, {
+	return lsm_pending(FSA_OP_CREATE, FSA_CREATE_MKNOD, PATH_MNT(a0), (struct dentry *)a1, 0, 0, 0, hook,
+			   (__u16)a2, -1, -1);
+})
+
+/* security_path_symlink(const struct path *dir, struct dentry *dentry, const char *old_name) */
+LSM_HOOK(symlink, {
+	return lsm_pending(FSA_OP_CREATE, FSA_CREATE_SYMLINK, PATH_MNT(a0), (struct dentry *)a1, 0, 0,
+			   (const char *)a2, hook, FSA_S_IFLNK | 0777, -1, -1);
+})
+
+/* security_path_link(struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry) */
+LSM_HOOK(link, {
+	struct vfsmount *mnt = PATH_MNT(a1);
+	return lsm_pending(FSA_OP_CREATE, FSA_CREATE_LINK, mnt, (struct dentry *)a2, mnt, (struct dentry *)a0, 0,
+			   hook, NONE);
+})
+
+/* security_path_rename(const struct path *old_dir, struct dentry *old_dentry,
+ *                      const struct path *new_dir, struct dentry *new_dentry, unsigned int flags) */
+LSM_HOOK(rename, {
+	return lsm_pending(FSA_OP_RENAME, (__u32)a4, PATH_MNT(a0), (struct dentry *)a1, PATH_MNT(a2),
+			   (struct dentry *)a3, 0, hook, NONE);
+})
+
+/* security_path_truncate(const struct path *path) */
+LSM_HOOK(truncate, {
+	return lsm_pending(FSA_OP_TRUNCATE, 0, PATH_MNT(a0), PATH_DENTRY(a0), 0, 0, 0, hook, NONE);
+})
+
+/* security_path_chmod(const struct path *path, umode_t mode) */
+LSM_HOOK(chmod, {
+	return lsm_pending(FSA_OP_CHMOD, 0, PATH_MNT(a0), PATH_DENTRY(a0), 0, 0, 0, hook, (__u16)a1 & 07777, -1, -1);
+})
+
+/* security_path_chown(const struct path *path, kuid_t uid, kgid_t gid) */
+LSM_HOOK(chown, {
+	return lsm_pending(FSA_OP_CHOWN, 0, PATH_MNT(a0), PATH_DENTRY(a0), 0, 0, 0, hook, 0, (__u32)a1, (__u32)a2);
+})
+
+/* security_file_truncate(struct file *file), 6.2 and later: ftruncate(2)
+ * and O_TRUNC, which earlier kernels pass through security_path_truncate */
+static __always_inline int lsm_file_truncate(struct file *file, __u16 hook)
+{
+	return lsm_pending(FSA_OP_TRUNCATE, 0, BPF_CORE_READ(file, f_path.mnt), BPF_CORE_READ(file, f_path.dentry),
+			   0, 0, 0, hook, NONE);
+}
+
+SEC("fentry/security_file_truncate")
+int fentry_security_file_truncate(__u64 *ctx)
+{
+	return lsm_file_truncate((struct file *)arg(ctx, 0), FSA_HOOK_FENTRY);
+}
+
+SEC("kprobe/security_file_truncate")
+int kprobe_security_file_truncate(struct pt_regs *regs)
+{
+	return lsm_file_truncate((struct file *)PT_REGS_PARM1(regs), FSA_HOOK_KPROBE);
+}
+
+SEC("tracepoint/raw_syscalls/sys_exit")
+int tp_sys_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
+	if (!cfg)
+		return 0;
+	long ret = ctx->ret;
+	if (cfg->lsm) {
+		__u32 nr = ctx->id, sub = 0;
+		__u8 *kind = nr < FSA_MAX_SYSCALL ? bpf_map_lookup_elem(&syscall_kinds, &nr) : 0;
+		if (kind) {
+			__u8 k = *kind & ~FSA_SC_WATCHED;
+			if (k == SC_OPEN || k == SC_CREAT || k == SC_OPENAT || k == SC_OPENAT2)
+				sub = FSA_RESULT_OPEN;
+		}
+		confirm(cfg, id, ret, sub);
+	}
+	struct pending *pp = bpf_map_lookup_elem(&pending, &id);
+	if (!pp)
+		return 0;
+	struct pending p = *pp;
+	bpf_map_delete_elem(&pending, &id);
+	if (ret < 0 && ret > -4096)
+		return 0; /* it failed: nothing changed */
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 *a = p.args;
+
+	switch (p.kind) {
+	case SC_OPEN:
+		return opened(cfg, task, ret, a[1]);
+	case SC_CREAT:
+		return opened(cfg, task, ret, FSA_O_CREAT | FSA_O_TRUNC | FSA_O_WRONLY);
+	case SC_OPENAT:
+		return opened(cfg, task, ret, a[2]);
+	case SC_OPENAT2:
+		return opened(cfg, task, ret, p.pos);
+	case SC_SENDFILE:
+		return transferred(cfg, task, &p, a[0], ret, FSA_WRITE_SENDFILE);
+	case SC_SPLICE:
+		return transferred(cfg, task, &p, a[2], ret, FSA_WRITE_SPLICE);
+	case SC_COPY_FILE_RANGE:
+		return transferred(cfg, task, &p, a[2], ret, FSA_WRITE_COPY_RANGE);
+	case SC_MMAP: {
+		if (!(cfg->syscall_ops & (1 << FSA_OP_MMAP_WRITE)))
+			return 0;
+		__u64 prot = a[2], flags = a[3] & FSA_MAP_TYPE;
+		if (!(prot & FSA_PROT_WRITE) || (flags != FSA_MAP_SHARED && flags != FSA_MAP_SHARED_VALIDATE) ||
+		    (a[3] & FSA_MAP_ANONYMOUS))
+			return 0;
+		struct file *f = fd_file(task, (__u32)a[4]);
+		if (!f || !(BPF_CORE_READ(f, f_mode) & FMODE_WRITE))
+			return 0;
+		__u32 imode = BPF_CORE_READ(f, f_inode, i_mode);
+		if (cfg->regular_only && (imode & FSA_S_IFMT) != FSA_S_IFREG)
+			return 0;
+		struct event *e = begin(cfg, task, FSA_OP_MMAP_WRITE, FSA_HOOK_TRACEPOINT);
+		if (!e)
+			return 0;
+		file_fields(e, BPF_CORE_READ(f, f_inode));
+		e->offset = a[5];
+		e->bytes = a[1];
+		walk_path(e, f, task);
+		finish(e);
+		return 0;
+	}
+	default:
+		break;
+	}
+
+	/* The rest name files by path or by descriptor and make one event. */
+	__u16 op;
+	switch (p.kind) {
+	case SC_MKNOD: case SC_MKNODAT: case SC_MKDIR: case SC_MKDIRAT:
+	case SC_LINK: case SC_LINKAT: case SC_SYMLINK: case SC_SYMLINKAT:
+		op = FSA_OP_CREATE;
+		break;
+	case SC_TRUNCATE: case SC_FTRUNCATE:
+		op = FSA_OP_TRUNCATE;
+		break;
+	case SC_RENAME: case SC_RENAMEAT: case SC_RENAMEAT2:
+		op = FSA_OP_RENAME;
+		break;
+	case SC_UNLINK: case SC_UNLINKAT: case SC_RMDIR:
+		op = FSA_OP_DELETE;
+		break;
+	case SC_CHMOD: case SC_FCHMOD: case SC_FCHMODAT: case SC_FCHMODAT2:
+		op = FSA_OP_CHMOD;
+		break;
+	case SC_CHOWN: case SC_FCHOWN: case SC_LCHOWN: case SC_FCHOWNAT:
+		op = FSA_OP_CHOWN;
+		break;
+	case SC_SETXATTR: case SC_LSETXATTR: case SC_FSETXATTR: case SC_SETXATTRAT:
+	case SC_REMOVEXATTR: case SC_LREMOVEXATTR: case SC_FREMOVEXATTR: case SC_REMOVEXATTRAT:
+		op = FSA_OP_XATTR;
+		break;
+	default:
+		return 0;
+	}
+	if (!(cfg->syscall_ops & (1 << op)))
+		return 0;
+	struct event *e = begin(cfg, task, op, FSA_HOOK_TRACEPOINT);
+	if (!e)
+		return 0;
+
+	switch (p.kind) {
+	case SC_MKNOD:
+		e->sub = FSA_CREATE_MKNOD;
+		e->new_mode = created_mode(task, (a[1] & FSA_S_IFMT) ?: FSA_S_IFREG, a[1]);
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
+		break;
+	case SC_MKNODAT:
+		e->sub = FSA_CREATE_MKNOD;
+		e->new_mode = created_mode(task, (a[2] & FSA_S_IFMT) ?: FSA_S_IFREG, a[2]);
+		name_primary(e, task, a[0], a[1], 0, 0);
+		break;
+	case SC_MKDIR:
+		e->sub = FSA_CREATE_MKDIR;
+		e->new_mode = created_mode(task, FSA_S_IFDIR, a[1]);
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
+		break;
+	case SC_MKDIRAT:
+		e->sub = FSA_CREATE_MKDIR;
+		e->new_mode = created_mode(task, FSA_S_IFDIR, a[2]);
+		name_primary(e, task, a[0], a[1], 0, 0);
+		break;
+	case SC_LINK:
+		e->sub = FSA_CREATE_LINK;
+		name_primary(e, task, FSA_AT_FDCWD, a[1], 0, 0);
+		name_target(e, task, FSA_AT_FDCWD, a[0], 0);
+		break;
+	case SC_LINKAT:
+		e->sub = FSA_CREATE_LINK;
+		name_primary(e, task, a[2], a[3], 0, 0);
+		name_target(e, task, a[0], a[1], a[4] & FSA_AT_SYMLINK_FOLLOW);
+		break;
+	case SC_SYMLINK:
+		e->sub = FSA_CREATE_SYMLINK;
+		e->new_mode = FSA_S_IFLNK | 0777;
+		name_primary(e, task, FSA_AT_FDCWD, a[1], 0, 0);
+		raw_target(e, a[0]);
+		break;
+	case SC_SYMLINKAT:
+		e->sub = FSA_CREATE_SYMLINK;
+		e->new_mode = FSA_S_IFLNK | 0777;
+		name_primary(e, task, a[1], a[2], 0, 0);
+		raw_target(e, a[0]);
+		break;
+	case SC_TRUNCATE:
+		e->length = a[1];
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 1);
+		break;
+	case SC_FTRUNCATE:
+		e->length = a[1];
+		if (name_fd(e, task, a[0]))
+			return 0;
+		break;
+	case SC_RENAME:
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
+		name_target(e, task, FSA_AT_FDCWD, a[1], 0);
+		break;
+	case SC_RENAMEAT:
+		name_primary(e, task, a[0], a[1], 0, 0);
+		name_target(e, task, a[2], a[3], 0);
+		break;
+	case SC_RENAMEAT2:
+		e->sub = a[4];
+		if (a[4] & FSA_RENAME_EXCHANGE)
+			e->flags |= FSA_F_EXCHANGE;
+		name_primary(e, task, a[0], a[1], 0, 0);
+		name_target(e, task, a[2], a[3], 0);
+		break;
+	case SC_UNLINK:
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
+		break;
+	case SC_UNLINKAT:
+		if (a[2] & FSA_AT_REMOVEDIR)
+			e->sub = FSA_DELETE_DIR;
+		name_primary(e, task, a[0], a[1], 0, 0);
+		break;
+	case SC_RMDIR:
+		e->sub = FSA_DELETE_DIR;
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
+		break;
+	case SC_CHMOD:
+		e->new_mode = a[1] & 07777;
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 1);
+		break;
+	case SC_FCHMOD:
+		e->new_mode = a[1] & 07777;
+		if (name_fd(e, task, a[0]))
+			return 0;
+		break;
+	case SC_FCHMODAT:
+		e->new_mode = a[2] & 07777;
+		name_primary(e, task, a[0], a[1], 0, 1);
+		break;
+	case SC_FCHMODAT2:
+		e->new_mode = a[2] & 07777;
+		name_primary(e, task, a[0], a[1], a[3] & FSA_AT_EMPTY_PATH, !(a[3] & FSA_AT_SYMLINK_NOFOLLOW));
+		break;
+	case SC_CHOWN: case SC_LCHOWN:
+		e->new_uid = a[1];
+		e->new_gid = a[2];
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, p.kind == SC_CHOWN);
+		break;
+	case SC_FCHOWN:
+		e->new_uid = a[1];
+		e->new_gid = a[2];
+		if (name_fd(e, task, a[0]))
+			return 0;
+		break;
+	case SC_FCHOWNAT:
+		e->new_uid = a[2];
+		e->new_gid = a[3];
+		name_primary(e, task, a[0], a[1], a[4] & FSA_AT_EMPTY_PATH, !(a[4] & FSA_AT_SYMLINK_NOFOLLOW));
+		break;
+	case SC_SETXATTR: case SC_LSETXATTR:
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, p.kind == SC_SETXATTR);
+		raw_target(e, a[1]);
+		break;
+	case SC_REMOVEXATTR: case SC_LREMOVEXATTR:
+		e->sub = FSA_XATTR_REMOVE;
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, p.kind == SC_REMOVEXATTR);
+		raw_target(e, a[1]);
+		break;
+	case SC_FSETXATTR:
+		if (name_fd(e, task, a[0]))
+			return 0;
+		raw_target(e, a[1]);
+		break;
+	case SC_FREMOVEXATTR:
+		e->sub = FSA_XATTR_REMOVE;
+		if (name_fd(e, task, a[0]))
+			return 0;
+		raw_target(e, a[1]);
+		break;
+	case SC_SETXATTRAT:
+		name_primary(e, task, a[0], a[1], a[2] & FSA_AT_EMPTY_PATH, !(a[2] & FSA_AT_SYMLINK_NOFOLLOW));
+		raw_target(e, a[3]);
+		break;
+	case SC_REMOVEXATTRAT:
+		e->sub = FSA_XATTR_REMOVE;
+		name_primary(e, task, a[0], a[1], a[2] & FSA_AT_EMPTY_PATH, !(a[2] & FSA_AT_SYMLINK_NOFOLLOW));
+		raw_target(e, a[3]);
+		break;
+	default:
+		return 0;
+	}
+	finish(e);
+	return 0;
+}
+
 /* ---- process lifecycle: what enrichment must know after a process is gone ---- */
 
 /* Fills the identity fields every event carries. */
 static __always_inline void fill_task(struct event *e, struct task_struct *task, __u16 op)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	e->ts_ns = bpf_ktime_get_ns();
-	e->start_ns = BPF_CORE_READ(task, group_leader, start_time);
-	e->pid = pid_tgid >> 32;
-	e->tid = (__u32)pid_tgid;
-	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	e->op = op;
-	e->hook = FSA_HOOK_TRACEPOINT;
-	e->flags = 0;
-	e->path_len = 0;
-	e->depth = 0;
-	e->args_len = 0;
-	e->root_off = 0;
+	start(e, task, op, FSA_HOOK_TRACEPOINT);
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }

@@ -14,46 +14,123 @@ import (
 )
 
 type fsauditConfig struct {
-	_           structs.HostLayout
-	AgentTgid   uint32
-	RegularOnly uint8
-	FilterComms uint8
-	Cgroups     uint8
-	Pad         uint8
+	_            structs.HostLayout
+	AgentTgid    uint32
+	RegularOnly  uint8
+	FilterComms  uint8
+	Cgroups      uint8
+	Pad          uint8
+	FmodeCreated uint32
+	Actions      uint32
+	SyscallOps   uint32
+	Lsm          uint8
+	Pad2         [3]uint8
 }
 
 type fsauditEvent struct {
-	_        structs.HostLayout
-	TsNs     uint64
-	StartNs  uint64
-	CgroupId uint64
-	Ino      uint64
-	Offset   uint64
-	Bytes    uint64
-	RootIno  uint64
-	RootDev  uint32
-	RootOff  uint16
-	Pad2     uint16
-	Dev      uint32
-	MntNs    uint32
-	Pid      uint32
-	Tid      uint32
-	Ppid     uint32
-	Uid      uint32
-	Gid      uint32
-	Euid     uint32
-	Egid     uint32
-	Loginuid uint32
-	Mode     uint32
-	Hook     uint16
-	Op       uint16
-	Flags    uint16
-	PathLen  uint16
-	Depth    uint16
-	ArgsLen  uint16
-	Comm     [16]int8
-	Path     [4352]uint8
-	Args     [2048]uint8
+	_             structs.HostLayout
+	TsNs          uint64
+	StartNs       uint64
+	CgroupId      uint64
+	Ino           uint64
+	Offset        uint64
+	Bytes         uint64
+	RootIno       uint64
+	RootDev       uint32
+	RootOff       uint16
+	Pad2          uint16
+	Dev           uint32
+	MntNs         uint32
+	Pid           uint32
+	Tid           uint32
+	Ppid          uint32
+	Uid           uint32
+	Gid           uint32
+	Euid          uint32
+	Egid          uint32
+	Loginuid      uint32
+	Mode          uint32
+	Hook          uint16
+	Op            uint16
+	Flags         uint16
+	PathLen       uint16
+	Depth         uint16
+	ArgsLen       uint16
+	TargetLen     uint16
+	TargetDepth   uint16
+	TargetRootOff uint16
+	TargetFlags   uint16
+	Sub           uint32
+	NewMode       uint32
+	NewUid        uint32
+	NewGid        uint32
+	Length        uint64
+	Comm          [16]int8
+	Path          [8448]uint8
+	Args          [2048]uint8
+}
+
+type fsauditFsaSc uint32
+
+const (
+	fsauditFsaScSC_OPEN            fsauditFsaSc = 1
+	fsauditFsaScSC_CREAT           fsauditFsaSc = 2
+	fsauditFsaScSC_OPENAT          fsauditFsaSc = 3
+	fsauditFsaScSC_OPENAT2         fsauditFsaSc = 4
+	fsauditFsaScSC_MKNOD           fsauditFsaSc = 5
+	fsauditFsaScSC_MKNODAT         fsauditFsaSc = 6
+	fsauditFsaScSC_MKDIR           fsauditFsaSc = 7
+	fsauditFsaScSC_MKDIRAT         fsauditFsaSc = 8
+	fsauditFsaScSC_LINK            fsauditFsaSc = 9
+	fsauditFsaScSC_LINKAT          fsauditFsaSc = 10
+	fsauditFsaScSC_SYMLINK         fsauditFsaSc = 11
+	fsauditFsaScSC_SYMLINKAT       fsauditFsaSc = 12
+	fsauditFsaScSC_TRUNCATE        fsauditFsaSc = 13
+	fsauditFsaScSC_FTRUNCATE       fsauditFsaSc = 14
+	fsauditFsaScSC_RENAME          fsauditFsaSc = 15
+	fsauditFsaScSC_RENAMEAT        fsauditFsaSc = 16
+	fsauditFsaScSC_RENAMEAT2       fsauditFsaSc = 17
+	fsauditFsaScSC_UNLINK          fsauditFsaSc = 18
+	fsauditFsaScSC_UNLINKAT        fsauditFsaSc = 19
+	fsauditFsaScSC_RMDIR           fsauditFsaSc = 20
+	fsauditFsaScSC_CHMOD           fsauditFsaSc = 21
+	fsauditFsaScSC_FCHMOD          fsauditFsaSc = 22
+	fsauditFsaScSC_FCHMODAT        fsauditFsaSc = 23
+	fsauditFsaScSC_FCHMODAT2       fsauditFsaSc = 24
+	fsauditFsaScSC_CHOWN           fsauditFsaSc = 25
+	fsauditFsaScSC_FCHOWN          fsauditFsaSc = 26
+	fsauditFsaScSC_LCHOWN          fsauditFsaSc = 27
+	fsauditFsaScSC_FCHOWNAT        fsauditFsaSc = 28
+	fsauditFsaScSC_SETXATTR        fsauditFsaSc = 29
+	fsauditFsaScSC_LSETXATTR       fsauditFsaSc = 30
+	fsauditFsaScSC_FSETXATTR       fsauditFsaSc = 31
+	fsauditFsaScSC_SETXATTRAT      fsauditFsaSc = 32
+	fsauditFsaScSC_REMOVEXATTR     fsauditFsaSc = 33
+	fsauditFsaScSC_LREMOVEXATTR    fsauditFsaSc = 34
+	fsauditFsaScSC_FREMOVEXATTR    fsauditFsaSc = 35
+	fsauditFsaScSC_REMOVEXATTRAT   fsauditFsaSc = 36
+	fsauditFsaScSC_MMAP            fsauditFsaSc = 37
+	fsauditFsaScSC_SENDFILE        fsauditFsaSc = 38
+	fsauditFsaScSC_SPLICE          fsauditFsaSc = 39
+	fsauditFsaScSC_COPY_FILE_RANGE fsauditFsaSc = 40
+	fsauditFsaScSC_ASYNC_SUBMIT    fsauditFsaSc = 41
+	fsauditFsaScSC_MAX             fsauditFsaSc = 42
+)
+
+type fsauditInflight struct {
+	_      structs.HostLayout
+	Dentry uint64
+	Cookie uint64
+	Op     uint32
+	Pad    uint32
+}
+
+type fsauditPending struct {
+	_     structs.HostLayout
+	Args  [6]uint64
+	Pos   int64
+	Kind  fsauditFsaSc
+	Flags uint32
 }
 
 type fsauditWalk struct {
@@ -68,31 +145,61 @@ type fsauditWalk struct {
 	Flags      uint32
 	Done       uint32
 	RootOff    uint32
-	Pad        uint32
+	Base       uint32
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	fsauditMapAuditedCgroups      = "audited_cgroups"
-	fsauditMapEvents              = "events"
-	fsauditMapExcludedComms       = "excluded_comms"
-	fsauditMapLost                = "lost"
-	fsauditMapScratch             = "scratch"
-	fsauditMapSettings            = "settings"
-	fsauditMapWalks               = "walks"
-	fsauditProgFentryVfsWrite     = "fentry_vfs_write"
-	fsauditProgFentryVfsWritev    = "fentry_vfs_writev"
-	fsauditProgKprobeVfsWrite     = "kprobe_vfs_write"
-	fsauditProgKprobeVfsWritev    = "kprobe_vfs_writev"
-	fsauditProgTpSchedProcessExec = "tp_sched_process_exec"
-	fsauditProgTpSchedProcessExit = "tp_sched_process_exit"
-	fsauditProgTpSysEnterPwrite64 = "tp_sys_enter_pwrite64"
-	fsauditProgTpSysEnterPwritev  = "tp_sys_enter_pwritev"
-	fsauditProgTpSysEnterPwritev2 = "tp_sys_enter_pwritev2"
-	fsauditProgTpSysEnterWrite    = "tp_sys_enter_write"
-	fsauditProgTpSysEnterWritev   = "tp_sys_enter_writev"
+	fsauditMapAuditedCgroups              = "audited_cgroups"
+	fsauditMapEvents                      = "events"
+	fsauditMapExcludedComms               = "excluded_comms"
+	fsauditMapInflight                    = "inflight"
+	fsauditMapLost                        = "lost"
+	fsauditMapPending                     = "pending"
+	fsauditMapScratch                     = "scratch"
+	fsauditMapSettings                    = "settings"
+	fsauditMapSyscallKinds                = "syscall_kinds"
+	fsauditMapWalks                       = "walks"
+	fsauditProgFentryRwVerifyArea         = "fentry_rw_verify_area"
+	fsauditProgFentrySecurityFileTruncate = "fentry_security_file_truncate"
+	fsauditProgFentrySecurityPathChmod    = "fentry_security_path_chmod"
+	fsauditProgFentrySecurityPathChown    = "fentry_security_path_chown"
+	fsauditProgFentrySecurityPathLink     = "fentry_security_path_link"
+	fsauditProgFentrySecurityPathMkdir    = "fentry_security_path_mkdir"
+	fsauditProgFentrySecurityPathMknod    = "fentry_security_path_mknod"
+	fsauditProgFentrySecurityPathRename   = "fentry_security_path_rename"
+	fsauditProgFentrySecurityPathRmdir    = "fentry_security_path_rmdir"
+	fsauditProgFentrySecurityPathSymlink  = "fentry_security_path_symlink"
+	fsauditProgFentrySecurityPathTruncate = "fentry_security_path_truncate"
+	fsauditProgFentrySecurityPathUnlink   = "fentry_security_path_unlink"
+	fsauditProgFentryVfsWrite             = "fentry_vfs_write"
+	fsauditProgFentryVfsWritev            = "fentry_vfs_writev"
+	fsauditProgKprobeRwVerifyArea         = "kprobe_rw_verify_area"
+	fsauditProgKprobeSecurityFileTruncate = "kprobe_security_file_truncate"
+	fsauditProgKprobeSecurityPathChmod    = "kprobe_security_path_chmod"
+	fsauditProgKprobeSecurityPathChown    = "kprobe_security_path_chown"
+	fsauditProgKprobeSecurityPathLink     = "kprobe_security_path_link"
+	fsauditProgKprobeSecurityPathMkdir    = "kprobe_security_path_mkdir"
+	fsauditProgKprobeSecurityPathMknod    = "kprobe_security_path_mknod"
+	fsauditProgKprobeSecurityPathRename   = "kprobe_security_path_rename"
+	fsauditProgKprobeSecurityPathRmdir    = "kprobe_security_path_rmdir"
+	fsauditProgKprobeSecurityPathSymlink  = "kprobe_security_path_symlink"
+	fsauditProgKprobeSecurityPathTruncate = "kprobe_security_path_truncate"
+	fsauditProgKprobeSecurityPathUnlink   = "kprobe_security_path_unlink"
+	fsauditProgKprobeVfsWrite             = "kprobe_vfs_write"
+	fsauditProgKprobeVfsWritev            = "kprobe_vfs_writev"
+	fsauditProgTpIoUringComplete          = "tp_io_uring_complete"
+	fsauditProgTpSchedProcessExec         = "tp_sched_process_exec"
+	fsauditProgTpSchedProcessExit         = "tp_sched_process_exit"
+	fsauditProgTpSysEnter                 = "tp_sys_enter"
+	fsauditProgTpSysEnterPwrite64         = "tp_sys_enter_pwrite64"
+	fsauditProgTpSysEnterPwritev          = "tp_sys_enter_pwritev"
+	fsauditProgTpSysEnterPwritev2         = "tp_sys_enter_pwritev2"
+	fsauditProgTpSysEnterWrite            = "tp_sys_enter_write"
+	fsauditProgTpSysEnterWritev           = "tp_sys_enter_writev"
+	fsauditProgTpSysExit                  = "tp_sys_exit"
 )
 
 // loadFsaudit returns the embedded CollectionSpec for fsaudit.
@@ -137,17 +244,44 @@ type fsauditSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type fsauditProgramSpecs struct {
-	FentryVfsWrite     *ebpf.ProgramSpec `ebpf:"fentry_vfs_write"`
-	FentryVfsWritev    *ebpf.ProgramSpec `ebpf:"fentry_vfs_writev"`
-	KprobeVfsWrite     *ebpf.ProgramSpec `ebpf:"kprobe_vfs_write"`
-	KprobeVfsWritev    *ebpf.ProgramSpec `ebpf:"kprobe_vfs_writev"`
-	TpSchedProcessExec *ebpf.ProgramSpec `ebpf:"tp_sched_process_exec"`
-	TpSchedProcessExit *ebpf.ProgramSpec `ebpf:"tp_sched_process_exit"`
-	TpSysEnterPwrite64 *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwrite64"`
-	TpSysEnterPwritev  *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev"`
-	TpSysEnterPwritev2 *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev2"`
-	TpSysEnterWrite    *ebpf.ProgramSpec `ebpf:"tp_sys_enter_write"`
-	TpSysEnterWritev   *ebpf.ProgramSpec `ebpf:"tp_sys_enter_writev"`
+	FentryRwVerifyArea         *ebpf.ProgramSpec `ebpf:"fentry_rw_verify_area"`
+	FentrySecurityFileTruncate *ebpf.ProgramSpec `ebpf:"fentry_security_file_truncate"`
+	FentrySecurityPathChmod    *ebpf.ProgramSpec `ebpf:"fentry_security_path_chmod"`
+	FentrySecurityPathChown    *ebpf.ProgramSpec `ebpf:"fentry_security_path_chown"`
+	FentrySecurityPathLink     *ebpf.ProgramSpec `ebpf:"fentry_security_path_link"`
+	FentrySecurityPathMkdir    *ebpf.ProgramSpec `ebpf:"fentry_security_path_mkdir"`
+	FentrySecurityPathMknod    *ebpf.ProgramSpec `ebpf:"fentry_security_path_mknod"`
+	FentrySecurityPathRename   *ebpf.ProgramSpec `ebpf:"fentry_security_path_rename"`
+	FentrySecurityPathRmdir    *ebpf.ProgramSpec `ebpf:"fentry_security_path_rmdir"`
+	FentrySecurityPathSymlink  *ebpf.ProgramSpec `ebpf:"fentry_security_path_symlink"`
+	FentrySecurityPathTruncate *ebpf.ProgramSpec `ebpf:"fentry_security_path_truncate"`
+	FentrySecurityPathUnlink   *ebpf.ProgramSpec `ebpf:"fentry_security_path_unlink"`
+	FentryVfsWrite             *ebpf.ProgramSpec `ebpf:"fentry_vfs_write"`
+	FentryVfsWritev            *ebpf.ProgramSpec `ebpf:"fentry_vfs_writev"`
+	KprobeRwVerifyArea         *ebpf.ProgramSpec `ebpf:"kprobe_rw_verify_area"`
+	KprobeSecurityFileTruncate *ebpf.ProgramSpec `ebpf:"kprobe_security_file_truncate"`
+	KprobeSecurityPathChmod    *ebpf.ProgramSpec `ebpf:"kprobe_security_path_chmod"`
+	KprobeSecurityPathChown    *ebpf.ProgramSpec `ebpf:"kprobe_security_path_chown"`
+	KprobeSecurityPathLink     *ebpf.ProgramSpec `ebpf:"kprobe_security_path_link"`
+	KprobeSecurityPathMkdir    *ebpf.ProgramSpec `ebpf:"kprobe_security_path_mkdir"`
+	KprobeSecurityPathMknod    *ebpf.ProgramSpec `ebpf:"kprobe_security_path_mknod"`
+	KprobeSecurityPathRename   *ebpf.ProgramSpec `ebpf:"kprobe_security_path_rename"`
+	KprobeSecurityPathRmdir    *ebpf.ProgramSpec `ebpf:"kprobe_security_path_rmdir"`
+	KprobeSecurityPathSymlink  *ebpf.ProgramSpec `ebpf:"kprobe_security_path_symlink"`
+	KprobeSecurityPathTruncate *ebpf.ProgramSpec `ebpf:"kprobe_security_path_truncate"`
+	KprobeSecurityPathUnlink   *ebpf.ProgramSpec `ebpf:"kprobe_security_path_unlink"`
+	KprobeVfsWrite             *ebpf.ProgramSpec `ebpf:"kprobe_vfs_write"`
+	KprobeVfsWritev            *ebpf.ProgramSpec `ebpf:"kprobe_vfs_writev"`
+	TpIoUringComplete          *ebpf.ProgramSpec `ebpf:"tp_io_uring_complete"`
+	TpSchedProcessExec         *ebpf.ProgramSpec `ebpf:"tp_sched_process_exec"`
+	TpSchedProcessExit         *ebpf.ProgramSpec `ebpf:"tp_sched_process_exit"`
+	TpSysEnter                 *ebpf.ProgramSpec `ebpf:"tp_sys_enter"`
+	TpSysEnterPwrite64         *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwrite64"`
+	TpSysEnterPwritev          *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev"`
+	TpSysEnterPwritev2         *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev2"`
+	TpSysEnterWrite            *ebpf.ProgramSpec `ebpf:"tp_sys_enter_write"`
+	TpSysEnterWritev           *ebpf.ProgramSpec `ebpf:"tp_sys_enter_writev"`
+	TpSysExit                  *ebpf.ProgramSpec `ebpf:"tp_sys_exit"`
 }
 
 // fsauditMapSpecs contains maps before they are loaded into the kernel.
@@ -157,9 +291,12 @@ type fsauditMapSpecs struct {
 	AuditedCgroups *ebpf.MapSpec `ebpf:"audited_cgroups"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	ExcludedComms  *ebpf.MapSpec `ebpf:"excluded_comms"`
+	Inflight       *ebpf.MapSpec `ebpf:"inflight"`
 	Lost           *ebpf.MapSpec `ebpf:"lost"`
+	Pending        *ebpf.MapSpec `ebpf:"pending"`
 	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
 	Settings       *ebpf.MapSpec `ebpf:"settings"`
+	SyscallKinds   *ebpf.MapSpec `ebpf:"syscall_kinds"`
 	Walks          *ebpf.MapSpec `ebpf:"walks"`
 }
 
@@ -192,9 +329,12 @@ type fsauditMaps struct {
 	AuditedCgroups *ebpf.Map `ebpf:"audited_cgroups"`
 	Events         *ebpf.Map `ebpf:"events"`
 	ExcludedComms  *ebpf.Map `ebpf:"excluded_comms"`
+	Inflight       *ebpf.Map `ebpf:"inflight"`
 	Lost           *ebpf.Map `ebpf:"lost"`
+	Pending        *ebpf.Map `ebpf:"pending"`
 	Scratch        *ebpf.Map `ebpf:"scratch"`
 	Settings       *ebpf.Map `ebpf:"settings"`
+	SyscallKinds   *ebpf.Map `ebpf:"syscall_kinds"`
 	Walks          *ebpf.Map `ebpf:"walks"`
 }
 
@@ -203,9 +343,12 @@ func (m *fsauditMaps) Close() error {
 		m.AuditedCgroups,
 		m.Events,
 		m.ExcludedComms,
+		m.Inflight,
 		m.Lost,
+		m.Pending,
 		m.Scratch,
 		m.Settings,
+		m.SyscallKinds,
 		m.Walks,
 	)
 }
@@ -220,32 +363,86 @@ type fsauditVariables struct {
 //
 // It can be passed to loadFsauditObjects or ebpf.CollectionSpec.LoadAndAssign.
 type fsauditPrograms struct {
-	FentryVfsWrite     *ebpf.Program `ebpf:"fentry_vfs_write"`
-	FentryVfsWritev    *ebpf.Program `ebpf:"fentry_vfs_writev"`
-	KprobeVfsWrite     *ebpf.Program `ebpf:"kprobe_vfs_write"`
-	KprobeVfsWritev    *ebpf.Program `ebpf:"kprobe_vfs_writev"`
-	TpSchedProcessExec *ebpf.Program `ebpf:"tp_sched_process_exec"`
-	TpSchedProcessExit *ebpf.Program `ebpf:"tp_sched_process_exit"`
-	TpSysEnterPwrite64 *ebpf.Program `ebpf:"tp_sys_enter_pwrite64"`
-	TpSysEnterPwritev  *ebpf.Program `ebpf:"tp_sys_enter_pwritev"`
-	TpSysEnterPwritev2 *ebpf.Program `ebpf:"tp_sys_enter_pwritev2"`
-	TpSysEnterWrite    *ebpf.Program `ebpf:"tp_sys_enter_write"`
-	TpSysEnterWritev   *ebpf.Program `ebpf:"tp_sys_enter_writev"`
+	FentryRwVerifyArea         *ebpf.Program `ebpf:"fentry_rw_verify_area"`
+	FentrySecurityFileTruncate *ebpf.Program `ebpf:"fentry_security_file_truncate"`
+	FentrySecurityPathChmod    *ebpf.Program `ebpf:"fentry_security_path_chmod"`
+	FentrySecurityPathChown    *ebpf.Program `ebpf:"fentry_security_path_chown"`
+	FentrySecurityPathLink     *ebpf.Program `ebpf:"fentry_security_path_link"`
+	FentrySecurityPathMkdir    *ebpf.Program `ebpf:"fentry_security_path_mkdir"`
+	FentrySecurityPathMknod    *ebpf.Program `ebpf:"fentry_security_path_mknod"`
+	FentrySecurityPathRename   *ebpf.Program `ebpf:"fentry_security_path_rename"`
+	FentrySecurityPathRmdir    *ebpf.Program `ebpf:"fentry_security_path_rmdir"`
+	FentrySecurityPathSymlink  *ebpf.Program `ebpf:"fentry_security_path_symlink"`
+	FentrySecurityPathTruncate *ebpf.Program `ebpf:"fentry_security_path_truncate"`
+	FentrySecurityPathUnlink   *ebpf.Program `ebpf:"fentry_security_path_unlink"`
+	FentryVfsWrite             *ebpf.Program `ebpf:"fentry_vfs_write"`
+	FentryVfsWritev            *ebpf.Program `ebpf:"fentry_vfs_writev"`
+	KprobeRwVerifyArea         *ebpf.Program `ebpf:"kprobe_rw_verify_area"`
+	KprobeSecurityFileTruncate *ebpf.Program `ebpf:"kprobe_security_file_truncate"`
+	KprobeSecurityPathChmod    *ebpf.Program `ebpf:"kprobe_security_path_chmod"`
+	KprobeSecurityPathChown    *ebpf.Program `ebpf:"kprobe_security_path_chown"`
+	KprobeSecurityPathLink     *ebpf.Program `ebpf:"kprobe_security_path_link"`
+	KprobeSecurityPathMkdir    *ebpf.Program `ebpf:"kprobe_security_path_mkdir"`
+	KprobeSecurityPathMknod    *ebpf.Program `ebpf:"kprobe_security_path_mknod"`
+	KprobeSecurityPathRename   *ebpf.Program `ebpf:"kprobe_security_path_rename"`
+	KprobeSecurityPathRmdir    *ebpf.Program `ebpf:"kprobe_security_path_rmdir"`
+	KprobeSecurityPathSymlink  *ebpf.Program `ebpf:"kprobe_security_path_symlink"`
+	KprobeSecurityPathTruncate *ebpf.Program `ebpf:"kprobe_security_path_truncate"`
+	KprobeSecurityPathUnlink   *ebpf.Program `ebpf:"kprobe_security_path_unlink"`
+	KprobeVfsWrite             *ebpf.Program `ebpf:"kprobe_vfs_write"`
+	KprobeVfsWritev            *ebpf.Program `ebpf:"kprobe_vfs_writev"`
+	TpIoUringComplete          *ebpf.Program `ebpf:"tp_io_uring_complete"`
+	TpSchedProcessExec         *ebpf.Program `ebpf:"tp_sched_process_exec"`
+	TpSchedProcessExit         *ebpf.Program `ebpf:"tp_sched_process_exit"`
+	TpSysEnter                 *ebpf.Program `ebpf:"tp_sys_enter"`
+	TpSysEnterPwrite64         *ebpf.Program `ebpf:"tp_sys_enter_pwrite64"`
+	TpSysEnterPwritev          *ebpf.Program `ebpf:"tp_sys_enter_pwritev"`
+	TpSysEnterPwritev2         *ebpf.Program `ebpf:"tp_sys_enter_pwritev2"`
+	TpSysEnterWrite            *ebpf.Program `ebpf:"tp_sys_enter_write"`
+	TpSysEnterWritev           *ebpf.Program `ebpf:"tp_sys_enter_writev"`
+	TpSysExit                  *ebpf.Program `ebpf:"tp_sys_exit"`
 }
 
 func (p *fsauditPrograms) Close() error {
 	return _FsauditClose(
+		p.FentryRwVerifyArea,
+		p.FentrySecurityFileTruncate,
+		p.FentrySecurityPathChmod,
+		p.FentrySecurityPathChown,
+		p.FentrySecurityPathLink,
+		p.FentrySecurityPathMkdir,
+		p.FentrySecurityPathMknod,
+		p.FentrySecurityPathRename,
+		p.FentrySecurityPathRmdir,
+		p.FentrySecurityPathSymlink,
+		p.FentrySecurityPathTruncate,
+		p.FentrySecurityPathUnlink,
 		p.FentryVfsWrite,
 		p.FentryVfsWritev,
+		p.KprobeRwVerifyArea,
+		p.KprobeSecurityFileTruncate,
+		p.KprobeSecurityPathChmod,
+		p.KprobeSecurityPathChown,
+		p.KprobeSecurityPathLink,
+		p.KprobeSecurityPathMkdir,
+		p.KprobeSecurityPathMknod,
+		p.KprobeSecurityPathRename,
+		p.KprobeSecurityPathRmdir,
+		p.KprobeSecurityPathSymlink,
+		p.KprobeSecurityPathTruncate,
+		p.KprobeSecurityPathUnlink,
 		p.KprobeVfsWrite,
 		p.KprobeVfsWritev,
+		p.TpIoUringComplete,
 		p.TpSchedProcessExec,
 		p.TpSchedProcessExit,
+		p.TpSysEnter,
 		p.TpSysEnterPwrite64,
 		p.TpSysEnterPwritev,
 		p.TpSysEnterPwritev2,
 		p.TpSysEnterWrite,
 		p.TpSysEnterWritev,
+		p.TpSysExit,
 	)
 }
 

@@ -14,46 +14,123 @@ import (
 )
 
 type fsauditCompatConfig struct {
-	_           structs.HostLayout
-	AgentTgid   uint32
-	RegularOnly uint8
-	FilterComms uint8
-	Cgroups     uint8
-	Pad         uint8
+	_            structs.HostLayout
+	AgentTgid    uint32
+	RegularOnly  uint8
+	FilterComms  uint8
+	Cgroups      uint8
+	Pad          uint8
+	FmodeCreated uint32
+	Actions      uint32
+	SyscallOps   uint32
+	Lsm          uint8
+	Pad2         [3]uint8
 }
 
 type fsauditCompatEvent struct {
-	_        structs.HostLayout
-	TsNs     uint64
-	StartNs  uint64
-	CgroupId uint64
-	Ino      uint64
-	Offset   uint64
-	Bytes    uint64
-	RootIno  uint64
-	RootDev  uint32
-	RootOff  uint16
-	Pad2     uint16
-	Dev      uint32
-	MntNs    uint32
-	Pid      uint32
-	Tid      uint32
-	Ppid     uint32
-	Uid      uint32
-	Gid      uint32
-	Euid     uint32
-	Egid     uint32
-	Loginuid uint32
-	Mode     uint32
-	Hook     uint16
-	Op       uint16
-	Flags    uint16
-	PathLen  uint16
-	Depth    uint16
-	ArgsLen  uint16
-	Comm     [16]int8
-	Path     [4352]uint8
-	Args     [2048]uint8
+	_             structs.HostLayout
+	TsNs          uint64
+	StartNs       uint64
+	CgroupId      uint64
+	Ino           uint64
+	Offset        uint64
+	Bytes         uint64
+	RootIno       uint64
+	RootDev       uint32
+	RootOff       uint16
+	Pad2          uint16
+	Dev           uint32
+	MntNs         uint32
+	Pid           uint32
+	Tid           uint32
+	Ppid          uint32
+	Uid           uint32
+	Gid           uint32
+	Euid          uint32
+	Egid          uint32
+	Loginuid      uint32
+	Mode          uint32
+	Hook          uint16
+	Op            uint16
+	Flags         uint16
+	PathLen       uint16
+	Depth         uint16
+	ArgsLen       uint16
+	TargetLen     uint16
+	TargetDepth   uint16
+	TargetRootOff uint16
+	TargetFlags   uint16
+	Sub           uint32
+	NewMode       uint32
+	NewUid        uint32
+	NewGid        uint32
+	Length        uint64
+	Comm          [16]int8
+	Path          [8448]uint8
+	Args          [2048]uint8
+}
+
+type fsauditCompatFsaSc uint32
+
+const (
+	fsauditCompatFsaScSC_OPEN            fsauditCompatFsaSc = 1
+	fsauditCompatFsaScSC_CREAT           fsauditCompatFsaSc = 2
+	fsauditCompatFsaScSC_OPENAT          fsauditCompatFsaSc = 3
+	fsauditCompatFsaScSC_OPENAT2         fsauditCompatFsaSc = 4
+	fsauditCompatFsaScSC_MKNOD           fsauditCompatFsaSc = 5
+	fsauditCompatFsaScSC_MKNODAT         fsauditCompatFsaSc = 6
+	fsauditCompatFsaScSC_MKDIR           fsauditCompatFsaSc = 7
+	fsauditCompatFsaScSC_MKDIRAT         fsauditCompatFsaSc = 8
+	fsauditCompatFsaScSC_LINK            fsauditCompatFsaSc = 9
+	fsauditCompatFsaScSC_LINKAT          fsauditCompatFsaSc = 10
+	fsauditCompatFsaScSC_SYMLINK         fsauditCompatFsaSc = 11
+	fsauditCompatFsaScSC_SYMLINKAT       fsauditCompatFsaSc = 12
+	fsauditCompatFsaScSC_TRUNCATE        fsauditCompatFsaSc = 13
+	fsauditCompatFsaScSC_FTRUNCATE       fsauditCompatFsaSc = 14
+	fsauditCompatFsaScSC_RENAME          fsauditCompatFsaSc = 15
+	fsauditCompatFsaScSC_RENAMEAT        fsauditCompatFsaSc = 16
+	fsauditCompatFsaScSC_RENAMEAT2       fsauditCompatFsaSc = 17
+	fsauditCompatFsaScSC_UNLINK          fsauditCompatFsaSc = 18
+	fsauditCompatFsaScSC_UNLINKAT        fsauditCompatFsaSc = 19
+	fsauditCompatFsaScSC_RMDIR           fsauditCompatFsaSc = 20
+	fsauditCompatFsaScSC_CHMOD           fsauditCompatFsaSc = 21
+	fsauditCompatFsaScSC_FCHMOD          fsauditCompatFsaSc = 22
+	fsauditCompatFsaScSC_FCHMODAT        fsauditCompatFsaSc = 23
+	fsauditCompatFsaScSC_FCHMODAT2       fsauditCompatFsaSc = 24
+	fsauditCompatFsaScSC_CHOWN           fsauditCompatFsaSc = 25
+	fsauditCompatFsaScSC_FCHOWN          fsauditCompatFsaSc = 26
+	fsauditCompatFsaScSC_LCHOWN          fsauditCompatFsaSc = 27
+	fsauditCompatFsaScSC_FCHOWNAT        fsauditCompatFsaSc = 28
+	fsauditCompatFsaScSC_SETXATTR        fsauditCompatFsaSc = 29
+	fsauditCompatFsaScSC_LSETXATTR       fsauditCompatFsaSc = 30
+	fsauditCompatFsaScSC_FSETXATTR       fsauditCompatFsaSc = 31
+	fsauditCompatFsaScSC_SETXATTRAT      fsauditCompatFsaSc = 32
+	fsauditCompatFsaScSC_REMOVEXATTR     fsauditCompatFsaSc = 33
+	fsauditCompatFsaScSC_LREMOVEXATTR    fsauditCompatFsaSc = 34
+	fsauditCompatFsaScSC_FREMOVEXATTR    fsauditCompatFsaSc = 35
+	fsauditCompatFsaScSC_REMOVEXATTRAT   fsauditCompatFsaSc = 36
+	fsauditCompatFsaScSC_MMAP            fsauditCompatFsaSc = 37
+	fsauditCompatFsaScSC_SENDFILE        fsauditCompatFsaSc = 38
+	fsauditCompatFsaScSC_SPLICE          fsauditCompatFsaSc = 39
+	fsauditCompatFsaScSC_COPY_FILE_RANGE fsauditCompatFsaSc = 40
+	fsauditCompatFsaScSC_ASYNC_SUBMIT    fsauditCompatFsaSc = 41
+	fsauditCompatFsaScSC_MAX             fsauditCompatFsaSc = 42
+)
+
+type fsauditCompatInflight struct {
+	_      structs.HostLayout
+	Dentry uint64
+	Cookie uint64
+	Op     uint32
+	Pad    uint32
+}
+
+type fsauditCompatPending struct {
+	_     structs.HostLayout
+	Args  [6]uint64
+	Pos   int64
+	Kind  fsauditCompatFsaSc
+	Flags uint32
 }
 
 type fsauditCompatWalk struct {
@@ -68,31 +145,61 @@ type fsauditCompatWalk struct {
 	Flags      uint32
 	Done       uint32
 	RootOff    uint32
-	Pad        uint32
+	Base       uint32
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	fsauditCompatMapAuditedCgroups      = "audited_cgroups"
-	fsauditCompatMapEvents              = "events"
-	fsauditCompatMapExcludedComms       = "excluded_comms"
-	fsauditCompatMapLost                = "lost"
-	fsauditCompatMapScratch             = "scratch"
-	fsauditCompatMapSettings            = "settings"
-	fsauditCompatMapWalks               = "walks"
-	fsauditCompatProgFentryVfsWrite     = "fentry_vfs_write"
-	fsauditCompatProgFentryVfsWritev    = "fentry_vfs_writev"
-	fsauditCompatProgKprobeVfsWrite     = "kprobe_vfs_write"
-	fsauditCompatProgKprobeVfsWritev    = "kprobe_vfs_writev"
-	fsauditCompatProgTpSchedProcessExec = "tp_sched_process_exec"
-	fsauditCompatProgTpSchedProcessExit = "tp_sched_process_exit"
-	fsauditCompatProgTpSysEnterPwrite64 = "tp_sys_enter_pwrite64"
-	fsauditCompatProgTpSysEnterPwritev  = "tp_sys_enter_pwritev"
-	fsauditCompatProgTpSysEnterPwritev2 = "tp_sys_enter_pwritev2"
-	fsauditCompatProgTpSysEnterWrite    = "tp_sys_enter_write"
-	fsauditCompatProgTpSysEnterWritev   = "tp_sys_enter_writev"
+	fsauditCompatMapAuditedCgroups              = "audited_cgroups"
+	fsauditCompatMapEvents                      = "events"
+	fsauditCompatMapExcludedComms               = "excluded_comms"
+	fsauditCompatMapInflight                    = "inflight"
+	fsauditCompatMapLost                        = "lost"
+	fsauditCompatMapPending                     = "pending"
+	fsauditCompatMapScratch                     = "scratch"
+	fsauditCompatMapSettings                    = "settings"
+	fsauditCompatMapSyscallKinds                = "syscall_kinds"
+	fsauditCompatMapWalks                       = "walks"
+	fsauditCompatProgFentryRwVerifyArea         = "fentry_rw_verify_area"
+	fsauditCompatProgFentrySecurityFileTruncate = "fentry_security_file_truncate"
+	fsauditCompatProgFentrySecurityPathChmod    = "fentry_security_path_chmod"
+	fsauditCompatProgFentrySecurityPathChown    = "fentry_security_path_chown"
+	fsauditCompatProgFentrySecurityPathLink     = "fentry_security_path_link"
+	fsauditCompatProgFentrySecurityPathMkdir    = "fentry_security_path_mkdir"
+	fsauditCompatProgFentrySecurityPathMknod    = "fentry_security_path_mknod"
+	fsauditCompatProgFentrySecurityPathRename   = "fentry_security_path_rename"
+	fsauditCompatProgFentrySecurityPathRmdir    = "fentry_security_path_rmdir"
+	fsauditCompatProgFentrySecurityPathSymlink  = "fentry_security_path_symlink"
+	fsauditCompatProgFentrySecurityPathTruncate = "fentry_security_path_truncate"
+	fsauditCompatProgFentrySecurityPathUnlink   = "fentry_security_path_unlink"
+	fsauditCompatProgFentryVfsWrite             = "fentry_vfs_write"
+	fsauditCompatProgFentryVfsWritev            = "fentry_vfs_writev"
+	fsauditCompatProgKprobeRwVerifyArea         = "kprobe_rw_verify_area"
+	fsauditCompatProgKprobeSecurityFileTruncate = "kprobe_security_file_truncate"
+	fsauditCompatProgKprobeSecurityPathChmod    = "kprobe_security_path_chmod"
+	fsauditCompatProgKprobeSecurityPathChown    = "kprobe_security_path_chown"
+	fsauditCompatProgKprobeSecurityPathLink     = "kprobe_security_path_link"
+	fsauditCompatProgKprobeSecurityPathMkdir    = "kprobe_security_path_mkdir"
+	fsauditCompatProgKprobeSecurityPathMknod    = "kprobe_security_path_mknod"
+	fsauditCompatProgKprobeSecurityPathRename   = "kprobe_security_path_rename"
+	fsauditCompatProgKprobeSecurityPathRmdir    = "kprobe_security_path_rmdir"
+	fsauditCompatProgKprobeSecurityPathSymlink  = "kprobe_security_path_symlink"
+	fsauditCompatProgKprobeSecurityPathTruncate = "kprobe_security_path_truncate"
+	fsauditCompatProgKprobeSecurityPathUnlink   = "kprobe_security_path_unlink"
+	fsauditCompatProgKprobeVfsWrite             = "kprobe_vfs_write"
+	fsauditCompatProgKprobeVfsWritev            = "kprobe_vfs_writev"
+	fsauditCompatProgTpIoUringComplete          = "tp_io_uring_complete"
+	fsauditCompatProgTpSchedProcessExec         = "tp_sched_process_exec"
+	fsauditCompatProgTpSchedProcessExit         = "tp_sched_process_exit"
+	fsauditCompatProgTpSysEnter                 = "tp_sys_enter"
+	fsauditCompatProgTpSysEnterPwrite64         = "tp_sys_enter_pwrite64"
+	fsauditCompatProgTpSysEnterPwritev          = "tp_sys_enter_pwritev"
+	fsauditCompatProgTpSysEnterPwritev2         = "tp_sys_enter_pwritev2"
+	fsauditCompatProgTpSysEnterWrite            = "tp_sys_enter_write"
+	fsauditCompatProgTpSysEnterWritev           = "tp_sys_enter_writev"
+	fsauditCompatProgTpSysExit                  = "tp_sys_exit"
 )
 
 // loadFsauditCompat returns the embedded CollectionSpec for fsauditCompat.
@@ -137,17 +244,44 @@ type fsauditCompatSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type fsauditCompatProgramSpecs struct {
-	FentryVfsWrite     *ebpf.ProgramSpec `ebpf:"fentry_vfs_write"`
-	FentryVfsWritev    *ebpf.ProgramSpec `ebpf:"fentry_vfs_writev"`
-	KprobeVfsWrite     *ebpf.ProgramSpec `ebpf:"kprobe_vfs_write"`
-	KprobeVfsWritev    *ebpf.ProgramSpec `ebpf:"kprobe_vfs_writev"`
-	TpSchedProcessExec *ebpf.ProgramSpec `ebpf:"tp_sched_process_exec"`
-	TpSchedProcessExit *ebpf.ProgramSpec `ebpf:"tp_sched_process_exit"`
-	TpSysEnterPwrite64 *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwrite64"`
-	TpSysEnterPwritev  *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev"`
-	TpSysEnterPwritev2 *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev2"`
-	TpSysEnterWrite    *ebpf.ProgramSpec `ebpf:"tp_sys_enter_write"`
-	TpSysEnterWritev   *ebpf.ProgramSpec `ebpf:"tp_sys_enter_writev"`
+	FentryRwVerifyArea         *ebpf.ProgramSpec `ebpf:"fentry_rw_verify_area"`
+	FentrySecurityFileTruncate *ebpf.ProgramSpec `ebpf:"fentry_security_file_truncate"`
+	FentrySecurityPathChmod    *ebpf.ProgramSpec `ebpf:"fentry_security_path_chmod"`
+	FentrySecurityPathChown    *ebpf.ProgramSpec `ebpf:"fentry_security_path_chown"`
+	FentrySecurityPathLink     *ebpf.ProgramSpec `ebpf:"fentry_security_path_link"`
+	FentrySecurityPathMkdir    *ebpf.ProgramSpec `ebpf:"fentry_security_path_mkdir"`
+	FentrySecurityPathMknod    *ebpf.ProgramSpec `ebpf:"fentry_security_path_mknod"`
+	FentrySecurityPathRename   *ebpf.ProgramSpec `ebpf:"fentry_security_path_rename"`
+	FentrySecurityPathRmdir    *ebpf.ProgramSpec `ebpf:"fentry_security_path_rmdir"`
+	FentrySecurityPathSymlink  *ebpf.ProgramSpec `ebpf:"fentry_security_path_symlink"`
+	FentrySecurityPathTruncate *ebpf.ProgramSpec `ebpf:"fentry_security_path_truncate"`
+	FentrySecurityPathUnlink   *ebpf.ProgramSpec `ebpf:"fentry_security_path_unlink"`
+	FentryVfsWrite             *ebpf.ProgramSpec `ebpf:"fentry_vfs_write"`
+	FentryVfsWritev            *ebpf.ProgramSpec `ebpf:"fentry_vfs_writev"`
+	KprobeRwVerifyArea         *ebpf.ProgramSpec `ebpf:"kprobe_rw_verify_area"`
+	KprobeSecurityFileTruncate *ebpf.ProgramSpec `ebpf:"kprobe_security_file_truncate"`
+	KprobeSecurityPathChmod    *ebpf.ProgramSpec `ebpf:"kprobe_security_path_chmod"`
+	KprobeSecurityPathChown    *ebpf.ProgramSpec `ebpf:"kprobe_security_path_chown"`
+	KprobeSecurityPathLink     *ebpf.ProgramSpec `ebpf:"kprobe_security_path_link"`
+	KprobeSecurityPathMkdir    *ebpf.ProgramSpec `ebpf:"kprobe_security_path_mkdir"`
+	KprobeSecurityPathMknod    *ebpf.ProgramSpec `ebpf:"kprobe_security_path_mknod"`
+	KprobeSecurityPathRename   *ebpf.ProgramSpec `ebpf:"kprobe_security_path_rename"`
+	KprobeSecurityPathRmdir    *ebpf.ProgramSpec `ebpf:"kprobe_security_path_rmdir"`
+	KprobeSecurityPathSymlink  *ebpf.ProgramSpec `ebpf:"kprobe_security_path_symlink"`
+	KprobeSecurityPathTruncate *ebpf.ProgramSpec `ebpf:"kprobe_security_path_truncate"`
+	KprobeSecurityPathUnlink   *ebpf.ProgramSpec `ebpf:"kprobe_security_path_unlink"`
+	KprobeVfsWrite             *ebpf.ProgramSpec `ebpf:"kprobe_vfs_write"`
+	KprobeVfsWritev            *ebpf.ProgramSpec `ebpf:"kprobe_vfs_writev"`
+	TpIoUringComplete          *ebpf.ProgramSpec `ebpf:"tp_io_uring_complete"`
+	TpSchedProcessExec         *ebpf.ProgramSpec `ebpf:"tp_sched_process_exec"`
+	TpSchedProcessExit         *ebpf.ProgramSpec `ebpf:"tp_sched_process_exit"`
+	TpSysEnter                 *ebpf.ProgramSpec `ebpf:"tp_sys_enter"`
+	TpSysEnterPwrite64         *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwrite64"`
+	TpSysEnterPwritev          *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev"`
+	TpSysEnterPwritev2         *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev2"`
+	TpSysEnterWrite            *ebpf.ProgramSpec `ebpf:"tp_sys_enter_write"`
+	TpSysEnterWritev           *ebpf.ProgramSpec `ebpf:"tp_sys_enter_writev"`
+	TpSysExit                  *ebpf.ProgramSpec `ebpf:"tp_sys_exit"`
 }
 
 // fsauditCompatMapSpecs contains maps before they are loaded into the kernel.
@@ -157,9 +291,12 @@ type fsauditCompatMapSpecs struct {
 	AuditedCgroups *ebpf.MapSpec `ebpf:"audited_cgroups"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	ExcludedComms  *ebpf.MapSpec `ebpf:"excluded_comms"`
+	Inflight       *ebpf.MapSpec `ebpf:"inflight"`
 	Lost           *ebpf.MapSpec `ebpf:"lost"`
+	Pending        *ebpf.MapSpec `ebpf:"pending"`
 	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
 	Settings       *ebpf.MapSpec `ebpf:"settings"`
+	SyscallKinds   *ebpf.MapSpec `ebpf:"syscall_kinds"`
 	Walks          *ebpf.MapSpec `ebpf:"walks"`
 }
 
@@ -192,9 +329,12 @@ type fsauditCompatMaps struct {
 	AuditedCgroups *ebpf.Map `ebpf:"audited_cgroups"`
 	Events         *ebpf.Map `ebpf:"events"`
 	ExcludedComms  *ebpf.Map `ebpf:"excluded_comms"`
+	Inflight       *ebpf.Map `ebpf:"inflight"`
 	Lost           *ebpf.Map `ebpf:"lost"`
+	Pending        *ebpf.Map `ebpf:"pending"`
 	Scratch        *ebpf.Map `ebpf:"scratch"`
 	Settings       *ebpf.Map `ebpf:"settings"`
+	SyscallKinds   *ebpf.Map `ebpf:"syscall_kinds"`
 	Walks          *ebpf.Map `ebpf:"walks"`
 }
 
@@ -203,9 +343,12 @@ func (m *fsauditCompatMaps) Close() error {
 		m.AuditedCgroups,
 		m.Events,
 		m.ExcludedComms,
+		m.Inflight,
 		m.Lost,
+		m.Pending,
 		m.Scratch,
 		m.Settings,
+		m.SyscallKinds,
 		m.Walks,
 	)
 }
@@ -220,32 +363,86 @@ type fsauditCompatVariables struct {
 //
 // It can be passed to loadFsauditCompatObjects or ebpf.CollectionSpec.LoadAndAssign.
 type fsauditCompatPrograms struct {
-	FentryVfsWrite     *ebpf.Program `ebpf:"fentry_vfs_write"`
-	FentryVfsWritev    *ebpf.Program `ebpf:"fentry_vfs_writev"`
-	KprobeVfsWrite     *ebpf.Program `ebpf:"kprobe_vfs_write"`
-	KprobeVfsWritev    *ebpf.Program `ebpf:"kprobe_vfs_writev"`
-	TpSchedProcessExec *ebpf.Program `ebpf:"tp_sched_process_exec"`
-	TpSchedProcessExit *ebpf.Program `ebpf:"tp_sched_process_exit"`
-	TpSysEnterPwrite64 *ebpf.Program `ebpf:"tp_sys_enter_pwrite64"`
-	TpSysEnterPwritev  *ebpf.Program `ebpf:"tp_sys_enter_pwritev"`
-	TpSysEnterPwritev2 *ebpf.Program `ebpf:"tp_sys_enter_pwritev2"`
-	TpSysEnterWrite    *ebpf.Program `ebpf:"tp_sys_enter_write"`
-	TpSysEnterWritev   *ebpf.Program `ebpf:"tp_sys_enter_writev"`
+	FentryRwVerifyArea         *ebpf.Program `ebpf:"fentry_rw_verify_area"`
+	FentrySecurityFileTruncate *ebpf.Program `ebpf:"fentry_security_file_truncate"`
+	FentrySecurityPathChmod    *ebpf.Program `ebpf:"fentry_security_path_chmod"`
+	FentrySecurityPathChown    *ebpf.Program `ebpf:"fentry_security_path_chown"`
+	FentrySecurityPathLink     *ebpf.Program `ebpf:"fentry_security_path_link"`
+	FentrySecurityPathMkdir    *ebpf.Program `ebpf:"fentry_security_path_mkdir"`
+	FentrySecurityPathMknod    *ebpf.Program `ebpf:"fentry_security_path_mknod"`
+	FentrySecurityPathRename   *ebpf.Program `ebpf:"fentry_security_path_rename"`
+	FentrySecurityPathRmdir    *ebpf.Program `ebpf:"fentry_security_path_rmdir"`
+	FentrySecurityPathSymlink  *ebpf.Program `ebpf:"fentry_security_path_symlink"`
+	FentrySecurityPathTruncate *ebpf.Program `ebpf:"fentry_security_path_truncate"`
+	FentrySecurityPathUnlink   *ebpf.Program `ebpf:"fentry_security_path_unlink"`
+	FentryVfsWrite             *ebpf.Program `ebpf:"fentry_vfs_write"`
+	FentryVfsWritev            *ebpf.Program `ebpf:"fentry_vfs_writev"`
+	KprobeRwVerifyArea         *ebpf.Program `ebpf:"kprobe_rw_verify_area"`
+	KprobeSecurityFileTruncate *ebpf.Program `ebpf:"kprobe_security_file_truncate"`
+	KprobeSecurityPathChmod    *ebpf.Program `ebpf:"kprobe_security_path_chmod"`
+	KprobeSecurityPathChown    *ebpf.Program `ebpf:"kprobe_security_path_chown"`
+	KprobeSecurityPathLink     *ebpf.Program `ebpf:"kprobe_security_path_link"`
+	KprobeSecurityPathMkdir    *ebpf.Program `ebpf:"kprobe_security_path_mkdir"`
+	KprobeSecurityPathMknod    *ebpf.Program `ebpf:"kprobe_security_path_mknod"`
+	KprobeSecurityPathRename   *ebpf.Program `ebpf:"kprobe_security_path_rename"`
+	KprobeSecurityPathRmdir    *ebpf.Program `ebpf:"kprobe_security_path_rmdir"`
+	KprobeSecurityPathSymlink  *ebpf.Program `ebpf:"kprobe_security_path_symlink"`
+	KprobeSecurityPathTruncate *ebpf.Program `ebpf:"kprobe_security_path_truncate"`
+	KprobeSecurityPathUnlink   *ebpf.Program `ebpf:"kprobe_security_path_unlink"`
+	KprobeVfsWrite             *ebpf.Program `ebpf:"kprobe_vfs_write"`
+	KprobeVfsWritev            *ebpf.Program `ebpf:"kprobe_vfs_writev"`
+	TpIoUringComplete          *ebpf.Program `ebpf:"tp_io_uring_complete"`
+	TpSchedProcessExec         *ebpf.Program `ebpf:"tp_sched_process_exec"`
+	TpSchedProcessExit         *ebpf.Program `ebpf:"tp_sched_process_exit"`
+	TpSysEnter                 *ebpf.Program `ebpf:"tp_sys_enter"`
+	TpSysEnterPwrite64         *ebpf.Program `ebpf:"tp_sys_enter_pwrite64"`
+	TpSysEnterPwritev          *ebpf.Program `ebpf:"tp_sys_enter_pwritev"`
+	TpSysEnterPwritev2         *ebpf.Program `ebpf:"tp_sys_enter_pwritev2"`
+	TpSysEnterWrite            *ebpf.Program `ebpf:"tp_sys_enter_write"`
+	TpSysEnterWritev           *ebpf.Program `ebpf:"tp_sys_enter_writev"`
+	TpSysExit                  *ebpf.Program `ebpf:"tp_sys_exit"`
 }
 
 func (p *fsauditCompatPrograms) Close() error {
 	return _FsauditCompatClose(
+		p.FentryRwVerifyArea,
+		p.FentrySecurityFileTruncate,
+		p.FentrySecurityPathChmod,
+		p.FentrySecurityPathChown,
+		p.FentrySecurityPathLink,
+		p.FentrySecurityPathMkdir,
+		p.FentrySecurityPathMknod,
+		p.FentrySecurityPathRename,
+		p.FentrySecurityPathRmdir,
+		p.FentrySecurityPathSymlink,
+		p.FentrySecurityPathTruncate,
+		p.FentrySecurityPathUnlink,
 		p.FentryVfsWrite,
 		p.FentryVfsWritev,
+		p.KprobeRwVerifyArea,
+		p.KprobeSecurityFileTruncate,
+		p.KprobeSecurityPathChmod,
+		p.KprobeSecurityPathChown,
+		p.KprobeSecurityPathLink,
+		p.KprobeSecurityPathMkdir,
+		p.KprobeSecurityPathMknod,
+		p.KprobeSecurityPathRename,
+		p.KprobeSecurityPathRmdir,
+		p.KprobeSecurityPathSymlink,
+		p.KprobeSecurityPathTruncate,
+		p.KprobeSecurityPathUnlink,
 		p.KprobeVfsWrite,
 		p.KprobeVfsWritev,
+		p.TpIoUringComplete,
 		p.TpSchedProcessExec,
 		p.TpSchedProcessExit,
+		p.TpSysEnter,
 		p.TpSysEnterPwrite64,
 		p.TpSysEnterPwritev,
 		p.TpSysEnterPwritev2,
 		p.TpSysEnterWrite,
 		p.TpSysEnterWritev,
+		p.TpSysExit,
 	)
 }
 

@@ -74,11 +74,35 @@ func TestProgramSections(t *testing.T) {
 				if !ok {
 					t.Fatalf("%s/%s: program %s missing", pt.name, mode, tg.prog)
 				}
-				prefix := map[Mode]string{ModeFentry: "fentry/", ModeKprobe: "kprobe/", ModeTracepoint: "tracepoint/syscalls/"}[mode]
-				if !strings.HasPrefix(ps.SectionName, prefix) {
-					t.Errorf("%s: section %s, want prefix %s", tg.prog, ps.SectionName, prefix)
+				prefixes := map[Mode][]string{ModeFentry: {"fentry/"}, ModeKprobe: {"kprobe/"}, ModeTracepoint: {"tracepoint/syscalls/", "tracepoint/raw_syscalls/"}}[mode]
+				ok = false
+				for _, prefix := range prefixes {
+					ok = ok || strings.HasPrefix(ps.SectionName, prefix)
+				}
+				if !ok {
+					t.Errorf("%s: section %s, want a prefix of %q", tg.prog, ps.SectionName, prefixes)
 				}
 			}
+		}
+	}
+}
+
+// TestMapsShared: every map of the object is shared by all programs; each
+// program is loaded on its own, and a map left out would be a private copy
+// per program (an event's state written by one, never seen by another).
+func TestMapsShared(t *testing.T) {
+	spec, err := loadFsaudit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m sharedMaps
+	shared := m.replacements()
+	for name := range spec.Maps {
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		if _, ok := shared[name]; !ok {
+			t.Errorf("map %s is not in sharedMaps", name)
 		}
 	}
 }

@@ -53,6 +53,9 @@ type Filter struct {
 	ExcludeComms     []string `toml:"exclude_comms"`
 	RegularFilesOnly bool     `toml:"regular_files_only"`
 	IncludeCgroups   []string `toml:"include_cgroups"`
+	// Actions are the operations audited; the kernel side does not even
+	// look at the others.
+	Actions []string `toml:"actions"`
 }
 
 // Coalesce holds the [coalesce] table.
@@ -164,6 +167,7 @@ func Defaults() Config {
 			IncludePaths:     []string{"/"},
 			ExcludePaths:     []string{"/proc", "/sys", "/dev"},
 			RegularFilesOnly: true,
+			Actions:          append([]string(nil), actions...),
 		},
 		Coalesce: Coalesce{Window: Duration{time.Second}},
 		Spool:    Spool{Dir: "/var/lib/fsaudit/spool", MaxSizeMB: 1024, Full: "drop_oldest"},
@@ -419,6 +423,14 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 	for _, cg := range c.Filter.IncludeCgroups {
 		if !strings.HasPrefix(cg, "/") || strings.Contains(cg, "..") {
 			return errAt(fmt.Sprintf("%q: want a cgroup path from the cgroup v2 root, such as \"/kubepods.slice\"", cg), "filter", "include_cgroups")
+		}
+	}
+	if len(c.Filter.Actions) == 0 {
+		return errAt("empty: name at least one of "+strings.Join(actions, ", "), "filter", "actions")
+	}
+	for _, a := range c.Filter.Actions {
+		if !oneOf(a, actions) {
+			return errAt(fmt.Sprintf("unknown action %q: want some of %s", a, strings.Join(actions, ", ")), "filter", "actions")
 		}
 	}
 	for _, comm := range c.Filter.ExcludeComms {

@@ -119,6 +119,8 @@ type AgentConfig struct {
 	SpoolDir     string // default: a new directory for this agent
 	Agent        string // more keys of [agent]
 	Filter       string // more keys of [filter]
+	// Actions audited; nil: writes only, which most tests are about.
+	Actions []string
 }
 
 // StartAgent runs the agent with a config for cfg and returns once it
@@ -131,6 +133,10 @@ func StartAgent(t testing.TB, cfg AgentConfig) *Agent {
 	}
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "config.toml")
+	actions := cfg.Actions
+	if actions == nil {
+		actions = []string{"write"}
+	}
 	spoolDir := cfg.SpoolDir
 	if spoolDir == "" {
 		spoolDir = filepath.Join(dir, "spool")
@@ -142,6 +148,7 @@ log_level = "debug"
 [filter]
 include_paths = %s
 exclude_comms = %s
+actions = %s
 %s
 [coalesce]
 window = "0s"
@@ -155,7 +162,7 @@ type = "file"
 path = %q
 
 %s
-`, *agentHook, cfg.Agent, tomlList(cfg.Include), tomlList(cfg.ExcludeComms), cfg.Filter, spoolDir, cfg.Sink, cfg.Extra)
+`, *agentHook, cfg.Agent, tomlList(cfg.Include), tomlList(cfg.ExcludeComms), tomlList(actions), cfg.Filter, spoolDir, cfg.Sink, cfg.Extra)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -225,6 +232,19 @@ func (a *Agent) Log() string {
 	return a.log.String()
 }
 
+// PointModes reads, from the agent's log, the mode each hook point took
+// ("" for those that took none).
+func (a *Agent) PointModes() map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(a.Log(), "\n") {
+		var l struct{ Message, Point, Mode string }
+		if json.Unmarshal([]byte(line), &l) == nil && strings.HasPrefix(l.Message, "hook point ") {
+			out[l.Point] = l.Mode
+		}
+	}
+	return out
+}
+
 // Stop sends SIGTERM, waits for a clean exit and returns the records the
 // file sink holds.
 func (a *Agent) Stop() []Record {
@@ -253,12 +273,19 @@ type Record struct {
 		Sequence uint64 `json:"sequence"`
 	} `json:"event"`
 	File struct {
-		Path      string `json:"path"`
-		Name      string `json:"name"`
-		Directory string `json:"directory"`
-		Inode     string `json:"inode"`
-		Mode      string `json:"mode"`
-		Type      string `json:"type"`
+		Path       string  `json:"path"`
+		Name       string  `json:"name"`
+		Directory  string  `json:"directory"`
+		Inode      string  `json:"inode"`
+		Device     string  `json:"device"`
+		Mode       string  `json:"mode"`
+		Type       string  `json:"type"`
+		TargetPath string  `json:"target_path"`
+		UID        string  `json:"uid"`
+		GID        string  `json:"gid"`
+		Owner      string  `json:"owner"`
+		Group      string  `json:"group"`
+		Size       *uint64 `json:"size"`
 	} `json:"file"`
 	Process struct {
 		PID        int      `json:"pid"`
@@ -309,6 +336,12 @@ type Record struct {
 		HostPath      string `json:"host_path"`
 		Deleted       bool   `json:"deleted"`
 		Lost          uint64 `json:"lost"`
+		Via           string `json:"via"`
+		Xattr         struct {
+			Name string `json:"name"`
+		} `json:"xattr"`
+		RenameFlags    []string `json:"rename_flags"`
+		TargetHostPath string   `json:"target_host_path"`
 	} `json:"fsaudit"`
 	Raw string `json:"-"`
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/fsaudit/fsaudit/bpf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,17 +86,59 @@ func TestCheckReportsMode(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("check exit %d:\n%s%s", code, stdout, stderr)
 	}
-	for _, point := range []string{"write", "writev"} {
-		if !strings.Contains(stdout, "  "+point+" (") {
+	for _, point := range []string{"write", "syscalls"} {
+		if !strings.Contains(stdout, "\n  "+point+"\n") || !strings.Contains(stdout, "-> hook = auto takes ") {
 			t.Errorf("check does not report hook point %s:\n%s", point, stdout)
 		}
 	}
-	if !strings.Contains(stdout, "-> auto picks ") || !strings.Contains(stdout, "result: run would start") {
+	if !strings.Contains(stdout, "result: run would start") {
 		t.Errorf("check output:\n%s", stdout)
+	}
+	// The coverage table has every row, and the rows auto does not see are
+	// the ones listed with their reasons.
+	unseen := checkUnseen(t, stdout, "auto")
+	for _, ch := range bpf.Channels {
+		row := ""
+		for _, l := range strings.Split(stdout, "\n") {
+			if strings.HasPrefix(l, fmt.Sprintf("  %-10s %s ", ch.Action, ch.Way)) {
+				row = l
+			}
+		}
+		if row == "" {
+			t.Errorf("coverage table lacks %s %s", ch.Action, ch.Way)
+			continue
+		}
+		f := strings.Fields(row)
+		if auto := f[len(f)-1]; (auto == "no") != unseen[ch.Action+", "+ch.Way] {
+			t.Errorf("%s %s: auto column %q, but the not-seen list says %v", ch.Action, ch.Way, auto, unseen[ch.Action+", "+ch.Way])
+		}
 	}
 	if _, err := os.Stat(dir + "/audit.jsonl"); err == nil {
 		t.Error("check created the sink file")
 	}
+}
+
+// checkUnseen reads the "not seen with hook = HOOK:" list of check's output:
+// "action, way" of each row, to its reason.
+func checkUnseen(t *testing.T, stdout, hook string) map[string]bool {
+	t.Helper()
+	head := "not seen with hook = " + hook + ":\n"
+	i := strings.Index(stdout, head)
+	if i < 0 {
+		t.Fatalf("check output has no %q:\n%s", head, stdout)
+	}
+	out := map[string]bool{}
+	for _, l := range strings.Split(stdout[i+len(head):], "\n") {
+		if !strings.HasPrefix(l, "  ") {
+			break
+		}
+		for _, ch := range bpf.Channels {
+			if key := ch.Action + ", " + ch.Way; strings.HasPrefix(l, "  "+key+": ") {
+				out[key] = true
+			}
+		}
+	}
+	return out
 }
 
 // TestForcedMissingModeFails: forcing a mode this kernel cannot attach

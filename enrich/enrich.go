@@ -3,6 +3,7 @@ package enrich
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,10 @@ type Enricher struct {
 	procs   *Processes
 	meta    *Metadata
 	clock   Clock
+	mntNS   uint32 // the agent's mount namespace
+	// resolver follows symbolic links in paths named by a string, as the
+	// agent sees them.
+	resolver *resolver
 }
 
 // Options configure an Enricher.
@@ -56,12 +61,18 @@ func New(o Options) (*Enricher, error) {
 	if err != nil {
 		return nil, err
 	}
+	var ns unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/mnt", &ns); err != nil {
+		return nil, fmt.Errorf("reading the agent's mount namespace: %w", err)
+	}
 	return &Enricher{
-		host:    record.Host{Name: name, BootID: strings.TrimSpace(string(boot))},
-		roots:   roots,
-		cgroups: cgroups,
-		procs:   NewProcesses(1 << 16),
-		meta:    o.Metadata,
+		host:     record.Host{Name: name, BootID: strings.TrimSpace(string(boot))},
+		roots:    roots,
+		cgroups:  cgroups,
+		procs:    NewProcesses(1 << 16),
+		meta:     o.Metadata,
+		mntNS:    uint32(ns.Ino),
+		resolver: newResolver(filepath.EvalSymlinks, 4, 50*time.Millisecond),
 	}, nil
 }
 
@@ -81,16 +92,21 @@ func (x *Enricher) Observe(ev *bpf.Event) bool {
 	return true
 }
 
+// Paths are the paths a record names, for the path filter: a rename or a
+// hard link is kept when either of its paths is.
+type Paths struct {
+	Own       Path
+	Target    Path
+	HasTarget bool
+}
+
 // Fill writes everything the event tells into r (all but event.id and
-// event.sequence, which belong to the pipeline) and returns the path.
-func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Path {
+// event.sequence, which belong to the pipeline) and returns its paths.
+func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Paths {
 	p, hostPath := Views(ev)
+	p = x.resolveGiven(ev, p, ev.Flags)
 	names := x.roots.For(ev.RootDev, ev.RootIno, ev.PID)
-	if hostPath == "" && !p.Truncated && names != nil && names.HostPrefix != "" {
-		// The walk ended at the writer's root, the top of its own mount
-		// namespace: the host's view comes from where that root is mounted.
-		hostPath = names.HostPrefix + strings.TrimSuffix(p.Full, "/")
-	}
+	hostPath = names.hostView(p, hostPath)
 	*r = record.Record{
 		Time:   x.clock.Wall(ev.KernelTime),
 		Action: ev.Op.String(),
@@ -112,14 +128,16 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Path {
 		Host: x.host,
 		FSAudit: record.FSAudit{
 			Hook:          string(ev.Hook),
-			Bytes:         ev.Bytes,
-			Writes:        1,
-			Offset:        ev.Offset,
 			HostPath:      hostPath,
 			PathTruncated: p.Truncated,
 			Deleted:       ev.Flags&bpf.FlagDeleted != 0,
 		},
 	}
+	paths := Paths{Own: p}
+	if ev.Flags&bpf.FlagNoInode != 0 {
+		r.File.Inode, r.File.DevMajor, r.File.DevMinor = 0, 0, 0
+	}
+	x.fillAction(ev, r, names, &paths)
 	if pr := x.procs.Lookup(ev.PID, ev.StartTime); pr != nil {
 		r.Process.Executable = pr.Executable
 		r.Process.Args = pr.Args
@@ -137,7 +155,139 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Path {
 			fillMeta(r, m)
 		}
 	}
-	return p
+	return paths
+}
+
+// fillAction writes what is particular to the event's operation.
+func (x *Enricher) fillAction(ev *bpf.Event, r *record.Record, names *Names, paths *Paths) {
+	f, a := &r.File, &r.FSAudit
+	known := ev.Flags&bpf.FlagNoInode == 0
+	switch ev.Op {
+	case bpf.OpWrite:
+		a.Bytes, a.Writes, a.Offset = ev.Bytes, 1, ev.Offset
+		a.Via = map[uint32]string{bpf.WriteSendfile: "sendfile", bpf.WriteSplice: "splice", bpf.WriteCopyRange: "copy_file_range"}[ev.Sub]
+	case bpf.OpMmapWrite:
+		a.Bytes, a.Offset = ev.Bytes, ev.Offset
+	case bpf.OpCreate:
+		a.Via = map[uint32]string{bpf.CreateOpen: "open", bpf.CreateMknod: "mknod", bpf.CreateMkdir: "mkdir",
+			bpf.CreateLink: "link", bpf.CreateSymlink: "symlink"}[ev.Sub]
+		if !known {
+			f.Mode = ev.NewMode
+		}
+		if ev.Sub == bpf.CreateSymlink {
+			f.TargetPath = RawTarget(ev)
+		}
+	case bpf.OpTruncate:
+		f.HasSize, f.Size = true, ev.Length
+	case bpf.OpDelete:
+		a.Via = "unlink"
+		if ev.Sub == bpf.DeleteDir {
+			a.Via = "rmdir"
+		}
+	case bpf.OpChmod:
+		if !known {
+			f.Mode = ev.NewMode
+		}
+	case bpf.OpChown:
+		if ev.NewUID != bpf.NoID {
+			f.HasUID, f.UID, f.Owner = true, ev.NewUID, names.user(ev.NewUID)
+		}
+		if ev.NewGID != bpf.NoID {
+			f.HasGID, f.GID, f.Group = true, ev.NewGID, names.group(ev.NewGID)
+		}
+	case bpf.OpXattr:
+		a.XattrName = RawTarget(ev)
+		a.Via = "set"
+		if ev.Sub == bpf.XattrRemove {
+			a.Via = "remove"
+		}
+	case bpf.OpRename:
+		for _, fl := range []struct {
+			bit  uint32
+			name string
+		}{{bpf.RenameNoReplace, "noreplace"}, {bpf.RenameExchange, "exchange"}, {bpf.RenameWhiteout, "whiteout"}} {
+			if ev.Sub&fl.bit != 0 {
+				a.RenameFlags = append(a.RenameFlags, fl.name)
+			}
+		}
+	}
+	if t, host, ok := TargetViews(ev); ok {
+		t = x.resolveGiven(ev, t, ev.TargetFlags)
+		f.TargetPath = t.Full
+		a.TargetHostPath = names.hostView(t, host)
+		a.PathTruncated = a.PathTruncated || t.Truncated
+		paths.Target, paths.HasTarget = t, true
+	}
+}
+
+// resolveGiven follows the symbolic links in a path the process named by a
+// string, which the kernel side joined to its directory without following
+// them. That is done here, after the fact, where it can be done right: the
+// writer shares the agent's mount namespace and root, so the agent sees
+// the same files. The directories are followed, ".." after a link going up
+// from where the link leads, and the last component too when the call
+// followed it. Anything that no longer resolves, or does not answer in
+// time, stays as the process gave it (cleaned).
+func (x *Enricher) resolveGiven(ev *bpf.Event, p Path, flags bpf.Flags) Path {
+	if flags&bpf.FlagGiven == 0 || p.Truncated || !strings.HasPrefix(p.given, "/") || p.Full == "/" ||
+		ev.MntNS != x.mntNS || !x.roots.IsSelf(ev.RootDev, ev.RootIno) {
+		return p
+	}
+	j := strings.LastIndexByte(p.given, '/')
+	dir, leaf := p.given[:j], p.given[j+1:]
+	if dir == "" {
+		dir = "/"
+	}
+	if flags&bpf.FlagFollow != 0 || leaf == "." || leaf == ".." || leaf == "" {
+		if real, ok := x.resolver.resolve(p.given); ok {
+			return joinGiven("/", real, false)
+		}
+	}
+	real, ok := x.resolver.resolve(dir)
+	if !ok {
+		return p
+	}
+	return joinGiven(real, leaf, false)
+}
+
+// resolver runs a path resolution that may block (a FUSE or network file
+// system that does not answer) without holding up the caller: at most
+// slots run at once, each waited for timeout; when all are taken, or the
+// wait ends, the caller goes on without.
+type resolver struct {
+	eval    func(string) (string, error)
+	slots   chan struct{}
+	timeout time.Duration
+}
+
+func newResolver(eval func(string) (string, error), slots int, timeout time.Duration) *resolver {
+	return &resolver{eval: eval, slots: make(chan struct{}, slots), timeout: timeout}
+}
+
+func (r *resolver) resolve(p string) (string, bool) {
+	select {
+	case r.slots <- struct{}{}:
+	default:
+		return "", false
+	}
+	type result struct {
+		s   string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() { <-r.slots }()
+		s, err := r.eval(p)
+		done <- result{s, err}
+	}()
+	t := time.NewTimer(r.timeout)
+	defer t.Stop()
+	select {
+	case res := <-done:
+		return res.s, res.err == nil
+	case <-t.C:
+		return "", false
+	}
 }
 
 // fillMeta adds what the runtime said to what the cgroup told.

@@ -117,3 +117,69 @@ func TestViews(t *testing.T) {
 		}
 	}
 }
+
+// given packs a path string the process gave in front of the walked
+// components of the directory it is relative to.
+func given(s string, dir []byte) []byte {
+	return append(append([]byte(s), 0), dir...)
+}
+
+func TestGivenViews(t *testing.T) {
+	cwd := pack("/home/ann")
+	chrootCwd := pack("/srv/root/data")
+	tests := []struct {
+		name       string
+		ev         bpf.Event
+		own, host  string
+		dir, base  string
+		truncated  bool
+		wantTarget string
+	}{
+		{"relative", bpf.Event{Components: given("notes.txt", cwd), Flags: bpf.FlagGiven | bpf.FlagPassedRoot, RootOff: len(given("notes.txt", cwd))},
+			"/home/ann/notes.txt", "", "/home/ann", "notes.txt", false, ""},
+		{"dot-dot and dots", bpf.Event{Components: given("../bob/./x//y", cwd), Flags: bpf.FlagGiven | bpf.FlagPassedRoot, RootOff: len(given("../bob/./x//y", cwd))},
+			"/home/bob/x/y", "", "/home/bob/x", "y", false, ""},
+		{"absolute from the root", bpf.Event{Components: given("/etc/shadow", nil), Flags: bpf.FlagGiven | bpf.FlagPassedRoot, RootOff: len("/etc/shadow") + 1},
+			"/etc/shadow", "", "/etc", "shadow", false, ""},
+		{"absolute in a chroot", bpf.Event{Components: given("/etc/shadow", pack("/srv/root")), Flags: bpf.FlagGiven | bpf.FlagPassedRoot, RootOff: len("/etc/shadow") + 1},
+			"/etc/shadow", "/srv/root/etc/shadow", "/etc", "shadow", false, ""},
+		{"relative in a chroot", bpf.Event{Components: given("f", chrootCwd), Flags: bpf.FlagGiven | bpf.FlagPassedRoot, RootOff: len("f") + 1 + len(pack("/data"))},
+			"/data/f", "/srv/root/data/f", "/data", "f", false, ""},
+		{"dot-dot cannot leave a chroot", bpf.Event{Components: given("../../../etc/passwd", chrootCwd), Flags: bpf.FlagGiven | bpf.FlagPassedRoot, RootOff: len("../../../etc/passwd") + 1 + len(pack("/data"))},
+			"/etc/passwd", "/srv/root/etc/passwd", "/etc", "passwd", false, ""},
+		{"absolute dot-dot in a chroot", bpf.Event{Components: given("/../etc", pack("/srv/root")), Flags: bpf.FlagGiven | bpf.FlagPassedRoot, RootOff: len("/../etc") + 1},
+			"/etc", "/srv/root/etc", "/", "etc", false, ""},
+		{"past the root with dot-dot", bpf.Event{Components: given("../../../x", cwd), Flags: bpf.FlagGiven | bpf.FlagPassedRoot, RootOff: len(given("../../../x", cwd))},
+			"/x", "", "/", "x", false, ""},
+		{"directory walk truncated", bpf.Event{Components: given("f", pack("/deep/er")), Flags: bpf.FlagGiven | bpf.FlagTruncated},
+			"deep/er/f", "", "deep/er", "f", true, ""},
+	}
+	for _, tc := range tests {
+		own, host := Views(&tc.ev)
+		if own.Full != tc.own || host != tc.host || own.Directory != tc.dir || own.Name != tc.base || own.Truncated != tc.truncated {
+			t.Errorf("%s: own %+v host %q; want %q in %q named %q (truncated %v), host %q", tc.name, own, host, tc.own, tc.dir, tc.base, tc.truncated, tc.host)
+		}
+	}
+}
+
+func TestTargetViews(t *testing.T) {
+	ev := bpf.Event{
+		Target:        given("new name", pack("/tmp")),
+		TargetFlags:   bpf.FlagGiven | bpf.FlagPassedRoot,
+		TargetRootOff: len(given("new name", pack("/tmp"))),
+	}
+	own, host, ok := TargetViews(&ev)
+	if !ok || own.Full != "/tmp/new name" || host != "" {
+		t.Errorf("target: %+v %q %v", own, host, ok)
+	}
+	raw := bpf.Event{Target: []byte("../relative/text\x00"), TargetFlags: bpf.FlagRaw}
+	if _, _, ok := TargetViews(&raw); ok {
+		t.Error("a raw target read as a path")
+	}
+	if got := RawTarget(&raw); got != "../relative/text" {
+		t.Errorf("RawTarget %q", got)
+	}
+	if got := RawTarget(&bpf.Event{}); got != "" {
+		t.Errorf("RawTarget of nothing %q", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +43,16 @@ func (n *Names) group(id uint32) string {
 		return ""
 	}
 	return n.Groups.Name(id)
+}
+
+// hostView is the host's view of p: host when the kernel's walk gave it,
+// else p below HostPrefix when the walk ended at the writer's root, the
+// top of its own mount namespace; "" when that is p itself or unknown.
+func (n *Names) hostView(p Path, host string) string {
+	if host == "" && !p.Truncated && n != nil && n.HostPrefix != "" {
+		return n.HostPrefix + strings.TrimSuffix(p.Full, "/")
+	}
+	return host
 }
 
 type rootEntry struct {
@@ -88,6 +99,11 @@ func selfRoot() (rootKey, error) {
 		return rootKey{}, fmt.Errorf("reading the agent's root: %w", err)
 	}
 	return rootKey{dev: unix.Major(st.Dev)<<20 | unix.Minor(st.Dev), ino: st.Ino}, nil
+}
+
+// IsSelf says whether (rootDev, rootIno) is the agent's own root directory.
+func (r *Roots) IsSelf(rootDev uint32, rootIno uint64) bool {
+	return r.self == rootKey{dev: rootDev, ino: rootIno}
 }
 
 // Host names ids from the host's files (the agent's own root).

@@ -42,7 +42,22 @@ type Stats struct {
 	Records    atomic.Uint64 // numbered and handed to the sinks (lost records included)
 	Lost       atomic.Uint64 // events the kernel could not deliver
 	BadSamples atomic.Uint64 // ring buffer samples that did not decode
+	// Failed counts changes seen before they happened (VFS hooks) that
+	// the kernel then refused or that never completed: no record.
+	Failed atomic.Uint64
 }
+
+// pendingRecord is the record of a change seen before it happened, waiting
+// for its thread's result event.
+type pendingRecord struct {
+	r      record.Record
+	keep   bool   // the path filter takes it
+	cookie uint64 // the pending event's kernel time, which its result carries back
+	at     time.Time
+}
+
+// pendingFor bounds how long a pending record waits for its result.
+const pendingFor = time.Minute
 
 // Pipeline moves events from a Source to the sinks of a Router.
 type Pipeline struct {
@@ -102,6 +117,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 func (p *Pipeline) read(ch chan<- record.Record) error {
 	var ev bpf.Event
 	var r record.Record
+	pending := map[uint32]*pendingRecord{}
+	lastSweep := time.Now()
 	for {
 		if err := p.src.Read(&ev); err != nil {
 			switch {
@@ -118,14 +135,74 @@ func (p *Pipeline) read(ch chan<- record.Record) error {
 		if p.enr.Observe(&ev) {
 			continue
 		}
+		if ev.Op == bpf.OpResult {
+			if pr := pending[ev.TID]; pr != nil {
+				delete(pending, ev.TID)
+				if pr.cookie == ev.Bytes {
+					p.settle(pr, &ev, ch)
+				} else {
+					// The result of another call, whose pending event was
+					// lost: this one never got its own.
+					p.Stats.Failed.Add(1)
+				}
+			}
+			continue
+		}
 		p.Stats.Events.Add(1)
-		path := p.enr.Fill(&ev, &r)
-		if !p.filter.Load().Keep(path) {
+		paths := p.enr.Fill(&ev, &r)
+		f := p.filter.Load()
+		keep := f.Keep(paths.Own) || paths.HasTarget && f.Keep(paths.Target)
+		if ev.Flags&bpf.FlagPending != 0 {
+			// The thread's next result says whether it happened; a pending
+			// record still waiting never got one (the call failed before
+			// its result was taken).
+			if pending[ev.TID] != nil {
+				p.Stats.Failed.Add(1)
+			}
+			pending[ev.TID] = &pendingRecord{r: r, keep: keep, cookie: ev.KernelTime, at: time.Now()}
+			if now := time.Now(); now.Sub(lastSweep) > pendingFor {
+				lastSweep = now
+				for tid, pr := range pending {
+					if now.Sub(pr.at) > pendingFor {
+						delete(pending, tid)
+						p.Stats.Failed.Add(1)
+					}
+				}
+			}
+			continue
+		}
+		if !keep {
 			p.Stats.Filtered.Add(1)
 			continue
 		}
 		ch <- r
 	}
+}
+
+// settle reports a pending record whose change succeeded, with what the
+// result event tells of the file after it.
+func (p *Pipeline) settle(pr *pendingRecord, ev *bpf.Event, ch chan<- record.Record) {
+	if res := ev.Result(); res < 0 && res > -4096 {
+		p.Stats.Failed.Add(1)
+		return
+	}
+	if !pr.keep {
+		p.Stats.Filtered.Add(1)
+		return
+	}
+	r := &pr.r
+	if ev.Inode != 0 {
+		r.File.Inode, r.File.DevMajor, r.File.DevMinor, r.File.Mode = ev.Inode, ev.DevMajor(), ev.DevMinor(), ev.Mode
+	}
+	switch r.Action {
+	case record.ActionTruncate:
+		r.File.HasSize, r.File.Size = ev.Inode != 0, ev.Offset
+	case record.ActionCreate:
+		if ev.Sub == bpf.ResultOpen {
+			r.FSAudit.Via = "open"
+		}
+	}
+	ch <- *r
 }
 
 // write numbers records and hands them to the router.

@@ -179,3 +179,69 @@ func TestEventIDLayout(t *testing.T) {
 		t.Errorf("eventID = %s, want %s", got, want)
 	}
 }
+
+// TestPendingChanges: a change seen before it happened is reported only when
+// its thread's result says it succeeded, with the inode the result gives; a
+// failed one, one its thread left for another, and one filtered out are not.
+func TestPendingChanges(t *testing.T) {
+	enr, err := enrich.New(enrich.Options{HostName: "h1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := func(path string, tid uint32, op bpf.Op) bpf.Event {
+		e := ev(path, tid)
+		e.Op, e.Flags, e.Hook, e.Mode, e.KernelTime = op, bpf.FlagPending, bpf.ModeFentry, 0, uint64(tid)*1000
+		return e
+	}
+	result := func(tid uint32, ret int64, ino uint64, size uint64, sub uint32) bpf.Event {
+		return bpf.Event{PID: tid, TID: tid, Op: bpf.OpResult, Length: uint64(ret), Inode: ino, Mode: 0o100600, Offset: size, Sub: sub,
+			LoginUID: bpf.UnsetLoginUID, Bytes: uint64(tid) * 1000}
+	}
+	src := &fakeSource{events: []bpf.Event{
+		pending("/home/created", 1, bpf.OpCreate),
+		pending("/home/refused", 2, bpf.OpDelete),
+		ev("/home/written", 3), // another thread's write comes in between
+		result(1, 3, 77, 0, bpf.ResultOpen),
+		result(2, -13, 0, 0, 0),
+		pending("/home/abandoned", 4, bpf.OpRename),
+		pending("/home/truncated", 4, bpf.OpTruncate), // the rename never completed
+		result(4, 0, 78, 10, 0),
+		pending("/var/outside", 5, bpf.OpChmod),
+		result(5, 0, 79, 0, 0),
+		result(6, 0, 80, 0, 0), // a result without a pending event
+		pending("/home/stale", 7, bpf.OpDelete),
+		func() bpf.Event { r := result(7, 0, 0, 0, 0); r.Bytes = 1; return r }(), // another call's result
+	}}
+	mem := &memSink{name: "mem"}
+	router := sink.NewRouter(zerolog.Nop())
+	router.Add(mem, sink.RouteOptions{BatchSize: 100, BatchTimeout: time.Hour})
+	p, err := New(src, enr, enrich.PathFilter{Include: []string{"/home"}}, router, zerolog.Nop(), Options{LostInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range mem.got {
+		var r record.Record
+		if err := record.ParseJSON(bytes.TrimSpace(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %s ino=%d mode=%o size=%v/%d via=%s hook=%s", r.Action, r.File.Path, r.File.Inode, r.File.Mode, r.File.HasSize, r.File.Size, r.FSAudit.Via, r.FSAudit.Hook))
+	}
+	want := []string{
+		"write /home/written ino=0 mode=100644 size=false/0 via= hook=tracepoint",
+		"create /home/created ino=77 mode=100600 size=false/0 via=open hook=fentry",
+		"truncate /home/truncated ino=78 mode=100600 size=true/10 via= hook=fentry",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if f := p.Stats.Failed.Load(); f != 3 {
+		t.Errorf("failed %d, want 3 (the refused delete, the abandoned rename, the stale delete)", f)
+	}
+	if f := p.Stats.Filtered.Load(); f != 1 {
+		t.Errorf("filtered %d, want 1", f)
+	}
+}

@@ -59,32 +59,29 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "hook points (mode: loads and attaches?):")
 		attachable := 0
 		for _, p := range points {
-			fmt.Fprintf(stdout, "  %s (%s)\n", p.Point, p.Sees)
-			pick := bpf.Mode("")
+			fmt.Fprintf(stdout, "  %s\n", p.Point)
 			for _, a := range p.Attempts {
 				if a.Err != nil {
 					fmt.Fprintf(stdout, "    %-10s no: %s\n", a.Mode, oneLine(a.Err))
 					continue
 				}
 				fmt.Fprintf(stdout, "    %-10s yes\n", a.Mode)
-				if cfg.Agent.Hook == "auto" && pick == "" || cfg.Agent.Hook == string(a.Mode) {
-					pick = a.Mode
-				}
 			}
-			if pick == "" {
-				if cfg.Agent.Hook == "auto" {
-					fmt.Fprintf(stdout, "    -> no mode: %s goes unaudited\n", p.Point)
-				} else {
-					bad("hook = %s cannot attach %s", cfg.Agent.Hook, p.Point)
-				}
-				continue
+			if pick := bpf.PickMode(p, cfg.Agent.Hook); pick != "" {
+				attachable++
+				fmt.Fprintf(stdout, "    -> hook = %s takes %s: %s\n", cfg.Agent.Hook, pick, bpf.PointSees(p.Point, pick))
+			} else if bpf.VFSPoint(p.Point) {
+				fmt.Fprintf(stdout, "    -> hook = %s takes no mode of it: the syscall point reports its calls (not io_uring's)\n", cfg.Agent.Hook)
+			} else if cfg.Agent.Hook == "auto" {
+				fmt.Fprintf(stdout, "    -> no mode: %s goes unaudited\n", p.Point)
+			} else {
+				bad("hook = %s cannot attach %s", cfg.Agent.Hook, p.Point)
 			}
-			attachable++
-			fmt.Fprintf(stdout, "    -> %s picks %s; it cannot see: %s\n", cfg.Agent.Hook, pick, bpf.BlindSpots(pick))
 		}
 		if attachable == 0 {
 			bad("no hook point can attach")
 		}
+		printCoverage(stdout, cfg.Agent.Hook, points)
 	}
 
 	fmt.Fprintln(stdout, "sinks:")
@@ -121,6 +118,49 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "result: run would start")
 	return 0
+}
+
+// printCoverage prints, for every way a file changes, whether each hook
+// setting sees it on this kernel, and why the configured one does not.
+func printCoverage(w io.Writer, hook string, points []bpf.PointStatus) {
+	settings := []string{"fentry", "kprobe", "tracepoint", "auto"}
+	cells := make([][]bpf.Cell, len(settings))
+	mine := bpf.CoverageFor(hook, points)
+	for i, s := range settings {
+		cells[i] = bpf.CoverageFor(s, points)
+	}
+	// A forced mode that some hook point cannot take does not start at all.
+	starts := make([]bool, len(settings))
+	for j, set := range settings {
+		starts[j] = true
+		for _, p := range points {
+			if set != "auto" && !bpf.VFSPoint(p.Point) && bpf.PickMode(p, set) == "" {
+				starts[j] = false
+			}
+		}
+	}
+	fmt.Fprintf(w, "coverage (seen by each hook setting on this kernel; -: would not start; this config: hook = %s):\n", hook)
+	fmt.Fprintf(w, "  %-10s %-62s %-10s %-10s %-10s %s\n", "action", "how", settings[0], settings[1], settings[2], settings[3])
+	for i, ch := range bpf.Channels {
+		line := fmt.Sprintf("  %-10s %-62s", ch.Action, ch.Way)
+		for j := range settings {
+			mark := "no"
+			switch {
+			case !starts[j]:
+				mark = "-"
+			case cells[j][i].Seen:
+				mark = "seen"
+			}
+			line += fmt.Sprintf(" %-10s", mark)
+		}
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
+	fmt.Fprintf(w, "not seen with hook = %s:\n", hook)
+	for i, ch := range bpf.Channels {
+		if !mine[i].Seen {
+			fmt.Fprintf(w, "  %s, %s: %s\n", ch.Action, ch.Way, oneLine(errors.New(mine[i].Why)))
+		}
+	}
 }
 
 // dialSink opens a syslog or Kafka sink and asks its destination whether it

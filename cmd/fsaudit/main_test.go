@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fsaudit/fsaudit/bpf"
+	"github.com/fsaudit/fsaudit/config"
 )
 
 func TestCommandLine(t *testing.T) {
@@ -87,5 +91,13 @@ func TestFileWritable(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
 		t.Error("fileWritable created a directory")
+	}
+}
+
+// TestActionsAgree: the config accepts exactly the actions the kernel side
+// can report, and audits them all by default.
+func TestActionsAgree(t *testing.T) {
+	if got := config.Defaults().Filter.Actions; !slices.Equal(got, bpf.Actions) {
+		t.Errorf("config's actions %q, the kernel side's %q", got, bpf.Actions)
 	}
 }

@@ -99,6 +99,7 @@ func captureOptions(cfg *config.Config) (bpf.Options, error) {
 		AgentPID:        uint32(os.Getpid()),
 		RegularOnly:     cfg.Filter.RegularFilesOnly,
 		ExcludeComms:    cfg.Filter.ExcludeComms,
+		Actions:         cfg.Filter.Actions,
 		RingBufferBytes: uint32(cfg.Agent.RingBufferKB) << 10,
 		// For tests of the pre-5.17 object on newer kernels.
 		Object: os.Getenv("FSAUDIT_BPF_OBJECT"),
@@ -155,11 +156,18 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 				ev = ev.Str("no_"+string(a.Mode), a.Err.Error())
 			}
 		}
+		if p.Mode == "" && bpf.VFSPoint(p.Point) {
+			ev.Msg("hook point not attached: the syscall point reports its calls (io_uring's go unaudited)")
+			continue
+		}
 		if p.Mode == "" {
 			ev.Msg("hook point not attached: its calls go unaudited")
 			continue
 		}
-		ev.Str("mode", string(p.Mode)).Str("cannot_see", bpf.BlindSpots(p.Mode)).Msg("hook point attached")
+		ev.Str("mode", string(p.Mode)).Msg("hook point attached")
+	}
+	if unseen := capture.Unseen(); len(unseen) > 0 {
+		log.Warn().Strs("cannot_see", unseen).Msg("some ways of changing files go unaudited in the hook modes attached: see fsaudit check")
 	}
 
 	// Everything that needs more privilege is done: loading, attaching,
@@ -168,6 +176,9 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 		log.Warn().Err(err).Msg("capabilities not dropped: the agent keeps all it started with")
 	} else {
 		log.Info().Str("kept", kept).Msg("capabilities dropped")
+	}
+	if capture.URingComplete != nil {
+		log.Warn().Err(capture.URingComplete).Msg("io_uring completion tracepoint did not attach: creates, renames, deletes ... done through io_uring go unaudited")
 	}
 	if capture.Lifecycle != nil {
 		log.Warn().Err(capture.Lifecycle).Msg("exec and exit tracking did not attach: executables and arguments come from /proc, and processes that exit at once go unnamed")
@@ -225,7 +236,7 @@ loop:
 	log.Info().
 		Uint64("lifecycle_lost", lifecycleLost).
 		Uint64("events", st.Events.Load()).Uint64("filtered", st.Filtered.Load()).
-		Uint64("records", st.Records.Load()).Uint64("lost", st.Lost.Load()).Uint64("bad_samples", st.BadSamples.Load()).
+		Uint64("records", st.Records.Load()).Uint64("lost", st.Lost.Load()).Uint64("bad_samples", st.BadSamples.Load()).Uint64("failed_changes", st.Failed.Load()).
 		Msg("stopped")
 	return runErr
 }
@@ -259,8 +270,9 @@ func reload(path string, old *config.Config, pl *pipeline.Pipeline, router *sink
 	pl.SetFilter(pathFilter(cfg))
 	if cfg.Agent.Hook != old.Agent.Hook || !reflect.DeepEqual(cfg.Filter.ExcludeComms, old.Filter.ExcludeComms) ||
 		!reflect.DeepEqual(cfg.Filter.IncludeCgroups, old.Filter.IncludeCgroups) || cfg.Agent.RingBufferKB != old.Agent.RingBufferKB ||
-		cfg.Filter.RegularFilesOnly != old.Filter.RegularFilesOnly || !reflect.DeepEqual(cfg.Sinks, old.Sinks) {
-		log.Warn().Msg("changes to hook, ring_buffer_kb, exclude_comms, include_cgroups, regular_files_only and sinks take effect at the next start; path filters applied now")
+		cfg.Filter.RegularFilesOnly != old.Filter.RegularFilesOnly || !reflect.DeepEqual(cfg.Sinks, old.Sinks) ||
+		!reflect.DeepEqual(cfg.Filter.Actions, old.Filter.Actions) {
+		log.Warn().Msg("changes to hook, ring_buffer_kb, exclude_comms, include_cgroups, regular_files_only, actions and sinks take effect at the next start; path filters applied now")
 	}
 	running := *old
 	running.Filter.IncludePaths = cfg.Filter.IncludePaths

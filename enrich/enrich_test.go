@@ -1,0 +1,99 @@
+package enrich
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fsaudit/fsaudit/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// TestResolveGiven: a path named by a string is followed through symbolic
+// links among its directories, ".." going up from where a link leads; the
+// last component only when the call followed it; and a writer in another
+// root or mount namespace keeps the path as given.
+func TestResolveGiven(t *testing.T) {
+	x, err := New(Options{HostName: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"real/deep", "other"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("real/deep", dir+"/l"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/other/f", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("other/f", dir+"/flink"); err != nil {
+		t.Fatal(err)
+	}
+	var root unix.Stat_t
+	if err := unix.Stat("/", &root); err != nil {
+		t.Fatal(err)
+	}
+	self := bpf.Event{MntNS: x.mntNS, RootDev: unix.Major(root.Dev)<<20 | unix.Minor(root.Dev), RootIno: root.Ino}
+	tests := []struct {
+		name  string
+		given string
+		flags bpf.Flags
+		other bool // another mount namespace
+		want  string
+	}{
+		{"link among the directories", "l/x", 0, false, dir + "/real/deep/x"},
+		{"dot-dot after a link", "l/../x", 0, false, dir + "/real/x"},
+		{"last component not followed", "flink", 0, false, dir + "/flink"},
+		{"last component followed", "flink", bpf.FlagFollow, false, dir + "/other/f"},
+		{"gone directory", "nowhere/x", 0, false, dir + "/nowhere/x"},
+		{"another mount namespace", "l/x", 0, true, dir + "/l/x"},
+	}
+	for _, tc := range tests {
+		ev := self
+		if tc.other {
+			ev.MntNS++
+		}
+		p := joinGiven(dir, tc.given, false)
+		if got := x.resolveGiven(&ev, p, bpf.FlagGiven|tc.flags); got.Full != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got.Full, tc.want)
+		}
+	}
+}
+
+// TestResolverBounded: a resolution that hangs is given up after the
+// timeout, and once every slot is taken by hung ones, callers go on at once
+// (with a timeout of an hour, a caller that waited would hang the test).
+func TestResolverBounded(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	eval := func(p string) (string, error) {
+		if p == "/hung" {
+			<-release
+		}
+		return p + "!", nil
+	}
+	r := newResolver(eval, 2, 20*time.Millisecond)
+	if s, ok := r.resolve("/a"); !ok || s != "/a!" {
+		t.Fatalf("resolve(/a) = %q %v", s, ok)
+	}
+	if _, ok := r.resolve("/hung"); ok {
+		t.Fatal("a hung resolution returned")
+	}
+
+	full := newResolver(eval, 1, time.Hour)
+	go full.resolve("/hung")
+	for len(full.slots) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, ok := full.resolve("/b"); ok {
+		t.Error("resolved with every slot held by a hung call")
+	}
+}
