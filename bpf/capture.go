@@ -577,9 +577,6 @@ const scWatched = 0x80
 // attach loads the programs of one point in one mode and attaches them all,
 // or none.
 func (c *Capture) attach(pt point, m Mode) ([]link.Link, []*ebpf.Program, error) {
-	if len(pt.targets[m]) == 0 {
-		return nil, nil, fmt.Errorf("%w: %s has no %s hook", errNoHook, pt.name, m)
-	}
 	if err := modeSupported(m); err != nil {
 		return nil, nil, err
 	}
@@ -758,9 +755,6 @@ func kernelHas(fn string) bool {
 // errNeedsSyscalls: a VFS point's events are confirmed by the syscall
 // point's exit program, which did not attach.
 var errNeedsSyscalls = errors.New("needs the syscall point, whose exit program confirms its events, and that did not attach")
-
-// errNoHook says a hook point has no program for a mode.
-var errNoHook = errors.New("no hook in this mode")
 
 // pollEvery bounds how long an event can sit in the ring buffer unread.
 const pollEvery = 10 * time.Millisecond

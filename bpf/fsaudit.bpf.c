@@ -909,17 +909,22 @@ int tp_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* Copies a user string into e->path at base; returns its length with the
- * NUL, or a negative error. Kernels before 5.11 count an empty string as 0
+/* The length with its NUL of a string just read into e->path at base (n,
+ * or a negative error): kernels before 5.11 count an empty string as 0
  * bytes rather than 1. */
-static __always_inline long read_user_str(struct event *e, __u32 base, __u64 str)
+static __always_inline long str_len(struct event *e, __u32 base, long n)
 {
-	long n = bpf_probe_read_user_str(&e->path[base & (FSA_PATH_MAX - 1)], FSA_PATH_MAX, (void *)str);
 	if (n == 0) {
 		e->path[base & (FSA_PATH_MAX - 1)] = 0;
 		n = 1;
 	}
 	return n;
+}
+
+/* Copies a user string into e->path at base; returns str_len. */
+static __always_inline long read_user_str(struct event *e, __u32 base, __u64 str)
+{
+	return str_len(e, base, bpf_probe_read_user_str(&e->path[base & (FSA_PATH_MAX - 1)], FSA_PATH_MAX, (void *)str));
 }
 
 /* Names a file by the path string a process gave, relative to dfd (or its
@@ -1158,11 +1163,7 @@ static __always_inline int lsm_pending(__u16 op, __u32 sub, struct vfsmount *mnt
 		e->target_depth = t.depth;
 		e->target_root_off = t.root_off;
 	} else if (raw && base < FSA_PATH_MAX) {
-		long n = bpf_probe_read_kernel_str(&e->path[base & (FSA_PATH_MAX - 1)], FSA_PATH_MAX, raw);
-		if (n == 0) {
-			e->path[base & (FSA_PATH_MAX - 1)] = 0;
-			n = 1;
-		}
+		long n = str_len(e, base, bpf_probe_read_kernel_str(&e->path[base & (FSA_PATH_MAX - 1)], FSA_PATH_MAX, raw));
 		e->target_flags = FSA_F_RAW;
 		if (n > 0)
 			e->target_len = n;
@@ -1181,12 +1182,20 @@ static __always_inline int lsm_pending(__u16 op, __u32 sub, struct vfsmount *mnt
 
 #define FSA_EEXIST 17
 
-/* Sends the result of the thread's pending event, if it has one. */
-static __always_inline void confirm(struct config *cfg, __u64 id, long ret, __u32 sub)
+/* Sends the result of the thread's pending event, if it has one. From a
+ * system call's exit (nr >= 0), sub says whether that call was an open. */
+static __always_inline void confirm(struct config *cfg, __u64 id, long ret, __u32 sub, long nr)
 {
 	struct inflight *fp = bpf_map_lookup_elem(&inflight, &id);
 	if (!fp)
 		return;
+	if (nr >= 0 && nr < FSA_MAX_SYSCALL) {
+		__u32 n = nr;
+		__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &n);
+		__u8 k = kind ? *kind & ~FSA_SC_WATCHED : 0;
+		if (k == SC_OPEN || k == SC_CREAT || k == SC_OPENAT || k == SC_OPENAT2)
+			sub = FSA_RESULT_OPEN;
+	}
 	struct dentry *d = (struct dentry *)fp->dentry;
 	__u32 op = fp->op;
 	__u64 cookie = fp->cookie;
@@ -1258,7 +1267,7 @@ int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 			return 0;
 		sub = FSA_RESULT_OPEN;
 	}
-	confirm(cfg, bpf_get_current_pid_tgid(), res, sub);
+	confirm(cfg, bpf_get_current_pid_tgid(), res, sub, -1);
 	return 0;
 }
 
@@ -1383,16 +1392,8 @@ int tp_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!cfg)
 		return 0;
 	long ret = ctx->ret;
-	if (cfg->lsm) {
-		__u32 nr = ctx->id, sub = 0;
-		__u8 *kind = nr < FSA_MAX_SYSCALL ? bpf_map_lookup_elem(&syscall_kinds, &nr) : 0;
-		if (kind) {
-			__u8 k = *kind & ~FSA_SC_WATCHED;
-			if (k == SC_OPEN || k == SC_CREAT || k == SC_OPENAT || k == SC_OPENAT2)
-				sub = FSA_RESULT_OPEN;
-		}
-		confirm(cfg, id, ret, sub);
-	}
+	if (cfg->lsm)
+		confirm(cfg, id, ret, 0, (__u32)ctx->id);
 	struct pending *pp = bpf_map_lookup_elem(&pending, &id);
 	if (!pp)
 		return 0;
