@@ -44,6 +44,13 @@ type Options struct {
 	// Actions are the operations reported, by their record names (Op's
 	// String); empty: all. Hook points that serve none are not attached.
 	Actions []string
+	// CoalesceWindow, when not zero, merges further writes by a process to
+	// a file within this time of its first in the kernel: the first is an
+	// event of its own, the rest one FlagCoalesced event when the window
+	// ends, the file is closed or the process exits.
+	CoalesceWindow time.Duration
+	// CoalesceEntries bounds the windows open at once; zero: CoalesceMax.
+	CoalesceEntries uint32
 }
 
 // Actions lists every operation the kernel side can report, as records name them.
@@ -264,6 +271,13 @@ type Capture struct {
 	// needed), else why not: io_uring's creates, renames, deletes ... then
 	// go unreported.
 	URingComplete error
+	// Coalescing is nil when writes are merged as Options.CoalesceWindow
+	// asks (or it asks for none), else why not: every write is then an
+	// event of its own. CloseHook is nil when the close(2) tracepoint that
+	// ends windows attached (or was not needed), else why not: windows then
+	// end only when their time runs out.
+	Coalescing error
+	CloseHook  error
 
 	spec     *ebpf.CollectionSpec
 	actions  opSet
@@ -271,6 +285,7 @@ type Capture struct {
 	links    []link.Link
 	progs    []*ebpf.Program
 	reader   *ringbuf.Reader
+	co       *coalescer
 	raw      fsauditEvent
 	rec      ringbuf.Record
 	stopOnce sync.Once
@@ -287,6 +302,8 @@ type sharedMaps struct {
 	Lost           *ebpf.Map `ebpf:"lost"`
 	Walks          *ebpf.Map `ebpf:"walks"`
 	AuditedCgroups *ebpf.Map `ebpf:"audited_cgroups"`
+	Coalesce       *ebpf.Map `ebpf:"coalesce"`
+	CoalesceStats  *ebpf.Map `ebpf:"coalesce_stats"`
 }
 
 func (m *sharedMaps) replacements() map[string]*ebpf.Map {
@@ -294,12 +311,13 @@ func (m *sharedMaps) replacements() map[string]*ebpf.Map {
 		"events": m.Events, "scratch": m.Scratch, "settings": m.Settings,
 		"excluded_comms": m.ExcludedComms, "lost": m.Lost, "walks": m.Walks,
 		"audited_cgroups": m.AuditedCgroups, "syscall_kinds": m.SyscallKinds, "pending": m.Pending,
-		"inflight": m.Inflight,
+		"inflight": m.Inflight, "coalesce": m.Coalesce, "coalesce_stats": m.CoalesceStats,
 	}
 }
 
 func (m *sharedMaps) close() {
-	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.Lost, m.Walks, m.AuditedCgroups, m.SyscallKinds, m.Pending, m.Inflight} {
+	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.Lost, m.Walks, m.AuditedCgroups, m.SyscallKinds, m.Pending, m.Inflight,
+		m.Coalesce, m.CoalesceStats} {
 		if x != nil {
 			x.Close()
 		}
@@ -367,6 +385,9 @@ func Open(opts Options) (*Capture, error) {
 	if opts.RingBufferBytes != 0 {
 		spec.Maps["events"].MaxEntries = opts.RingBufferBytes
 	}
+	if opts.CoalesceEntries != 0 {
+		spec.Maps["coalesce"].MaxEntries = opts.CoalesceEntries
+	}
 	actions, err := parseActions(opts.Actions)
 	if err != nil {
 		return nil, err
@@ -374,6 +395,18 @@ func Open(opts Options) (*Capture, error) {
 	c := &Capture{Variant: variant, spec: spec, actions: actions}
 	if err := spec.LoadAndAssign(&c.maps, nil); err != nil {
 		return nil, fmt.Errorf("creating BPF maps: %w", describe(err))
+	}
+	if opts.CoalesceWindow < 0 {
+		c.Close()
+		return nil, fmt.Errorf("coalescing window %s is negative", opts.CoalesceWindow)
+	}
+	if opts.CoalesceWindow > 0 && actions.has(OpWrite) {
+		c.CloseHook, c.Coalescing = c.startCoalescing(opts.CoalesceWindow)
+		if c.Coalescing != nil {
+			opts.CoalesceWindow = 0
+		}
+	} else {
+		opts.CoalesceWindow = 0
 	}
 	if err := c.configure(opts); err != nil {
 		c.Close()
@@ -468,7 +501,8 @@ func (c *Capture) failures() string {
 func (c *Capture) configure(opts Options) error {
 	// The result events that confirm the VFS points' pending events are
 	// always let through.
-	cfg := fsauditConfig{AgentTgid: opts.AgentPID, FmodeCreated: fmodeCreated, Actions: uint32(c.actions | 1<<OpResult)}
+	cfg := fsauditConfig{AgentTgid: opts.AgentPID, FmodeCreated: fmodeCreated, Actions: uint32(c.actions | 1<<OpResult),
+		WindowNs: uint64(opts.CoalesceWindow)}
 	if opts.RegularOnly {
 		cfg.RegularOnly = 1
 	}
@@ -793,6 +827,10 @@ func (c *Capture) Stop() error {
 			err = errors.Join(err, l.Close())
 		}
 		c.links = nil
+		if c.co != nil {
+			// No write can merge any more: report what the map holds.
+			err = errors.Join(err, c.co.finish())
+		}
 		if c.reader != nil {
 			err = errors.Join(err, c.reader.Flush())
 		}
@@ -837,6 +875,9 @@ func (c *Capture) Close() error {
 		p.Close()
 	}
 	c.progs = nil
+	if c.co != nil {
+		c.co.close()
+	}
 	c.maps.close()
 	return err
 }

@@ -139,6 +139,14 @@ const (
 	FlagExchange Flags = 1 << 11 // a rename that swapped two files
 	FlagFollow   Flags = 1 << 12 // with FlagGiven: the call followed a symbolic link at the path's end
 	FlagPending  Flags = 1 << 13 // seen before the change: the thread's next OpResult says whether it happened
+	// FlagCoalesced: Writes writes merged in the kernel, Bytes in all, the
+	// first at Offset and KernelTime, the last at EndTime. The event holds
+	// no path and of the writer only PID, UID, EUID and ExecID: the
+	// FlagTemplate event with the same key names them.
+	FlagCoalesced Flags = 1 << 14
+	// FlagTemplate: not a record. It names the file and the writer of the
+	// writes the kernel merges in one window, sent with the first of them.
+	FlagTemplate Flags = 1 << 15
 )
 
 // UnsetLoginUID is the kernel's login uid of a task that never logged in.
@@ -196,6 +204,22 @@ type Event struct {
 	NewUID        uint32
 	NewGID        uint32
 	Length        uint64
+	EndTime       uint64 // FlagCoalesced: the last write's CLOCK_MONOTONIC time
+	Writes        uint64 // FlagCoalesced: how many writes were merged
+	ExecID        uint32 // FlagCoalesced, FlagTemplate: which exec of the process wrote
+}
+
+// WindowKey names one coalescing window: the process, as its record names
+// it, and the file.
+type WindowKey struct {
+	PID, UID, EUID, ExecID uint32
+	Dev                    uint32
+	Inode                  uint64
+}
+
+// Window is the key of a FlagCoalesced or FlagTemplate event.
+func (e *Event) Window() WindowKey {
+	return WindowKey{PID: e.PID, UID: e.UID, EUID: e.EUID, ExecID: e.ExecID, Dev: e.Dev, Inode: e.Inode}
 }
 
 // Result is the return value an OpResult event carries.
@@ -264,6 +288,9 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 		NewUID:        raw.NewUid,
 		NewGID:        raw.NewGid,
 		Length:        raw.Length,
+		EndTime:       raw.EndNs,
+		Writes:        raw.Writes,
+		ExecID:        raw.ExecId,
 	}
 	if targetLen > 0 {
 		e.Target = raw.Path[pathLen : pathLen+targetLen]

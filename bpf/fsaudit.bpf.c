@@ -37,6 +37,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define FSA_S_IFMT 00170000
 #define FSA_S_IFREG 0100000
 #define FSA_S_IFIFO 0010000
+#define FSA_E2BIG 7
 
 enum fsa_hook {
 	FSA_HOOK_FENTRY = 1,
@@ -92,6 +93,8 @@ enum fsa_flags {
 	FSA_F_EXCHANGE = 1 << 11,   /* rename with RENAME_EXCHANGE: both files remain, swapped */
 	FSA_F_FOLLOW = 1 << 12,     /* with FSA_F_GIVEN: the call followed a symbolic link at the path's end */
 	FSA_F_PENDING = 1 << 13,    /* seen before the change: the thread's next result event says whether it happened */
+	FSA_F_COALESCED = 1 << 14,  /* writes merged in the kernel: writes, bytes, ts_ns..end_ns; no path: the window's template names it */
+	FSA_F_TEMPLATE = 1 << 15,   /* not a record: names the file and writer of the merged writes to come */
 };
 
 /* The event: a fixed header, then path_len bytes of path components, leaf
@@ -133,6 +136,10 @@ struct event {
 	__u32 new_uid;      /* chown */
 	__u32 new_gid;
 	__u64 length;       /* truncate: the new size */
+	__u64 end_ns;       /* coalesced: the last write merged */
+	__u64 writes;       /* coalesced: how many writes were merged */
+	__u32 exec_id;      /* coalesced and template: the process's exec count, part of the window's key */
+	__u32 _pad3;
 	char comm[FSA_COMM_LEN];
 	__u8 path[FSA_PATH_BUF];
 	__u8 args[FSA_ARGS_MAX]; /* exec: argv, each ending in a NUL; sent only by exec events */
@@ -150,6 +157,7 @@ struct config {
 	__u32 syscall_ops;   /* bit 1 << op for each op the syscall point reports (the others have VFS hooks) */
 	__u8 lsm;            /* VFS (LSM) hook points are attached: confirm their pending events */
 	__u8 _pad2[3];
+	__u64 window_ns;     /* coalescing window; 0: one event per write */
 };
 
 struct {
@@ -474,6 +482,9 @@ static __always_inline void start(struct event *e, struct task_struct *task, __u
 	e->target_depth = 0;
 	e->target_root_off = 0;
 	e->target_flags = 0;
+	e->end_ns = 0;
+	e->writes = 0;
+	e->exec_id = 0;
 }
 
 static __always_inline struct event *begin(struct config *cfg, struct task_struct *task, __u16 op, __u16 hook)
@@ -531,9 +542,83 @@ static __always_inline void finish(struct event *e)
 	send(e, size, 0, FSA_LOST_AUDIT);
 }
 
+/* The offset a write starts at (offset < 0: the file's own position); a
+ * file opened O_APPEND is written at its size, whatever the offset. */
+static __always_inline __u64 write_offset(struct file *file, struct inode *inode, __s64 offset, __u16 *flags)
+{
+	if (BPF_CORE_READ(file, f_flags) & FSA_O_APPEND) {
+		*flags |= FSA_F_APPEND;
+		return BPF_CORE_READ(inode, i_size);
+	}
+	if (offset >= 0)
+		return offset;
+	return BPF_CORE_READ(file, f_pos);
+}
+
+/* ---- coalescing: further writes by one process to one file within the
+ * window only add to a map entry; the agent's sweep reports them. ---- */
+
+#define FSA_COALESCE_MAX 16384
+
+/* A window's key: the file, and the writer as its record names it, so that
+ * an exec or a change of user starts another record. */
+struct coalesce_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 tgid;
+	__u32 uid;
+	__u32 euid;
+	__u32 exec_id; /* task->self_exec_id */
+	__u32 _pad;
+};
+
+struct coalesce_val {
+	__u64 window_ns; /* when the window's first write was reported; 0: none open, the next write opens one */
+	__u64 first_ns;  /* the first merged write not yet reported */
+	__u64 last_ns;   /* the latest merged write */
+	__u64 writes;    /* merged writes not yet reported: writers only add, the sweep only subtracts */
+	__u64 bytes;
+	__u64 first_off;
+	__u32 mode;
+	__u16 hook;
+	__u16 flags;     /* FSA_F_APPEND, FSA_F_NO_OFFSET ... of the first merged write */
+};
+
+/* Not preallocated: an element a writer still holds is freed only after it
+ * is done with it, never reused for another key under its feet. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FSA_COALESCE_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct coalesce_key);
+	__type(value, struct coalesce_val);
+} coalesce SEC(".maps");
+
+/* Per CPU: FSA_COALESCE_FULL counts writes reported alone because the map
+ * was full. */
+#define FSA_COALESCE_FULL 0
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} coalesce_stats SEC(".maps");
+
+static __always_inline void coalesce_key_of(struct coalesce_key *k, struct task_struct *task, struct inode *inode)
+{
+	k->ino = BPF_CORE_READ(inode, i_ino);
+	k->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	k->tgid = bpf_get_current_pid_tgid() >> 32;
+	k->uid = (__u32)bpf_get_current_uid_gid();
+	k->euid = BPF_CORE_READ(task, cred, euid.val);
+	k->exec_id = BPF_CORE_READ(task, self_exec_id);
+	k->_pad = 0;
+}
+
 /* Builds and sends the event for a write of bytes to file at offset
- * (offset < 0: the file's own position); a file opened O_APPEND is written
- * at its size, whatever the offset. */
+ * (offset < 0: the file's own position). With a coalescing window, a write
+ * to a file whose window is open by the same process only adds to its
+ * entry; the first such write sends a template naming file and writer. */
 static __always_inline int emit_write(struct config *cfg, struct file *file, __u64 bytes,
 				      __s64 offset, __u16 flags, __u16 hook)
 {
@@ -548,21 +633,56 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 		return 0;
 
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct coalesce_key k = {};
+	struct coalesce_val *v = 0;
+	int template = 0;
+	if (cfg->window_ns && (cfg->actions & (1 << FSA_OP_WRITE))) {
+		coalesce_key_of(&k, task, inode);
+		v = bpf_map_lookup_elem(&coalesce, &k);
+		__u64 now = bpf_ktime_get_ns();
+		if (v && v->window_ns && now - v->window_ns < cfg->window_ns) {
+			template = v->writes == 0;
+			if (template) {
+				__u16 f = flags;
+				v->first_off = write_offset(file, inode, offset, &f);
+				v->first_ns = now;
+				v->flags = f;
+				v->hook = hook;
+				v->mode = imode;
+			}
+			__sync_fetch_and_add(&v->writes, 1);
+			__sync_fetch_and_add(&v->bytes, bytes);
+			v->last_ns = now;
+			if (!template)
+				return 0;
+		}
+	}
+
 	struct event *e = begin(cfg, task, FSA_OP_WRITE, hook);
 	if (!e)
 		return 0;
 	file_fields(e, inode);
-	e->bytes = bytes;
 	e->flags |= flags;
-
-	__u32 fflags = BPF_CORE_READ(file, f_flags);
-	if (fflags & FSA_O_APPEND) {
-		e->flags |= FSA_F_APPEND;
-		e->offset = BPF_CORE_READ(inode, i_size);
-	} else if (offset >= 0) {
-		e->offset = offset;
+	if (template) {
+		e->flags |= FSA_F_TEMPLATE;
+		e->exec_id = k.exec_id;
 	} else {
-		e->offset = BPF_CORE_READ(file, f_pos);
+		e->bytes = bytes;
+		e->offset = write_offset(file, inode, offset, &e->flags);
+		if (cfg->window_ns && (cfg->actions & (1 << FSA_OP_WRITE))) {
+			/* This write opens the window. */
+			if (v) {
+				v->window_ns = e->ts_ns;
+			} else {
+				struct coalesce_val nv = {.window_ns = e->ts_ns, .mode = imode, .hook = hook};
+				if (bpf_map_update_elem(&coalesce, &k, &nv, BPF_NOEXIST) == -FSA_E2BIG) {
+					__u32 zero = 0;
+					__u64 *n = bpf_map_lookup_elem(&coalesce_stats, &zero);
+					if (n)
+						*n += 1;
+				}
+			}
+		}
 	}
 
 	walk_path(e, file, task);
@@ -700,6 +820,92 @@ int tp_sys_enter_pwritev2(struct trace_event_raw_sys_enter *ctx)
 {
 	/* An offset of -1 means the file's own position. */
 	return tp_write(ctx, 1, (__s64)ctx->args[3]);
+}
+
+/* close(fd): the window of the process's writes to that file ends; the
+ * sweep reports what it merged, and drops the entry when nothing waits. */
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	struct config *cfg = admit();
+	if (!cfg || !cfg->window_ns)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file *file = fd_file(task, ctx->args[0]);
+	if (!file || !(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))
+		return 0;
+	struct coalesce_key k = {};
+	coalesce_key_of(&k, task, BPF_CORE_READ(file, f_inode));
+	struct coalesce_val *v = bpf_map_lookup_elem(&coalesce, &k);
+	if (!v)
+		return 0;
+	v->window_ns = 0;
+	if (v->writes == 0)
+		bpf_map_delete_elem(&coalesce, &k);
+	return 0;
+}
+
+/* Run by the agent (BPF_PROG_TEST_RUN), never attached: reports the writes
+ * merged in one entry and takes them out of it. The arguments are the key
+ * (ino; dev | tgid << 32; uid | euid << 32; exec_id) and whether to drop the
+ * entry (its process is gone). Writers only ever add to an entry and this
+ * is the only program that subtracts, so writes merged meanwhile stay for
+ * the next report. Returns 1 when it reported, 0 when nothing waited, 2 when
+ * the ring buffer had no room (nothing is taken out: the next sweep retries). */
+SEC("raw_tp/fsaudit_flush")
+int flush_coalesced(__u64 *ctx)
+{
+	struct coalesce_key k = {};
+	k.ino = ctx[0];
+	k.dev = (__u32)ctx[1];
+	k.tgid = ctx[1] >> 32;
+	k.uid = (__u32)ctx[2];
+	k.euid = ctx[2] >> 32;
+	k.exec_id = ctx[3];
+	int drop = ctx[4] != 0;
+	struct coalesce_val *v = bpf_map_lookup_elem(&coalesce, &k);
+	if (!v)
+		return 0;
+	__u64 writes = v->writes;
+	int ret = 0;
+	if (writes) {
+		__u32 zero = 0;
+		struct event *e = bpf_map_lookup_elem(&scratch, &zero);
+		if (!e)
+			return 2;
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		start(e, task, FSA_OP_WRITE, v->hook);
+		__builtin_memset(e->comm, 0, sizeof(e->comm));
+		e->pid = k.tgid;
+		e->tid = 0;
+		e->ppid = 0;
+		e->start_ns = 0;
+		e->cgroup_id = 0;
+		e->mnt_ns = 0;
+		e->uid = k.uid;
+		e->euid = k.euid;
+		e->gid = 0;
+		e->egid = 0;
+		e->loginuid = (__u32)-1;
+		e->exec_id = k.exec_id;
+		e->ino = k.ino;
+		e->dev = k.dev;
+		e->mode = v->mode;
+		e->flags = FSA_F_COALESCED | v->flags;
+		e->ts_ns = v->first_ns;
+		e->end_ns = v->last_ns;
+		e->offset = v->first_off;
+		e->writes = writes;
+		e->bytes = v->bytes;
+		if (bpf_ringbuf_output(&events, e, offsetof(struct event, path), 0))
+			return 2;
+		__sync_fetch_and_add(&v->writes, -writes);
+		__sync_fetch_and_add(&v->bytes, -e->bytes);
+		ret = 1;
+	}
+	if (drop)
+		bpf_map_delete_elem(&coalesce, &k);
+	return ret;
 }
 
 /* ---- syscalls that change files other than by write: one program on

@@ -13,6 +13,30 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type fsauditCompatCoalesceKey struct {
+	_      structs.HostLayout
+	Ino    uint64
+	Dev    uint32
+	Tgid   uint32
+	Uid    uint32
+	Euid   uint32
+	ExecId uint32
+	Pad    uint32
+}
+
+type fsauditCompatCoalesceVal struct {
+	_        structs.HostLayout
+	WindowNs uint64
+	FirstNs  uint64
+	LastNs   uint64
+	Writes   uint64
+	Bytes    uint64
+	FirstOff uint64
+	Mode     uint32
+	Hook     uint16
+	Flags    uint16
+}
+
 type fsauditCompatConfig struct {
 	_            structs.HostLayout
 	AgentTgid    uint32
@@ -25,6 +49,7 @@ type fsauditCompatConfig struct {
 	SyscallOps   uint32
 	Lsm          uint8
 	Pad2         [3]uint8
+	WindowNs     uint64
 }
 
 type fsauditCompatEvent struct {
@@ -65,6 +90,10 @@ type fsauditCompatEvent struct {
 	NewUid        uint32
 	NewGid        uint32
 	Length        uint64
+	EndNs         uint64
+	Writes        uint64
+	ExecId        uint32
+	Pad3          uint32
 	Comm          [16]int8
 	Path          [8448]uint8
 	Args          [2048]uint8
@@ -153,6 +182,8 @@ type fsauditCompatWalk struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	fsauditCompatMapAuditedCgroups              = "audited_cgroups"
+	fsauditCompatMapCoalesce                    = "coalesce"
+	fsauditCompatMapCoalesceStats               = "coalesce_stats"
 	fsauditCompatMapEvents                      = "events"
 	fsauditCompatMapExcludedComms               = "excluded_comms"
 	fsauditCompatMapInflight                    = "inflight"
@@ -176,6 +207,7 @@ const (
 	fsauditCompatProgFentrySecurityPathUnlink   = "fentry_security_path_unlink"
 	fsauditCompatProgFentryVfsWrite             = "fentry_vfs_write"
 	fsauditCompatProgFentryVfsWritev            = "fentry_vfs_writev"
+	fsauditCompatProgFlushCoalesced             = "flush_coalesced"
 	fsauditCompatProgKprobeRwVerifyArea         = "kprobe_rw_verify_area"
 	fsauditCompatProgKprobeSecurityFileTruncate = "kprobe_security_file_truncate"
 	fsauditCompatProgKprobeSecurityPathChmod    = "kprobe_security_path_chmod"
@@ -194,6 +226,7 @@ const (
 	fsauditCompatProgTpSchedProcessExec         = "tp_sched_process_exec"
 	fsauditCompatProgTpSchedProcessExit         = "tp_sched_process_exit"
 	fsauditCompatProgTpSysEnter                 = "tp_sys_enter"
+	fsauditCompatProgTpSysEnterClose            = "tp_sys_enter_close"
 	fsauditCompatProgTpSysEnterPwrite64         = "tp_sys_enter_pwrite64"
 	fsauditCompatProgTpSysEnterPwritev          = "tp_sys_enter_pwritev"
 	fsauditCompatProgTpSysEnterPwritev2         = "tp_sys_enter_pwritev2"
@@ -258,6 +291,7 @@ type fsauditCompatProgramSpecs struct {
 	FentrySecurityPathUnlink   *ebpf.ProgramSpec `ebpf:"fentry_security_path_unlink"`
 	FentryVfsWrite             *ebpf.ProgramSpec `ebpf:"fentry_vfs_write"`
 	FentryVfsWritev            *ebpf.ProgramSpec `ebpf:"fentry_vfs_writev"`
+	FlushCoalesced             *ebpf.ProgramSpec `ebpf:"flush_coalesced"`
 	KprobeRwVerifyArea         *ebpf.ProgramSpec `ebpf:"kprobe_rw_verify_area"`
 	KprobeSecurityFileTruncate *ebpf.ProgramSpec `ebpf:"kprobe_security_file_truncate"`
 	KprobeSecurityPathChmod    *ebpf.ProgramSpec `ebpf:"kprobe_security_path_chmod"`
@@ -276,6 +310,7 @@ type fsauditCompatProgramSpecs struct {
 	TpSchedProcessExec         *ebpf.ProgramSpec `ebpf:"tp_sched_process_exec"`
 	TpSchedProcessExit         *ebpf.ProgramSpec `ebpf:"tp_sched_process_exit"`
 	TpSysEnter                 *ebpf.ProgramSpec `ebpf:"tp_sys_enter"`
+	TpSysEnterClose            *ebpf.ProgramSpec `ebpf:"tp_sys_enter_close"`
 	TpSysEnterPwrite64         *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwrite64"`
 	TpSysEnterPwritev          *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev"`
 	TpSysEnterPwritev2         *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev2"`
@@ -289,6 +324,8 @@ type fsauditCompatProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type fsauditCompatMapSpecs struct {
 	AuditedCgroups *ebpf.MapSpec `ebpf:"audited_cgroups"`
+	Coalesce       *ebpf.MapSpec `ebpf:"coalesce"`
+	CoalesceStats  *ebpf.MapSpec `ebpf:"coalesce_stats"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	ExcludedComms  *ebpf.MapSpec `ebpf:"excluded_comms"`
 	Inflight       *ebpf.MapSpec `ebpf:"inflight"`
@@ -327,6 +364,8 @@ func (o *fsauditCompatObjects) Close() error {
 // It can be passed to loadFsauditCompatObjects or ebpf.CollectionSpec.LoadAndAssign.
 type fsauditCompatMaps struct {
 	AuditedCgroups *ebpf.Map `ebpf:"audited_cgroups"`
+	Coalesce       *ebpf.Map `ebpf:"coalesce"`
+	CoalesceStats  *ebpf.Map `ebpf:"coalesce_stats"`
 	Events         *ebpf.Map `ebpf:"events"`
 	ExcludedComms  *ebpf.Map `ebpf:"excluded_comms"`
 	Inflight       *ebpf.Map `ebpf:"inflight"`
@@ -341,6 +380,8 @@ type fsauditCompatMaps struct {
 func (m *fsauditCompatMaps) Close() error {
 	return _FsauditCompatClose(
 		m.AuditedCgroups,
+		m.Coalesce,
+		m.CoalesceStats,
 		m.Events,
 		m.ExcludedComms,
 		m.Inflight,
@@ -377,6 +418,7 @@ type fsauditCompatPrograms struct {
 	FentrySecurityPathUnlink   *ebpf.Program `ebpf:"fentry_security_path_unlink"`
 	FentryVfsWrite             *ebpf.Program `ebpf:"fentry_vfs_write"`
 	FentryVfsWritev            *ebpf.Program `ebpf:"fentry_vfs_writev"`
+	FlushCoalesced             *ebpf.Program `ebpf:"flush_coalesced"`
 	KprobeRwVerifyArea         *ebpf.Program `ebpf:"kprobe_rw_verify_area"`
 	KprobeSecurityFileTruncate *ebpf.Program `ebpf:"kprobe_security_file_truncate"`
 	KprobeSecurityPathChmod    *ebpf.Program `ebpf:"kprobe_security_path_chmod"`
@@ -395,6 +437,7 @@ type fsauditCompatPrograms struct {
 	TpSchedProcessExec         *ebpf.Program `ebpf:"tp_sched_process_exec"`
 	TpSchedProcessExit         *ebpf.Program `ebpf:"tp_sched_process_exit"`
 	TpSysEnter                 *ebpf.Program `ebpf:"tp_sys_enter"`
+	TpSysEnterClose            *ebpf.Program `ebpf:"tp_sys_enter_close"`
 	TpSysEnterPwrite64         *ebpf.Program `ebpf:"tp_sys_enter_pwrite64"`
 	TpSysEnterPwritev          *ebpf.Program `ebpf:"tp_sys_enter_pwritev"`
 	TpSysEnterPwritev2         *ebpf.Program `ebpf:"tp_sys_enter_pwritev2"`
@@ -419,6 +462,7 @@ func (p *fsauditCompatPrograms) Close() error {
 		p.FentrySecurityPathUnlink,
 		p.FentryVfsWrite,
 		p.FentryVfsWritev,
+		p.FlushCoalesced,
 		p.KprobeRwVerifyArea,
 		p.KprobeSecurityFileTruncate,
 		p.KprobeSecurityPathChmod,
@@ -437,6 +481,7 @@ func (p *fsauditCompatPrograms) Close() error {
 		p.TpSchedProcessExec,
 		p.TpSchedProcessExit,
 		p.TpSysEnter,
+		p.TpSysEnterClose,
 		p.TpSysEnterPwrite64,
 		p.TpSysEnterPwritev,
 		p.TpSysEnterPwritev2,

@@ -121,6 +121,8 @@ type AgentConfig struct {
 	Filter       string // more keys of [filter]
 	// Actions audited; nil: writes only, which most tests are about.
 	Actions []string
+	// Window is [coalesce] window; empty: "0s", one record per write.
+	Window string
 }
 
 // StartAgent runs the agent with a config for cfg and returns once it
@@ -137,6 +139,10 @@ func StartAgent(t testing.TB, cfg AgentConfig) *Agent {
 	if actions == nil {
 		actions = []string{"write"}
 	}
+	window := cfg.Window
+	if window == "" {
+		window = "0s"
+	}
 	spoolDir := cfg.SpoolDir
 	if spoolDir == "" {
 		spoolDir = filepath.Join(dir, "spool")
@@ -151,7 +157,7 @@ exclude_comms = %s
 actions = %s
 %s
 [coalesce]
-window = "0s"
+window = %q
 
 [spool]
 dir = %q
@@ -162,7 +168,7 @@ type = "file"
 path = %q
 
 %s
-`, *agentHook, cfg.Agent, tomlList(cfg.Include), tomlList(cfg.ExcludeComms), tomlList(actions), cfg.Filter, spoolDir, cfg.Sink, cfg.Extra)
+`, *agentHook, cfg.Agent, tomlList(cfg.Include), tomlList(cfg.ExcludeComms), tomlList(actions), cfg.Filter, window, spoolDir, cfg.Sink, cfg.Extra)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -271,6 +277,8 @@ type Record struct {
 		Action   string `json:"action"`
 		ID       string `json:"id"`
 		Sequence uint64 `json:"sequence"`
+		Start    string `json:"start"`
+		End      string `json:"end"`
 	} `json:"event"`
 	File struct {
 		Path       string  `json:"path"`

@@ -33,6 +33,9 @@ type Source interface {
 type Options struct {
 	QueueLen     int           // records between reader and writer; default 8192
 	LostInterval time.Duration // how often the kernel's lost counter is read; default 1s
+	// CoalesceWindow is the kernel's coalescing window (0: none): how long
+	// a template waits for the merged writes it names.
+	CoalesceWindow time.Duration
 }
 
 // Stats counts what went through.
@@ -45,6 +48,20 @@ type Stats struct {
 	// Failed counts changes seen before they happened (VFS hooks) that
 	// the kernel then refused or that never completed: no record.
 	Failed atomic.Uint64
+	// Coalesced counts the writes the kernel merged into records of
+	// several writes (the first write of each window not included).
+	Coalesced atomic.Uint64
+	// Unnamed counts merged writes whose template never came (the ring
+	// buffer was full): reported in lost records.
+	Unnamed atomic.Uint64
+}
+
+// template is a coalescing window's record, as its first merged write
+// named file and writer, waiting for the coalesced event.
+type template struct {
+	r    record.Record
+	keep bool
+	at   time.Time
 }
 
 // pendingRecord is the record of a change seen before it happened, waiting
@@ -118,7 +135,8 @@ func (p *Pipeline) read(ch chan<- record.Record) error {
 	var ev bpf.Event
 	var r record.Record
 	pending := map[uint32]*pendingRecord{}
-	lastSweep := time.Now()
+	templates := map[bpf.WindowKey]*template{}
+	lastSweep, lastTemplateSweep := time.Now(), time.Now()
 	for {
 		if err := p.src.Read(&ev); err != nil {
 			switch {
@@ -133,6 +151,19 @@ func (p *Pipeline) read(ch chan<- record.Record) error {
 			return err
 		}
 		if p.enr.Observe(&ev) {
+			continue
+		}
+		if ev.Flags&(bpf.FlagTemplate|bpf.FlagCoalesced) != 0 {
+			p.coalesced(&ev, templates, ch)
+			if now := time.Now(); now.Sub(lastTemplateSweep) > time.Second {
+				lastTemplateSweep = now
+				// A template is used within the window and a sweep of it.
+				for k, t := range templates {
+					if now.Sub(t.at) > p.opts.CoalesceWindow+templateGrace {
+						delete(templates, k)
+					}
+				}
+			}
 			continue
 		}
 		if ev.Op == bpf.OpResult {
@@ -177,6 +208,49 @@ func (p *Pipeline) read(ch chan<- record.Record) error {
 		}
 		ch <- r
 	}
+}
+
+// templateGrace is how long past its window a template is kept: the
+// kernel's sweep reports a window at most a fraction of a second after it
+// ends, and reports the writes that raced with it at the next sweep.
+const templateGrace = 10 * time.Second
+
+// coalesced keeps a template, or makes the record of writes merged in the
+// kernel from the template of their window. Without one (the ring buffer
+// had no room for it), the writes are reported in a lost record.
+func (p *Pipeline) coalesced(ev *bpf.Event, templates map[bpf.WindowKey]*template, ch chan<- record.Record) {
+	key := ev.Window()
+	if ev.Flags&bpf.FlagTemplate != 0 {
+		t := templates[key]
+		if t == nil {
+			t = &template{}
+			templates[key] = t
+		}
+		paths := p.enr.Fill(ev, &t.r)
+		f := p.filter.Load()
+		t.keep, t.at = f.Keep(paths.Own), time.Now()
+		return
+	}
+	p.Stats.Events.Add(1)
+	t := templates[key]
+	if t == nil {
+		p.Stats.Unnamed.Add(ev.Writes)
+		p.log.Warn().Uint32("pid", ev.PID).Uint64("inode", ev.Inode).Uint64("writes", ev.Writes).
+			Msg("merged writes whose file was never named: the kernel's template event was lost")
+		ch <- record.Record{Time: p.enr.Wall(ev.KernelTime), Action: record.ActionLost, Host: p.enr.Host(),
+			FSAudit: record.FSAudit{Lost: ev.Writes}}
+		return
+	}
+	t.at = time.Now()
+	if !t.keep {
+		p.Stats.Filtered.Add(1)
+		return
+	}
+	p.Stats.Coalesced.Add(ev.Writes)
+	r := t.r
+	r.Time, r.End = p.enr.Wall(ev.KernelTime), p.enr.Wall(ev.EndTime)
+	r.FSAudit.Bytes, r.FSAudit.Writes, r.FSAudit.Offset = ev.Bytes, ev.Writes, ev.Offset
+	ch <- r
 }
 
 // settle reports a pending record whose change succeeded, with what the

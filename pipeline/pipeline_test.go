@@ -245,3 +245,73 @@ func TestPendingChanges(t *testing.T) {
 		t.Errorf("filtered %d, want 1", f)
 	}
 }
+
+// Writes merged in the kernel take the file and writer their window's
+// template names, and the path filter's answer for it; without a template
+// they are reported lost.
+func TestCoalescedWrites(t *testing.T) {
+	enr, err := enrich.New(enrich.Options{HostName: "h1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := func(path string, pid uint32, execID uint32) bpf.Event {
+		e := ev(path, pid)
+		e.Inode, e.Dev, e.ExecID, e.UID, e.EUID = uint64(pid)*10, 8<<20|1, execID, 1000, 1000
+		return e
+	}
+	tmpl := func(path string, pid uint32, execID uint32) bpf.Event {
+		e := head(path, pid, execID)
+		e.Flags, e.Bytes, e.KernelTime = bpf.FlagTemplate, 0, 5
+		return e
+	}
+	merged := func(pid uint32, execID uint32, writes uint64) bpf.Event {
+		return bpf.Event{PID: pid, UID: 1000, EUID: 1000, ExecID: execID, Inode: uint64(pid) * 10, Dev: 8<<20 | 1,
+			Op: bpf.OpWrite, Hook: bpf.ModeTracepoint, Flags: bpf.FlagCoalesced | bpf.FlagAppend,
+			KernelTime: 100, EndTime: 900, Writes: writes, Bytes: writes * 3, Offset: 3, Mode: 0o100644}
+	}
+	src := &fakeSource{events: []bpf.Event{
+		head("/home/a", 1, 1), tmpl("/home/a", 1, 1),
+		head("/var/b", 2, 1), tmpl("/var/b", 2, 1), // filtered out: so are its merged writes
+		merged(1, 1, 41),
+		merged(2, 1, 7),
+		merged(1, 2, 5),       // another exec of pid 1: no template
+		tmpl("/home/c", 1, 1), // the same key names another path now
+		merged(1, 1, 2),
+	}}
+	mem := &memSink{name: "mem"}
+	router := sink.NewRouter(zerolog.Nop())
+	router.Add(mem, sink.RouteOptions{BatchSize: 100, BatchTimeout: time.Hour})
+	p, err := New(src, enr, enrich.PathFilter{Include: []string{"/home"}}, router, zerolog.Nop(), Options{LostInterval: time.Hour, CoalesceWindow: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range mem.got {
+		var r record.Record
+		if err := record.ParseJSON(bytes.TrimSpace(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		span := "-"
+		if !r.End.IsZero() {
+			span = r.End.Sub(r.Time).String()
+		}
+		got = append(got, fmt.Sprintf("%s %s pid=%d writes=%d bytes=%d offset=%d lost=%d span=%s",
+			r.Action, r.File.Path, r.Process.PID, r.FSAudit.Writes, r.FSAudit.Bytes, r.FSAudit.Offset, r.FSAudit.Lost, span))
+	}
+	want := []string{
+		"write /home/a pid=1 writes=1 bytes=3 offset=0 lost=0 span=-",
+		"write /home/a pid=1 writes=41 bytes=123 offset=3 lost=0 span=800ns",
+		"lost  pid=0 writes=0 bytes=0 offset=0 lost=5 span=-",
+		"write /home/c pid=1 writes=2 bytes=6 offset=3 lost=0 span=800ns",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	st := &p.Stats
+	if st.Coalesced.Load() != 43 || st.Unnamed.Load() != 5 || st.Filtered.Load() != 2 {
+		t.Errorf("coalesced %d unnamed %d filtered %d, want 43, 5, 2", st.Coalesced.Load(), st.Unnamed.Load(), st.Filtered.Load())
+	}
+}

@@ -120,6 +120,10 @@ func (c CEF) Append(b []byte, r *Record) []byte {
 		b = append(b, '=')
 		b = strconv.AppendUint(b, v, 10)
 	}
+	if !r.End.IsZero() {
+		num("start", uint64(r.Time.UnixMilli()))
+		num("end", uint64(r.End.UnixMilli()))
+	}
 	kv("externalId", r.ID)
 	num("cn2", r.Sequence)
 	kv("cn2Label", "sequence")

@@ -16,6 +16,7 @@ type jsonRecord struct {
 		Action   string  `json:"action"`
 		ID       string  `json:"id"`
 		Sequence *uint64 `json:"sequence"`
+		End      *string `json:"end"`
 	} `json:"event"`
 	File *struct {
 		Path       string  `json:"path"`
@@ -124,6 +125,11 @@ func ParseJSON(data []byte, r *Record) error {
 	*r = Record{
 		Time: t, Action: j.Event.Action, ID: j.Event.ID, Sequence: *j.Event.Sequence,
 		Host: Host{Name: j.Host.Name, BootID: j.Host.Boot.ID},
+	}
+	if j.Event.End != nil {
+		if r.End, err = time.Parse(time.RFC3339Nano, *j.Event.End); err != nil {
+			return bad("event.end: %v", err)
+		}
 	}
 	f := j.FSAudit
 	var chain Chain

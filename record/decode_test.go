@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func roundTrip(t *testing.T, r *Record) {
@@ -55,8 +56,11 @@ func TestParseJSONRoundTrip(t *testing.T) {
 	mmap.Action, mmap.FSAudit.Bytes, mmap.FSAudit.Offset = ActionMmapWrite, 8192, 4096
 	symlink := sample()
 	symlink.Action, symlink.File.Mode, symlink.File.TargetPath, symlink.FSAudit.Via = ActionCreate, 0o120777, "../x\n", "symlink"
+	merged := sample()
+	merged.End = merged.Time.Add(900*time.Millisecond + 7)
+	merged.FSAudit.Writes, merged.FSAudit.Bytes = 41, 4100
 	for _, r := range []*Record{sample(), full, podOnly, noAudit, hostile, dir, lost, chained, &chainedLost,
-		rename, chown, truncate, xattr, mmap, symlink} {
+		rename, chown, truncate, xattr, mmap, symlink, merged} {
 		roundTrip(t, r)
 	}
 }

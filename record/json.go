@@ -22,6 +22,12 @@ func AppendJSON(b []byte, r *Record) []byte {
 	b = appendString(b, r.ID)
 	b = append(b, `,"sequence":`...)
 	b = strconv.AppendUint(b, r.Sequence, 10)
+	if !r.End.IsZero() {
+		b = append(b, `,"start":`...)
+		b = appendTime(b, r.Time)
+		b = append(b, `,"end":`...)
+		b = appendTime(b, r.End)
+	}
 	b = append(b, '}')
 
 	if r.Action != ActionLost {

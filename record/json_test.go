@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +162,38 @@ func TestAppendJSONContainer(t *testing.T) {
 	var m map[string]any
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A record of writes merged in the kernel spans a time: every format says
+// when the first and the last were.
+func TestCoalescedTimes(t *testing.T) {
+	r := sample()
+	r.End = r.Time.Add(1500 * time.Millisecond)
+	r.FSAudit.Writes, r.FSAudit.Bytes = 3, 30
+	start, end := r.Time.UnixMilli(), r.End.UnixMilli()
+	for _, tc := range []struct {
+		format string
+		want   []string
+	}{
+		{"json", []string{`"start":"` + r.Time.UTC().Format("2006-01-02T15:04:05.000000000Z") + `"`,
+			`"end":"` + r.End.UTC().Format("2006-01-02T15:04:05.000000000Z") + `"`, `"writes":3`}},
+		{"ocsf", []string{fmt.Sprintf(`"start_time":%d,"end_time":%d`, start, end)}},
+		{"cef", []string{fmt.Sprintf(" start=%d end=%d ", start, end)}},
+	} {
+		f, err := NewFormat(tc.format, Product{Name: "fsaudit"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := string(f.Append(nil, r))
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: %s lacks %s", tc.format, got, w)
+			}
+		}
+	}
+	one := sample()
+	if got := string(AppendJSON(nil, one)); strings.Contains(got, `"end"`) {
+		t.Errorf("a record of one write has an end: %s", got)
 	}
 }

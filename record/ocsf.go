@@ -80,6 +80,12 @@ func (o OCSF) Append(b []byte, r *Record) []byte {
 	b = strconv.AppendInt(b, r.Time.UnixMilli(), 10)
 	b = append(b, `,"time_dt":`...)
 	b = appendTime(b, r.Time)
+	if !r.End.IsZero() {
+		b = append(b, `,"start_time":`...)
+		b = strconv.AppendInt(b, r.Time.UnixMilli(), 10)
+		b = append(b, `,"end_time":`...)
+		b = strconv.AppendInt(b, r.End.UnixMilli(), 10)
+	}
 
 	b = append(b, `,"metadata":{"version":"`+OCSFVersion+`","uid":`...)
 	b = appendString(b, r.ID)

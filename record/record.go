@@ -13,7 +13,10 @@ const (
 
 // Record is one audit record: one event, enriched.
 type Record struct {
-	Time     time.Time
+	Time time.Time
+	// End is the time of the last write a coalesced record covers (Time is
+	// the first's); zero for a record of one event.
+	End      time.Time
 	Action   string
 	ID       string // event.id: unique across hosts and restarts
 	Sequence uint64 // event.sequence: gap-free per agent run

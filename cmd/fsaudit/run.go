@@ -101,6 +101,7 @@ func captureOptions(cfg *config.Config) (bpf.Options, error) {
 		ExcludeComms:    cfg.Filter.ExcludeComms,
 		Actions:         cfg.Filter.Actions,
 		RingBufferBytes: uint32(cfg.Agent.RingBufferKB) << 10,
+		CoalesceWindow:  cfg.Coalesce.Window.Duration,
 		// For tests of the pre-5.17 object on newer kernels.
 		Object: os.Getenv("FSAUDIT_BPF_OBJECT"),
 	}
@@ -177,13 +178,19 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 	} else {
 		log.Info().Str("kept", kept).Msg("capabilities dropped")
 	}
+	if capture.Coalescing != nil {
+		log.Warn().Str("error", oneLine(capture.Coalescing)).Msg("coalescing is off: one record per write")
+	} else if capture.CloseHook != nil {
+		log.Warn().Str("error", oneLine(capture.CloseHook)).Msg("close(2) tracepoint did not attach: merged writes are reported when their window ends, not at close")
+	}
 	if capture.URingComplete != nil {
 		log.Warn().Err(capture.URingComplete).Msg("io_uring completion tracepoint did not attach: creates, renames, deletes ... done through io_uring go unaudited")
 	}
 	if capture.Lifecycle != nil {
 		log.Warn().Err(capture.Lifecycle).Msg("exec and exit tracking did not attach: executables and arguments come from /proc, and processes that exit at once go unnamed")
 	}
-	pl, err = pipeline.New(capture, enr, pathFilter(cfg), router, log, pipeline.Options{})
+	pl, err = pipeline.New(capture, enr, pathFilter(cfg), router, log,
+		pipeline.Options{CoalesceWindow: cfg.Coalesce.Window.Duration})
 	if err != nil {
 		closeOutputs()
 		return err
@@ -233,10 +240,12 @@ loop:
 	}
 	st := &pl.Stats
 	lifecycleLost, _ := capture.LifecycleLost()
+	coalesceFull, _ := capture.CoalesceFull()
 	log.Info().
-		Uint64("lifecycle_lost", lifecycleLost).
+		Uint64("lifecycle_lost", lifecycleLost).Uint64("coalesce_map_full", coalesceFull).
 		Uint64("events", st.Events.Load()).Uint64("filtered", st.Filtered.Load()).
 		Uint64("records", st.Records.Load()).Uint64("lost", st.Lost.Load()).Uint64("bad_samples", st.BadSamples.Load()).Uint64("failed_changes", st.Failed.Load()).
+		Uint64("coalesced_writes", st.Coalesced.Load()).Uint64("unnamed_writes", st.Unnamed.Load()).
 		Msg("stopped")
 	return runErr
 }
@@ -245,9 +254,6 @@ loop:
 func warnUnbuilt(cfg *config.Config, log zerolog.Logger) {
 	if cfg.Agent.MetricsListen != "" {
 		log.Warn().Str("metrics_listen", cfg.Agent.MetricsListen).Msg("metrics are not served by this build: key ignored")
-	}
-	if cfg.Coalesce.Window.Duration > 0 {
-		log.Info().Str("window", cfg.Coalesce.Window.String()).Msg("coalescing is not in this build: one record per write call")
 	}
 }
 
