@@ -72,7 +72,9 @@ func New(o Options) (*Enricher, error) {
 		procs:    NewProcesses(1 << 16),
 		meta:     o.Metadata,
 		mntNS:    uint32(ns.Ino),
-		resolver: newResolver(filepath.EvalSymlinks, 4, 50*time.Millisecond),
+		// A second: far beyond any local lookup, even on a loaded or
+		// emulated machine, and still short for a mount that hangs.
+		resolver: newResolver(filepath.EvalSymlinks, 4, time.Second),
 	}, nil
 }
 
@@ -320,7 +322,7 @@ type Clock struct {
 // Wall returns the wall-clock time of a CLOCK_MONOTONIC reading.
 func (c *Clock) Wall(mono uint64) time.Time {
 	c.mu.Lock()
-	if now := time.Now(); c.updated.IsZero() || now.Sub(c.updated) > time.Second {
+	if now := coarseNow(); c.updated.IsZero() || now.Sub(c.updated) > time.Second {
 		var ts unix.Timespec
 		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err == nil {
 			c.offset = time.Now().UnixNano() - ts.Nano()

@@ -38,7 +38,7 @@ func NewIDNames(path string) *IDNames {
 func (n *IDNames) Name(id uint32) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if now := time.Now(); n.names == nil || now.Sub(n.checked) >= n.interval {
+	if now := coarseNow(); n.names == nil || now.Sub(n.checked) >= n.interval {
 		n.checked = now
 		n.reloadIfChanged()
 	}
@@ -50,7 +50,7 @@ func (n *IDNames) Name(id uint32) string {
 // only while valid says path still leads into that root; otherwise, or when
 // it cannot be read, the last names stay.
 func newRootIDNames(path string, valid func() bool, content []byte) *IDNames {
-	return &IDNames{path: path, interval: time.Second, valid: valid, names: ParseIDFile(content), checked: time.Now()}
+	return &IDNames{path: path, interval: time.Second, valid: valid, names: ParseIDFile(content), checked: coarseNow()}
 }
 
 func (n *IDNames) reloadIfChanged() {

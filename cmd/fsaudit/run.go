@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"reflect"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -124,6 +125,14 @@ func captureOptions(cfg *config.Config) (bpf.Options, error) {
 // before anything is attached or after it is all released again.
 func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 	log.Info().Str("config", cfg.Source).Msg("starting")
+	if prof := os.Getenv("FSAUDIT_CPUPROFILE"); prof != "" {
+		// For measuring: a CPU profile of the whole run.
+		stop, err := startCPUProfile(prof)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	warnUnbuilt(cfg, log)
 	// The pipeline numbers the lost records of full spools; it is made
 	// after the router, so the router reaches it through this.
@@ -248,6 +257,22 @@ loop:
 		Uint64("coalesced_writes", st.Coalesced.Load()).Uint64("unnamed_writes", st.Unnamed.Load()).
 		Msg("stopped")
 	return runErr
+}
+
+// startCPUProfile writes a CPU profile to path until the returned stop.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("FSAUDIT_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("FSAUDIT_CPUPROFILE: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // warnUnbuilt says which configured features this build does not act on yet.
