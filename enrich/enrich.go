@@ -25,6 +25,9 @@ type Enricher struct {
 	// resolver follows symbolic links in paths named by a string, as the
 	// agent sees them.
 	resolver *resolver
+	// Caches of Fill's strings; Fill is called from one goroutine.
+	paths pathCache
+	comms stringCache
 }
 
 // Options configure an Enricher.
@@ -66,12 +69,12 @@ func New(o Options) (*Enricher, error) {
 		return nil, fmt.Errorf("reading the agent's mount namespace: %w", err)
 	}
 	return &Enricher{
-		host:     record.Host{Name: name, BootID: strings.TrimSpace(string(boot))},
-		roots:    roots,
-		cgroups:  cgroups,
-		procs:    NewProcesses(1 << 16),
-		meta:     o.Metadata,
-		mntNS:    uint32(ns.Ino),
+		host:    record.Host{Name: name, BootID: strings.TrimSpace(string(boot))},
+		roots:   roots,
+		cgroups: cgroups,
+		procs:   NewProcesses(1 << 16),
+		meta:    o.Metadata,
+		mntNS:   uint32(ns.Ino),
 		// A second: far beyond any local lookup, even on a loaded or
 		// emulated machine, and still short for a mount that hangs.
 		resolver: newResolver(filepath.EvalSymlinks, 4, time.Second),
@@ -103,9 +106,10 @@ type Paths struct {
 }
 
 // Fill writes everything the event tells into r (all but event.id and
-// event.sequence, which belong to the pipeline) and returns its paths.
+// event.sequence, which belong to the pipeline) and returns its paths. It
+// is not safe for concurrent use.
 func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Paths {
-	p, hostPath := Views(ev)
+	p, hostPath := x.paths.views(ev)
 	p = x.resolveGiven(ev, p, ev.Flags)
 	names := x.roots.For(ev.RootDev, ev.RootIno, ev.PID)
 	hostPath = names.hostView(p, hostPath)
@@ -121,7 +125,7 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Paths {
 			DevMinor:  ev.DevMinor(),
 			Mode:      ev.Mode,
 		},
-		Process: record.Process{PID: ev.PID, TID: ev.TID, PPID: ev.PPID, Name: string(ev.Comm)},
+		Process: record.Process{PID: ev.PID, TID: ev.TID, PPID: ev.PPID, Name: x.comms.intern(ev.Comm)},
 		User: record.User{
 			ID: ev.UID, Name: names.user(ev.UID),
 			EffectiveID: ev.EUID, EffectiveName: names.user(ev.EUID),

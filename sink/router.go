@@ -203,6 +203,9 @@ func (rt *Router) Sinks() []Sink {
 
 func (r *route) run(ctx context.Context, log zerolog.Logger) {
 	var buf, canonical []byte
+	var linked record.Record // the chained copy of the record at hand, reused
+	var lastHash chain.Hash  // the last hash linked, and in hex: the next one's prev
+	var lastHashHex string
 	var batch []Message
 	var entries []spool.Entry
 	var chainStart chain.Hash // where the chain stood before the entries
@@ -245,13 +248,18 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 			}
 			if r.opts.Chain != nil {
 				// The chain is the sink's own: link a copy of the record.
-				c := *rec
-				c.FSAudit.Chain = record.Chain{}
-				canonical = record.AppendJSON(canonical[:0], &c)
+				linked = *rec
+				linked.FSAudit.Chain = record.Chain{}
+				canonical = record.AppendJSON(canonical[:0], &linked)
 				var prev chain.Hash
 				prev, h = r.opts.Chain.Next(canonical)
-				c.FSAudit.Chain = record.Chain{Prev: prev.String(), Hash: h.String()}
-				rec = &c
+				if prev != lastHash || lastHashHex == "" {
+					lastHashHex = prev.String()
+				}
+				prevHex := lastHashHex
+				lastHash, lastHashHex = h, h.String()
+				linked.FSAudit.Chain = record.Chain{Prev: prevHex, Hash: lastHashHex}
+				rec = &linked
 			}
 			var m Message
 			buf, m = r.sink.Encode(buf, rec)

@@ -78,6 +78,12 @@ type Spool struct {
 	opts Options
 	lock *os.File
 
+	frameMu sync.Mutex // held while frames is in use
+	frames  []byte     // appends' frames, reused
+
+	cursorFile *os.File // the cursor file, open once written
+	cursorBuf  []byte
+
 	mu       sync.Mutex
 	cond     *sync.Cond
 	segs     []*segment // in order; the last is written to
@@ -264,6 +270,12 @@ func readFrame(r *bufio.Reader, e *Entry) (int64, error) {
 var errTorn = errors.New("torn or corrupt frame")
 
 // appendFrame encodes e as a frame.
+// frameSize is how many bytes appendFrame adds for e.
+func frameSize(e *Entry) int { return 8 + 1 + 8 + 8 + 32 + 4 + len(e.Key) + len(e.Value) }
+
+// maxKeptFrames bounds the frame buffer a spool keeps between appends.
+const maxKeptFrames = 4 << 20
+
 func appendFrame(b []byte, e *Entry) []byte {
 	n := 1 + 8 + 8 + 32 + 4 + len(e.Key) + len(e.Value)
 	start := len(b)
@@ -281,7 +293,8 @@ func appendFrame(b []byte, e *Entry) []byte {
 	return b
 }
 
-// cursor file: "SEGMENT OFFSET HASH\n".
+// cursor file: "SEGMENT OFFSET HASH\n", the numbers zero-padded (older
+// versions wrote them without padding).
 func (s *Spool) readCursor() {
 	data, err := os.ReadFile(filepath.Join(s.opts.Dir, "cursor"))
 	if err != nil {
@@ -302,16 +315,31 @@ func (s *Spool) readCursor() {
 }
 
 func (s *Spool) writeCursor() error {
-	tmp := filepath.Join(s.opts.Dir, "cursor.tmp")
-	data := fmt.Sprintf("%d %d %s\n", s.cursor.Segment, s.cursor.Offset, hex.EncodeToString(s.ackHash[:]))
-	if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
-		return fmt.Errorf("spool: writing the cursor: %w", err)
+	// One write at offset 0 of a file kept open, of a line always as long
+	// (numbers zero-padded): it replaces the last line whole, and a crash
+	// can stop the agent before or after it, never inside it.
+	if s.cursorFile == nil {
+		f, err := os.OpenFile(filepath.Join(s.opts.Dir, "cursor"), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("spool: writing the cursor: %w", err)
+		}
+		// An older, shorter line must not leave its tail behind.
+		if err := f.Truncate(cursorLineLen); err != nil {
+			f.Close()
+			return fmt.Errorf("spool: writing the cursor: %w", err)
+		}
+		s.cursorFile = f
 	}
-	if err := os.Rename(tmp, filepath.Join(s.opts.Dir, "cursor")); err != nil {
+	line := fmt.Appendf(s.cursorBuf[:0], "%020d %020d %s\n", s.cursor.Segment, s.cursor.Offset, hex.EncodeToString(s.ackHash[:]))
+	s.cursorBuf = line
+	if _, err := s.cursorFile.WriteAt(line, 0); err != nil {
 		return fmt.Errorf("spool: writing the cursor: %w", err)
 	}
 	return nil
 }
+
+// cursorLineLen is the cursor file's length: "SEGMENT OFFSET HASH\n".
+const cursorLineLen = 20 + 1 + 20 + 1 + 64 + 1
 
 // openWriter opens the last segment for appending, first starting a new
 // one when there is none or the last is full.
@@ -376,7 +404,18 @@ func (s *Spool) append(entries []Entry, limit bool) (dropped int, refused bool, 
 	if len(entries) == 0 {
 		return 0, false, nil
 	}
-	var buf []byte
+	// The frames are built once, in a buffer kept from call to call, under
+	// a lock of their own: the reader is not held up meanwhile.
+	s.frameMu.Lock()
+	defer s.frameMu.Unlock()
+	size := 0
+	for i := range entries {
+		size += frameSize(&entries[i])
+	}
+	if cap(s.frames) < size || cap(s.frames) > maxKeptFrames && size <= maxKeptFrames {
+		s.frames = make([]byte, 0, size)
+	}
+	buf := s.frames[:0]
 	for i := range entries {
 		buf = appendFrame(buf, &entries[i])
 	}
@@ -643,6 +682,10 @@ func (s *Spool) Close() error {
 	}
 	if s.r != nil {
 		s.r.Close()
+	}
+	if s.cursorFile != nil {
+		s.cursorFile.Close()
+		s.cursorFile = nil
 	}
 	s.mu.Unlock()
 	return s.lock.Close()
