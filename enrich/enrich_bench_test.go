@@ -21,6 +21,8 @@ func BenchmarkFill(b *testing.B) {
 		RootDev: x.roots.self.dev, RootIno: x.roots.self.ino, CgroupID: 1,
 		Comm: []byte("bench"), Components: []byte("file.txt\x00data\x00home\x00"),
 	}
+	// As the kernel walks for a host process: past its root, "/", at the end.
+	ev.Flags, ev.RootOff = bpf.FlagPassedRoot, len(ev.Components)
 	x.procs.Observe(&bpf.Event{Op: bpf.OpExec, PID: ev.PID, StartTime: 1, Components: []byte("bench\x00bin\x00usr\x00"), Args: []byte("bench\x00-x\x00")})
 	var r record.Record
 	x.Fill(&ev, &r)

@@ -97,3 +97,24 @@ func TestResolverBounded(t *testing.T) {
 		t.Error("resolved with every slot held by a hung call")
 	}
 }
+
+// The path cache gives what Views gives, for every kind of event.
+func TestPathCache(t *testing.T) {
+	comps := []byte("f\x00d\x00root\x00x\x00")
+	for _, ev := range []bpf.Event{
+		{Components: comps},
+		{Components: comps, Flags: bpf.FlagPassedRoot, RootOff: len(comps)},
+		{Components: comps, Flags: bpf.FlagPassedRoot, RootOff: 4}, // a chroot at /x/root
+		{Components: comps, Flags: bpf.FlagTruncated},
+		{Components: []byte("f\x00"), Flags: bpf.FlagGiven},
+	} {
+		var c pathCache
+		for range 2 { // a miss, then a hit
+			p, host := c.views(&ev)
+			wp, whost := Views(&ev)
+			if p != wp || host != whost {
+				t.Errorf("flags %b root_off %d: %+v %q, want %+v %q", ev.Flags, ev.RootOff, p, host, wp, whost)
+			}
+		}
+	}
+}

@@ -5,13 +5,17 @@ import "github.com/fsaudit/fsaudit/bpf"
 // internMax bounds each of the caches below; a full cache starts over.
 const internMax = 8192
 
-// pathCache keeps the paths of plain events (resolved whole, inside the
-// writer's root, not named by a string), by their components: a file
-// written again is named without building its strings anew.
+// pathCache keeps the paths of plain events (resolved whole, not named by
+// a string, the writer's view the same as the host's), by their
+// components: a file written again is named without building its strings
+// anew.
 type pathCache map[string]Path
 
 func (c *pathCache) views(ev *bpf.Event) (Path, string) {
-	if ev.Flags&(bpf.FlagTruncated|bpf.FlagGiven|bpf.FlagPassedRoot) != 0 {
+	// A writer whose root is its namespace's top passes it at the walk's
+	// end: both views are the whole path.
+	sameViews := ev.Flags&bpf.FlagPassedRoot == 0 || ev.RootOff == len(ev.Components)
+	if ev.Flags&(bpf.FlagTruncated|bpf.FlagGiven) != 0 || !sameViews {
 		return Views(ev)
 	}
 	if p, ok := (*c)[string(ev.Components)]; ok {

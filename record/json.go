@@ -256,6 +256,20 @@ func appendFSAudit(b []byte, r *Record) []byte {
 	return append(b, '}')
 }
 
+// AppendChained appends the json encoding of a record with chain c, given
+// canonical, its encoding without a chain (AppendJSON with Chain zero): the
+// chain is the last member of the fsaudit object, which ends the record, so
+// the two differ only there. The hash chain's canonical form and the
+// record then take one encoding.
+func AppendChained(b, canonical []byte, c Chain) []byte {
+	if len(canonical) < 2 {
+		return b
+	}
+	b = append(b, canonical[:len(canonical)-2]...)
+	b = AppendChain(b, c)
+	return append(b, "}}"...)
+}
+
 // AppendChain writes the chain member that ends the fsaudit object:
 // `,"chain":{"prev":"..","hash":".."}`.
 func AppendChain(b []byte, c Chain) []byte {

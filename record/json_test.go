@@ -197,3 +197,22 @@ func TestCoalescedTimes(t *testing.T) {
 		t.Errorf("a record of one write has an end: %s", got)
 	}
 }
+
+// AppendChained makes, from a record's canonical encoding and a chain,
+// exactly what AppendJSON makes of the record with that chain.
+func TestAppendChained(t *testing.T) {
+	lost := &Record{Time: sample().Time, Action: ActionLost, ID: "x", Sequence: 9, Host: Host{Name: "h"}, FSAudit: FSAudit{Lost: 17}}
+	merged := sample()
+	merged.End = merged.Time.Add(time.Second)
+	hostile := sample()
+	hostile.File.Path, hostile.Process.Name = "/d/\"}}\n\\", "}}"
+	c := Chain{Prev: strings.Repeat("0", 64), Hash: strings.Repeat("ab", 32)}
+	for _, r := range []*Record{sample(), lost, merged, hostile} {
+		canonical := AppendJSON(nil, r)
+		withChain := *r
+		withChain.FSAudit.Chain = c
+		if got, want := AppendChained([]byte("x"), canonical, c), append([]byte("x"), AppendJSON(nil, &withChain)...); !bytes.Equal(got, want) {
+			t.Errorf("got\n%s\nwant\n%s", got, want)
+		}
+	}
+}

@@ -119,6 +119,17 @@ func (s *File) Encode(buf []byte, r *record.Record) ([]byte, Message) {
 	return appendLine(buf, r, s.opts.Format)
 }
 
+// EncodeJSON implements JSONEncoder.
+func (s *File) EncodeJSON(buf []byte, _ *record.Record, json []byte) ([]byte, Message, bool) {
+	if _, ok := s.opts.Format.(record.JSON); !ok {
+		return buf, Message{}, false
+	}
+	start := len(buf)
+	buf = append(buf, json...)
+	buf = append(buf, '\n')
+	return buf, Message{Value: buf[start:]}, true
+}
+
 // Write appends the batch, rotating first whenever the next record would
 // push the file past MaxBytes.
 func (s *File) Write(ctx context.Context, batch []Message) error {

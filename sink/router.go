@@ -202,7 +202,7 @@ func (rt *Router) Sinks() []Sink {
 }
 
 func (r *route) run(ctx context.Context, log zerolog.Logger) {
-	var buf, canonical []byte
+	var buf, canonical, full []byte
 	var linked record.Record // the chained copy of the record at hand, reused
 	var lastHash chain.Hash  // the last hash linked, and in hex: the next one's prev
 	var lastHashHex string
@@ -262,7 +262,15 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 				rec = &linked
 			}
 			var m Message
-			buf, m = r.sink.Encode(buf, rec)
+			encoded := false
+			if je, ok := r.sink.(JSONEncoder); ok && r.opts.Chain != nil {
+				// The canonical encoding and the chain make the json one.
+				full = record.AppendChained(full[:0], canonical, linked.FSAudit.Chain)
+				buf, m, encoded = je.EncodeJSON(buf, rec, full)
+			}
+			if !encoded {
+				buf, m = r.sink.Encode(buf, rec)
+			}
 			if r.opts.Spool != nil {
 				entries = append(entries, spool.Entry{Seq: rec.Sequence, Time: rec.Time, Hash: h, Key: m.Key, Value: m.Value})
 			} else {

@@ -41,6 +41,14 @@ type Reopener interface {
 
 // appendLine encodes r in f, then a newline: the envelope of line-based
 // sinks (files, stdout). Formats never write a raw newline themselves.
+// JSONEncoder is a sink that, in the json format, can take a record its
+// router already encoded (for the hash chain): EncodeJSON appends json,
+// the record's encoding, in the sink's envelope, and says false when the
+// sink's format is another.
+type JSONEncoder interface {
+	EncodeJSON(buf []byte, r *record.Record, json []byte) ([]byte, Message, bool)
+}
+
 func appendLine(buf []byte, r *record.Record, f record.Format) ([]byte, Message) {
 	start := len(buf)
 	buf = f.Append(buf, r)
