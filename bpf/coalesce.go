@@ -91,7 +91,7 @@ func (co *coalescer) run(k fsauditCoalesceKey, drop bool) (uint32, error) {
 	if drop {
 		d = 1
 	}
-	args := [5]uint64{k.Ino, uint64(k.Dev) | uint64(k.Tgid)<<32, uint64(k.Uid) | uint64(k.Euid)<<32, uint64(k.ExecId), d}
+	args := [4]uint64{uint64(k.Tgid), k.Inode, k.Cred, d}
 	return co.flush.Run(&ebpf.RunOptions{Context: args})
 }
 

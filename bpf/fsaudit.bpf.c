@@ -560,16 +560,15 @@ static __always_inline __u64 write_offset(struct file *file, struct inode *inode
 
 #define FSA_COALESCE_MAX 16384
 
-/* A window's key: the file, and the writer as its record names it, so that
- * an exec or a change of user starts another record. */
+/* A window's key: the process, the file's inode and the writer's
+ * credentials, as pointers, which cost one read each on every write. Every
+ * exec and every change of user installs new credentials, so either starts
+ * another window: the record names the writer as it was. */
 struct coalesce_key {
-	__u64 ino;
-	__u32 dev;
 	__u32 tgid;
-	__u32 uid;
-	__u32 euid;
-	__u32 exec_id; /* task->self_exec_id */
 	__u32 _pad;
+	__u64 inode; /* struct inode * */
+	__u64 cred;  /* struct cred *, task->cred */
 };
 
 struct coalesce_val {
@@ -579,6 +578,11 @@ struct coalesce_val {
 	__u64 writes;    /* merged writes not yet reported: writers only add, the sweep only subtracts */
 	__u64 bytes;
 	__u64 first_off;
+	__u64 ino;       /* the file and the writer, read when the entry was made */
+	__u32 dev;
+	__u32 uid;
+	__u32 euid;
+	__u32 exec_id;   /* task->self_exec_id */
 	__u32 mode;
 	__u16 hook;
 	__u16 flags;     /* FSA_F_APPEND, FSA_F_NO_OFFSET ... of the first merged write */
@@ -606,13 +610,24 @@ struct {
 
 static __always_inline void coalesce_key_of(struct coalesce_key *k, struct task_struct *task, struct inode *inode)
 {
-	k->ino = BPF_CORE_READ(inode, i_ino);
-	k->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	k->tgid = bpf_get_current_pid_tgid() >> 32;
-	k->uid = (__u32)bpf_get_current_uid_gid();
-	k->euid = BPF_CORE_READ(task, cred, euid.val);
-	k->exec_id = BPF_CORE_READ(task, self_exec_id);
 	k->_pad = 0;
+	k->inode = (__u64)inode;
+	k->cred = (__u64)BPF_CORE_READ(task, cred);
+}
+
+/* A new entry: who writes to which file, for the reports of its windows. */
+static __always_inline void coalesce_new(struct coalesce_val *v, struct task_struct *task, struct inode *inode,
+					 __u64 now, __u32 imode, __u16 hook)
+{
+	v->window_ns = now;
+	v->ino = BPF_CORE_READ(inode, i_ino);
+	v->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	v->uid = (__u32)bpf_get_current_uid_gid();
+	v->euid = BPF_CORE_READ(task, cred, euid.val);
+	v->exec_id = BPF_CORE_READ(task, self_exec_id);
+	v->mode = imode;
+	v->hook = hook;
 }
 
 /* Builds and sends the event for a write of bytes to file at offset
@@ -665,7 +680,10 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 	e->flags |= flags;
 	if (template) {
 		e->flags |= FSA_F_TEMPLATE;
-		e->exec_id = k.exec_id;
+		e->exec_id = v->exec_id;
+		/* The window's key names its writer: the ids it had then. */
+		e->uid = v->uid;
+		e->euid = v->euid;
 	} else {
 		e->bytes = bytes;
 		e->offset = write_offset(file, inode, offset, &e->flags);
@@ -674,7 +692,8 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 			if (v) {
 				v->window_ns = e->ts_ns;
 			} else {
-				struct coalesce_val nv = {.window_ns = e->ts_ns, .mode = imode, .hook = hook};
+				struct coalesce_val nv = {};
+				coalesce_new(&nv, task, inode, e->ts_ns, imode, hook);
 				if (bpf_map_update_elem(&coalesce, &k, &nv, BPF_NOEXIST) == -FSA_E2BIG) {
 					__u32 zero = 0;
 					__u64 *n = bpf_map_lookup_elem(&coalesce_stats, &zero);
@@ -847,8 +866,7 @@ int tp_sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 
 /* Run by the agent (BPF_PROG_TEST_RUN), never attached: reports the writes
  * merged in one entry and takes them out of it. The arguments are the key
- * (ino; dev | tgid << 32; uid | euid << 32; exec_id) and whether to drop the
- * entry (its process is gone). Writers only ever add to an entry and this
+ * (tgid, inode, cred) and whether to drop the entry (its process is gone). Writers only ever add to an entry and this
  * is the only program that subtracts, so writes merged meanwhile stay for
  * the next report. Returns 1 when it reported, 0 when nothing waited, 2 when
  * the ring buffer had no room (nothing is taken out: the next sweep retries). */
@@ -856,13 +874,10 @@ SEC("raw_tp/fsaudit_flush")
 int flush_coalesced(__u64 *ctx)
 {
 	struct coalesce_key k = {};
-	k.ino = ctx[0];
-	k.dev = (__u32)ctx[1];
-	k.tgid = ctx[1] >> 32;
-	k.uid = (__u32)ctx[2];
-	k.euid = ctx[2] >> 32;
-	k.exec_id = ctx[3];
-	int drop = ctx[4] != 0;
+	k.tgid = ctx[0];
+	k.inode = ctx[1];
+	k.cred = ctx[2];
+	int drop = ctx[3] != 0;
 	struct coalesce_val *v = bpf_map_lookup_elem(&coalesce, &k);
 	if (!v)
 		return 0;
@@ -882,14 +897,14 @@ int flush_coalesced(__u64 *ctx)
 		e->start_ns = 0;
 		e->cgroup_id = 0;
 		e->mnt_ns = 0;
-		e->uid = k.uid;
-		e->euid = k.euid;
+		e->uid = v->uid;
+		e->euid = v->euid;
 		e->gid = 0;
 		e->egid = 0;
 		e->loginuid = (__u32)-1;
-		e->exec_id = k.exec_id;
-		e->ino = k.ino;
-		e->dev = k.dev;
+		e->exec_id = v->exec_id;
+		e->ino = v->ino;
+		e->dev = v->dev;
 		e->mode = v->mode;
 		e->flags = FSA_F_COALESCED | v->flags;
 		e->ts_ns = v->first_ns;

@@ -14,14 +14,11 @@ import (
 )
 
 type fsauditCoalesceKey struct {
-	_      structs.HostLayout
-	Ino    uint64
-	Dev    uint32
-	Tgid   uint32
-	Uid    uint32
-	Euid   uint32
-	ExecId uint32
-	Pad    uint32
+	_     structs.HostLayout
+	Tgid  uint32
+	Pad   uint32
+	Inode uint64
+	Cred  uint64
 }
 
 type fsauditCoalesceVal struct {
@@ -32,6 +29,11 @@ type fsauditCoalesceVal struct {
 	Writes   uint64
 	Bytes    uint64
 	FirstOff uint64
+	Ino      uint64
+	Dev      uint32
+	Uid      uint32
+	Euid     uint32
+	ExecId   uint32
 	Mode     uint32
 	Hook     uint16
 	Flags    uint16
