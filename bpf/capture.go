@@ -854,9 +854,14 @@ func (c *Capture) Lost() (uint64, error) { return c.lost(0) }
 func (c *Capture) LifecycleLost() (uint64, error) { return c.lost(1) }
 
 func (c *Capture) lost(slot uint32) (uint64, error) {
+	return sumPerCPU(c.maps.Lost, slot, "the lost-event counter")
+}
+
+// sumPerCPU adds up one slot of a per-CPU array of counters.
+func sumPerCPU(m *ebpf.Map, slot uint32, what string) (uint64, error) {
 	var per []uint64
-	if err := c.maps.Lost.Lookup(slot, &per); err != nil {
-		return 0, fmt.Errorf("reading the lost-event counter: %w", err)
+	if err := m.Lookup(slot, &per); err != nil {
+		return 0, fmt.Errorf("reading %s: %w", what, err)
 	}
 	var sum uint64
 	for _, n := range per {

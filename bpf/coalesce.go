@@ -198,15 +198,7 @@ func (co *coalescer) sweep(all bool) (SweepStats, error) {
 
 // full counts the writes reported alone because the map was full.
 func (co *coalescer) full() (uint64, error) {
-	var per []uint64
-	if err := co.stats.Lookup(uint32(0), &per); err != nil {
-		return 0, fmt.Errorf("reading the coalescing counter: %w", err)
-	}
-	var sum uint64
-	for _, n := range per {
-		sum += n
-	}
-	return sum, nil
+	return sumPerCPU(co.stats, 0, "the coalescing counter")
 }
 
 // finish stops the periodic sweep and reports every merged write left:

@@ -212,22 +212,9 @@ func TestPendingChanges(t *testing.T) {
 		pending("/home/stale", 7, bpf.OpDelete),
 		func() bpf.Event { r := result(7, 0, 0, 0, 0); r.Bytes = 1; return r }(), // another call's result
 	}}
-	mem := &memSink{name: "mem"}
-	router := sink.NewRouter(zerolog.Nop())
-	router.Add(mem, sink.RouteOptions{BatchSize: 100, BatchTimeout: time.Hour})
-	p, err := New(src, enr, enrich.PathFilter{Include: []string{"/home"}}, router, zerolog.Nop(), Options{LostInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	p, recs := runToRecords(t, src, enr, Options{LostInterval: time.Hour})
 	var got []string
-	for _, line := range mem.got {
-		var r record.Record
-		if err := record.ParseJSON(bytes.TrimSpace(line), &r); err != nil {
-			t.Fatal(err)
-		}
+	for _, r := range recs {
 		got = append(got, fmt.Sprintf("%s %s ino=%d mode=%o size=%v/%d via=%s hook=%s", r.Action, r.File.Path, r.File.Inode, r.File.Mode, r.File.HasSize, r.File.Size, r.FSAudit.Via, r.FSAudit.Hook))
 	}
 	want := []string{
@@ -278,22 +265,9 @@ func TestCoalescedWrites(t *testing.T) {
 		tmpl("/home/c", 1, 1), // the same key names another path now
 		merged(1, 1, 2),
 	}}
-	mem := &memSink{name: "mem"}
-	router := sink.NewRouter(zerolog.Nop())
-	router.Add(mem, sink.RouteOptions{BatchSize: 100, BatchTimeout: time.Hour})
-	p, err := New(src, enr, enrich.PathFilter{Include: []string{"/home"}}, router, zerolog.Nop(), Options{LostInterval: time.Hour, CoalesceWindow: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	p, recs := runToRecords(t, src, enr, Options{LostInterval: time.Hour, CoalesceWindow: time.Second})
 	var got []string
-	for _, line := range mem.got {
-		var r record.Record
-		if err := record.ParseJSON(bytes.TrimSpace(line), &r); err != nil {
-			t.Fatal(err)
-		}
+	for _, r := range recs {
 		span := "-"
 		if !r.End.IsZero() {
 			span = r.End.Sub(r.Time).String()
@@ -314,4 +288,29 @@ func TestCoalescedWrites(t *testing.T) {
 	if st.Coalesced.Load() != 43 || st.Unnamed.Load() != 5 || st.Filtered.Load() != 2 {
 		t.Errorf("coalesced %d unnamed %d filtered %d, want 43, 5, 2", st.Coalesced.Load(), st.Unnamed.Load(), st.Filtered.Load())
 	}
+}
+
+// runToRecords runs a pipeline of src, with the path filter "/home", into a
+// memory sink, and returns it and the records the sink got.
+func runToRecords(t *testing.T, src Source, enr *enrich.Enricher, opts Options) (*Pipeline, []record.Record) {
+	t.Helper()
+	mem := &memSink{name: "mem"}
+	router := sink.NewRouter(zerolog.Nop())
+	router.Add(mem, sink.RouteOptions{BatchSize: 100, BatchTimeout: time.Hour})
+	p, err := New(src, enr, enrich.PathFilter{Include: []string{"/home"}}, router, zerolog.Nop(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var out []record.Record
+	for _, line := range mem.got {
+		var r record.Record
+		if err := record.ParseJSON(bytes.TrimSpace(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return p, out
 }
