@@ -164,16 +164,27 @@ func (co *coalescer) sweep(all bool) (SweepStats, error) {
 	}
 	now := monotonicNow()
 	window := uint64(co.window)
+	// Whether a process is gone is asked once per process and sweep, and
+	// only of entries that nothing else would report or drop.
+	gone := map[uint32]bool{}
+	dead := func(tgid uint32) bool {
+		d, ok := gone[tgid]
+		if !ok {
+			d = !co.alive(tgid)
+			gone[tgid] = d
+		}
+		return d
+	}
 	for i := range keys {
 		k, v := keys[i], vals[i]
 		ended := v.WindowNs == 0 || now-v.WindowNs >= window
 		last := max(v.WindowNs, v.LastNs)
-		dead := !co.alive(k.Tgid)
 		var drop bool
 		switch {
-		case v.Writes > 0 && (all || ended || dead):
-			drop = dead
-		case v.Writes == 0 && (dead || ended && now-last >= uint64(coalesceIdleDrop)):
+		case v.Writes > 0 && (all || ended):
+		case v.Writes > 0 && dead(k.Tgid):
+			drop = true
+		case v.Writes == 0 && (ended && now-last >= uint64(coalesceIdleDrop) || dead(k.Tgid)):
 			drop = true
 		default:
 			continue

@@ -22,13 +22,13 @@ func TestSweepEvery(t *testing.T) {
 }
 
 // TestCoalesceMapFull: when the kernel's map has no room for another
-// window (four here), writes to further files are reported one by one and counted;
+// window (eight here), writes to further files are reported one by one and counted;
 // none is lost. The files that found room get their first write, a
 // template and one coalesced event when closed.
 func TestCoalesceMapFull(t *testing.T) {
 	requireRoot(t)
 	c, err := Open(Options{Hook: "tracepoint", AgentPID: 1, RegularOnly: true, Actions: []string{"write"},
-		CoalesceWindow: time.Hour, CoalesceEntries: 4})
+		CoalesceWindow: time.Hour, CoalesceEntries: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestCoalesceMapFull(t *testing.T) {
 	dir := t.TempDir()
 	inodes := map[uint64]string{}
 	var files []*os.File
-	for i := range 8 {
+	for i := range 16 {
 		f, err := os.Create(filepath.Join(dir, string(rune('a'+i))))
 		if err != nil {
 			t.Fatal(err)
@@ -75,7 +75,7 @@ func TestCoalesceMapFull(t *testing.T) {
 		}
 		return n
 	}
-	for total() < 24 && time.Now().Before(deadline) {
+	for total() < 48 && time.Now().Before(deadline) {
 		if err := c.Read(&ev); err != nil {
 			t.Fatal(err)
 		}
@@ -111,11 +111,13 @@ func TestCoalesceMapFull(t *testing.T) {
 			t.Errorf("%s: %+v", name, *g)
 		}
 	}
-	// Other processes' writes may hold entries too: at most four files
-	// find room, at least four do not.
-	if merged+alone != 8 || merged > 4 || merged == 0 {
-		t.Errorf("%d files merged, %d reported write by write; want at most 4 of 8 merged", merged, alone)
+	// Other processes' writes on this machine may take entries too (a
+	// busy machine can take them all): at most eight files find room, at
+	// least eight do not, and each file's three writes are all reported.
+	if merged+alone != 16 || merged > 8 {
+		t.Errorf("%d files merged, %d reported write by write; want at most 8 of 16 merged", merged, alone)
 	}
+	t.Logf("%d files merged, %d reported write by write", merged, alone)
 	if n, err := c.CoalesceFull(); err != nil || n < uint64(3*alone) {
 		t.Errorf("writes reported alone for want of room: %d (%v), want at least %d", n, err, 3*alone)
 	}

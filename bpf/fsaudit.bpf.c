@@ -616,7 +616,8 @@ static __always_inline void coalesce_key_of(struct coalesce_key *k, struct task_
 	k->cred = (__u64)BPF_CORE_READ(task, cred);
 }
 
-/* A new entry: who writes to which file, for the reports of its windows. */
+/* A window's opening: who writes to which file, for its reports. The
+ * counts are left as they are (writes merged before and not yet reported). */
 static __always_inline void coalesce_new(struct coalesce_val *v, struct task_struct *task, struct inode *inode,
 					 __u64 now, __u32 imode, __u16 hook)
 {
@@ -688,9 +689,10 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 		e->bytes = bytes;
 		e->offset = write_offset(file, inode, offset, &e->flags);
 		if (cfg->window_ns && (cfg->actions & (1 << FSA_OP_WRITE))) {
-			/* This write opens the window. */
+			/* This write opens the window. The entry's file and writer
+			 * are read again: the inode may be another at that address. */
 			if (v) {
-				v->window_ns = e->ts_ns;
+				coalesce_new(v, task, inode, e->ts_ns, imode, hook);
 			} else {
 				struct coalesce_val nv = {};
 				coalesce_new(&nv, task, inode, e->ts_ns, imode, hook);
