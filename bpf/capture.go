@@ -51,6 +51,10 @@ type Options struct {
 	CoalesceWindow time.Duration
 	// CoalesceEntries bounds the windows open at once; zero: CoalesceMax.
 	CoalesceEntries uint32
+	// OnSweepError, when set, hears of each failed sweep of the coalescing
+	// map (its merged writes wait for the next sweep); called from the
+	// sweep's goroutine.
+	OnSweepError func(error)
 }
 
 // Actions lists every operation the kernel side can report, as records name them.
@@ -401,7 +405,7 @@ func Open(opts Options) (*Capture, error) {
 		return nil, fmt.Errorf("coalescing window %s is negative", opts.CoalesceWindow)
 	}
 	if opts.CoalesceWindow > 0 && actions.has(OpWrite) {
-		c.CloseHook, c.Coalescing = c.startCoalescing(opts.CoalesceWindow)
+		c.CloseHook, c.Coalescing = c.startCoalescing(opts.CoalesceWindow, opts.OnSweepError)
 		if c.Coalescing != nil {
 			opts.CoalesceWindow = 0
 		}

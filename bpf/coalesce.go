@@ -44,6 +44,8 @@ type coalescer struct {
 	batchOK bool
 	// alive says whether a process still runs; replaced in tests.
 	alive func(tgid uint32) bool
+	// onError hears of sweeps that failed (their entries wait for the next).
+	onError func(error)
 }
 
 // sweepEvery is how often the sweep looks for windows that ended: a
@@ -60,13 +62,13 @@ func processAlive(tgid uint32) bool {
 // kernel runs raw tracepoint programs on request since 5.10), and attaches
 // the close tracepoint. Without the flush program there is no coalescing;
 // without the close tracepoint, windows end only when their time runs out.
-func (c *Capture) startCoalescing(window time.Duration) (closeErr error, err error) {
+func (c *Capture) startCoalescing(window time.Duration, onError func(error)) (closeErr error, err error) {
 	p, err := c.loadProgram("flush_coalesced")
 	if err != nil {
 		return nil, err
 	}
 	co := &coalescer{window: window, flush: p, stats: c.maps.CoalesceStats, m: c.maps.Coalesce,
-		batchOK: true, alive: processAlive, stop: make(chan struct{}), done: make(chan struct{})}
+		batchOK: true, alive: processAlive, onError: onError, stop: make(chan struct{}), done: make(chan struct{})}
 	if _, err := co.run(fsauditCoalesceKey{}, false); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("running the flush program: %w", describe(err))
@@ -104,7 +106,9 @@ func (co *coalescer) loop() {
 		case <-co.stop:
 			return
 		case <-t.C:
-			co.sweep(false)
+			if _, err := co.sweep(false); err != nil && co.onError != nil {
+				co.onError(err)
+			}
 		}
 	}
 }

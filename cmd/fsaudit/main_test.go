@@ -101,3 +101,15 @@ func TestActionsAgree(t *testing.T) {
 		t.Errorf("config's actions %q, the kernel side's %q", got, bpf.Actions)
 	}
 }
+
+// Failed sweeps are logged at once, then at most once a minute.
+func TestSweepErrorLogger(t *testing.T) {
+	var out bytes.Buffer
+	f := sweepErrorLogger(newLogger("info", &out))
+	for range 5 {
+		f(os.ErrDeadlineExceeded)
+	}
+	if n := strings.Count(out.String(), "sweeping the coalescing map failed"); n != 1 {
+		t.Errorf("%d lines for 5 failures in a row, want 1:\n%s", n, out.String())
+	}
+}

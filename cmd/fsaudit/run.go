@@ -153,6 +153,7 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 		closeOutputs()
 		return err
 	}
+	copts.OnSweepError = sweepErrorLogger(log)
 	capture, err := bpf.Open(copts)
 	if err != nil {
 		closeOutputs()
@@ -257,6 +258,21 @@ loop:
 		Uint64("coalesced_writes", st.Coalesced.Load()).Uint64("unnamed_writes", st.Unnamed.Load()).
 		Msg("stopped")
 	return runErr
+}
+
+// sweepErrorLogger logs failed sweeps of the coalescing map, at most one
+// line a minute with the count since the last.
+func sweepErrorLogger(log zerolog.Logger) func(error) {
+	var last time.Time
+	var n int
+	return func(err error) {
+		n++
+		if time.Since(last) < time.Minute {
+			return
+		}
+		log.Error().Str("error", oneLine(err)).Int("failed_sweeps", n).Msg("sweeping the coalescing map failed: merged writes wait for the next sweep")
+		last, n = time.Now(), 0
+	}
 }
 
 // startCPUProfile writes a CPU profile to path until the returned stop.
