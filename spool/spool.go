@@ -300,7 +300,9 @@ func (s *Spool) readCursor() {
 	if err != nil {
 		return
 	}
-	f := strings.Fields(string(data))
+	// NULs after the line: a crash between lengthening an older, shorter
+	// cursor file and writing its first padded line.
+	f := strings.Fields(strings.TrimRight(string(data), "\x00"))
 	if len(f) != 3 {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -342,5 +343,51 @@ func TestCursorBeyondEnd(t *testing.T) {
 	}
 	if s2.Len() != 0 {
 		t.Errorf("%d waiting", s2.Len())
+	}
+}
+
+// The cursor is read back in each form it can have on disk: as written
+// now (numbers zero-padded), as older versions wrote it, and an older line
+// followed by the NULs of a file lengthened just before a crash.
+func TestCursorForms(t *testing.T) {
+	for _, form := range []string{"current", "unpadded", "nul-tail"} {
+		t.Run(form, func(t *testing.T) {
+			dir := t.TempDir()
+			s, _ := open(t, Options{Dir: dir, SegmentBytes: 1000})
+			s.Append(entries(0, 10))
+			es, next, err := s.Read(4, 0, Position{})
+			if err != nil || len(es) != 4 {
+				t.Fatalf("read %d entries: %v", len(es), err)
+			}
+			if err := s.Ack(next, len(es), es[3].Hash); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			path := filepath.Join(dir, "cursor")
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(data) != cursorLineLen {
+				t.Errorf("cursor file of %d bytes, want %d", len(data), cursorLineLen)
+			}
+			f := strings.Fields(string(data))
+			seg, _ := strconv.ParseUint(f[0], 10, 64)
+			off, _ := strconv.ParseInt(f[1], 10, 64)
+			switch form {
+			case "unpadded":
+				data = fmt.Appendf(nil, "%d %d %s\n", seg, off, f[2])
+			case "nul-tail":
+				data = append(fmt.Appendf(nil, "%d %d %s\n", seg, off, f[2]), make([]byte, 20)...)
+			}
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s2, _ := open(t, Options{Dir: dir, SegmentBytes: 1000})
+			defer s2.Close()
+			if got := readAll(t, s2); fmt.Sprint(got) != fmt.Sprint(seqRange(4, 6)) {
+				t.Errorf("read %v after reopening, want the 6 entries not acknowledged", got)
+			}
+		})
 	}
 }
