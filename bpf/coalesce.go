@@ -36,12 +36,15 @@ type coalescer struct {
 	stats  *ebpf.Map
 	m      *ebpf.Map
 
-	mu      sync.Mutex // one sweep at a time: the flush program must have one caller
-	stop    chan struct{}
-	done    chan struct{}
-	keys    []fsauditCoalesceKey
-	vals    []fsauditCoalesceVal
-	batchOK bool
+	mu   sync.Mutex // one sweep at a time: the flush program must have one caller
+	stop chan struct{}
+	done chan struct{}
+	keys []fsauditCoalesceKey
+	vals []fsauditCoalesceVal
+	// batchKeys and batchVals take one BatchLookup's answer, sweep after sweep.
+	batchKeys []fsauditCoalesceKey
+	batchVals []fsauditCoalesceVal
+	batchOK   bool
 	// alive says whether a process still runs; replaced in tests.
 	alive func(tgid uint32) bool
 	// onError hears of sweeps that failed (their entries wait for the next).
@@ -113,14 +116,19 @@ func (co *coalescer) loop() {
 	}
 }
 
+// batchChunk is how many entries one BatchLookup reads.
+const batchChunk = 1024
+
 // entries reads the whole map: in batches where the kernel can (5.6+),
 // else one by one.
 func (co *coalescer) entries() ([]fsauditCoalesceKey, []fsauditCoalesceVal, error) {
 	co.keys, co.vals = co.keys[:0], co.vals[:0]
 	if co.batchOK {
-		const chunk = 1024
-		keys := make([]fsauditCoalesceKey, chunk)
-		vals := make([]fsauditCoalesceVal, chunk)
+		if co.batchKeys == nil {
+			co.batchKeys = make([]fsauditCoalesceKey, batchChunk)
+			co.batchVals = make([]fsauditCoalesceVal, batchChunk)
+		}
+		keys, vals := co.batchKeys, co.batchVals
 		var cursor ebpf.MapBatchCursor
 		for {
 			n, err := co.m.BatchLookup(&cursor, keys, vals, nil)

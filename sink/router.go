@@ -203,8 +203,9 @@ func (rt *Router) Sinks() []Sink {
 
 func (r *route) run(ctx context.Context, log zerolog.Logger) {
 	var buf, canonical, full []byte
-	var linked record.Record // the chained copy of the record at hand, reused
-	var lastHash chain.Hash  // the last hash linked, and in hex: the next one's prev
+	je, _ := r.sink.(JSONEncoder) // nil: the sink encodes every record itself
+	var linked record.Record      // the chained copy of the record at hand, reused
+	var lastHash chain.Hash       // the last hash linked, and in hex: the next one's prev
 	var lastHashHex string
 	var batch []Message
 	var entries []spool.Entry
@@ -263,7 +264,7 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 			}
 			var m Message
 			encoded := false
-			if je, ok := r.sink.(JSONEncoder); ok && r.opts.Chain != nil {
+			if je != nil && r.opts.Chain != nil {
 				// The canonical encoding and the chain make the json one.
 				full = record.AppendChained(full[:0], canonical, linked.FSAudit.Chain)
 				buf, m, encoded = je.EncodeJSON(buf, rec, full)
