@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,9 @@ type Options struct {
 	// ExcludeComms drops writes by processes with these command names
 	// (the kernel's comm, at most 15 bytes).
 	ExcludeComms []string
+	// ExcludeUIDs drops the changes of tasks whose real and effective
+	// uids are both in it (at most MaxExcludedUIDs).
+	ExcludeUIDs []uint32
 	// Object picks the compiled object: "bpf_loop" (kernels 5.17 and later)
 	// or "compat" (any kernel). Empty picks by probing the kernel.
 	Object string
@@ -106,10 +110,56 @@ func parseActions(names []string) (opSet, error) {
 	return s, nil
 }
 
-// target is one program and where it attaches.
+// target is one program and where it attaches: one place, or several.
 type target struct {
 	prog   string
-	attach func(p *ebpf.Program) (link.Link, error)
+	attach func(p *ebpf.Program) ([]link.Link, error)
+}
+
+// one is the result of an attach that makes a single link.
+func one(l link.Link, err error) ([]link.Link, error) {
+	if err != nil {
+		return nil, err
+	}
+	return []link.Link{l}, nil
+}
+
+// syscallKind is what the syscall point does with a system call, and the
+// name of its tracepoints.
+type syscallKind struct {
+	kind fsauditFsaSc
+	name string
+}
+
+// syscallTracepoints attaches a program to the syscalls:sys_<dir>_<name>
+// tracepoint of every call in syscallKinds, in number order; a call this
+// kernel does not have (fchmodat2 before 6.6, setxattrat before 6.13) has
+// no tracepoint, and nobody can make it.
+func syscallTracepoints(dir string) func(*ebpf.Program) ([]link.Link, error) {
+	return func(p *ebpf.Program) ([]link.Link, error) {
+		nrs := make([]uint32, 0, len(syscallKinds))
+		for nr := range syscallKinds {
+			nrs = append(nrs, nr)
+		}
+		slices.Sort(nrs)
+		var links []link.Link
+		for _, nr := range nrs {
+			name := "sys_" + dir + "_" + syscallKinds[nr].name
+			l, err := link.Tracepoint("syscalls", name, p, nil)
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				release(links, nil)
+				return nil, fmt.Errorf("syscalls:%s: %w", name, err)
+			}
+			links = append(links, l)
+		}
+		if len(links) == 0 {
+			return nil, fmt.Errorf("no syscalls:sys_%s_* tracepoint of the watched calls exists: %w", dir, os.ErrNotExist)
+		}
+		return links, nil
+	}
 }
 
 // optionalFuncs are hooked where the kernel has them and left out where it
@@ -150,20 +200,16 @@ func vfsPoint(name string, op Op, fns ...string) point {
 	return pt
 }
 
-func tracing(p *ebpf.Program) (link.Link, error) {
-	return link.AttachTracing(link.TracingOptions{Program: p})
+func tracing(p *ebpf.Program) ([]link.Link, error) {
+	return one(link.AttachTracing(link.TracingOptions{Program: p}))
 }
 
-func kprobe(symbol string) func(*ebpf.Program) (link.Link, error) {
-	return func(p *ebpf.Program) (link.Link, error) { return link.Kprobe(symbol, p, nil) }
+func kprobe(symbol string) func(*ebpf.Program) ([]link.Link, error) {
+	return func(p *ebpf.Program) ([]link.Link, error) { return one(link.Kprobe(symbol, p, nil)) }
 }
 
-func tracepoint(name string) func(*ebpf.Program) (link.Link, error) {
-	return func(p *ebpf.Program) (link.Link, error) { return link.Tracepoint("syscalls", name, p, nil) }
-}
-
-func rawSyscalls(name string) func(*ebpf.Program) (link.Link, error) {
-	return func(p *ebpf.Program) (link.Link, error) { return link.Tracepoint("raw_syscalls", name, p, nil) }
+func tracepoint(group, name string) func(*ebpf.Program) ([]link.Link, error) {
+	return func(p *ebpf.Program) ([]link.Link, error) { return one(link.Tracepoint(group, name, p, nil)) }
 }
 
 var points = []point{
@@ -179,21 +225,22 @@ var points = []point{
 			ModeFentry: {{"fentry_vfs_write", tracing}, {"fentry_vfs_writev", tracing}, {"fentry_rw_verify_area", tracing}},
 			ModeKprobe: {{"kprobe_vfs_write", kprobe("vfs_write")}, {"kprobe_vfs_writev", kprobe("vfs_writev")},
 				{"kprobe_rw_verify_area", kprobe("rw_verify_area")}},
-			ModeTracepoint: {{"tp_sys_enter_write", tracepoint("sys_enter_write")}, {"tp_sys_enter_pwrite64", tracepoint("sys_enter_pwrite64")},
-				{"tp_sys_enter_writev", tracepoint("sys_enter_writev")}, {"tp_sys_enter_pwritev", tracepoint("sys_enter_pwritev")},
-				{"tp_sys_enter_pwritev2", tracepoint("sys_enter_pwritev2")}},
+			ModeTracepoint: {{"tp_sys_enter_write", tracepoint("syscalls", "sys_enter_write")}, {"tp_sys_enter_pwrite64", tracepoint("syscalls", "sys_enter_pwrite64")},
+				{"tp_sys_enter_writev", tracepoint("syscalls", "sys_enter_writev")}, {"tp_sys_enter_pwritev", tracepoint("syscalls", "sys_enter_pwritev")},
+				{"tp_sys_enter_pwritev2", tracepoint("syscalls", "sys_enter_pwritev2")}},
 		},
 	},
 	{
-		// Every syscall's entry and exit: the calls in syscallKinds are
-		// kept at entry and reported at exit when they succeeded.
+		// The entry and exit of each call in syscallKinds: those watched
+		// are kept at entry and reported at exit when they succeeded.
+		// Other system calls run no program.
 		name: "syscalls",
 		sees: map[Mode]string{
 			ModeTracepoint: "create, truncate, rename, delete, chmod, chown, xattr, mmap_write by syscall; sendfile(2), splice(2), copy_file_range(2) writes",
 		},
 		ops: []Op{OpCreate, OpTruncate, OpRename, OpDelete, OpChmod, OpChown, OpXattr, OpMmapWrite, OpWrite},
 		targets: map[Mode][]target{
-			ModeTracepoint: {{"tp_sys_exit", rawSyscalls("sys_exit")}, {"tp_sys_enter", rawSyscalls("sys_enter")}},
+			ModeTracepoint: {{"tp_syscall_exit", syscallTracepoints("exit")}, {"tp_syscall_enter", syscallTracepoints("enter")}},
 		},
 	},
 	vfsPoint("create", OpCreate, "security_path_mknod", "security_path_mkdir", "security_path_symlink", "security_path_link"),
@@ -207,12 +254,8 @@ var points = []point{
 // lifecycle are the tracepoints that tell enrichment which executable and
 // arguments a process has, and when it is gone; they run in every mode.
 var lifecycle = []target{
-	{"tp_sched_process_exec", func(p *ebpf.Program) (link.Link, error) {
-		return link.Tracepoint("sched", "sched_process_exec", p, nil)
-	}},
-	{"tp_sched_process_exit", func(p *ebpf.Program) (link.Link, error) {
-		return link.Tracepoint("sched", "sched_process_exit", p, nil)
-	}},
+	{"tp_sched_process_exec", tracepoint("sched", "sched_process_exec")},
+	{"tp_sched_process_exit", tracepoint("sched", "sched_process_exit")},
 }
 
 // serves says whether the point reports one of the audited operations.
@@ -303,6 +346,7 @@ type sharedMaps struct {
 	Scratch        *ebpf.Map `ebpf:"scratch"`
 	Settings       *ebpf.Map `ebpf:"settings"`
 	ExcludedComms  *ebpf.Map `ebpf:"excluded_comms"`
+	ExcludedUIDs   *ebpf.Map `ebpf:"excluded_uids"`
 	Lost           *ebpf.Map `ebpf:"lost"`
 	Walks          *ebpf.Map `ebpf:"walks"`
 	AuditedCgroups *ebpf.Map `ebpf:"audited_cgroups"`
@@ -313,14 +357,14 @@ type sharedMaps struct {
 func (m *sharedMaps) replacements() map[string]*ebpf.Map {
 	return map[string]*ebpf.Map{
 		"events": m.Events, "scratch": m.Scratch, "settings": m.Settings,
-		"excluded_comms": m.ExcludedComms, "lost": m.Lost, "walks": m.Walks,
+		"excluded_comms": m.ExcludedComms, "excluded_uids": m.ExcludedUIDs, "lost": m.Lost, "walks": m.Walks,
 		"audited_cgroups": m.AuditedCgroups, "syscall_kinds": m.SyscallKinds, "pending": m.Pending,
 		"inflight": m.Inflight, "coalesce": m.Coalesce, "coalesce_stats": m.CoalesceStats,
 	}
 }
 
 func (m *sharedMaps) close() {
-	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.Lost, m.Walks, m.AuditedCgroups, m.SyscallKinds, m.Pending, m.Inflight,
+	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.ExcludedUIDs, m.Lost, m.Walks, m.AuditedCgroups, m.SyscallKinds, m.Pending, m.Inflight,
 		m.Coalesce, m.CoalesceStats} {
 		if x != nil {
 			x.Close()
@@ -471,9 +515,9 @@ func Open(opts Options) (*Capture, error) {
 		p, err := c.loadProgram(t.prog)
 		if err == nil {
 			c.progs = append(c.progs, p)
-			var l link.Link
-			if l, err = t.attach(p); err == nil {
-				c.links = append(c.links, l)
+			var ls []link.Link
+			if ls, err = t.attach(p); err == nil {
+				c.links = append(c.links, ls...)
 				continue
 			}
 			err = describe(err)
@@ -521,6 +565,15 @@ func (c *Capture) configure(opts Options) error {
 		}
 		cfg.FilterComms = 1
 	}
+	if len(opts.ExcludeUIDs) > MaxExcludedUIDs {
+		return fmt.Errorf("exclude_uids: %d users, at most %d", len(opts.ExcludeUIDs), MaxExcludedUIDs)
+	}
+	for _, uid := range opts.ExcludeUIDs {
+		if err := c.maps.ExcludedUIDs.Put(uid, uint8(1)); err != nil {
+			return fmt.Errorf("writing excluded uid %d: %w", uid, err)
+		}
+		cfg.FilterUids = 1
+	}
 	if len(opts.Cgroups) > MaxCgroups {
 		return fmt.Errorf("include_cgroups: %d cgroups, at most %d", len(opts.Cgroups), MaxCgroups)
 	}
@@ -547,8 +600,9 @@ func (c *Capture) configure(opts Options) error {
 // VFS points report theirs, io_uring's included), and io_uring_enter and
 // io_submit while the write point is on a VFS hook, whose rw_verify_area
 // program reports the writes made inside them. With VFS points attached,
-// it attaches the io_uring completion tracepoint that confirms their
-// events, and tells the kernel side to confirm them.
+// it attaches the programs that confirm their events (every system call's
+// exit, and io_uring's completions), and tells the kernel side to confirm
+// them.
 func (c *Capture) watchSyscalls() error {
 	writeMode := Mode("")
 	syscallOps := c.actions
@@ -566,15 +620,15 @@ func (c *Capture) watchSyscalls() error {
 			}
 		}
 	}
-	for nr, kind := range syscallKinds {
+	for nr, sc := range syscallKinds {
 		watch := false
-		for _, o := range kindOps[kind] {
+		for _, o := range kindOps[sc.kind] {
 			watch = watch || syscallOps.has(o)
 		}
-		if kind == fsauditFsaScSC_ASYNC_SUBMIT {
+		if sc.kind == fsauditFsaScSC_ASYNC_SUBMIT {
 			watch = c.actions.has(OpWrite) && (writeMode == ModeFentry || writeMode == ModeKprobe)
 		}
-		v := uint8(kind)
+		v := uint8(sc.kind)
 		if watch {
 			v |= scWatched
 		}
@@ -583,7 +637,19 @@ func (c *Capture) watchSyscalls() error {
 		}
 	}
 	if vfs {
-		p, err := c.loadProgram("tp_io_uring_complete")
+		// A VFS point's event is confirmed by whichever system call made
+		// it, watched or not: every call's exit runs a program.
+		p, err := c.loadProgram("tp_sys_exit")
+		if err != nil {
+			return err
+		}
+		c.progs = append(c.progs, p)
+		l, err := link.Tracepoint("raw_syscalls", "sys_exit", p, nil)
+		if err != nil {
+			return fmt.Errorf("attaching tp_sys_exit to raw_syscalls:sys_exit, which confirms the VFS points' events: %w", describe(err))
+		}
+		c.links = append(c.links, l)
+		p, err = c.loadProgram("tp_io_uring_complete")
 		if err == nil {
 			c.progs = append(c.progs, p)
 			var l link.Link
@@ -627,12 +693,12 @@ func (c *Capture) attach(pt point, m Mode) ([]link.Link, []*ebpf.Program, error)
 		p, err := c.loadProgram(t.prog)
 		if err == nil {
 			progs = append(progs, p)
-			var l link.Link
-			l, err = t.attach(p)
+			var ls []link.Link
+			ls, err = t.attach(p)
 			if err != nil {
 				err = fmt.Errorf("attaching %s: %w", t.prog, describe(err))
 			} else {
-				links = append(links, l)
+				links = append(links, ls...)
 			}
 		}
 		if err != nil {
@@ -848,6 +914,9 @@ const fmodeCreated = 0x100000
 
 // MaxCgroups is how many cgroups Options.Cgroups may name.
 const MaxCgroups = 16
+
+// MaxExcludedUIDs is how many users Options.ExcludeUIDs may name.
+const MaxExcludedUIDs = 256
 
 // Lost sums, over all CPUs, the write events the ring buffer had no room
 // for: events that would have made records.

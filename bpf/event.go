@@ -207,19 +207,22 @@ type Event struct {
 	EndTime       uint64 // FlagCoalesced: the last write's CLOCK_MONOTONIC time
 	Writes        uint64 // FlagCoalesced: how many writes were merged
 	ExecID        uint32 // FlagCoalesced, FlagTemplate: which exec of the process wrote
+	// Generation is the inode's i_generation: file systems hand a deleted
+	// file's inode number out again, and with Inode it tells the files apart.
+	Generation uint32
 }
 
 // WindowKey names one coalescing window: the process, as its record names
 // it, and the file.
 type WindowKey struct {
 	PID, UID, EUID, ExecID uint32
-	Dev                    uint32
+	Dev, Generation        uint32
 	Inode                  uint64
 }
 
 // Window is the key of a FlagCoalesced or FlagTemplate event.
 func (e *Event) Window() WindowKey {
-	return WindowKey{PID: e.PID, UID: e.UID, EUID: e.EUID, ExecID: e.ExecID, Dev: e.Dev, Inode: e.Inode}
+	return WindowKey{PID: e.PID, UID: e.UID, EUID: e.EUID, ExecID: e.ExecID, Dev: e.Dev, Generation: e.Generation, Inode: e.Inode}
 }
 
 // Result is the return value an OpResult event carries.
@@ -291,6 +294,7 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 		EndTime:       raw.EndNs,
 		Writes:        raw.Writes,
 		ExecID:        raw.ExecId,
+		Generation:    raw.Generation,
 	}
 	if targetLen > 0 {
 		e.Target = raw.Path[pathLen : pathLen+targetLen]

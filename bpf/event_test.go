@@ -78,9 +78,9 @@ func TestOpNames(t *testing.T) {
 	if len(actionOps) != len(Actions) {
 		t.Errorf("%d actions, %d ops", len(Actions), len(actionOps))
 	}
-	for nr, kind := range syscallKinds {
-		if len(kindOps[kind]) == 0 {
-			t.Errorf("syscall %d (kind %d) reports no operation", nr, kind)
+	for nr, sc := range syscallKinds {
+		if len(kindOps[sc.kind]) == 0 {
+			t.Errorf("syscall %d (kind %d) reports no operation", nr, sc.kind)
 		}
 	}
 	if _, err := parseActions([]string{"write", "erase"}); err == nil {

@@ -139,7 +139,7 @@ struct event {
 	__u64 end_ns;       /* coalesced: the last write merged */
 	__u64 writes;       /* coalesced: how many writes were merged */
 	__u32 exec_id;      /* coalesced and template: the process's exec count, part of the window's key */
-	__u32 _pad3;
+	__u32 generation;   /* the inode's i_generation: with ino, which file it is (numbers are reused) */
 	char comm[FSA_COMM_LEN];
 	__u8 path[FSA_PATH_BUF];
 	__u8 args[FSA_ARGS_MAX]; /* exec: argv, each ending in a NUL; sent only by exec events */
@@ -156,7 +156,8 @@ struct config {
 	__u32 actions;       /* bit 1 << op for each enum fsa_op audited */
 	__u32 syscall_ops;   /* bit 1 << op for each op the syscall point reports (the others have VFS hooks) */
 	__u8 lsm;            /* VFS (LSM) hook points are attached: confirm their pending events */
-	__u8 _pad2[3];
+	__u8 filter_uids;    /* consult excluded_uids */
+	__u8 _pad2[2];
 	__u64 window_ns;     /* coalescing window; 0: one event per write */
 };
 
@@ -185,6 +186,16 @@ struct {
 	__type(key, char[FSA_COMM_LEN]);
 	__type(value, __u8);
 } excluded_comms SEC(".maps");
+
+/* Users whose changes are not reported: a task is left out when both its
+ * real and its effective uid are here, so that a setuid program run by such
+ * a user is still audited. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u8);
+} excluded_uids SEC(".maps");
 
 /* Events the ring buffer had no room for, per CPU: FSA_LOST_AUDIT counts
  * the events that would have made records, FSA_LOST_LIFECYCLE the exec and
@@ -394,6 +405,44 @@ static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
 	return f;
 }
 
+/* fd_file for the current task, and its credentials, on the path every
+ * write takes. In the object for 5.17 and later the task is a typed pointer
+ * (bpf_get_current_task_btf, 5.11): its fields are plain loads the verifier
+ * guards, a few ns each, where a probe read is a helper call of some 25. */
+static __always_inline struct file *current_fd_file(__u64 fd)
+{
+#ifdef HAVE_BPF_LOOP
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	if (!fdt || fd >= fdt->max_fds)
+		return 0;
+	struct file **fds = fdt->fd;
+	struct file *f = 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+#else
+	return fd_file((struct task_struct *)bpf_get_current_task(), fd);
+#endif
+}
+
+static __always_inline __u64 current_cred(void)
+{
+#ifdef HAVE_BPF_LOOP
+	return (__u64)bpf_get_current_task_btf()->cred;
+#else
+	return (__u64)BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), cred);
+#endif
+}
+
+static __always_inline __u32 current_euid(void)
+{
+#ifdef HAVE_BPF_LOOP
+	return bpf_get_current_task_btf()->cred->euid.val;
+#else
+	return BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), cred, euid.val);
+#endif
+}
+
 /* Sum the lengths of a user iovec array. */
 static __always_inline __u64 iov_bytes(const struct iovec *vec, __u64 vlen, __u16 *flags)
 {
@@ -450,8 +499,38 @@ static __always_inline struct config *admit(void)
 	return cfg;
 }
 
-/* The scratch event with the current task's identity filled in; 0 when
- * the task's command name is excluded. Every other field is cleared. */
+/* Whether the current task's users are excluded: both its real uid and
+ * its effective uid (cred->euid) in excluded_uids. */
+static __always_inline int uid_excluded(void)
+{
+	__u32 uid = (__u32)bpf_get_current_uid_gid();
+	if (!bpf_map_lookup_elem(&excluded_uids, &uid))
+		return 0;
+	__u32 euid = current_euid();
+	return bpf_map_lookup_elem(&excluded_uids, &euid) != 0;
+}
+
+/* admit, and for the writes that every process makes by the million, the
+ * command name and user filters at once, before a single read of the
+ * file: a write they exclude costs a map lookup or two. An io_uring
+ * worker's own name is never the one excluded; begin looks at its
+ * process's. */
+static __always_inline struct config *admit_write(void)
+{
+	struct config *cfg = admit();
+	if (!cfg)
+		return 0;
+	if (cfg->filter_comms) {
+		char comm[FSA_COMM_LEN] = {};
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (bpf_map_lookup_elem(&excluded_comms, comm))
+			return 0;
+	}
+	if (cfg->filter_uids && uid_excluded())
+		return 0;
+	return cfg;
+}
+
 /* Fills who and when, and clears what each event sets for itself. */
 static __always_inline void start(struct event *e, struct task_struct *task, __u16 op, __u16 hook)
 {
@@ -465,6 +544,7 @@ static __always_inline void start(struct event *e, struct task_struct *task, __u
 	e->op = op;
 	e->flags = 0;
 	e->ino = 0;
+	e->generation = 0;
 	e->dev = 0;
 	e->mode = 0;
 	e->offset = 0;
@@ -507,6 +587,8 @@ static __always_inline struct event *begin(struct config *cfg, struct task_struc
 	}
 	if (cfg->filter_comms && bpf_map_lookup_elem(&excluded_comms, e->comm))
 		return 0;
+	if (cfg->filter_uids && uid_excluded())
+		return 0;
 
 	start(e, task, op, hook);
 	__u64 uid_gid = bpf_get_current_uid_gid();
@@ -526,6 +608,7 @@ static __always_inline struct event *begin(struct config *cfg, struct task_struc
 static __always_inline void file_fields(struct event *e, struct inode *inode)
 {
 	e->ino = BPF_CORE_READ(inode, i_ino);
+	e->generation = BPF_CORE_READ(inode, i_generation);
 	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	e->mode = BPF_CORE_READ(inode, i_mode);
 	if (BPF_CORE_READ(inode, i_nlink) == 0)
@@ -586,6 +669,7 @@ struct coalesce_val {
 	__u32 mode;
 	__u16 hook;
 	__u16 flags;     /* FSA_F_APPEND, FSA_F_NO_OFFSET ... of the first merged write */
+	__u32 generation; /* i_generation: with ino, which file the inode at the key's address was */
 };
 
 /* Not preallocated: an element a writer still holds is freed only after it
@@ -608,12 +692,12 @@ struct {
 	__type(value, __u64);
 } coalesce_stats SEC(".maps");
 
-static __always_inline void coalesce_key_of(struct coalesce_key *k, struct task_struct *task, struct inode *inode)
+static __always_inline void coalesce_key_of(struct coalesce_key *k, struct inode *inode)
 {
 	k->tgid = bpf_get_current_pid_tgid() >> 32;
 	k->_pad = 0;
 	k->inode = (__u64)inode;
-	k->cred = (__u64)BPF_CORE_READ(task, cred);
+	k->cred = current_cred();
 }
 
 /* A window's opening: who writes to which file, for its reports. The
@@ -623,6 +707,7 @@ static __always_inline void coalesce_new(struct coalesce_val *v, struct task_str
 {
 	v->window_ns = now;
 	v->ino = BPF_CORE_READ(inode, i_ino);
+	v->generation = BPF_CORE_READ(inode, i_generation);
 	v->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	v->uid = (__u32)bpf_get_current_uid_gid();
 	v->euid = BPF_CORE_READ(task, cred, euid.val);
@@ -644,35 +729,48 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 	if (!(fmode & FMODE_WRITE))
 		return 0;
 	struct inode *inode = BPF_CORE_READ(file, f_inode);
-	__u32 imode = BPF_CORE_READ(inode, i_mode);
-	if (cfg->regular_only && (imode & FSA_S_IFMT) != FSA_S_IFREG)
-		return 0;
 
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct coalesce_key k = {};
 	struct coalesce_val *v = 0;
-	int template = 0;
-	if (cfg->window_ns && (cfg->actions & (1 << FSA_OP_WRITE))) {
-		coalesce_key_of(&k, task, inode);
+	int coalescing = cfg->window_ns && (cfg->actions & (1 << FSA_OP_WRITE));
+	int template = 0, take_over = 1;
+	if (coalescing) {
+		coalesce_key_of(&k, inode);
 		v = bpf_map_lookup_elem(&coalesce, &k);
-		__u64 now = bpf_ktime_get_ns();
-		if (v && v->window_ns && now - v->window_ns < cfg->window_ns) {
-			template = v->writes == 0;
-			if (template) {
-				__u16 f = flags;
-				v->first_off = write_offset(file, inode, offset, &f);
-				v->first_ns = now;
-				v->flags = f;
-				v->hook = hook;
-				v->mode = imode;
+		/* An entry is its file's only while the inode lives: after a close
+		 * that close(2)'s tracepoint does not see (dup2 over the descriptor,
+		 * close_range, io_uring), the inode can be freed and its memory
+		 * become another file's, even under the same inode number (ext4
+		 * hands a freed number out again at once): the generation tells
+		 * them apart. Such an entry is taken over only once it holds
+		 * nothing unreported; until then this file's writes are events of
+		 * their own. */
+		if (v && (v->ino != BPF_CORE_READ(inode, i_ino) || v->generation != BPF_CORE_READ(inode, i_generation))) {
+			take_over = v->writes == 0;
+		} else if (v) {
+			__u64 now = bpf_ktime_get_ns();
+			if (v->window_ns && now - v->window_ns < cfg->window_ns) {
+				/* The window opened on this inode: its type was checked then. */
+				template = v->writes == 0;
+				if (template) {
+					__u16 f = flags;
+					v->first_off = write_offset(file, inode, offset, &f);
+					v->first_ns = now;
+					v->flags = f;
+					v->hook = hook;
+				}
+				__sync_fetch_and_add(&v->writes, 1);
+				__sync_fetch_and_add(&v->bytes, bytes);
+				v->last_ns = now;
+				if (!template)
+					return 0;
 			}
-			__sync_fetch_and_add(&v->writes, 1);
-			__sync_fetch_and_add(&v->bytes, bytes);
-			v->last_ns = now;
-			if (!template)
-				return 0;
 		}
 	}
+	__u32 imode = BPF_CORE_READ(inode, i_mode);
+	if (!template && cfg->regular_only && (imode & FSA_S_IFMT) != FSA_S_IFREG)
+		return 0;
 
 	struct event *e = begin(cfg, task, FSA_OP_WRITE, hook);
 	if (!e)
@@ -688,9 +786,9 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 	} else {
 		e->bytes = bytes;
 		e->offset = write_offset(file, inode, offset, &e->flags);
-		if (cfg->window_ns && (cfg->actions & (1 << FSA_OP_WRITE))) {
-			/* This write opens the window. The entry's file and writer
-			 * are read again: the inode may be another at that address. */
+		if (coalescing && take_over) {
+			/* This write opens the window, and the entry's file and
+			 * writer are read again. */
 			if (v) {
 				coalesce_new(v, task, inode, e->ts_ns, imode, hook);
 			} else {
@@ -739,7 +837,7 @@ static __always_inline loff_t *fentry_pos(__u64 *ctx, int n)
 SEC("fentry/vfs_write")
 int fentry_vfs_write(__u64 *ctx)
 {
-	struct config *cfg = admit();
+	struct config *cfg = admit_write();
 	if (!cfg)
 		return 0;
 	struct file *file = (struct file *)ctx[0];
@@ -752,7 +850,7 @@ int fentry_vfs_write(__u64 *ctx)
 SEC("fentry/vfs_writev")
 int fentry_vfs_writev(__u64 *ctx)
 {
-	struct config *cfg = admit();
+	struct config *cfg = admit_write();
 	if (!cfg)
 		return 0;
 	struct file *file = (struct file *)ctx[0];
@@ -767,7 +865,7 @@ int fentry_vfs_writev(__u64 *ctx)
 SEC("kprobe/vfs_write")
 int kprobe_vfs_write(struct pt_regs *regs)
 {
-	struct config *cfg = admit();
+	struct config *cfg = admit_write();
 	if (!cfg)
 		return 0;
 	struct file *file = (struct file *)PT_REGS_PARM1(regs);
@@ -781,7 +879,7 @@ int kprobe_vfs_write(struct pt_regs *regs)
 SEC("kprobe/vfs_writev")
 int kprobe_vfs_writev(struct pt_regs *regs)
 {
-	struct config *cfg = admit();
+	struct config *cfg = admit_write();
 	if (!cfg)
 		return 0;
 	struct file *file = (struct file *)PT_REGS_PARM1(regs);
@@ -798,11 +896,10 @@ int kprobe_vfs_writev(struct pt_regs *regs)
 
 static __always_inline int tp_write(struct trace_event_raw_sys_enter *ctx, int vectored, __s64 pos)
 {
-	struct config *cfg = admit();
+	struct config *cfg = admit_write();
 	if (!cfg)
 		return 0;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file *file = fd_file(task, ctx->args[0]);
+	struct file *file = current_fd_file(ctx->args[0]);
 	__u16 flags = 0;
 	__u64 bytes;
 	if (vectored)
@@ -851,12 +948,11 @@ int tp_sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	struct config *cfg = admit();
 	if (!cfg || !cfg->window_ns)
 		return 0;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file *file = fd_file(task, ctx->args[0]);
+	struct file *file = current_fd_file(ctx->args[0]);
 	if (!file || !(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))
 		return 0;
 	struct coalesce_key k = {};
-	coalesce_key_of(&k, task, BPF_CORE_READ(file, f_inode));
+	coalesce_key_of(&k, BPF_CORE_READ(file, f_inode));
 	struct coalesce_val *v = bpf_map_lookup_elem(&coalesce, &k);
 	if (!v)
 		return 0;
@@ -906,6 +1002,7 @@ int flush_coalesced(__u64 *ctx)
 		e->loginuid = (__u32)-1;
 		e->exec_id = v->exec_id;
 		e->ino = v->ino;
+		e->generation = v->generation;
 		e->dev = v->dev;
 		e->mode = v->mode;
 		e->flags = FSA_F_COALESCED | v->flags;
@@ -926,8 +1023,8 @@ int flush_coalesced(__u64 *ctx)
 }
 
 /* ---- syscalls that change files other than by write: one program on
- * every syscall's entry keeps the arguments of those it watches, one on
- * every exit reports the call when it succeeded. ---- */
+ * the entry of each of these calls keeps the arguments of those it watches,
+ * one on their exits reports the call when it succeeded. ---- */
 
 /* What the exit program does with a syscall; user space maps this
  * architecture's syscall numbers to these in syscall_kinds. */
@@ -1017,7 +1114,7 @@ static __always_inline int async_write(struct file *file, __u64 count, loff_t *p
 		if (!p || p->kind != SC_ASYNC_SUBMIT)
 			return 0;
 	}
-	struct config *cfg = admit();
+	struct config *cfg = admit_write();
 	if (!cfg)
 		return 0;
 	__u16 flags = 0;
@@ -1089,10 +1186,32 @@ static __always_inline void transfer_pos(struct pending *p, struct task_struct *
 	p->pos = BPF_CORE_READ(f, f_pos);
 }
 
-SEC("tracepoint/raw_syscalls/sys_enter")
-int tp_sys_enter(struct trace_event_raw_sys_enter *ctx)
+/* The records of the syscalls:sys_enter_<call> and sys_exit_<call>
+ * tracepoints. Unlike raw_syscalls' record, the call's number is an int, and
+ * an entry holds only the arguments its call takes: the verifier checks the
+ * farthest direct read against each tracepoint's record, so one program
+ * serving calls of one to six arguments copies them with a probe read (the
+ * kernel hands BPF a frame with room for six). */
+struct syscall_enter {
+	__u64 common;
+	int nr;
+	__u32 _pad;
+	__u64 args[6];
+};
+
+struct syscall_exit {
+	__u64 common;
+	int nr;
+	__u32 _pad;
+	long ret;
+};
+
+/* Attached to the entry of each call in syscall_kinds, and of no other:
+ * the system calls nobody watches run no program at all. */
+SEC("tracepoint/syscalls/sys_enter_watched")
+int tp_syscall_enter(struct syscall_enter *ctx)
 {
-	__u32 nr = ctx->id;
+	__u32 nr = ctx->nr;
 	if (nr >= FSA_MAX_SYSCALL)
 		return 0;
 	__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &nr);
@@ -1104,12 +1223,8 @@ int tp_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	if (compat_task(task))
 		return 0;
 	struct pending p = {.kind = *kind & ~FSA_SC_WATCHED, .pos = -1};
-	p.args[0] = ctx->args[0];
-	p.args[1] = ctx->args[1];
-	p.args[2] = ctx->args[2];
-	p.args[3] = ctx->args[3];
-	p.args[4] = ctx->args[4];
-	p.args[5] = ctx->args[5];
+	if (bpf_probe_read_kernel(p.args, sizeof(p.args), ctx->args))
+		return 0;
 	switch (p.kind) {
 	case SC_SENDFILE:
 		transfer_pos(&p, task, (int)p.args[0], 0);
@@ -1606,8 +1721,23 @@ int kprobe_security_file_truncate(struct pt_regs *regs)
 	return lsm_file_truncate((struct file *)PT_REGS_PARM1(regs), FSA_HOOK_KPROBE);
 }
 
+/* Every system call's exit, attached only with VFS points: the thread's
+ * pending VFS event, if it has one, is confirmed by whatever call made it
+ * (an unlink, a rename, but also a bind that made a socket file). */
 SEC("tracepoint/raw_syscalls/sys_exit")
 int tp_sys_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 zero = 0;
+	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
+	if (cfg && cfg->lsm)
+		confirm(cfg, bpf_get_current_pid_tgid(), ctx->ret, 0, (__u32)ctx->id);
+	return 0;
+}
+
+/* The exit of each call in syscall_kinds: the call kept at its entry is
+ * reported when it succeeded. */
+SEC("tracepoint/syscalls/sys_exit_watched")
+int tp_syscall_exit(struct syscall_exit *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 zero = 0;
@@ -1615,8 +1745,6 @@ int tp_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!cfg)
 		return 0;
 	long ret = ctx->ret;
-	if (cfg->lsm)
-		confirm(cfg, id, ret, 0, (__u32)ctx->id);
 	struct pending *pp = bpf_map_lookup_elem(&pending, &id);
 	if (!pp)
 		return 0;

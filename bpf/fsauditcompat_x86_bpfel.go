@@ -22,21 +22,23 @@ type fsauditCompatCoalesceKey struct {
 }
 
 type fsauditCompatCoalesceVal struct {
-	_        structs.HostLayout
-	WindowNs uint64
-	FirstNs  uint64
-	LastNs   uint64
-	Writes   uint64
-	Bytes    uint64
-	FirstOff uint64
-	Ino      uint64
-	Dev      uint32
-	Uid      uint32
-	Euid     uint32
-	ExecId   uint32
-	Mode     uint32
-	Hook     uint16
-	Flags    uint16
+	_          structs.HostLayout
+	WindowNs   uint64
+	FirstNs    uint64
+	LastNs     uint64
+	Writes     uint64
+	Bytes      uint64
+	FirstOff   uint64
+	Ino        uint64
+	Dev        uint32
+	Uid        uint32
+	Euid       uint32
+	ExecId     uint32
+	Mode       uint32
+	Hook       uint16
+	Flags      uint16
+	Generation uint32
+	_          [4]byte
 }
 
 type fsauditCompatConfig struct {
@@ -50,7 +52,8 @@ type fsauditCompatConfig struct {
 	Actions      uint32
 	SyscallOps   uint32
 	Lsm          uint8
-	Pad2         [3]uint8
+	FilterUids   uint8
+	Pad2         [2]uint8
 	WindowNs     uint64
 }
 
@@ -95,7 +98,7 @@ type fsauditCompatEvent struct {
 	EndNs         uint64
 	Writes        uint64
 	ExecId        uint32
-	Pad3          uint32
+	Generation    uint32
 	Comm          [16]int8
 	Path          [8448]uint8
 	Args          [2048]uint8
@@ -188,6 +191,7 @@ const (
 	fsauditCompatMapCoalesceStats               = "coalesce_stats"
 	fsauditCompatMapEvents                      = "events"
 	fsauditCompatMapExcludedComms               = "excluded_comms"
+	fsauditCompatMapExcludedUids                = "excluded_uids"
 	fsauditCompatMapInflight                    = "inflight"
 	fsauditCompatMapLost                        = "lost"
 	fsauditCompatMapPending                     = "pending"
@@ -227,7 +231,6 @@ const (
 	fsauditCompatProgTpIoUringComplete          = "tp_io_uring_complete"
 	fsauditCompatProgTpSchedProcessExec         = "tp_sched_process_exec"
 	fsauditCompatProgTpSchedProcessExit         = "tp_sched_process_exit"
-	fsauditCompatProgTpSysEnter                 = "tp_sys_enter"
 	fsauditCompatProgTpSysEnterClose            = "tp_sys_enter_close"
 	fsauditCompatProgTpSysEnterPwrite64         = "tp_sys_enter_pwrite64"
 	fsauditCompatProgTpSysEnterPwritev          = "tp_sys_enter_pwritev"
@@ -235,6 +238,8 @@ const (
 	fsauditCompatProgTpSysEnterWrite            = "tp_sys_enter_write"
 	fsauditCompatProgTpSysEnterWritev           = "tp_sys_enter_writev"
 	fsauditCompatProgTpSysExit                  = "tp_sys_exit"
+	fsauditCompatProgTpSyscallEnter             = "tp_syscall_enter"
+	fsauditCompatProgTpSyscallExit              = "tp_syscall_exit"
 )
 
 // loadFsauditCompat returns the embedded CollectionSpec for fsauditCompat.
@@ -311,7 +316,6 @@ type fsauditCompatProgramSpecs struct {
 	TpIoUringComplete          *ebpf.ProgramSpec `ebpf:"tp_io_uring_complete"`
 	TpSchedProcessExec         *ebpf.ProgramSpec `ebpf:"tp_sched_process_exec"`
 	TpSchedProcessExit         *ebpf.ProgramSpec `ebpf:"tp_sched_process_exit"`
-	TpSysEnter                 *ebpf.ProgramSpec `ebpf:"tp_sys_enter"`
 	TpSysEnterClose            *ebpf.ProgramSpec `ebpf:"tp_sys_enter_close"`
 	TpSysEnterPwrite64         *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwrite64"`
 	TpSysEnterPwritev          *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev"`
@@ -319,6 +323,8 @@ type fsauditCompatProgramSpecs struct {
 	TpSysEnterWrite            *ebpf.ProgramSpec `ebpf:"tp_sys_enter_write"`
 	TpSysEnterWritev           *ebpf.ProgramSpec `ebpf:"tp_sys_enter_writev"`
 	TpSysExit                  *ebpf.ProgramSpec `ebpf:"tp_sys_exit"`
+	TpSyscallEnter             *ebpf.ProgramSpec `ebpf:"tp_syscall_enter"`
+	TpSyscallExit              *ebpf.ProgramSpec `ebpf:"tp_syscall_exit"`
 }
 
 // fsauditCompatMapSpecs contains maps before they are loaded into the kernel.
@@ -330,6 +336,7 @@ type fsauditCompatMapSpecs struct {
 	CoalesceStats  *ebpf.MapSpec `ebpf:"coalesce_stats"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	ExcludedComms  *ebpf.MapSpec `ebpf:"excluded_comms"`
+	ExcludedUids   *ebpf.MapSpec `ebpf:"excluded_uids"`
 	Inflight       *ebpf.MapSpec `ebpf:"inflight"`
 	Lost           *ebpf.MapSpec `ebpf:"lost"`
 	Pending        *ebpf.MapSpec `ebpf:"pending"`
@@ -370,6 +377,7 @@ type fsauditCompatMaps struct {
 	CoalesceStats  *ebpf.Map `ebpf:"coalesce_stats"`
 	Events         *ebpf.Map `ebpf:"events"`
 	ExcludedComms  *ebpf.Map `ebpf:"excluded_comms"`
+	ExcludedUids   *ebpf.Map `ebpf:"excluded_uids"`
 	Inflight       *ebpf.Map `ebpf:"inflight"`
 	Lost           *ebpf.Map `ebpf:"lost"`
 	Pending        *ebpf.Map `ebpf:"pending"`
@@ -386,6 +394,7 @@ func (m *fsauditCompatMaps) Close() error {
 		m.CoalesceStats,
 		m.Events,
 		m.ExcludedComms,
+		m.ExcludedUids,
 		m.Inflight,
 		m.Lost,
 		m.Pending,
@@ -438,7 +447,6 @@ type fsauditCompatPrograms struct {
 	TpIoUringComplete          *ebpf.Program `ebpf:"tp_io_uring_complete"`
 	TpSchedProcessExec         *ebpf.Program `ebpf:"tp_sched_process_exec"`
 	TpSchedProcessExit         *ebpf.Program `ebpf:"tp_sched_process_exit"`
-	TpSysEnter                 *ebpf.Program `ebpf:"tp_sys_enter"`
 	TpSysEnterClose            *ebpf.Program `ebpf:"tp_sys_enter_close"`
 	TpSysEnterPwrite64         *ebpf.Program `ebpf:"tp_sys_enter_pwrite64"`
 	TpSysEnterPwritev          *ebpf.Program `ebpf:"tp_sys_enter_pwritev"`
@@ -446,6 +454,8 @@ type fsauditCompatPrograms struct {
 	TpSysEnterWrite            *ebpf.Program `ebpf:"tp_sys_enter_write"`
 	TpSysEnterWritev           *ebpf.Program `ebpf:"tp_sys_enter_writev"`
 	TpSysExit                  *ebpf.Program `ebpf:"tp_sys_exit"`
+	TpSyscallEnter             *ebpf.Program `ebpf:"tp_syscall_enter"`
+	TpSyscallExit              *ebpf.Program `ebpf:"tp_syscall_exit"`
 }
 
 func (p *fsauditCompatPrograms) Close() error {
@@ -482,7 +492,6 @@ func (p *fsauditCompatPrograms) Close() error {
 		p.TpIoUringComplete,
 		p.TpSchedProcessExec,
 		p.TpSchedProcessExit,
-		p.TpSysEnter,
 		p.TpSysEnterClose,
 		p.TpSysEnterPwrite64,
 		p.TpSysEnterPwritev,
@@ -490,6 +499,8 @@ func (p *fsauditCompatPrograms) Close() error {
 		p.TpSysEnterWrite,
 		p.TpSysEnterWritev,
 		p.TpSysExit,
+		p.TpSyscallEnter,
+		p.TpSyscallExit,
 	)
 }
 

@@ -51,6 +51,7 @@ type Filter struct {
 	IncludePaths     []string `toml:"include_paths"`
 	ExcludePaths     []string `toml:"exclude_paths"`
 	ExcludeComms     []string `toml:"exclude_comms"`
+	ExcludeUIDs      []int64  `toml:"exclude_uids"`
 	RegularFilesOnly bool     `toml:"regular_files_only"`
 	IncludeCgroups   []string `toml:"include_cgroups"`
 	// Actions are the operations audited; the kernel side does not even
@@ -436,6 +437,14 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 	for _, comm := range c.Filter.ExcludeComms {
 		if comm == "" || len(comm) > 15 {
 			return errAt(fmt.Sprintf("%q is not a process name the kernel keeps (1 to 15 bytes)", comm), "filter", "exclude_comms")
+		}
+	}
+	if len(c.Filter.ExcludeUIDs) > 256 {
+		return errAt(fmt.Sprintf("%d users: at most 256", len(c.Filter.ExcludeUIDs)), "filter", "exclude_uids")
+	}
+	for _, uid := range c.Filter.ExcludeUIDs {
+		if uid < 0 || uid >= 1<<32-1 {
+			return errAt(fmt.Sprintf("%d is not a user id (0 to 4294967294)", uid), "filter", "exclude_uids")
 		}
 	}
 	if c.Spool.MaxSizeMB < 1 {

@@ -37,8 +37,11 @@ var builtAgent string
 var suiteCleanups []func()
 
 func TestMain(m *testing.M) {
-	if os.Getenv("FSAUDIT_E2E_HELPER") == "write-as" {
+	switch os.Getenv("FSAUDIT_E2E_HELPER") {
+	case "write-as":
 		os.Exit(writeAs())
+	case "reuse-inodes":
+		os.Exit(reuseInodes())
 	}
 	flag.Parse()
 	code := func() int {
@@ -81,8 +84,17 @@ func writeAs() int {
 		fmt.Fprintln(os.Stderr, "setgid:", err)
 		return 1
 	}
-	if err := syscall.Setuid(uid); err != nil {
-		fmt.Fprintln(os.Stderr, "setuid:", err)
+	// FSAUDIT_E2E_EUID, when set, keeps another effective uid, as a setuid
+	// program run by the user has.
+	euid := uid
+	if v := os.Getenv("FSAUDIT_E2E_EUID"); v != "" {
+		if _, err := fmt.Sscan(v, &euid); err != nil {
+			fmt.Fprintln(os.Stderr, "FSAUDIT_E2E_EUID:", err)
+			return 2
+		}
+	}
+	if err := syscall.Setresuid(uid, euid, euid); err != nil {
+		fmt.Fprintln(os.Stderr, "setresuid:", err)
 		return 1
 	}
 	if err := os.WriteFile(os.Getenv("FSAUDIT_E2E_PATH"), []byte(os.Getenv("FSAUDIT_E2E_DATA")), 0o644); err != nil {

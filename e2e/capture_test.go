@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -514,5 +516,46 @@ func TestLoginUID(t *testing.T) {
 	}
 	if r.User.Audit.ID != "0" || r.User.Audit.Name != users[0] {
 		t.Errorf("user.audit %q (%q), want 0 (%q)", r.User.Audit.ID, r.User.Audit.Name, users[0])
+	}
+}
+
+// TestExcludeUIDs: a task whose real and effective uids are both excluded
+// is left out in the kernel, for writes and every other change; one whose
+// effective uid is not (a setuid program run by an excluded user) is not.
+func TestExcludeUIDs(t *testing.T) {
+	requireRoot(t)
+	w := tmpDir(t, "fsaudit-uids-", 0o777)
+	agent := StartAgent(t, AgentConfig{Include: []string{w}, Sink: filepath.Join(t.TempDir(), "audit.jsonl"),
+		Actions: []string{"write", "create"}, Filter: "exclude_uids = [65533, 4242]"})
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAs := func(name string, uid, euid int) {
+		cmd := exec.Command(self)
+		cmd.Env = append(os.Environ(), "FSAUDIT_E2E_HELPER=write-as", fmt.Sprintf("FSAUDIT_E2E_UID=%d", uid),
+			fmt.Sprintf("FSAUDIT_E2E_EUID=%d", euid), "FSAUDIT_E2E_PATH="+w+"/"+name, "FSAUDIT_E2E_DATA="+name)
+		runCmd(t, cmd)
+	}
+	writeAs("excluded.txt", 65533, 65533)
+	writeAs("setuid.txt", 65533, 0)
+	writeAs("other.txt", 65532, 65532)
+	records := agent.Stop()
+	got := map[string][]string{}
+	for _, r := range records {
+		if r.Event.Action == "lost" {
+			continue
+		}
+		got[r.File.Path] = append(got[r.File.Path], r.Event.Action+" "+r.User.ID+"/"+r.User.Effective.ID)
+	}
+	want := map[string][]string{
+		w + "/setuid.txt": {"create 65533/0", "write 65533/0"},
+		w + "/other.txt":  {"create 65532/65532", "write 65532/65532"},
+	}
+	for _, v := range got {
+		slices.Sort(v)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("records by path:\n got %v\nwant %v", got, want)
 	}
 }

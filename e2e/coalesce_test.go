@@ -5,10 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // lines is what the scripts below write: "line0\n", "line1\n", ...
@@ -199,6 +202,93 @@ func TestCoalescingWindowEnds(t *testing.T) {
 		t.Errorf("%d records, want 4:\n%s", len(recs), dumpRecords(recs))
 	}
 	a.Stop()
+}
+
+// TestCoalescingInodeReused: a file closed without close(2) (dup2 over its
+// descriptor) leaves its window open; once the file is deleted its inode's
+// memory can be the next file's, whose writes must not be counted as the
+// first's. Every file's records add up to its own writes.
+func TestCoalescingInodeReused(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	sink := filepath.Join(t.TempDir(), "audit.jsonl")
+	a := StartAgent(t, AgentConfig{Include: []string{dir}, Sink: sink, Window: "10m"})
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 40
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), "FSAUDIT_E2E_HELPER=reuse-inodes", "FSAUDIT_E2E_PATH="+dir, fmt.Sprintf("FSAUDIT_E2E_ROUNDS=%d", rounds))
+	pid := runCmd(t, cmd)
+	recs := a.Stop()
+	for i := 0; i < rounds; i++ {
+		for _, name := range []string{fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i)} {
+			rs := ofFile(recs, filepath.Join(dir, name), pid)
+			var writes, bytes uint64
+			for _, r := range rs {
+				writes += r.FSAudit.Writes
+				bytes += r.FSAudit.Bytes
+			}
+			if writes != 2 || bytes != 8 {
+				t.Errorf("%s: records of %d writes, %d bytes; want 2 writes, 8 bytes:\n%s", name, writes, bytes, dumpRecords(rs))
+			}
+		}
+	}
+}
+
+// reuseInodes is the workload of TestCoalescingInodeReused, run as a
+// process of its own on one CPU (where a freed inode's memory is reused
+// first): per round, two writes to a<i>, its deletion and a dup2 over its
+// descriptor, then two writes to a new file b<i>, closed.
+func reuseInodes() int {
+	dir := os.Getenv("FSAUDIT_E2E_PATH")
+	var rounds int
+	if _, err := fmt.Sscan(os.Getenv("FSAUDIT_E2E_ROUNDS"), &rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "FSAUDIT_E2E_ROUNDS:", err)
+		return 2
+	}
+	runtime.LockOSThread()
+	var one unix.CPUSet
+	one.Set(0)
+	if err := unix.SchedSetaffinity(0, &one); err != nil {
+		fmt.Fprintln(os.Stderr, "sched_setaffinity:", err)
+		return 1
+	}
+	null, err := unix.Open("/dev/null", unix.O_WRONLY, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for i := 0; i < rounds; i++ {
+		for _, name := range []string{fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i)} {
+			p := filepath.Join(dir, name)
+			fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC, 0o644)
+			if err == nil {
+				_, err = unix.Write(fd, []byte("four"))
+			}
+			if err == nil {
+				_, err = unix.Write(fd, []byte("more"))
+			}
+			if err == nil && name[0] == 'a' {
+				// Gone, and closed by dup2: no close(2).
+				if err = unix.Unlink(p); err == nil {
+					err = unix.Dup2(null, fd)
+				}
+			}
+			if err == nil {
+				err = unix.Close(fd)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, name, err)
+				return 1
+			}
+			// Time for the deleted inode's memory to be freed (after an
+			// RCU grace period).
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return 0
 }
 
 // startSh starts a shell script in the background with args $1.. and

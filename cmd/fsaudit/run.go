@@ -100,11 +100,15 @@ func captureOptions(cfg *config.Config) (bpf.Options, error) {
 		AgentPID:        uint32(os.Getpid()),
 		RegularOnly:     cfg.Filter.RegularFilesOnly,
 		ExcludeComms:    cfg.Filter.ExcludeComms,
+		ExcludeUIDs:     make([]uint32, 0, len(cfg.Filter.ExcludeUIDs)),
 		Actions:         cfg.Filter.Actions,
 		RingBufferBytes: uint32(cfg.Agent.RingBufferKB) << 10,
 		CoalesceWindow:  cfg.Coalesce.Window.Duration,
 		// For tests of the pre-5.17 object on newer kernels.
 		Object: os.Getenv("FSAUDIT_BPF_OBJECT"),
+	}
+	for _, uid := range cfg.Filter.ExcludeUIDs {
+		o.ExcludeUIDs = append(o.ExcludeUIDs, uint32(uid))
 	}
 	if len(cfg.Filter.IncludeCgroups) > 0 {
 		cg, err := enrich.NewCgroups("/proc/self/mountinfo")
@@ -316,10 +320,11 @@ func reload(path string, old *config.Config, pl *pipeline.Pipeline, router *sink
 	}
 	pl.SetFilter(pathFilter(cfg))
 	if cfg.Agent.Hook != old.Agent.Hook || !reflect.DeepEqual(cfg.Filter.ExcludeComms, old.Filter.ExcludeComms) ||
+		!reflect.DeepEqual(cfg.Filter.ExcludeUIDs, old.Filter.ExcludeUIDs) ||
 		!reflect.DeepEqual(cfg.Filter.IncludeCgroups, old.Filter.IncludeCgroups) || cfg.Agent.RingBufferKB != old.Agent.RingBufferKB ||
 		cfg.Filter.RegularFilesOnly != old.Filter.RegularFilesOnly || !reflect.DeepEqual(cfg.Sinks, old.Sinks) ||
 		!reflect.DeepEqual(cfg.Filter.Actions, old.Filter.Actions) {
-		log.Warn().Msg("changes to hook, ring_buffer_kb, exclude_comms, include_cgroups, regular_files_only, actions and sinks take effect at the next start; path filters applied now")
+		log.Warn().Msg("changes to hook, ring_buffer_kb, exclude_comms, exclude_uids, include_cgroups, regular_files_only, actions and sinks take effect at the next start; path filters applied now")
 	}
 	running := *old
 	running.Filter.IncludePaths = cfg.Filter.IncludePaths
