@@ -23,18 +23,14 @@ func (h Hash) String() string { return hex.EncodeToString(h[:]) }
 
 // Chainer computes the hashes of a stream of records.
 type Chainer struct {
-	mac  hash.Hash // nil: plain SHA-256
+	mac  hash.Hash // HMAC-SHA-256, or plain SHA-256; reset for each record
 	prev Hash
 }
 
 // New starts (or continues, from prev) a chain; key, when not empty, makes
 // it an HMAC chain that only holders of the key can extend or check.
 func New(key []byte, prev Hash) *Chainer {
-	c := &Chainer{prev: prev}
-	if len(key) > 0 {
-		c.mac = hmac.New(sha256.New, key)
-	}
-	return c
+	return &Chainer{prev: prev, mac: newMAC(key)}
 }
 
 // Prev is the hash the next record will follow.
@@ -53,15 +49,16 @@ func (c *Chainer) Next(canonical []byte) (prev, h Hash) {
 	return prev, h
 }
 
+// newMAC is the hash of a chain: HMAC-SHA-256 with a key, else SHA-256.
+func newMAC(key []byte) hash.Hash {
+	if len(key) > 0 {
+		return hmac.New(sha256.New, key)
+	}
+	return sha256.New()
+}
+
 func sum(mac hash.Hash, prev Hash, canonical []byte) Hash {
 	var h Hash
-	if mac == nil {
-		s := sha256.New()
-		s.Write(prev[:])
-		s.Write(canonical)
-		s.Sum(h[:0])
-		return h
-	}
 	mac.Reset()
 	mac.Write(prev[:])
 	mac.Write(canonical)
@@ -121,11 +118,7 @@ const duplicateWindow = 1 << 20
 // NewVerifier checks a stream; the first line's prev is taken as given
 // (the stream may start anywhere in the chain).
 func NewVerifier(key []byte) *Verifier {
-	v := &Verifier{start: true, seen: map[Hash]struct{}{}}
-	if len(key) > 0 {
-		v.mac = hmac.New(sha256.New, key)
-	}
-	return v
+	return &Verifier{start: true, seen: map[Hash]struct{}{}, mac: newMAC(key)}
 }
 
 // Last is the hash of the last line verified: where the chain goes on.

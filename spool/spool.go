@@ -234,6 +234,17 @@ func scan(path string, start int64) (int, int64, [32]byte, error) {
 
 // readFrame reads one frame into e (its slices are fresh) and returns its size.
 func readFrame(r *bufio.Reader, e *Entry) (int64, error) {
+	return readFrameIn(r, e, nil)
+}
+
+// arenaSize is the block readFrameIn carves frames from: one allocation
+// for a batch of records, not one per record.
+const arenaSize = 64 << 10
+
+// readFrameIn is readFrame with e's slices carved from *arena when it is
+// not nil: a new block when the frame does not fit in what is left, never
+// bytes an earlier entry holds.
+func readFrameIn(r *bufio.Reader, e *Entry, arena *[]byte) (int64, error) {
 	var h [frameHeader]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -245,7 +256,18 @@ func readFrame(r *bufio.Reader, e *Entry) (int64, error) {
 	if n < 1+8+8+32+4 || n > maxEntry {
 		return 0, errTorn
 	}
-	buf := make([]byte, n)
+	var buf []byte
+	switch {
+	case arena == nil:
+		buf = make([]byte, n)
+	default:
+		if cap(*arena)-len(*arena) < int(n) {
+			*arena = make([]byte, 0, max(arenaSize, int(n)))
+		}
+		a := *arena
+		buf = a[len(a) : len(a)+int(n) : len(a)+int(n)]
+		*arena = a[:len(a)+int(n)]
+	}
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return 0, errTorn
 	}
@@ -567,6 +589,7 @@ func (s *Spool) Read(max int, wait time.Duration, from Position) ([]Entry, Posit
 		return nil, from, ErrClosed
 	}
 	var out []Entry
+	var arena []byte // the batch's frames, in blocks of arenaSize
 	pos := from
 	for len(out) < max && s.hasAfter(pos) {
 		seg := s.segFor(pos.Segment)
@@ -585,7 +608,7 @@ func (s *Spool) Read(max int, wait time.Duration, from Position) ([]Entry, Posit
 			return out, pos, err
 		}
 		var e Entry
-		size, err := readFrame(s.rbuf, &e)
+		size, err := readFrameIn(s.rbuf, &e, &arena)
 		if err != nil {
 			return out, pos, fmt.Errorf("spool %s: segment %s at %d: %w", s.opts.Dir, segName(pos.Segment), pos.Offset, err)
 		}

@@ -95,6 +95,36 @@ func TestAppendReadAck(t *testing.T) {
 	s.Close()
 }
 
+// A batch's entries are carved from shared blocks: each keeps its own bytes,
+// whatever their sizes (frames larger than a block included), and appending
+// to one never writes over the next.
+func TestReadBatchBytes(t *testing.T) {
+	s, _ := open(t, Options{Dir: t.TempDir()})
+	defer s.Close()
+	sizes := []int{10, arenaSize - 100, 300, arenaSize + 5000, 1, 0, 5000}
+	var in []Entry
+	for i, n := range sizes {
+		e := Entry{Seq: uint64(i), Key: []byte(fmt.Sprint("k", i)), Value: bytes.Repeat([]byte{byte('a' + i)}, n)}
+		in = append(in, e)
+	}
+	if _, _, err := s.Append(in); err != nil {
+		t.Fatal(err)
+	}
+	es, _, err := s.Read(len(in), 0, Position{})
+	if err != nil || len(es) != len(in) {
+		t.Fatalf("Read = %d entries, %v", len(es), err)
+	}
+	for i := range es {
+		es[i].Value = append(es[i].Value, '!')
+	}
+	for i, e := range es {
+		want := append(bytes.Repeat([]byte{byte('a' + i)}, sizes[i]), '!')
+		if string(e.Key) != fmt.Sprint("k", i) || !bytes.Equal(e.Value, want) {
+			t.Errorf("entry %d: key %q, value of %d bytes, want %d", i, e.Key, len(e.Value), len(want))
+		}
+	}
+}
+
 // After a crash (no Close), what was appended and not acknowledged is read
 // again; what was acknowledged is not.
 func TestReopenRedelivers(t *testing.T) {
