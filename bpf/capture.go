@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -709,10 +710,27 @@ func (c *Capture) attach(pt point, m Mode) ([]link.Link, []*ebpf.Program, error)
 	return links, progs, nil
 }
 
-func release(links []link.Link, progs []*ebpf.Program) {
-	for _, l := range links {
-		l.Close()
+// closeLinks detaches links, all at once. Each perf event on a tracepoint
+// waits for an RCU grace period as it goes, under a kernel-wide lock: the
+// ninety or so of tracepoint mode take seconds (six one after the other,
+// three together). Stop and Probe do not wait for it: their programs are
+// told to do nothing first (settings.stopped).
+func closeLinks(links []link.Link) error {
+	errs := make([]error, len(links))
+	var wg sync.WaitGroup
+	for i, l := range links {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.Close()
+		}()
 	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func release(links []link.Link, progs []*ebpf.Program) {
+	closeLinks(links)
 	for _, p := range progs {
 		p.Close()
 	}
@@ -733,6 +751,10 @@ func Probe() (variant string, st []PointStatus, err error) {
 		return variant, nil, fmt.Errorf("creating BPF maps: %w", describe(err))
 	}
 	defer c.maps.close()
+	// The programs are attached only to see that they can be: they do nothing.
+	if err := c.setStopped(); err != nil {
+		return variant, nil, err
+	}
 	tracefsErr := ensureTracefs()
 	for _, pt := range points {
 		ps := PointStatus{Point: pt.name}
@@ -744,7 +766,8 @@ func Probe() (variant string, st []PointStatus, err error) {
 				var links []link.Link
 				var progs []*ebpf.Program
 				links, progs, err = c.attach(pt, m)
-				release(links, progs)
+				go closeLinks(links)
+				release(nil, progs)
 			}
 			ps.Attempts = append(ps.Attempts, Attempt{Mode: m, Err: err})
 			if err == nil && ps.Mode == "" {
@@ -893,10 +916,14 @@ func (c *Capture) Read(e *Event) error {
 func (c *Capture) Stop() error {
 	var err error
 	c.stopOnce.Do(func() {
-		for _, l := range c.links {
-			err = errors.Join(err, l.Close())
-		}
+		links := c.links
 		c.links = nil
+		if derr := c.disable(); derr != nil {
+			// Detaching waits for the programs that run.
+			err = closeLinks(links)
+		} else {
+			go closeLinks(links)
+		}
 		if c.co != nil {
 			// No write can merge any more: report what the map holds.
 			err = errors.Join(err, c.co.finish())
@@ -906,6 +933,38 @@ func (c *Capture) Stop() error {
 		}
 	})
 	return err
+}
+
+// disable tells every program to do nothing from now on and returns once
+// none still runs from before: an RCU grace period, which every BPF program
+// run lies within (membarrier(MEMBARRIER_CMD_GLOBAL) waits for one when
+// more than one CPU is online). With one CPU to run on it says so: a
+// program preempted on that CPU could still be running.
+func (c *Capture) disable() error {
+	if err := c.setStopped(); err != nil {
+		return err
+	}
+	if runtime.NumCPU() < 2 {
+		return errors.New("one CPU: no grace period to wait for")
+	}
+	const membarrierCmdGlobal = 1
+	if _, _, errno := unix.Syscall(unix.SYS_MEMBARRIER, membarrierCmdGlobal, 0, 0); errno != 0 {
+		return fmt.Errorf("membarrier: %w", errno)
+	}
+	return nil
+}
+
+// setStopped sets settings.stopped: admit nothing.
+func (c *Capture) setStopped() error {
+	var cfg fsauditConfig
+	if err := c.maps.Settings.Lookup(uint32(0), &cfg); err != nil {
+		return fmt.Errorf("reading BPF settings: %w", err)
+	}
+	cfg.Stopped = 1
+	if err := c.maps.Settings.Put(uint32(0), cfg); err != nil {
+		return fmt.Errorf("writing BPF settings: %w", err)
+	}
+	return nil
 }
 
 // fmodeCreated is the kernel's FMODE_CREATED, the f_mode bit an open sets

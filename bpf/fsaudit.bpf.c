@@ -157,7 +157,8 @@ struct config {
 	__u32 syscall_ops;   /* bit 1 << op for each op the syscall point reports (the others have VFS hooks) */
 	__u8 lsm;            /* VFS (LSM) hook points are attached: confirm their pending events */
 	__u8 filter_uids;    /* consult excluded_uids */
-	__u8 _pad2[2];
+	__u8 stopped;        /* the agent stops (or only probes): admit nothing */
+	__u8 _pad2;
 	__u64 window_ns;     /* coalescing window; 0: one event per write */
 };
 
@@ -481,7 +482,7 @@ static __always_inline struct config *admit(void)
 {
 	__u32 zero = 0;
 	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
-	if (!cfg)
+	if (!cfg || cfg->stopped)
 		return 0;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (tgid == cfg->agent_tgid)
@@ -1571,7 +1572,7 @@ int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 {
 	__u32 zero = 0;
 	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
-	if (!cfg || !cfg->lsm)
+	if (!cfg || !cfg->lsm || cfg->stopped)
 		return 0;
 	int res = BPF_CORE_READ(ctx, res);
 	__u32 sub = 0;
@@ -1729,7 +1730,7 @@ int tp_sys_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	__u32 zero = 0;
 	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
-	if (cfg && cfg->lsm)
+	if (cfg && cfg->lsm && !cfg->stopped)
 		confirm(cfg, bpf_get_current_pid_tgid(), ctx->ret, 0, (__u32)ctx->id);
 	return 0;
 }
@@ -1742,7 +1743,7 @@ int tp_syscall_exit(struct syscall_exit *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 zero = 0;
 	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
-	if (!cfg)
+	if (!cfg || cfg->stopped)
 		return 0;
 	long ret = ctx->ret;
 	struct pending *pp = bpf_map_lookup_elem(&pending, &id);

@@ -53,7 +53,8 @@ type fsauditConfig struct {
 	SyscallOps   uint32
 	Lsm          uint8
 	FilterUids   uint8
-	Pad2         [2]uint8
+	Stopped      uint8
+	Pad2         uint8
 	WindowNs     uint64
 }
 
