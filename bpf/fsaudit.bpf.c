@@ -462,13 +462,17 @@ static __always_inline __u64 iov_bytes(const struct iovec *vec, __u64 vlen, __u1
 }
 
 /* Copies size bytes of e into the ring buffer, counting it lost when there
- * is no room. The reader is woken only once FSA_WAKEUP_BYTES wait, unless
- * wake_now asks for it at once. */
+ * is no room. The reader is woken each time another FSA_WAKEUP_BYTES wait
+ * (it also polls every few ms), or at once when wake_now asks for it. A
+ * wakeup is an interrupt the CPU sends itself, some microseconds in a
+ * virtual machine: one per event while the reader is behind cost more than
+ * the whole event did. */
 static __always_inline void send(struct event *e, __u64 size, int wake_now, __u32 lost_slot)
 {
-	__u64 flags = BPF_RB_FORCE_WAKEUP;
-	if (!wake_now && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < FSA_WAKEUP_BYTES)
-		flags = BPF_RB_NO_WAKEUP;
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	if (wake_now || (avail + size) / FSA_WAKEUP_BYTES != avail / FSA_WAKEUP_BYTES)
+		flags = BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(&events, e, size, flags)) {
 		__u64 *n = bpf_map_lookup_elem(&lost, &lost_slot);
 		if (n)
