@@ -327,13 +327,43 @@ type Clock struct {
 func (c *Clock) Wall(mono uint64) time.Time {
 	c.mu.Lock()
 	if now := coarseNow(); c.updated.IsZero() || now.Sub(c.updated) > time.Second {
-		var ts unix.Timespec
-		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err == nil {
-			c.offset = time.Now().UnixNano() - ts.Nano()
+		// A measurement that could be off by a millisecond is taken only
+		// when there is none yet; the next event measures again.
+		if off, err, ok := measureOffset(); ok && (err < int64(time.Millisecond) || c.updated.IsZero()) {
+			c.offset = off
 			c.updated = now
 		}
 	}
 	off := c.offset
 	c.mu.Unlock()
 	return time.Unix(0, int64(mono)+off)
+}
+
+// offsetTries is how many readings measureOffset takes the best of.
+const offsetTries = 5
+
+// measureOffset reads realtime - monotonic: the wall clock between two
+// monotonic readings, the best of a few tries (the pair closest together).
+// One unbracketed pair can be milliseconds off where the reader is
+// preempted between its two reads (virtual machines), enough to put a
+// record's time before that of an earlier event. err is half the best
+// pair's gap.
+func measureOffset() (offset, err int64, ok bool) {
+	best := int64(-1)
+	for range offsetTries {
+		var a, b unix.Timespec
+		if unix.ClockGettime(unix.CLOCK_MONOTONIC, &a) != nil {
+			return 0, 0, false
+		}
+		wall := time.Now().UnixNano()
+		if unix.ClockGettime(unix.CLOCK_MONOTONIC, &b) != nil {
+			return 0, 0, false
+		}
+		gap := b.Nano() - a.Nano()
+		if best < 0 || gap < best {
+			best = gap
+			offset = wall - (a.Nano() + gap/2)
+		}
+	}
+	return offset, best / 2, true
 }

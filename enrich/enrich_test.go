@@ -118,3 +118,27 @@ func TestPathCache(t *testing.T) {
 		}
 	}
 }
+
+// TestClockWall: a monotonic reading converts to the wall-clock time it was
+// taken at (to well within the tolerance here, which only catches a wrong
+// sign or unit), and the offset is measured from a bracketed pair.
+func TestClockWall(t *testing.T) {
+	var c Clock
+	for range 50 {
+		var ts unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		if d := c.Wall(uint64(ts.Nano())).Sub(now); d < -100*time.Millisecond || d > 100*time.Millisecond {
+			t.Fatalf("Wall of a monotonic reading is %s from the time it was taken", d)
+		}
+	}
+	off, errNs, ok := measureOffset()
+	if !ok || errNs < 0 {
+		t.Fatalf("measureOffset = %d, %d, %v", off, errNs, ok)
+	}
+	if d := off - c.offset; d < -int64(100*time.Millisecond) || d > int64(100*time.Millisecond) {
+		t.Errorf("two measurements of the offset differ by %d ns", d)
+	}
+}
