@@ -329,7 +329,7 @@ func (c *Clock) Wall(mono uint64) time.Time {
 	if now := coarseNow(); c.updated.IsZero() || now.Sub(c.updated) > time.Second {
 		// A measurement that could be off by a millisecond is taken only
 		// when there is none yet; the next event measures again.
-		if off, err, ok := measureOffset(); ok && (err < int64(time.Millisecond) || c.updated.IsZero()) {
+		if off, uncertainty, ok := measureOffset(); ok && (uncertainty < int64(time.Millisecond) || c.updated.IsZero()) {
 			c.offset = off
 			c.updated = now
 		}
@@ -346,9 +346,9 @@ const offsetTries = 5
 // monotonic readings, the best of a few tries (the pair closest together).
 // One unbracketed pair can be milliseconds off where the reader is
 // preempted between its two reads (virtual machines), enough to put a
-// record's time before that of an earlier event. err is half the best
-// pair's gap.
-func measureOffset() (offset, err int64, ok bool) {
+// record's time before that of an earlier event. uncertainty is half the
+// best pair's gap.
+func measureOffset() (offset, uncertainty int64, ok bool) {
 	best := int64(-1)
 	for range offsetTries {
 		var a, b unix.Timespec

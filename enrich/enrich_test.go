@@ -134,9 +134,9 @@ func TestClockWall(t *testing.T) {
 			t.Fatalf("Wall of a monotonic reading is %s from the time it was taken", d)
 		}
 	}
-	off, errNs, ok := measureOffset()
-	if !ok || errNs < 0 {
-		t.Fatalf("measureOffset = %d, %d, %v", off, errNs, ok)
+	off, uncertainty, ok := measureOffset()
+	if !ok || uncertainty < 0 {
+		t.Fatalf("measureOffset = %d, %d, %v", off, uncertainty, ok)
 	}
 	if d := off - c.offset; d < -int64(100*time.Millisecond) || d > int64(100*time.Millisecond) {
 		t.Errorf("two measurements of the offset differ by %d ns", d)

@@ -221,8 +221,10 @@ func scan(path string, start int64) (int, int64, [32]byte, error) {
 	br := bufio.NewReaderSize(f, 1<<16)
 	n, off := 0, start
 	var e Entry
+	var arena []byte // one block, reused: only the hash is kept
 	for {
-		size, err := readFrame(br, &e)
+		arena = arena[:0]
+		size, err := readFrame(br, &e, &arena)
 		if err != nil {
 			return n, off, last, nil // io.EOF, or a torn or bad frame: stop there
 		}
@@ -232,19 +234,15 @@ func scan(path string, start int64) (int, int64, [32]byte, error) {
 	}
 }
 
-// readFrame reads one frame into e (its slices are fresh) and returns its size.
-func readFrame(r *bufio.Reader, e *Entry) (int64, error) {
-	return readFrameIn(r, e, nil)
-}
-
-// arenaSize is the block readFrameIn carves frames from: one allocation
-// for a batch of records, not one per record.
+// arenaSize is the block readFrame carves frames from: one allocation for
+// a batch of records, not one per record.
 const arenaSize = 64 << 10
 
-// readFrameIn is readFrame with e's slices carved from *arena when it is
-// not nil: a new block when the frame does not fit in what is left, never
-// bytes an earlier entry holds.
-func readFrameIn(r *bufio.Reader, e *Entry, arena *[]byte) (int64, error) {
+// readFrame reads one frame into e and returns its size. e's slices are
+// carved from *arena, in a new block when the frame does not fit in what
+// is left: never bytes an earlier entry holds, unless the caller gave the
+// block back (arena[:0]).
+func readFrame(r *bufio.Reader, e *Entry, arena *[]byte) (int64, error) {
 	var h [frameHeader]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -256,18 +254,12 @@ func readFrameIn(r *bufio.Reader, e *Entry, arena *[]byte) (int64, error) {
 	if n < 1+8+8+32+4 || n > maxEntry {
 		return 0, errTorn
 	}
-	var buf []byte
-	switch {
-	case arena == nil:
-		buf = make([]byte, n)
-	default:
-		if cap(*arena)-len(*arena) < int(n) {
-			*arena = make([]byte, 0, max(arenaSize, int(n)))
-		}
-		a := *arena
-		buf = a[len(a) : len(a)+int(n) : len(a)+int(n)]
-		*arena = a[:len(a)+int(n)]
+	if cap(*arena)-len(*arena) < int(n) {
+		*arena = make([]byte, 0, max(arenaSize, int(n)))
 	}
+	a := *arena
+	buf := a[len(a) : len(a)+int(n) : len(a)+int(n)]
+	*arena = a[:len(a)+int(n)]
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return 0, errTorn
 	}
@@ -608,7 +600,7 @@ func (s *Spool) Read(max int, wait time.Duration, from Position) ([]Entry, Posit
 			return out, pos, err
 		}
 		var e Entry
-		size, err := readFrameIn(s.rbuf, &e, &arena)
+		size, err := readFrame(s.rbuf, &e, &arena)
 		if err != nil {
 			return out, pos, fmt.Errorf("spool %s: segment %s at %d: %w", s.opts.Dir, segName(pos.Segment), pos.Offset, err)
 		}

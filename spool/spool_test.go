@@ -291,7 +291,8 @@ func FuzzFrame(f *testing.F) {
 		var off int64
 		for {
 			var e Entry
-			n, err := readFrame(r, &e)
+			var arena []byte
+			n, err := readFrame(r, &e, &arena)
 			if err != nil {
 				return
 			}
