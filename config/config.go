@@ -386,6 +386,23 @@ var (
 	saslMechanisms    = []string{"", "plain", "scram-sha-256", "scram-sha-512"}
 )
 
+// checkListen tells whether addr is a TCP listen address: "host:port",
+// ":port" or "[v6]:port", with a port number (not a service name).
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New(`want "host:port", e.g. "127.0.0.1:9464"`)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	if strings.ContainsAny(host, " /") {
+		return fmt.Errorf("host %q is not a host name or address", host)
+	}
+	return nil
+}
+
 func oneOf(v string, allowed []string) bool {
 	for _, a := range allowed {
 		if v == a {
@@ -404,6 +421,11 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 	}
 	if !oneOf(c.Agent.LogLevel, logLevels) {
 		return errAt(fmt.Sprintf("unknown log level %q: want one of %s", c.Agent.LogLevel, strings.Join(logLevels, ", ")), "agent", "log_level")
+	}
+	if l := c.Agent.MetricsListen; l != "" {
+		if err := checkListen(l); err != nil {
+			return errAt(fmt.Sprintf("%q: %s", l, err), "agent", "metrics_listen")
+		}
 	}
 	for _, list := range []struct {
 		key   string

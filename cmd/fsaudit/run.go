@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,12 +11,14 @@ import (
 	"reflect"
 	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/fsaudit/fsaudit/bpf"
 	"github.com/fsaudit/fsaudit/config"
 	"github.com/fsaudit/fsaudit/enrich"
+	"github.com/fsaudit/fsaudit/metrics"
 	"github.com/fsaudit/fsaudit/pipeline"
 	"github.com/fsaudit/fsaudit/record"
 	"github.com/fsaudit/fsaudit/sink"
@@ -137,7 +140,16 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 		}
 		defer stop()
 	}
-	warnUnbuilt(cfg, log)
+	// The metrics address is taken first: a taken port fails the start
+	// before anything is attached.
+	var ms *metrics.Server
+	if cfg.Agent.MetricsListen != "" {
+		var err error
+		if ms, err = metrics.Listen(cfg.Agent.MetricsListen); err != nil {
+			return err
+		}
+		defer ms.Close()
+	}
 	// The pipeline numbers the lost records of full spools; it is made
 	// after the router, so the router reaches it through this.
 	var pl *pipeline.Pipeline
@@ -209,6 +221,16 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 		closeOutputs()
 		return err
 	}
+	// health is nil while the pipeline runs, then why it does not.
+	var health atomic.Pointer[error]
+	notYet := errors.New("starting")
+	health.Store(&notYet)
+	if ms != nil {
+		ms.Serve(metrics.Handler(metricsSources(cfg, capture, pl, router), func() error {
+			return *health.Load()
+		}), func(err error) { log.Error().Err(err).Msg("metrics server stopped") })
+		log.Info().Str("address", ms.Addr().String()).Msg("serving /metrics and /healthz")
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -216,7 +238,17 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- pl.Run(ctx) }()
+	go func() {
+		err := pl.Run(ctx)
+		ended := errors.New("the pipeline ended")
+		if err != nil {
+			ended = fmt.Errorf("the pipeline ended: %w", err)
+		}
+		health.Store(&ended)
+		done <- err
+	}()
+	var ok error
+	health.Store(&ok)
 	log.Info().Str("bpf", capture.Variant).Int("pid", os.Getpid()).Msg("capturing")
 
 	var runErr error
@@ -229,6 +261,8 @@ loop:
 				continue
 			}
 			log.Info().Str("signal", s.String()).Msg("stopping: draining records to the sinks")
+			stopping := fmt.Errorf("stopping on %s", s)
+			health.Store(&stopping)
 			if err := capture.Stop(); err != nil {
 				log.Error().Err(err).Msg("detaching hooks")
 			}
@@ -295,10 +329,18 @@ func startCPUProfile(path string) (func(), error) {
 	}, nil
 }
 
-// warnUnbuilt says which configured features this build does not act on yet.
-func warnUnbuilt(cfg *config.Config, log zerolog.Logger) {
-	if cfg.Agent.MetricsListen != "" {
-		log.Warn().Str("metrics_listen", cfg.Agent.MetricsListen).Msg("metrics are not served by this build: key ignored")
+// metricsSources names what the metrics server reads.
+func metricsSources(cfg *config.Config, capture *bpf.Capture, pl *pipeline.Pipeline, router *sink.Router) metrics.Sources {
+	points := map[string]string{}
+	for _, p := range capture.Points {
+		points[p.Point] = string(p.Mode)
+	}
+	return metrics.Sources{
+		Pipeline: &pl.Stats,
+		Router:   router,
+		Kernel:   capture,
+		Info: metrics.Info{Version: version, Commit: commit(), BPFObject: bpf.ObjectHash(), BPFVariant: capture.Variant,
+			Hook: cfg.Agent.Hook, Points: points},
 	}
 }
 
@@ -323,8 +365,8 @@ func reload(path string, old *config.Config, pl *pipeline.Pipeline, router *sink
 		!reflect.DeepEqual(cfg.Filter.ExcludeUIDs, old.Filter.ExcludeUIDs) ||
 		!reflect.DeepEqual(cfg.Filter.IncludeCgroups, old.Filter.IncludeCgroups) || cfg.Agent.RingBufferKB != old.Agent.RingBufferKB ||
 		cfg.Filter.RegularFilesOnly != old.Filter.RegularFilesOnly || !reflect.DeepEqual(cfg.Sinks, old.Sinks) ||
-		!reflect.DeepEqual(cfg.Filter.Actions, old.Filter.Actions) {
-		log.Warn().Msg("changes to hook, ring_buffer_kb, exclude_comms, exclude_uids, include_cgroups, regular_files_only, actions and sinks take effect at the next start; path filters applied now")
+		!reflect.DeepEqual(cfg.Filter.Actions, old.Filter.Actions) || cfg.Agent.MetricsListen != old.Agent.MetricsListen {
+		log.Warn().Msg("changes to hook, ring_buffer_kb, metrics_listen, exclude_comms, exclude_uids, include_cgroups, regular_files_only, actions and sinks take effect at the next start; path filters applied now")
 	}
 	running := *old
 	running.Filter.IncludePaths = cfg.Filter.IncludePaths
