@@ -104,7 +104,11 @@ type Sink struct {
 	RetryFor     Duration `toml:"retry_for"`
 
 	// file
-	Path       string   `toml:"path"`
+	Path string `toml:"path"`
+	// Rotation is who rotates the file: "agent" (by max_size_mb and
+	// max_age, keeping max_backups) or "external" (logrotate moves it and
+	// sends SIGHUP; the agent never rotates it).
+	Rotation   string   `toml:"rotation"`
 	MaxSizeMB  int      `toml:"max_size_mb"`
 	MaxBackups int      `toml:"max_backups"`
 	MaxAge     Duration `toml:"max_age"`
@@ -204,6 +208,9 @@ func sinkDefaults(s *Sink) {
 	}
 	switch s.Type {
 	case "file":
+		if s.Rotation == "" {
+			s.Rotation = "agent"
+		}
 		if s.MaxSizeMB == 0 {
 			s.MaxSizeMB = 100
 		}
@@ -523,6 +530,9 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 			if !keyApplies(s.Type, k) {
 				return at(fmt.Sprintf("does not apply to a %s sink", s.Type), k)
 			}
+			if s.Rotation == "external" && slices.Contains(agentRotationKeys, k) {
+				return at("rotation = \"external\" leaves rotating the file to logrotate: remove this key", k)
+			}
 		}
 		if err := validateSink(s, at); err != nil {
 			return err
@@ -561,6 +571,9 @@ func validateSink(s *Sink, at func(msg, key string) error) error {
 	case "file":
 		if s.Path == "" || !filepath.IsAbs(s.Path) {
 			return at("a file sink needs an absolute path", "path")
+		}
+		if !oneOf(s.Rotation, []string{"agent", "external"}) {
+			return at(fmt.Sprintf("unknown rotation %q: want agent or external", s.Rotation), "rotation")
 		}
 		if s.MaxSizeMB < 1 {
 			return at("must be at least 1", "max_size_mb")
@@ -659,11 +672,14 @@ func validateSink(s *Sink, at func(msg, key string) error) error {
 
 var sinkKeys = map[string][]string{
 	"":       {"name", "type", "format", "include_paths", "exclude_paths", "actions", "containers", "queue_size", "batch_size", "batch_timeout", "retry_for"},
-	"file":   {"path", "max_size_mb", "max_backups", "max_age", "compress", "fsync"},
+	"file":   {"path", "rotation", "max_size_mb", "max_backups", "max_age", "compress", "fsync"},
 	"syslog": {"address", "protocol", "framing", "facility", "severity", "max_message_bytes", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name"},
 	"kafka": {"brokers", "topic", "key", "acks", "compression", "tls", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name",
 		"sasl_mechanism", "sasl_username", "sasl_password_file", "sasl_password_env", "create_topic", "topic_partitions", "topic_replication"},
 }
+
+// agentRotationKeys are the file sink's keys of rotation = "agent".
+var agentRotationKeys = []string{"max_size_mb", "max_backups", "max_age", "compress"}
 
 // keyApplies tells whether a [[sink]] key belongs to a sink type.
 func keyApplies(typ, key string) bool {

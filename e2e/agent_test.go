@@ -135,6 +135,8 @@ type AgentConfig struct {
 	Actions []string
 	// Window is [coalesce] window; empty: "0s", one record per write.
 	Window string
+	// Wrap runs the agent through a command (e.g. setpriv ... --).
+	Wrap []string
 }
 
 // StartAgent runs the agent with a config for cfg and returns once it
@@ -186,6 +188,9 @@ path = %q
 	}
 	a := &Agent{t: t, Sink: cfg.Sink, exited: make(chan error, 1)}
 	a.cmd = exec.Command(bin, "run", "--config", conf)
+	if len(cfg.Wrap) > 0 {
+		a.cmd = exec.Command(cfg.Wrap[0], append(cfg.Wrap[1:], bin, "run", "--config", conf)...)
+	}
 	a.cmd.Env = append(os.Environ(), "FSAUDIT_BPF_OBJECT="+cfg.Object)
 	stderr, err := a.cmd.StderrPipe()
 	if err != nil {

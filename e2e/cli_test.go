@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/fsaudit/fsaudit/bpf"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fsaudit/fsaudit/bpf"
 )
 
 func agentPath() string {
@@ -267,5 +269,69 @@ func TestCapabilitiesDropped(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestCheckSinksAndAgent: check dials a real rsyslogd over TCP and TLS,
+// warns about a receiver that is down (exit 0, 1 with --strict), and fails
+// on what stops run: a taken metrics address, a spool that cannot be made.
+func TestCheckSinksAndAgent(t *testing.T) {
+	requireRoot(t)
+	pki := writePKI(t, t.TempDir())
+	r := startRsyslogd(t, pki)
+	dead := freePorts(t, 1)[0]
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	syslogSink := func(name, addr, extra string) string {
+		return fmt.Sprintf("[[sink]]\nname = %q\ntype = \"syslog\"\naddress = %q\n%s\n", name, addr, extra)
+	}
+	for _, tc := range []struct {
+		name, conf string
+		agent      string // keys of [agent]
+		strict     bool
+		code       int
+		want       []string
+	}{
+		{"receiver up", syslogSink("tcp", fmt.Sprintf("tcp://127.0.0.1:%d", r.ports["tcp"]), "") +
+			syslogSink("tls", fmt.Sprintf("tls://127.0.0.1:%d", r.ports["tls"]), fmt.Sprintf("tls_ca_file = %q\ntls_server_name = \"localhost\"", pki.CA)),
+			"", true, 0, []string{"ok   tcp: syslog tcp://127.0.0.1:", "ok   tls: syslog tls://127.0.0.1:", "result: run would start\n"}},
+		{"receiver down", syslogSink("s", fmt.Sprintf("tcp://127.0.0.1:%d", dead), ""), "", false, 0,
+			[]string{"WARN s: ", "connection refused", "result: run would start, with 1 warning\n"}},
+		{"receiver down, strict", syslogSink("s", fmt.Sprintf("tcp://127.0.0.1:%d", dead), ""), "", true, 1,
+			[]string{"WARN s: ", "(exit 1: --strict)"}},
+		{"bad CA file", syslogSink("s", fmt.Sprintf("tls://127.0.0.1:%d", r.ports["tls"]), fmt.Sprintf("tls_ca_file = %q", notDir)), "", false, 1,
+			[]string{"FAIL s: sink cannot be opened", "result: run would not start"}},
+		{"metrics address taken", fmt.Sprintf("[[sink]]\nname = \"f\"\ntype = \"file\"\npath = %q\n", t.TempDir()+"/a.jsonl"),
+			fmt.Sprintf("metrics_listen = %q\n", taken.Addr().String()), false, 1,
+			[]string{"FAIL metrics_listen: ", "address already in use", "result: run would not start (1 check failed"}},
+		{"spool not a directory", fmt.Sprintf("[spool]\ndir = %q\n[[sink]]\nname = \"f\"\ntype = \"file\"\npath = %q\n", notDir, t.TempDir()+"/a.jsonl"), "", false, 1,
+			[]string{"FAIL spool " + notDir + ": not a directory"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := tc.conf
+			if !strings.Contains(conf, "[spool]") {
+				conf = fmt.Sprintf("[spool]\ndir = %q\n", t.TempDir()) + conf
+			}
+			args := []string{"check", "--config", writeConfig(t, fmt.Sprintf("[agent]\nhook = %q\n%s", *agentHook, tc.agent)+conf)}
+			if tc.strict {
+				args = append(args, "--strict")
+			}
+			code, stdout, stderr := runAgentCmd(t, args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d:\n%s%s", code, tc.code, stdout, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("output lacks %q:\n%s%s", w, stdout, stderr)
+				}
+			}
+		})
 	}
 }

@@ -381,7 +381,8 @@ topic = "fsaudit"
 }
 
 // TestCheckKafka: check reports a reachable topic, a missing one, and a
-// broker that does not answer, each in one line and the exit status.
+// broker that does not answer, each in one line. run would start with the
+// last two (records wait in the spool): a warning, exit 0; 1 with --strict.
 func TestCheckKafka(t *testing.T) {
 	b := kafkaBroker(t)
 	topic := "fsaudit-check-" + randHex(t, 4)
@@ -392,17 +393,25 @@ func TestCheckKafka(t *testing.T) {
 	dead := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
 	for _, tc := range []struct {
 		name, brokers, topic, extra string
+		strict                      bool
 		code                        int
 		want                        string
 	}{
-		{"reachable", b.Plain, topic, "", 0, "ok   k: kafka " + b.Plain + " topic " + topic + " is there (json)"},
-		{"missing topic", b.Plain, topic + "-none", "", 1, "topic " + topic + "-none"},
-		{"missing topic to create", b.Plain, topic + "-later", "create_topic = true\n", 0, "ok   k: kafka"},
-		{"dead broker", dead, topic, "", 1, "metadata from [" + dead + "]"},
+		{"reachable", b.Plain, topic, "", true, 0, "ok   k: kafka " + b.Plain + " topic " + topic + " is there (json)"},
+		{"missing topic", b.Plain, topic + "-none", "", false, 0, "WARN k: kafka sink k: topic " + topic + "-none"},
+		{"missing topic, strict", b.Plain, topic + "-none", "", true, 1, "WARN k: kafka sink k: topic " + topic + "-none"},
+		{"missing topic to create", b.Plain, topic + "-later", "create_topic = true\n", true, 0, "ok   k: kafka"},
+		{"dead broker", dead, topic, "", false, 0, "metadata from [" + dead + "]"},
+		{"dead broker, strict", dead, topic, "", true, 1, "metadata from [" + dead + "]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			conf := writeConfig(t, fmt.Sprintf("[agent]\nhook = %q\n\n[[sink]]\nname = \"k\"\ntype = \"kafka\"\nbrokers = [%q]\ntopic = %q\n%s", *agentHook, tc.brokers, tc.topic, tc.extra))
-			code, stdout, stderr := runAgentCmd(t, "check", "--config", conf)
+			conf := writeConfig(t, fmt.Sprintf("[agent]\nhook = %q\n[spool]\ndir = %q\n\n[[sink]]\nname = \"k\"\ntype = \"kafka\"\nbrokers = [%q]\ntopic = %q\n%s",
+				*agentHook, t.TempDir(), tc.brokers, tc.topic, tc.extra))
+			args := []string{"check", "--config", conf}
+			if tc.strict {
+				args = append(args, "--strict")
+			}
+			code, stdout, stderr := runAgentCmd(t, args...)
 			if code != tc.code || !strings.Contains(stdout, tc.want) {
 				t.Errorf("exit %d, want %d; output lacks %q:\n%s%s", code, tc.code, tc.want, stdout, stderr)
 			}

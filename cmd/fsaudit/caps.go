@@ -25,8 +25,12 @@ var capNames = map[int]string{
 // dropCapabilities keeps only keptCapabilities, in every thread of the
 // process, and takes the others out of the bounding set so nothing the
 // agent runs can get them back. It needs a binary built without cgo
-// (CGO_ENABLED=0), since Go changes every thread only then.
-func dropCapabilities() (string, error) {
+// (CGO_ENABLED=0), since Go changes every thread only then. Started with
+// a bounding set already reduced (systemd's CapabilityBoundingSet, a
+// container's capability list), it drops only what that set still holds;
+// without CAP_SETPCAP to do so it still drops the capabilities themselves,
+// and says so in note.
+func dropCapabilities() (kept, note string, err error) {
 	keep := map[int]bool{}
 	var names []string
 	for _, c := range keptCapabilities {
@@ -38,11 +42,18 @@ func dropCapabilities() (string, error) {
 		if keep[c] {
 			continue
 		}
+		if in, _ := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); in == 0 {
+			continue
+		}
 		if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); e != 0 {
 			if e == syscall.ENOTSUP {
-				return "", fmt.Errorf("this binary uses cgo, so capabilities cannot be changed in every thread: build it with CGO_ENABLED=0")
+				return "", "", fmt.Errorf("this binary uses cgo, so capabilities cannot be changed in every thread: build it with CGO_ENABLED=0")
 			}
-			return "", fmt.Errorf("dropping capability %d from the bounding set: %w", c, e)
+			if e != syscall.EPERM {
+				return "", "", fmt.Errorf("dropping capability %d from the bounding set: %w", c, e)
+			}
+			note = "the bounding set keeps what it held (no CAP_SETPCAP to reduce it); the capabilities themselves are dropped"
+			break
 		}
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
@@ -52,9 +63,9 @@ func dropCapabilities() (string, error) {
 		data[c/32].Permitted |= 1 << (c % 32)
 	}
 	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
-		return "", fmt.Errorf("setting capabilities: %w", e)
+		return "", "", fmt.Errorf("setting capabilities: %w", e)
 	}
-	return strings.Join(names, ","), nil
+	return strings.Join(names, ","), note, nil
 }
 
 // lastCap is the highest capability this kernel knows.

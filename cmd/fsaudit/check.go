@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,108 +19,252 @@ import (
 )
 
 // cmdCheck validates the config, probes the kernel and each sink, and
-// exits 0 when `run` would start.
+// exits 0 when `run` would start. A warning (a sink that does not answer
+// now, a capability enrichment lacks) does not stop `run`: records wait in
+// the spool. With --strict, warnings fail too.
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	path, err := configFlag("check", args, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "fsaudit: %s\n", oneLine(err))
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file (default: "+config.DefaultPath+" if it exists, else the built-in default)")
+	strict := fs.Bool("strict", false, "exit 1 on warnings too (a sink that does not answer, a missing capability)")
+	if err := fs.Parse(args); err != nil {
 		return 1
 	}
-	ok := true
-	bad := func(format string, a ...any) {
-		ok = false
-		fmt.Fprintf(stdout, "  FAIL "+format+"\n", a...)
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "fsaudit: check: unexpected argument %q\n", fs.Arg(0))
+		return 1
 	}
-	cfg, err := loadConfig(path)
+	rep := &report{w: stdout}
+	cfg, err := loadConfig(*path)
 	fmt.Fprintln(stdout, "config:")
 	if err != nil {
-		bad("%s", oneLine(err))
-		fmt.Fprintln(stdout, "result: run would not start")
-		return 1
+		rep.fail("%s", oneLine(err))
+		return rep.result(*strict)
 	}
-	fmt.Fprintf(stdout, "  ok   %s (hook = %s)\n", cfg.Source, cfg.Agent.Hook)
+	rep.ok("%s (hook = %s)", cfg.Source, cfg.Agent.Hook)
 
+	checkPrivileges(rep)
+	checkKernel(rep, cfg)
+	checkLocal(rep, cfg)
+	checkSinks(rep, cfg)
+	return rep.result(*strict)
+}
+
+// report prints check's lines and keeps the verdict.
+type report struct {
+	w               io.Writer
+	fails, warnings int
+}
+
+func (r *report) ok(format string, a ...any) { fmt.Fprintf(r.w, "  ok   "+format+"\n", a...) }
+func (r *report) warn(format string, a ...any) {
+	r.warnings++
+	fmt.Fprintf(r.w, "  WARN "+format+"\n", a...)
+}
+func (r *report) fail(format string, a ...any) {
+	r.fails++
+	fmt.Fprintf(r.w, "  FAIL "+format+"\n", a...)
+}
+
+// result prints the verdict line and returns the exit status.
+func (r *report) result(strict bool) int {
+	switch {
+	case r.fails > 0:
+		fmt.Fprintf(r.w, "result: run would not start (%s failed, %s)\n", count(r.fails, "check"), count(r.warnings, "warning"))
+		return 1
+	case r.warnings > 0 && strict:
+		fmt.Fprintf(r.w, "result: run would start, with %s (exit 1: --strict)\n", count(r.warnings, "warning"))
+		return 1
+	case r.warnings > 0:
+		fmt.Fprintf(r.w, "result: run would start, with %s\n", count(r.warnings, "warning"))
+		return 0
+	}
+	fmt.Fprintln(r.w, "result: run would start")
+	return 0
+}
+
+// count says "1 warning", "2 warnings".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// neededCapabilities are what `run` uses, and what for.
+var neededCapabilities = []struct {
+	cap  int
+	name string
+	for_ string
+	must bool // without it the programs do not load (unless CAP_SYS_ADMIN stands in)
+}{
+	{unix.CAP_BPF, "CAP_BPF", "loading BPF programs and maps", true},
+	{unix.CAP_PERFMON, "CAP_PERFMON", "attaching tracepoints, kprobes and fentry, reading kernel memory", true},
+	{unix.CAP_SYS_PTRACE, "CAP_SYS_PTRACE", "reading other processes' /proc/PID/root, exe and mountinfo (names, users, containers)", false},
+	{unix.CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH", "reading /etc/passwd and /etc/group inside containers whatever their modes", false},
+}
+
+// checkPrivileges reports the capabilities `run` needs and the kernel's
+// lockdown mode.
+func checkPrivileges(rep *report) {
+	fmt.Fprintln(rep.w, "privileges:")
+	eff, err := effectiveCapabilities()
+	if err != nil {
+		rep.warn("cannot read this process's capabilities: %s", oneLine(err))
+	} else {
+		admin := eff&(1<<unix.CAP_SYS_ADMIN) != 0
+		for _, c := range neededCapabilities {
+			switch {
+			case eff&(1<<uint(c.cap)) != 0:
+				rep.ok("%s (%s)", c.name, c.for_)
+			case c.must && admin:
+				rep.ok("%s missing, CAP_SYS_ADMIN stands in for it (%s)", c.name, c.for_)
+			case c.must:
+				// The probes below fail with the kernel's own error.
+				rep.warn("%s missing: needed for %s", c.name, c.for_)
+			default:
+				rep.warn("%s missing: needed for %s; records will lack them", c.name, c.for_)
+			}
+		}
+	}
+	b, err := os.ReadFile("/sys/kernel/security/lockdown")
+	switch {
+	case err != nil:
+		fmt.Fprintln(rep.w, "  lockdown: not reported by this kernel (securityfs not mounted or no lockdown LSM)")
+	case strings.Contains(string(b), "[confidentiality]"):
+		rep.warn("kernel lockdown is confidentiality: BPF programs may not read kernel memory, so none of fsaudit's programs load (boot with lockdown=integrity or none)")
+	default:
+		fmt.Fprintf(rep.w, "  lockdown: %s\n", strings.TrimSpace(string(b)))
+	}
+}
+
+// effectiveCapabilities reads the CapEff mask of this process.
+func effectiveCapabilities() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+			return strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		}
+	}
+	return 0, errors.New("no CapEff line in /proc/self/status")
+}
+
+// checkKernel reports the kernel, BTF, each hook point in each mode, and
+// the coverage table.
+func checkKernel(rep *report, cfg *config.Config) {
+	stdout := rep.w
 	fmt.Fprintln(stdout, "kernel:")
 	var uts unix.Utsname
 	if err := unix.Uname(&uts); err == nil {
 		fmt.Fprintf(stdout, "  release %s\n", unix.ByteSliceToString(uts.Release[:]))
 	}
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		bad("no BTF at /sys/kernel/btf/vmlinux: CO-RE programs cannot be relocated (needs CONFIG_DEBUG_INFO_BTF)")
+		rep.fail("no BTF at /sys/kernel/btf/vmlinux: CO-RE programs cannot be relocated (needs CONFIG_DEBUG_INFO_BTF)")
 	} else {
-		fmt.Fprintln(stdout, "  ok   BTF at /sys/kernel/btf/vmlinux")
+		rep.ok("BTF at /sys/kernel/btf/vmlinux")
 	}
 	variant, points, err := bpf.Probe()
 	if err != nil {
-		bad("%s", oneLine(err))
-	} else {
-		walk := "bpf_loop"
-		if variant == "compat" {
-			walk = "a bounded loop (no bpf_loop before 5.17)"
-		}
-		fmt.Fprintf(stdout, "  bpf object: %s (%s): path walk in %s\n", variant, bpf.ObjectHash(), walk)
-		fmt.Fprintln(stdout, "hook points (mode: loads and attaches?):")
-		attachable := 0
-		for _, p := range points {
-			fmt.Fprintf(stdout, "  %s\n", p.Point)
-			for _, a := range p.Attempts {
-				if a.Err != nil {
-					fmt.Fprintf(stdout, "    %-10s no: %s\n", a.Mode, oneLine(a.Err))
-					continue
-				}
-				fmt.Fprintf(stdout, "    %-10s yes\n", a.Mode)
-			}
-			if pick := bpf.PickMode(p, cfg.Agent.Hook); pick != "" {
-				attachable++
-				fmt.Fprintf(stdout, "    -> hook = %s takes %s: %s\n", cfg.Agent.Hook, pick, bpf.PointSees(p.Point, pick))
-			} else if bpf.VFSPoint(p.Point) {
-				fmt.Fprintf(stdout, "    -> hook = %s takes no mode of it: the syscall point reports its calls (not io_uring's)\n", cfg.Agent.Hook)
-			} else if cfg.Agent.Hook == "auto" {
-				fmt.Fprintf(stdout, "    -> no mode: %s goes unaudited\n", p.Point)
-			} else {
-				bad("hook = %s cannot attach %s", cfg.Agent.Hook, p.Point)
-			}
-		}
-		if attachable == 0 {
-			bad("no hook point can attach")
-		}
-		printCoverage(stdout, cfg.Agent.Hook, points)
+		rep.fail("%s", oneLine(err))
+		return
 	}
+	walk := "bpf_loop"
+	if variant == "compat" {
+		walk = "a bounded loop (no bpf_loop before 5.17)"
+	}
+	fmt.Fprintf(stdout, "  bpf object: %s (%s): path walk in %s\n", variant, bpf.ObjectHash(), walk)
+	fmt.Fprintln(stdout, "hook points (mode: loads and attaches?):")
+	attachable := 0
+	for _, p := range points {
+		fmt.Fprintf(stdout, "  %s\n", p.Point)
+		for _, a := range p.Attempts {
+			if a.Err != nil {
+				fmt.Fprintf(stdout, "    %-10s no: %s\n", a.Mode, oneLine(a.Err))
+				continue
+			}
+			fmt.Fprintf(stdout, "    %-10s yes\n", a.Mode)
+		}
+		if pick := bpf.PickMode(p, cfg.Agent.Hook); pick != "" {
+			attachable++
+			fmt.Fprintf(stdout, "    -> hook = %s takes %s: %s\n", cfg.Agent.Hook, pick, bpf.PointSees(p.Point, pick))
+		} else if bpf.VFSPoint(p.Point) {
+			fmt.Fprintf(stdout, "    -> hook = %s takes no mode of it: the syscall point reports its calls (not io_uring's)\n", cfg.Agent.Hook)
+		} else if cfg.Agent.Hook == "auto" {
+			fmt.Fprintf(stdout, "    -> no mode: %s goes unaudited\n", p.Point)
+		} else {
+			rep.fail("hook = %s cannot attach %s", cfg.Agent.Hook, p.Point)
+		}
+	}
+	if attachable == 0 {
+		rep.fail("no hook point can attach")
+	}
+	printCoverage(stdout, cfg.Agent.Hook, points)
+}
 
-	fmt.Fprintln(stdout, "sinks:")
+// checkLocal reports what `run` opens on this host besides the sinks: the
+// spool directory and the metrics address.
+func checkLocal(rep *report, cfg *config.Config) {
+	fmt.Fprintln(rep.w, "agent:")
+	if dir := cfg.Spool.Dir; dir != "" {
+		if err := dirWritable(dir); err != nil {
+			rep.fail("spool %s: %s", dir, oneLine(err))
+		} else {
+			rep.ok("spool %s is writable", dir)
+		}
+	} else {
+		rep.warn("no spool (spool.dir = \"\"): records for a sink that is down wait in memory, then are given up")
+	}
+	if addr := cfg.Agent.MetricsListen; addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			rep.fail("metrics_listen: %s", oneLine(err))
+		} else {
+			ln.Close()
+			rep.ok("metrics_listen %s is free: /metrics and /healthz", addr)
+		}
+	}
+}
+
+// checkSinks opens each sink's destination as `run` would, without
+// writing a record.
+func checkSinks(rep *report, cfg *config.Config) {
+	fmt.Fprintln(rep.w, "sinks:")
 	for _, s := range cfg.Sinks {
 		switch s.Type {
 		case "file":
 			if err := fileWritable(s.Path); err != nil {
-				bad("%s: file %s: %s", s.Name, s.Path, oneLine(err))
+				rep.fail("%s: file %s: %s", s.Name, s.Path, oneLine(err))
 				continue
 			}
-			fmt.Fprintf(stdout, "  ok   %s: file %s is writable (%s)\n", s.Name, s.Path, s.Format)
+			rep.ok("%s: file %s is writable (%s, rotation %s)", s.Name, s.Path, s.Format, s.Rotation)
 		case "stdout":
-			fmt.Fprintf(stdout, "  ok   %s: stdout (%s)\n", s.Name, s.Format)
+			rep.ok("%s: stdout (%s)", s.Name, s.Format)
 		case "syslog", "kafka":
 			if err := dialSink(s, cfg.Agent.HostName); err != nil {
-				bad("%s: %s", s.Name, oneLine(err))
+				if errors.Is(err, errSinkConfig) {
+					rep.fail("%s: %s", s.Name, oneLine(err))
+					continue
+				}
+				// run starts and keeps the records in the spool until
+				// the destination takes them.
+				rep.warn("%s: %s (run starts; records wait in the spool)", s.Name, oneLine(err))
 				continue
 			}
 			switch {
 			case s.Type == "kafka":
-				fmt.Fprintf(stdout, "  ok   %s: kafka %s topic %s is there (%s)\n", s.Name, strings.Join(s.Brokers, ","), s.Topic, s.Format)
+				rep.ok("%s: kafka %s topic %s is there (%s)", s.Name, strings.Join(s.Brokers, ","), s.Topic, s.Format)
 			case strings.HasPrefix(s.Address, "udp://"):
-				fmt.Fprintf(stdout, "  ok   %s: syslog %s UDP socket ready (UDP cannot tell whether anyone listens), %s (%s)\n", s.Name, s.Address, s.Protocol, s.Format)
+				rep.ok("%s: syslog %s UDP socket ready (UDP cannot tell whether anyone listens), %s (%s)", s.Name, s.Address, s.Protocol, s.Format)
 			default:
-				fmt.Fprintf(stdout, "  ok   %s: syslog %s connected, %s (%s)\n", s.Name, s.Address, s.Protocol, s.Format)
+				rep.ok("%s: syslog %s connected, %s (%s)", s.Name, s.Address, s.Protocol, s.Format)
 			}
 		default:
-			bad("%s: type %s is not available in this build", s.Name, s.Type)
+			rep.fail("%s: type %s is not available in this build", s.Name, s.Type)
 		}
 	}
-	if !ok {
-		fmt.Fprintln(stdout, "result: run would not start")
-		return 1
-	}
-	fmt.Fprintln(stdout, "result: run would start")
-	return 0
 }
 
 // printCoverage prints, for every way a file changes, whether each hook
@@ -163,12 +310,17 @@ func printCoverage(w io.Writer, hook string, points []bpf.PointStatus) {
 	}
 }
 
+// errSinkConfig marks a sink that `run` could not open at all (a bad
+// key file, a certificate that does not load), as opposed to one whose
+// destination does not answer now.
+var errSinkConfig = errors.New("sink cannot be opened")
+
 // dialSink opens a syslog or Kafka sink and asks its destination whether it
 // would take records (a connection, a TLS handshake, the topic's metadata).
 func dialSink(sc config.Sink, host string) error {
 	sk, err := openSink(sc, host)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errSinkConfig, err)
 	}
 	defer sk.Close()
 	checker, ok := sk.(interface{ Check(context.Context) error })
@@ -178,6 +330,19 @@ func dialSink(sc config.Sink, host string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return checker.Check(ctx)
+}
+
+// dirWritable tells whether run could create files in dir, creating it
+// and its parents first if need be, without creating anything now.
+func dirWritable(dir string) error {
+	st, err := os.Stat(dir)
+	if err == nil {
+		if !st.IsDir() {
+			return errors.New("not a directory")
+		}
+		return unix.Access(dir, unix.W_OK|unix.X_OK)
+	}
+	return fileWritable(filepath.Join(dir, "probe"))
 }
 
 // fileWritable tells whether the sink could open path for appending,

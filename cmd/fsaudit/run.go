@@ -199,8 +199,10 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 
 	// Everything that needs more privilege is done: loading, attaching,
 	// mounting tracefs, opening the sinks and spools.
-	if kept, err := dropCapabilities(); err != nil {
+	if kept, note, err := dropCapabilities(); err != nil {
 		log.Warn().Err(err).Msg("capabilities not dropped: the agent keeps all it started with")
+	} else if note != "" {
+		log.Warn().Str("kept", kept).Str("note", note).Msg("capabilities dropped")
 	} else {
 		log.Info().Str("kept", kept).Msg("capabilities dropped")
 	}

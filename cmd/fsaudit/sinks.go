@@ -117,11 +117,16 @@ func openSink(sc config.Sink, cfgHost string) (sink.Sink, error) {
 	switch sc.Type {
 	case "file":
 		fsync, _ := config.ParseFsync(sc.Fsync)
-		return sink.OpenFile(sink.FileOptions{
+		o := sink.FileOptions{
 			Name: sc.Name, Path: sc.Path, Format: format,
 			MaxBytes: int64(sc.MaxSizeMB) << 20, MaxAge: sc.MaxAge.Duration, MaxBackups: sc.MaxBackups,
 			Compress: sc.Compress, Fsync: fsync,
-		})
+		}
+		if sc.Rotation == "external" {
+			// logrotate moves the file and sends SIGHUP, which reopens it.
+			o.MaxBytes, o.MaxAge, o.MaxBackups, o.Compress = 0, 0, 0, false
+		}
+		return sink.OpenFile(o)
 	case "stdout":
 		return sink.NewStdout(sc.Name, nil, format), nil
 	case "syslog":
