@@ -5,14 +5,15 @@
 # at /etc/fsaudit/config.toml to replace it.
 #
 #   docker build --build-arg VERSION=$(git describe --always) -t fsaudit .
-#   docker run --rm --pid=host --cap-drop=ALL \
+#   docker run --rm --pid=host --network=host --cap-drop=ALL \
 #     --cap-add=BPF --cap-add=PERFMON --cap-add=SYS_PTRACE --cap-add=DAC_READ_SEARCH --cap-add=SYS_RESOURCE \
 #     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
 #     -v /sys/kernel/btf:/sys/kernel/btf:ro -v /sys/kernel/tracing:/sys/kernel/tracing:ro \
 #     -v /sys/fs/cgroup:/sys/fs/cgroup:ro -v /run/containerd:/run/containerd:ro \
 #     -v /var/lib/fsaudit:/var/lib/fsaudit -v /var/log/fsaudit:/var/log/fsaudit fsaudit
 #
-# deploy/kubernetes/fsaudit.yaml runs it as a DaemonSet.
+# README.md ("Deploying") explains the flags; deploy/kubernetes/fsaudit.yaml
+# runs the image as a DaemonSet.
 
 ARG GO_VERSION=1.26
 ARG DEBIAN_RELEASE=bookworm

@@ -48,7 +48,7 @@ type Sources struct {
 }
 
 // latencyEvery keeps one bucket bound in this many of the sink
-// histogram's: 22 bounds from 100 µs to 3 minutes, each about twice the last.
+// histogram's: 21 bounds from 0.16 ms to 100 s, each about twice the last.
 const latencyEvery = 3
 
 var (
