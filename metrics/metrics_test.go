@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/fsaudit/fsaudit/pipeline"
 	"github.com/fsaudit/fsaudit/record"
 	"github.com/fsaudit/fsaudit/sink"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -194,5 +197,40 @@ func TestServer(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + s.Addr().String() + "/healthz"); err == nil {
 		t.Error("served after Close")
+	}
+}
+
+// TestDocumentedMetricsExist: every fsaudit metric the README and the
+// Grafana dashboard name is one the collector serves.
+func TestDocumentedMetricsExist(t *testing.T) {
+	ch := make(chan *prometheus.Desc, 64)
+	(&collector{}).Describe(ch)
+	close(ch)
+	served := map[string]bool{}
+	fq := regexp.MustCompile(`fqName: "([a-z_]+)"`)
+	for d := range ch {
+		m := fq.FindStringSubmatch(d.String())
+		if m == nil {
+			t.Fatalf("no name in %s", d)
+		}
+		served[m[1]] = true
+	}
+	served["fsaudit_sink_delivery_latency_seconds_bucket"] = true
+	served["fsaudit_sink_delivery_latency_seconds_sum"] = true
+	served["fsaudit_sink_delivery_latency_seconds_count"] = true
+	for _, doc := range []string{"../README.md", "../deploy/grafana/fsaudit.json"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := regexp.MustCompile(`fsaudit_[a-z_]+`).FindAllString(string(b), -1)
+		if len(names) < 10 {
+			t.Errorf("%s names only %d metrics", doc, len(names))
+		}
+		for _, n := range names {
+			if !served[n] {
+				t.Errorf("%s names %s, which the agent does not serve", doc, n)
+			}
+		}
 	}
 }
