@@ -96,6 +96,20 @@ func TestCheckReportsMode(t *testing.T) {
 	if !strings.Contains(stdout, "result: run would start") {
 		t.Errorf("check output:\n%s", stdout)
 	}
+	// As root, every capability run needs is there; the lockdown line is
+	// the kernel's own.
+	for _, c := range []string{"CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"} {
+		if !strings.Contains(stdout, "  ok   "+c+" (") {
+			t.Errorf("check does not report %s as held:\n%s", c, stdout)
+		}
+	}
+	if b, err := os.ReadFile("/sys/kernel/security/lockdown"); err == nil {
+		if want := "lockdown: " + strings.TrimSpace(string(b)); !strings.Contains(stdout, want) && !strings.Contains(stdout, "WARN kernel lockdown is confidentiality") {
+			t.Errorf("check lacks %q:\n%s", want, stdout)
+		}
+	} else if !strings.Contains(stdout, "lockdown: not reported by this kernel") {
+		t.Errorf("check does not say lockdown is not reported:\n%s", stdout)
+	}
 	// The coverage table has every row, and the rows auto does not see are
 	// the ones listed with their reasons.
 	unseen := checkUnseen(t, stdout, "auto")

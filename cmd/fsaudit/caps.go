@@ -10,16 +10,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// keptCapabilities are what the agent still needs once its programs are
-// attached: CAP_BPF and CAP_PERFMON for the bpf(2) calls on its maps and
-// links (reading the lost counter, detaching at stop), CAP_SYS_PTRACE to
-// open other processes' /proc/PID/root and mountinfo, CAP_DAC_READ_SEARCH to
-// read a container's /etc/passwd and group whatever their modes.
-var keptCapabilities = []int{unix.CAP_BPF, unix.CAP_PERFMON, unix.CAP_SYS_PTRACE, unix.CAP_DAC_READ_SEARCH}
+// capability is one that `run` needs, and what for.
+type capability struct {
+	cap  int
+	name string
+	use  string
+	// load: without it the programs do not load (unless CAP_SYS_ADMIN
+	// stands in); the others only enrich records.
+	load bool
+}
 
-var capNames = map[int]string{
-	unix.CAP_BPF: "CAP_BPF", unix.CAP_PERFMON: "CAP_PERFMON",
-	unix.CAP_SYS_PTRACE: "CAP_SYS_PTRACE", unix.CAP_DAC_READ_SEARCH: "CAP_DAC_READ_SEARCH",
+// keptCapabilities are what the agent needs, and still needs once its
+// programs are attached: CAP_BPF and CAP_PERFMON for the bpf(2) calls on
+// its maps and links (reading the lost counter, detaching at stop).
+var keptCapabilities = []capability{
+	{unix.CAP_BPF, "CAP_BPF", "loading BPF programs and maps", true},
+	{unix.CAP_PERFMON, "CAP_PERFMON", "attaching tracepoints, kprobes and fentry, reading kernel memory", true},
+	{unix.CAP_SYS_PTRACE, "CAP_SYS_PTRACE", "reading other processes' /proc/PID/root, exe and mountinfo (names, users, containers)", false},
+	{unix.CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH", "reading /etc/passwd and /etc/group inside containers whatever their modes", false},
 }
 
 // dropCapabilities keeps only keptCapabilities, in every thread of the
@@ -34,8 +42,8 @@ func dropCapabilities() (kept, note string, err error) {
 	keep := map[int]bool{}
 	var names []string
 	for _, c := range keptCapabilities {
-		keep[c] = true
-		names = append(names, capNames[c])
+		keep[c.cap] = true
+		names = append(names, c.name)
 	}
 	last := lastCap()
 	for c := 0; c <= last; c++ {

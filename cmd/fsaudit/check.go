@@ -91,19 +91,6 @@ func count(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-// neededCapabilities are what `run` uses, and what for.
-var neededCapabilities = []struct {
-	cap  int
-	name string
-	for_ string
-	must bool // without it the programs do not load (unless CAP_SYS_ADMIN stands in)
-}{
-	{unix.CAP_BPF, "CAP_BPF", "loading BPF programs and maps", true},
-	{unix.CAP_PERFMON, "CAP_PERFMON", "attaching tracepoints, kprobes and fentry, reading kernel memory", true},
-	{unix.CAP_SYS_PTRACE, "CAP_SYS_PTRACE", "reading other processes' /proc/PID/root, exe and mountinfo (names, users, containers)", false},
-	{unix.CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH", "reading /etc/passwd and /etc/group inside containers whatever their modes", false},
-}
-
 // checkPrivileges reports the capabilities `run` needs and the kernel's
 // lockdown mode.
 func checkPrivileges(rep *report) {
@@ -113,17 +100,17 @@ func checkPrivileges(rep *report) {
 		rep.warn("cannot read this process's capabilities: %s", oneLine(err))
 	} else {
 		admin := eff&(1<<unix.CAP_SYS_ADMIN) != 0
-		for _, c := range neededCapabilities {
+		for _, c := range keptCapabilities {
 			switch {
 			case eff&(1<<uint(c.cap)) != 0:
-				rep.ok("%s (%s)", c.name, c.for_)
-			case c.must && admin:
-				rep.ok("%s missing, CAP_SYS_ADMIN stands in for it (%s)", c.name, c.for_)
-			case c.must:
+				rep.ok("%s (%s)", c.name, c.use)
+			case c.load && admin:
+				rep.ok("%s missing, CAP_SYS_ADMIN stands in for it (%s)", c.name, c.use)
+			case c.load:
 				// The probes below fail with the kernel's own error.
-				rep.warn("%s missing: needed for %s", c.name, c.for_)
+				rep.warn("%s missing: needed for %s", c.name, c.use)
 			default:
-				rep.warn("%s missing: needed for %s; records will lack them", c.name, c.for_)
+				rep.warn("%s missing: needed for %s; records will lack them", c.name, c.use)
 			}
 		}
 	}
