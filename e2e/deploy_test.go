@@ -63,9 +63,10 @@ func TestLogrotate(t *testing.T) {
 		}
 	}
 
-	// One record per write (no coalescing): 600 writes over about 3 s,
-	// across two rotations.
-	const writes = 600
+	// One record per write (no coalescing), every 5 ms, from before the
+	// first rotation to after the second.
+	var writes int
+	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -76,11 +77,17 @@ func TestLogrotate(t *testing.T) {
 			return
 		}
 		defer f.Close()
-		for i := 0; i < writes; i++ {
-			if _, err := fmt.Fprintf(f, "line %d\n", i); err != nil {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := fmt.Fprintf(f, "line %d\n", writes); err != nil {
 				t.Error(err)
 				return
 			}
+			writes++
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
@@ -88,6 +95,8 @@ func TestLogrotate(t *testing.T) {
 	rotate()
 	time.Sleep(time.Second)
 	rotate()
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
 	wg.Wait()
 	a.Stop()
 

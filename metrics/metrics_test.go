@@ -234,3 +234,24 @@ func TestDocumentedMetricsExist(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkScrape renders /metrics for three sinks: the whole cost of
+// serving metrics, paid per scrape, none of it per event.
+func BenchmarkScrape(b *testing.B) {
+	var st pipeline.Stats
+	rt := sink.NewRouter(zerolog.Nop())
+	for _, name := range []string{"a", "b", "c"} {
+		rt.Add(sink.NewStdout(name, io.Discard, record.JSON{}), sink.RouteOptions{})
+	}
+	h := Handler(Sources{Pipeline: &st, Router: rt, Kernel: kernel{},
+		Info: Info{Points: map[string]string{"write": "fentry", "syscalls": "tracepoint"}}}, func() error { return nil })
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
+		}
+	}
+}
