@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsaudit/fsaudit/pipeline"
@@ -101,7 +102,7 @@ var (
 // collector reads the sources at each scrape.
 type collector struct {
 	src          Sources
-	kernelErrors uint64 // only Collect touches it, and the registry serialises Collect
+	kernelErrors atomic.Uint64 // two scrapes may collect at once
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -149,14 +150,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if n, err := k.LifecycleLost(); err == nil {
 			counter(descLifecycleLost, n)
 		} else {
-			c.kernelErrors++
+			c.kernelErrors.Add(1)
 		}
 		if n, err := k.CoalesceFull(); err == nil {
 			counter(descCoalesceFull, n)
 		} else {
-			c.kernelErrors++
+			c.kernelErrors.Add(1)
 		}
-		counter(descKernelErrors, c.kernelErrors)
+		counter(descKernelErrors, c.kernelErrors.Load())
 	}
 	if c.src.Router == nil {
 		return

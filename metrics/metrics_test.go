@@ -255,3 +255,27 @@ func BenchmarkScrape(b *testing.B) {
 		}
 	}
 }
+
+// TestConcurrentScrapes: two scrapers at once (Prometheus and a person
+// with curl) read the same collector.
+func TestConcurrentScrapes(t *testing.T) {
+	var st pipeline.Stats
+	h := Handler(Sources{Pipeline: &st, Kernel: kernel{err: errors.New("gone")}}, func() error { return nil })
+	done := make(chan struct{})
+	for i := 0; i < 4; i++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for j := 0; j < 20; j++ {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+				st.Events.Add(1)
+			}
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		<-done
+	}
+	if got := scrape(t, h)["fsaudit_kernel_counter_errors_total"]; got != 2*81 {
+		t.Errorf("kernel counter errors %v, want %d", got, 2*81)
+	}
+}
