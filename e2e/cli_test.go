@@ -324,7 +324,7 @@ func TestCheckSinksAndAgent(t *testing.T) {
 			[]string{"FAIL s: sink cannot be opened", "result: run would not start"}},
 		{"metrics address taken", fmt.Sprintf("[[sink]]\nname = \"f\"\ntype = \"file\"\npath = %q\n", t.TempDir()+"/a.jsonl"),
 			fmt.Sprintf("metrics_listen = %q\n", taken.Addr().String()), false, 1,
-			[]string{"FAIL metrics_listen: ", "address already in use", "result: run would not start (1 check failed"}},
+			[]string{"FAIL metrics_listen " + taken.Addr().String() + ": ", "address already in use", "result: run would not start (1 check failed"}},
 		{"spool not a directory", fmt.Sprintf("[spool]\ndir = %q\n[[sink]]\nname = \"f\"\ntype = \"file\"\npath = %q\n", notDir, t.TempDir()+"/a.jsonl"), "", false, 1,
 			[]string{"FAIL spool " + notDir + ": not a directory"}},
 	} {

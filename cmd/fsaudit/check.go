@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/fsaudit/fsaudit/bpf"
 	"github.com/fsaudit/fsaudit/config"
+	"github.com/fsaudit/fsaudit/metrics"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,19 +23,16 @@ import (
 // now, a capability enrichment lacks) does not stop `run`: records wait in
 // the spool. With --strict, warnings fail too.
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "config file (default: "+config.DefaultPath+" if it exists, else the built-in default)")
-	strict := fs.Bool("strict", false, "exit 1 on warnings too (a sink that does not answer, a missing capability)")
-	if err := fs.Parse(args); err != nil {
-		return 1
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "fsaudit: check: unexpected argument %q\n", fs.Arg(0))
+	var strict *bool
+	path, err := configFlag("check", args, stderr, func(fs *flag.FlagSet) {
+		strict = fs.Bool("strict", false, "exit 1 on warnings too (a sink that does not answer, a missing capability)")
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "fsaudit: %s\n", oneLine(err))
 		return 1
 	}
 	rep := &report{w: stdout}
-	cfg, err := loadConfig(*path)
+	cfg, err := loadConfig(path)
 	fmt.Fprintln(stdout, "config:")
 	if err != nil {
 		rep.fail("%s", oneLine(err))
@@ -205,11 +202,12 @@ func checkLocal(rep *report, cfg *config.Config) {
 		rep.warn("no spool (spool.dir = \"\"): records for a sink that is down wait in memory, then are given up")
 	}
 	if addr := cfg.Agent.MetricsListen; addr != "" {
-		ln, err := net.Listen("tcp", addr)
+		// Taken as run takes it, and given back at once.
+		ms, err := metrics.Listen(addr)
 		if err != nil {
-			rep.fail("metrics_listen: %s", oneLine(err))
+			rep.fail("%s", oneLine(err))
 		} else {
-			ln.Close()
+			ms.Close()
 			rep.ok("metrics_listen %s is free: /metrics and /healthz", addr)
 		}
 	}

@@ -85,11 +85,15 @@ func commit() string {
 	return rev
 }
 
-// configFlag parses --config for run and check.
-func configFlag(name string, args []string, stderr io.Writer) (string, error) {
+// configFlag parses --config for run and check, and the flags that more
+// defines (nil: none).
+func configFlag(name string, args []string, stderr io.Writer, more func(*flag.FlagSet)) (string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file (default: "+config.DefaultPath+" if it exists, else the built-in default)")
+	if more != nil {
+		more(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return "", err
 	}

@@ -34,7 +34,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fsaudit: %s\n", oneLine(err))
 		return 1
 	}
-	path, err := configFlag("run", args, stderr)
+	path, err := configFlag("run", args, stderr, nil)
 	if err != nil {
 		return fail(err)
 	}
