@@ -367,6 +367,7 @@ type Record struct {
 		} `json:"xattr"`
 		RenameFlags    []string `json:"rename_flags"`
 		TargetHostPath string   `json:"target_host_path"`
+		Incomplete     []string `json:"incomplete"`
 	} `json:"fsaudit"`
 	Raw string `json:"-"`
 }

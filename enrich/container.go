@@ -1,6 +1,8 @@
 package enrich
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Container is what a cgroup path tells about the container a process runs in.
@@ -92,13 +96,20 @@ func containerDir(p string) (id, runtime string) {
 
 // Cgroups resolves cgroup v2 ids (the kernel's bpf_get_current_cgroup_id)
 // to paths below the cgroup2 mount, and those to containers. An id not yet
-// known makes it rescan the tree at once, so a new container's first write
-// is named; an id the scan did not find waits Retry before it may cause
-// another, and no more than MaxScans scans run in any second.
+// known is opened by its file handle (the id is the cgroup2 file system's
+// handle of the directory: one system call, whatever the size of the tree,
+// which users with a delegated subtree choose). Where the kernel refuses
+// that (no CAP_DAC_READ_SEARCH), an unknown id makes it rescan the tree at
+// once, so a new container's first write is named; an id the scan did not
+// find waits Retry before it may cause another, and no more than MaxScans
+// scans run in any second.
 type Cgroups struct {
 	root     string // where cgroup2 is mounted; "" when it is not
 	Retry    time.Duration
 	MaxScans int
+	// noHandles is set once the kernel refused to open a cgroup by its
+	// handle: scans take over.
+	noHandles bool
 
 	mu       sync.Mutex
 	paths    map[uint64]string
@@ -118,10 +129,17 @@ func NewCgroups(mountinfo string) (*Cgroups, error) {
 }
 
 func newCgroups(root string) *Cgroups {
-	return &Cgroups{
+	g := &Cgroups{
 		root: root, Retry: time.Second, MaxScans: 20,
 		paths: map[uint64]string{}, parsed: map[uint64]parsedCgroup{}, missing: map[uint64]time.Time{}, maxPaths: 1 << 16,
 	}
+	// Handles are used when the root itself opens by its own.
+	if st, err := os.Stat(root); err != nil || root == "" {
+		g.noHandles = true
+	} else if p, err := g.byHandle(inode(st)); err != nil || p != "/" {
+		g.noHandles = true
+	}
+	return g
 }
 
 // Root is where cgroup2 is mounted, or "" when it is not.
@@ -201,6 +219,20 @@ func (g *Cgroups) Path(id uint64) string {
 	if t, ok := g.missing[id]; ok && now.Sub(t) < g.Retry {
 		return ""
 	}
+	if !g.noHandles {
+		p, err := g.byHandle(id)
+		if err == nil {
+			g.remember(id, p)
+			return p
+		}
+		if !errors.Is(err, unix.ESTALE) && !errors.Is(err, unix.ENOENT) {
+			g.noHandles = true
+		} else {
+			// The cgroup is gone (its events came late).
+			g.miss(id, now)
+			return ""
+		}
+	}
 	for len(g.scans) > 0 && now.Sub(g.scans[0]) >= time.Second {
 		g.scans = g.scans[1:]
 	}
@@ -211,12 +243,55 @@ func (g *Cgroups) Path(id uint64) string {
 	g.scan()
 	p, ok := g.paths[id]
 	if !ok {
-		if len(g.missing) > g.maxPaths {
-			g.missing = map[uint64]time.Time{}
-		}
-		g.missing[id] = now
+		g.miss(id, now)
 	}
 	return p
+}
+
+func (g *Cgroups) miss(id uint64, now time.Time) {
+	if len(g.missing) > g.maxPaths {
+		g.missing = map[uint64]time.Time{}
+	}
+	g.missing[id] = now
+}
+
+func (g *Cgroups) remember(id uint64, p string) {
+	if len(g.paths) > g.maxPaths {
+		g.paths = map[uint64]string{}
+	}
+	g.paths[id] = p
+}
+
+// fileidKernfs is the kernel's FILEID_KERNFS: a handle that is a kernfs
+// node's 64-bit id, which for cgroup2 is the cgroup id.
+const fileidKernfs = 0xfe
+
+// byHandle opens cgroup id by its file handle and reads its path.
+func (g *Cgroups) byHandle(id uint64) (string, error) {
+	mnt, err := unix.Open(g.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(mnt)
+	var raw [8]byte
+	binary.NativeEndian.PutUint64(raw[:], id)
+	fd, err := unix.OpenByHandleAt(mnt, unix.NewFileHandle(fileidKernfs, raw[:]), unix.O_PATH|unix.O_CLOEXEC)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	full, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err != nil {
+		return "", err
+	}
+	rel, ok := strings.CutPrefix(full, strings.TrimSuffix(g.root, "/"))
+	if !ok || (rel != "" && rel[0] != '/') {
+		return "", fmt.Errorf("cgroup %d at %q, outside %s", id, full, g.root)
+	}
+	if rel == "" {
+		rel = "/"
+	}
+	return rel, nil
 }
 
 // scan walks the cgroup2 tree and maps every directory's inode (its cgroup id)

@@ -99,3 +99,33 @@ func TestCgroupsPath(t *testing.T) {
 		t.Errorf("%d scans within a second, want the bound %d", len(g.scans), g.MaxScans)
 	}
 }
+
+// On the real cgroup2 file system, an id is opened by its handle: no scan,
+// whatever the tree holds.
+func TestCgroupsByHandle(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_DAC_READ_SEARCH) to open cgroups by handle")
+	}
+	g, err := NewCgroups("/proc/self/mountinfo")
+	if err != nil || g.Root() == "" {
+		t.Skipf("no cgroup2 mount: %v", err)
+	}
+	if g.noHandles {
+		t.Fatal("the kernel refused to open the cgroup2 root by its handle")
+	}
+	dir, err := os.MkdirTemp(g.Root(), "fsaudit-handle-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(dir)
+	st, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := g.Path(inode(st)), strings.TrimPrefix(dir, g.Root()); got != want || len(g.scans) != 0 {
+		t.Errorf("Path = %q after %d scans, want %q and none", got, len(g.scans), want)
+	}
+	if got := g.Path(1 << 62); got != "" || len(g.scans) != 0 {
+		t.Errorf("an unknown id: %q after %d scans, want none", got, len(g.scans))
+	}
+}

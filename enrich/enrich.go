@@ -56,7 +56,8 @@ func New(o Options) (*Enricher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the boot id: %w", err)
 	}
-	roots, err := NewRoots(strings.TrimSuffix(root, "/"))
+	side := newBeside(besideWait, besideBudget, besideSlots)
+	roots, err := NewRoots(root, side)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +73,7 @@ func New(o Options) (*Enricher, error) {
 		host:    record.Host{Name: name, BootID: strings.TrimSpace(string(boot))},
 		roots:   roots,
 		cgroups: cgroups,
-		procs:   NewProcesses(1 << 16),
+		procs:   NewProcesses(1<<16, side),
 		meta:    o.Metadata,
 		mntNS:   uint32(ns.Ino),
 		// A second: far beyond any local lookup, even on a loaded or
@@ -97,12 +98,15 @@ func (x *Enricher) Observe(ev *bpf.Event) bool {
 	return true
 }
 
-// Paths are the paths a record names, for the path filter: a rename or a
-// hard link is kept when either of its paths is.
+// Paths are the paths a record names, for the path filter: a record is
+// kept when any of them is (see PathFilter.KeepPaths).
 type Paths struct {
 	Own       Path
-	Target    Path
+	Target    Path // a rename's new path, a hard link's existing file
 	HasTarget bool
+	// OwnHost and TargetHost are the host's views, when they differ from
+	// the writer's (a chroot, a container).
+	OwnHost, TargetHost string
 }
 
 // Fill writes everything the event tells into r (all but event.id and
@@ -111,7 +115,7 @@ type Paths struct {
 func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Paths {
 	p, hostPath := x.paths.views(ev)
 	p = x.resolveGiven(ev, p, ev.Flags)
-	names := x.roots.For(ev.RootDev, ev.RootIno, ev.PID)
+	names, namesPending := x.roots.For(ev.RootDev, ev.RootIno, ev.PID, rootHostDir(p, hostPath))
 	hostPath = names.hostView(p, hostPath)
 	*r = record.Record{
 		Time:   x.clock.Wall(ev.KernelTime),
@@ -139,14 +143,23 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Paths {
 			Deleted:       ev.Flags&bpf.FlagDeleted != 0,
 		},
 	}
-	paths := Paths{Own: p}
+	paths := Paths{Own: p, OwnHost: hostPath}
 	if ev.Flags&bpf.FlagNoInode != 0 {
 		r.File.Inode, r.File.DevMajor, r.File.DevMinor = 0, 0, 0
 	}
 	x.fillAction(ev, r, names, &paths)
-	if pr := x.procs.Lookup(ev.PID, ev.StartTime); pr != nil {
+	pr, procPending := x.procs.Lookup(ev.PID, ev.StartTime)
+	if pr != nil {
 		r.Process.Executable = pr.Executable
 		r.Process.Args = pr.Args
+	}
+	switch {
+	case namesPending && procPending:
+		r.FSAudit.Incomplete = incompleteBoth
+	case namesPending:
+		r.FSAudit.Incomplete = incompleteNames
+	case procPending:
+		r.FSAudit.Incomplete = incompleteProc
 	}
 	if ev.LoginUID != bpf.UnsetLoginUID {
 		// The login uid is set when someone logs in to the host: the host names it.
@@ -162,6 +175,24 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Paths {
 		}
 	}
 	return paths
+}
+
+// What a record lacks when its lookups were not done in time
+// (fsaudit.incomplete); shared, never changed.
+var (
+	incompleteNames = []string{"user_names"}
+	incompleteProc  = []string{"process"}
+	incompleteBoth  = []string{"user_names", "process"}
+)
+
+// rootHostDir is where the writer's root lies in the host's view, from a
+// path in both views: the host's path less the writer's. "" when the
+// views are the same or do not tell.
+func rootHostDir(p Path, host string) string {
+	if host == "" || p.Truncated || len(p.Full) < 2 || !strings.HasSuffix(host, p.Full) {
+		return ""
+	}
+	return host[:len(host)-len(p.Full)]
 }
 
 // fillAction writes what is particular to the event's operation.
@@ -222,7 +253,7 @@ func (x *Enricher) fillAction(ev *bpf.Event, r *record.Record, names *Names, pat
 		f.TargetPath = t.Full
 		a.TargetHostPath = names.hostView(t, host)
 		a.PathTruncated = a.PathTruncated || t.Truncated
-		paths.Target, paths.HasTarget = t, true
+		paths.Target, paths.HasTarget, paths.TargetHost = t, true, a.TargetHostPath
 	}
 }
 

@@ -3,6 +3,7 @@ package enrich
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"os"
 	"strings"
 )
@@ -16,8 +17,17 @@ type mountLine struct {
 	superOpts  string
 }
 
+// maxMountinfo bounds what is read of one mountinfo file: a user may
+// make many mounts in a mount namespace of its own.
+const maxMountinfo = 16 << 20
+
 func readMountinfo(path string) []mountLine {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxMountinfo))
+	f.Close()
 	if err != nil {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/fsaudit/fsaudit/bpf"
+	"github.com/fsaudit/fsaudit/record"
 )
 
 // Path is a file path assembled from the kernel's components.
@@ -193,6 +194,28 @@ func Under(path, prefix string) bool {
 type PathFilter struct {
 	Include []string
 	Exclude []string
+}
+
+// KeepPaths says whether the filter takes a record of these paths: when it
+// takes any of them, the writer's or the host's view of either end. A
+// writer chooses its own view (a chroot into an audited directory, a
+// directory of its own named like an excluded one); the host's view is
+// where the file is.
+func (f PathFilter) KeepPaths(ps Paths) bool {
+	if f.Keep(ps.Own) || ps.OwnHost != "" && f.Keep(Path{Full: ps.OwnHost}) {
+		return true
+	}
+	return ps.HasTarget && (f.Keep(ps.Target) || ps.TargetHost != "" && f.Keep(Path{Full: ps.TargetHost}))
+}
+
+// RecordPaths are the paths of a record, as Fill returned them.
+func RecordPaths(r *record.Record) Paths {
+	trunc := r.FSAudit.PathTruncated
+	ps := Paths{Own: Path{Full: r.File.Path, Truncated: trunc}, OwnHost: r.FSAudit.HostPath}
+	if r.Action == record.ActionRename || r.Action == record.ActionCreate && r.FSAudit.Via == "link" {
+		ps.Target, ps.HasTarget, ps.TargetHost = Path{Full: r.File.TargetPath, Truncated: trunc}, true, r.FSAudit.TargetHostPath
+	}
+	return ps
 }
 
 // Keep applies the filter. A truncated path, whose top is unknown, is

@@ -26,17 +26,26 @@ type procKey struct {
 // Processes remembers each process's executable and arguments, from the
 // kernel's exec events, keyed by pid and start time, and forgets them at the
 // process's exit event. Processes that started before the agent are read
-// from /proc once.
+// from /proc once, beside the event path (reading a process's cmdline
+// takes its memory map's lock, which the process can keep busy).
 type Processes struct {
-	mu   sync.Mutex
-	m    map[procKey]*Proc
-	max  int
-	proc string // where procfs is mounted
+	mu     sync.Mutex
+	m      map[procKey]*procEntry
+	max    int
+	proc   string // where procfs is mounted
+	beside *beside
+}
+
+// procEntry is a cache entry: proc is nil when nothing is known, busy while
+// /proc is read.
+type procEntry struct {
+	proc *Proc
+	busy bool
 }
 
 // NewProcesses returns an empty cache bounded to max entries.
-func NewProcesses(max int) *Processes {
-	return &Processes{m: map[procKey]*Proc{}, max: max, proc: "/proc"}
+func NewProcesses(max int, b *beside) *Processes {
+	return &Processes{m: map[procKey]*procEntry{}, max: max, proc: "/proc", beside: b}
 }
 
 // Observe takes an exec or exit event.
@@ -47,7 +56,7 @@ func (p *Processes) Observe(ev *bpf.Event) {
 	switch ev.Op {
 	case bpf.OpExec:
 		exe, _ := Views(ev)
-		p.m[key] = &Proc{Executable: exe.Full, Args: splitArgs(ev.Args)}
+		p.m[key] = &procEntry{proc: &Proc{Executable: exe.Full, Args: splitArgs(ev.Args)}}
 		p.bound()
 	case bpf.OpExit:
 		delete(p.m, key)
@@ -70,25 +79,42 @@ func (p *Processes) bound() {
 	}
 }
 
-// Lookup returns what is known of process (pid, start); nil when nothing is.
-func (p *Processes) Lookup(pid uint32, start uint64) *Proc {
+// Lookup returns what is known of process (pid, start); nil when nothing
+// is, or when /proc is still being read for it: pending says which.
+func (p *Processes) Lookup(pid uint32, start uint64) (pr *Proc, pending bool) {
 	key := procKey{pid, start}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if pr, ok := p.m[key]; ok {
-		return pr
+	if e, ok := p.m[key]; ok {
+		p.mu.Unlock()
+		return e.proc, e.busy
 	}
-	pr := p.fromProc(pid, start)
-	p.m[key] = pr // nil too: /proc is read once per process
+	e := &procEntry{busy: true} // /proc is read once per process
+	p.m[key] = e
 	p.bound()
-	return pr
+	p.mu.Unlock()
+	l, _ := p.beside.run(func() {
+		pr := p.fromProc(pid, start)
+		p.mu.Lock()
+		e.proc, e.busy = pr, false
+		p.mu.Unlock()
+	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if l == nil {
+		// Every lookup slot is taken: the next event tries again.
+		if p.m[key] == e {
+			delete(p.m, key)
+		}
+		return nil, true
+	}
+	return e.proc, e.busy
 }
 
 // fromProc reads a process that started before the agent, if pid still is
 // that process.
 func (p *Processes) fromProc(pid uint32, start uint64) *Proc {
 	dir := fmt.Sprintf("%s/%d/", p.proc, pid)
-	stat, err := os.ReadFile(dir + "stat")
+	stat, err := readBounded(dir+"stat", 4096)
 	if err != nil || !sameStart(stat, start) {
 		return nil
 	}
@@ -96,14 +122,22 @@ func (p *Processes) fromProc(pid uint32, start uint64) *Proc {
 	if exe, err := os.Readlink(dir + "exe"); err == nil {
 		pr.Executable = strings.TrimSuffix(exe, " (deleted)")
 	}
-	if f, err := os.Open(dir + "cmdline"); err == nil {
-		// As much as the kernel's exec event carries, no more: a record
-		// stays far below what any sink takes in one message.
-		cmdline, _ := io.ReadAll(io.LimitReader(f, maxArgsBytes))
-		f.Close()
+	// As much as the kernel's exec event carries, no more: a record stays
+	// far below what any sink takes in one message.
+	if cmdline, err := readBounded(dir+"cmdline", maxArgsBytes); err == nil {
 		pr.Args = splitArgs(cmdline)
 	}
 	return pr
+}
+
+// readBounded reads at most max bytes of a file of /proc.
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max))
 }
 
 // maxArgsBytes bounds the arguments read from /proc, as FSA_ARGS_MAX - 1

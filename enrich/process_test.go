@@ -5,30 +5,31 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fsaudit/fsaudit/bpf"
 )
 
 func TestProcessesExecExit(t *testing.T) {
-	p := NewProcesses(10)
+	p := NewProcesses(10, testBeside())
 	p.proc = t.TempDir() // no /proc entries: a miss must come back empty
 	exec := bpf.Event{Op: bpf.OpExec, PID: 42, StartTime: 7, Components: []byte("dash\x00bin\x00usr\x00"), Args: []byte("sh\x00-c\x00echo hi\x00")}
 	p.Observe(&exec)
-	got := p.Lookup(42, 7)
+	got := lookupProc(p, 42, 7)
 	if got == nil || got.Executable != "/usr/bin/dash" || strings.Join(got.Args, "|") != "sh|-c|echo hi" {
 		t.Fatalf("after exec: %+v", got)
 	}
-	if p.Lookup(42, 8) != nil {
+	if lookupProc(p, 42, 8) != nil {
 		t.Error("a reused pid with another start time matched")
 	}
 	p.Observe(&bpf.Event{Op: bpf.OpExit, PID: 42, StartTime: 7})
-	if p.Lookup(42, 7) != nil {
+	if lookupProc(p, 42, 7) != nil {
 		t.Error("an exited process is still known")
 	}
 }
 
 func TestProcessesBound(t *testing.T) {
-	p := NewProcesses(8)
+	p := NewProcesses(8, testBeside())
 	p.proc = t.TempDir()
 	for i := uint32(0); i < 100; i++ {
 		p.Observe(&bpf.Event{Op: bpf.OpExec, PID: i, StartTime: 1, Components: []byte("x\x00")})
@@ -49,13 +50,21 @@ func TestProcessesFromProc(t *testing.T) {
 	os.WriteFile(filepath.Join(pdir, "stat"), []byte(stat), 0o644)
 	os.WriteFile(filepath.Join(pdir, "cmdline"), []byte("daemon\x00--flag\x00"), 0o644)
 	os.Symlink("/usr/sbin/daemon", filepath.Join(pdir, "exe"))
-	p := NewProcesses(10)
+	p := NewProcesses(10, testBeside())
 	p.proc = dir
-	got := p.Lookup(123, 5_000_000_000)
+	got := lookupProc(p, 123, 5_000_000_000)
 	if got == nil || got.Executable != "/usr/sbin/daemon" || strings.Join(got.Args, "|") != "daemon|--flag" {
 		t.Fatalf("from /proc: %+v", got)
 	}
-	if p.Lookup(123, 9_000_000_000) != nil {
+	if lookupProc(p, 123, 9_000_000_000) != nil {
 		t.Error("a process with another start time was taken for this one")
 	}
+}
+
+// testBeside waits for every lookup, however slow the machine.
+func testBeside() *beside { return newBeside(time.Minute, time.Minute, 8) }
+
+func lookupProc(p *Processes, pid uint32, start uint64) *Proc {
+	pr, _ := p.Lookup(pid, start)
+	return pr
 }

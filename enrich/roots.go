@@ -19,32 +19,6 @@ type rootKey struct {
 	ino uint64
 }
 
-// Names are the user and group names of one root file system, and where
-// that root lies in the host's view when the kernel's walk cannot tell.
-type Names struct {
-	Users, Groups *IDNames
-	// HostPrefix is the host's path of a root that is the top of its own
-	// mount namespace (a container that pivoted into it): the overlay's
-	// upper directory, or the host directory a bind mount shows. Empty when
-	// unknown or when the kernel's walk already reaches the host.
-	HostPrefix string
-}
-
-// name returns the name of id in f, or "" when n or its file is missing.
-func (n *Names) user(id uint32) string {
-	if n == nil {
-		return ""
-	}
-	return n.Users.Name(id)
-}
-
-func (n *Names) group(id uint32) string {
-	if n == nil {
-		return ""
-	}
-	return n.Groups.Name(id)
-}
-
 // hostView is the host's view of p: host when the kernel's walk gave it,
 // else p below HostPrefix when the walk ended at the writer's root, the
 // top of its own mount namespace; "" when that is p itself or unknown.
@@ -56,47 +30,75 @@ func (n *Names) hostView(p Path, host string) string {
 }
 
 type rootEntry struct {
-	names    *Names // nil: the root could not be found
-	lastSeen time.Time
+	names    *Names    // nil: not found (yet)
+	busy     bool      // a lookup runs
+	lastSeen time.Time // last asked for
+	tried    time.Time // last lookup started
 }
 
 // Roots serves names from each writer's own /etc/passwd and /etc/group: a
 // process in a container is named by the container's files, not the host's.
-// The first event from a root finds a path to it (/proc/PID/root, or the
-// host's mount of a container root) and reads the files at once, so the
-// names stay known after that process exits. No file or directory of a
-// container is held open: the runtime must stay free to unmount it.
+// The first event from a root starts a lookup of a way to it
+// (/proc/PID/root, the host's view of it from the kernel's walk, the host's
+// mount of a container root, another process with that root), which reads
+// the files at once, so the names stay known after that process exits.
+// Lookups run beside the event path (see beside.go): an event whose root is
+// still being looked up is told so, and goes on without names. No file or
+// directory of a container is held open: the runtime must stay free to
+// unmount it.
 type Roots struct {
 	self      rootKey
 	host      *Names
 	mountinfo string // the host's view of the mounts (the agent's own)
 	max       int
 	retry     time.Duration
+	beside    *beside
 
 	mu sync.Mutex
 	m  map[rootKey]*rootEntry
 }
 
-// NewRoots prepares the cache; the agent's own root serves as the host's.
-func NewRoots(hostRoot string) (*Roots, error) {
+// NewRoots prepares the cache and reads the host's names (the agent's own
+// root, at hostRoot) at once.
+func NewRoots(hostRoot string, b *beside) (*Roots, error) {
 	self, err := selfRoot()
 	if err != nil {
 		return nil, err
 	}
-	return &Roots{
+	if hostRoot == "" {
+		hostRoot = "/"
+	}
+	r := &Roots{
 		self:      self,
 		mountinfo: "/proc/self/mountinfo",
-		host:      &Names{Users: NewIDNames(hostRoot + "/etc/passwd"), Groups: NewIDNames(hostRoot + "/etc/group")},
 		max:       4096,
 		retry:     5 * time.Second,
+		beside:    b,
 		m:         map[rootKey]*rootEntry{},
-	}, nil
+	}
+	key, err := dirRootKey(hostRoot)
+	if err != nil {
+		return nil, fmt.Errorf("reading the host's root %s: %w", hostRoot, err)
+	}
+	r.host = readRoot(hostRoot, key, b, func() string { return "" })
+	if r.host == nil {
+		return nil, fmt.Errorf("reading the host's root %s: it changed while read", hostRoot)
+	}
+	return r, nil
 }
 
 func selfRoot() (rootKey, error) {
-	var st unix.Stat_t
-	if err := unix.Stat("/", &st); err != nil {
+	k, err := dirRootKey("/")
+	if err != nil {
 		return rootKey{}, fmt.Errorf("reading the agent's root: %w", err)
+	}
+	return k, nil
+}
+
+func dirRootKey(dir string) (rootKey, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return rootKey{}, err
 	}
 	return rootKey{dev: unix.Major(st.Dev)<<20 | unix.Minor(st.Dev), ino: st.Ino}, nil
 }
@@ -111,76 +113,97 @@ func (r *Roots) Host() *Names { return r.host }
 
 // For returns the names of the root directory (rootDev, rootIno) that process
 // pid sees, or nil when that root cannot be found (the process is gone, no
-// host mount shows it, and no other process has it).
-func (r *Roots) For(rootDev uint32, rootIno uint64, pid uint32) *Names {
+// host mount shows it, and no other process has it) or is still being
+// looked up: pending says which. hostDir, when not empty, is where the
+// kernel's walk says the root lies in the host's view.
+func (r *Roots) For(rootDev uint32, rootIno uint64, pid uint32, hostDir string) (names *Names, pending bool) {
 	key := rootKey{dev: rootDev, ino: rootIno}
 	if key == r.self {
-		return r.host
+		return r.host, false
 	}
 	now := time.Now()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if e, ok := r.m[key]; ok && (e.names != nil || now.Sub(e.lastSeen) < r.retry) {
-		if e.names != nil {
-			e.lastSeen = now
+	e := r.m[key]
+	if e != nil {
+		e.lastSeen = now
+		if e.names != nil || e.busy || now.Sub(e.tried) < r.retry {
+			r.mu.Unlock()
+			return e.names, e.busy
 		}
-		return e.names
+	} else {
+		e = &rootEntry{lastSeen: now}
+		r.m[key] = e
+		r.evict()
 	}
-	e := &rootEntry{lastSeen: now}
-	// Each way to the root is tried in turn until one still leads there
-	// while its files are read.
+	e.busy, e.tried = true, now
+	r.mu.Unlock()
+	l, _ := r.beside.run(func() {
+		n := r.find(key, pid, hostDir)
+		r.mu.Lock()
+		e.names, e.busy = n, false
+		r.mu.Unlock()
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l == nil {
+		// Every lookup slot is taken: the next event tries again.
+		e.busy, e.tried = false, time.Time{}
+		return nil, true
+	}
+	return e.names, e.busy
+}
+
+// find tries each way to the root in turn until one still leads there
+// while its files are read. It runs beside the event path.
+func (r *Roots) find(key rootKey, pid uint32, hostDir string) *Names {
 	procPrefix := func(pid uint32) func() string {
 		return func() string { return hostPrefix(fmt.Sprintf("/proc/%d/mountinfo", pid), r.mountinfo) }
 	}
-	e.names = readRoot(fmt.Sprintf("/proc/%d/root", pid), key, procPrefix(pid))
-	if e.names == nil {
-		// The writer is gone (short-lived processes often are by now).
-		if dir, prefix, found := findRootMount(key, r.mountinfo); found {
-			e.names = readRoot(dir, key, func() string { return prefix })
+	if n := readRoot(fmt.Sprintf("/proc/%d/root", pid), key, r.beside, procPrefix(pid)); n != nil {
+		return n
+	}
+	// The writer is gone (short-lived processes often are by now). The
+	// kernel's walk passed its root on the way to the host's: that path,
+	// in the agent's view, if it still leads to the same directory.
+	if hostDir != "" {
+		if n := readRoot(hostDir, key, r.beside, func() string { return "" }); n != nil {
+			return n
 		}
 	}
-	if e.names == nil {
-		// No host mount shows the root (a chroot): any live process with
-		// that root will do.
-		if other, found := findRoot(key); found {
-			e.names = readRoot(fmt.Sprintf("/proc/%d/root", other), key, procPrefix(other))
+	if dir, prefix, found := findRootMount(key, r.mountinfo); found {
+		if n := readRoot(dir, key, r.beside, func() string { return prefix }); n != nil {
+			return n
 		}
 	}
-	r.m[key] = e
-	r.evict()
-	return e.names
+	// No host mount shows the root (a chroot): any live process with
+	// that root will do.
+	if other, found := findRoot(key); found {
+		return readRoot(fmt.Sprintf("/proc/%d/root", other), key, r.beside, procPrefix(other))
+	}
+	return nil
 }
 
 // readRoot reads the passwd and group files of the root at dir, if dir is
-// root key. The directory is held open only while they are read, so the
-// root cannot change or go away in between; later the files are read again
-// through dir only while it still leads to key (a pid may be reused, a
-// mount point may get another mount).
-func readRoot(dir string, key rootKey, prefix func() string) *Names {
-	f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// root key, resolving them inside that root (see rootfs.go). The directory
+// is held open only while they are read, so the root cannot change or go
+// away in between; later the files are read again through dir only while
+// it still leads to key (a pid may be reused, a mount point may get
+// another mount).
+func readRoot(dir string, key rootKey, b *beside, prefix func() string) *Names {
+	root, err := openRoot(dir, key)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
-	var st unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &st) != nil || st.Ino != key.ino || unix.Major(st.Dev)<<20|unix.Minor(st.Dev) != key.dev {
-		return nil
-	}
-	etc := fmt.Sprintf("/proc/self/fd/%d/etc/", f.Fd())
-	passwd, _ := os.ReadFile(etc + "passwd") // a root without one names no one
-	group, _ := os.ReadFile(etc + "group")
-	valid := func() bool { return isRoot(dir, key) }
-	return &Names{
-		Users:      newRootIDNames(dir+"/etc/passwd", valid, passwd),
-		Groups:     newRootIDNames(dir+"/etc/group", valid, group),
-		HostPrefix: prefix(),
-	}
+	defer unix.Close(root)
+	n := readNames(root, rootSource{dir: dir, key: key}, b)
+	n.HostPrefix = prefix()
+	return n
 }
 
 // isRoot tells whether the directory at path is the root key.
 func isRoot(path string, key rootKey) bool {
-	var st unix.Stat_t
-	return unix.Stat(path, &st) == nil && st.Ino == key.ino && unix.Major(st.Dev)<<20|unix.Minor(st.Dev) == key.dev
+	k, err := dirRootKey(path)
+	return err == nil && k == key
 }
 
 // findRootMount looks for key among the host's mounts: a mount of its

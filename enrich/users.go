@@ -3,85 +3,140 @@ package enrich
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"os"
 	"strconv"
-	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// IDNames maps numeric ids to names from one passwd- or group-format file,
-// read again when the file changes (checked at most once per interval).
-type IDNames struct {
-	path     string
-	interval time.Duration
-	valid    func() bool // nil: the path always names the right file
-
-	mu      sync.Mutex
-	names   map[uint32]string
-	checked time.Time
-	stamp   fileStamp
-}
-
+// fileStamp tells whether a file changed since it was read.
 type fileStamp struct {
-	size    int64
-	modTime time.Time
-	ino     uint64
+	size         int64
+	mtime, ctime int64
+	ino, dev     uint64
 }
 
-// NewIDNames serves names from a passwd-format file (name:x:id:...), such
-// as /etc/passwd or /etc/group.
-func NewIDNames(path string) *IDNames {
-	return &IDNames{path: path, interval: time.Second}
+// idFiles are the ids named by one root's passwd and group files.
+type idFiles struct {
+	users, groups map[uint32]string
+	passwd, group fileStamp
 }
 
-// Name returns the name of id, or "" when the file has none.
-func (n *IDNames) Name(id uint32) string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if now := coarseNow(); n.names == nil || now.Sub(n.checked) >= n.interval {
-		n.checked = now
-		n.reloadIfChanged()
+// rootSource is how to reach a root again: a directory (its /proc/PID/root,
+// a host path) that leads to key while it still does.
+type rootSource struct {
+	dir string
+	key rootKey
+}
+
+// Names are the user and group names of one root file system, and where
+// that root lies in the host's view when the kernel's walk cannot tell.
+// They are read again when the files change, checked at most once per
+// interval, beside the event path: a caller never waits for a reread.
+type Names struct {
+	// HostPrefix is the host's path of a root that is the top of its own
+	// mount namespace (a container that pivoted into it): the overlay's
+	// upper directory, or the host directory a bind mount shows. Empty when
+	// unknown or when the kernel's walk already reaches the host.
+	HostPrefix string
+
+	src        rootSource
+	beside     *beside
+	interval   time.Duration
+	ids        atomic.Pointer[idFiles]
+	checked    atomic.Int64 // coarse Unix ns of the last check
+	refreshing atomic.Bool
+}
+
+// user returns the name of id in the root's passwd file; "" when n is nil
+// or names no such id.
+func (n *Names) user(id uint32) string {
+	if n == nil {
+		return ""
 	}
-	return n.names[id]
+	n.maybeRefresh()
+	return n.ids.Load().users[id]
 }
 
-// newRootIDNames serves names from a file below a container's root, whose
-// content was read as the root was found. The file is read again on change
-// only while valid says path still leads into that root; otherwise, or when
-// it cannot be read, the last names stay.
-func newRootIDNames(path string, valid func() bool, content []byte) *IDNames {
-	return &IDNames{path: path, interval: time.Second, valid: valid, names: ParseIDFile(content), checked: coarseNow()}
+// group is user for the group file.
+func (n *Names) group(id uint32) string {
+	if n == nil {
+		return ""
+	}
+	n.maybeRefresh()
+	return n.ids.Load().groups[id]
 }
 
-func (n *IDNames) reloadIfChanged() {
-	if n.valid != nil && !n.valid() {
+// maybeRefresh starts a check of the files when the last is an interval
+// old and none runs.
+func (n *Names) maybeRefresh() {
+	if n.src.dir == "" {
 		return
 	}
-	st, err := os.Stat(n.path)
+	now := coarseNow().UnixNano()
+	if now-n.checked.Load() < int64(n.interval) || !n.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	n.checked.Store(now)
+	if n.beside.start(func() { defer n.refreshing.Store(false); n.refresh() }) == nil {
+		n.refreshing.Store(false)
+	}
+}
+
+// refresh reads the files again where they changed, as long as the
+// source still leads to the root; otherwise the names read stay.
+func (n *Names) refresh() {
+	root, err := openRoot(n.src.dir, n.src.key)
 	if err != nil {
-		if n.valid == nil || n.valid() {
-			// The file is gone from a root that is still there.
-			n.names = map[uint32]string{}
-			n.stamp = fileStamp{}
+		return
+	}
+	defer unix.Close(root)
+	cur := n.ids.Load()
+	next := *cur
+	next.users, next.passwd = rereadIDFile(root, "etc/passwd", cur.users, cur.passwd)
+	next.groups, next.group = rereadIDFile(root, "etc/group", cur.groups, cur.group)
+	n.ids.Store(&next)
+}
+
+// rereadIDFile reads name below root again when its stamp changed. A file
+// that is gone, or is not a regular file within the bound, names no one;
+// one that cannot be read for another reason keeps the names read before.
+func rereadIDFile(root int, name string, names map[uint32]string, stamp fileStamp) (map[uint32]string, fileStamp) {
+	st, err := statInRoot(root, name)
+	switch {
+	case err == nil && st == stamp && names != nil:
+		return names, stamp
+	case err == nil:
+		f, err := readInRoot(root, name)
+		if err == nil {
+			return ParseIDFile(f.data), f.stamp
 		}
-		return
-	}
-	stamp := fileStamp{size: st.Size(), modTime: st.ModTime(), ino: inode(st)}
-	if n.names != nil && stamp == n.stamp {
-		return
-	}
-	data, err := os.ReadFile(n.path)
-	if err != nil {
-		if n.valid == nil {
-			n.names = map[uint32]string{}
+		if !unreadable(err) {
+			return names, stamp
 		}
-		return
+	case !unreadable(err):
+		return names, stamp
 	}
-	if n.valid != nil && !n.valid() {
-		return // the path left the root while it was read
-	}
-	n.names = ParseIDFile(data)
-	n.stamp = stamp
+	return map[uint32]string{}, fileStamp{}
+}
+
+// unreadable tells the errors that mean a root has no usable file there.
+func unreadable(err error) bool {
+	return errors.Is(err, os.ErrNotExist) || errors.Is(err, errNotRegular) || errors.Is(err, errTooLarge) ||
+		errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EXDEV)
+}
+
+// readNames reads the passwd and group files of the root open at root.
+func readNames(root int, src rootSource, b *beside) *Names {
+	users, passwd := rereadIDFile(root, "etc/passwd", nil, fileStamp{})
+	groups, group := rereadIDFile(root, "etc/group", nil, fileStamp{})
+	n := &Names{src: src, beside: b, interval: time.Second}
+	n.ids.Store(&idFiles{users: users, groups: groups, passwd: passwd, group: group})
+	n.checked.Store(coarseNow().UnixNano())
+	return n
 }
 
 // ParseIDFile reads passwd or group format: the first field is the name,

@@ -1,10 +1,7 @@
 package enrich
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 )
 
 func TestParseIDFile(t *testing.T) {
@@ -17,36 +14,5 @@ func TestParseIDFile(t *testing.T) {
 		if got[id] != name {
 			t.Errorf("id %d = %q, want %q", id, got[id], name)
 		}
-	}
-}
-
-func TestIDNamesReloads(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "passwd")
-	if err := os.WriteFile(path, []byte("ann:x:1000:1000::/:/bin/sh\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	n := NewIDNames(path)
-	n.interval = 0
-	if got := n.Name(1000); got != "ann" {
-		t.Fatalf("Name(1000) = %q", got)
-	}
-	if got := n.Name(1001); got != "" {
-		t.Fatalf("unknown id has name %q", got)
-	}
-	if err := os.WriteFile(path, []byte("ann:x:1000:1000::/:/bin/sh\nbob:x:1001:1001::/:/bin/sh\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	later := time.Now().Add(time.Second)
-	if err := os.Chtimes(path, later, later); err != nil {
-		t.Fatal(err)
-	}
-	if got := n.Name(1001); got != "bob" {
-		t.Fatalf("after the file changed, Name(1001) = %q", got)
-	}
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-	if got := n.Name(1000); got != "" {
-		t.Fatalf("after the file went away, Name(1000) = %q", got)
 	}
 }

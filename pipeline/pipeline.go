@@ -182,7 +182,7 @@ func (p *Pipeline) read(ch chan<- record.Record) error {
 		p.Stats.Events.Add(1)
 		paths := p.enr.Fill(&ev, &r)
 		f := p.filter.Load()
-		keep := f.Keep(paths.Own) || paths.HasTarget && f.Keep(paths.Target)
+		keep := f.KeepPaths(paths)
 		if ev.Flags&bpf.FlagPending != 0 {
 			// The thread's next result says whether it happened; a pending
 			// record still waiting never got one (the call failed before
@@ -228,7 +228,7 @@ func (p *Pipeline) coalesced(ev *bpf.Event, templates map[bpf.WindowKey]*templat
 		}
 		paths := p.enr.Fill(ev, &t.r)
 		f := p.filter.Load()
-		t.keep, t.at = f.Keep(paths.Own), time.Now()
+		t.keep, t.at = f.KeepPaths(paths), time.Now()
 		return
 	}
 	p.Stats.Events.Add(1)

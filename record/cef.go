@@ -202,6 +202,9 @@ func (c CEF) Append(b []byte, r *Record) []byte {
 	if r.FSAudit.PathTruncated {
 		flags = append(flags, "path_truncated")
 	}
+	for _, s := range r.FSAudit.Incomplete {
+		flags = append(flags, "incomplete_"+s)
+	}
 	if len(flags) > 0 {
 		kv("flexString1", strings.Join(flags, ","))
 		kv("flexString1Label", "flags")

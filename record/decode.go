@@ -73,15 +73,16 @@ type jsonRecord struct {
 		} `json:"boot"`
 	} `json:"host"`
 	FSAudit *struct {
-		Hook           string `json:"hook"`
-		Bytes          uint64 `json:"bytes"`
-		Writes         uint64 `json:"writes"`
-		Offset         uint64 `json:"offset"`
-		HostPath       string `json:"host_path"`
-		TargetHostPath string `json:"target_host_path"`
-		PathTruncated  bool   `json:"path_truncated"`
-		Deleted        bool   `json:"deleted"`
-		Via            string `json:"via"`
+		Hook           string   `json:"hook"`
+		Bytes          uint64   `json:"bytes"`
+		Writes         uint64   `json:"writes"`
+		Offset         uint64   `json:"offset"`
+		HostPath       string   `json:"host_path"`
+		TargetHostPath string   `json:"target_host_path"`
+		PathTruncated  bool     `json:"path_truncated"`
+		Deleted        bool     `json:"deleted"`
+		Incomplete     []string `json:"incomplete"`
+		Via            string   `json:"via"`
 		Xattr          *struct {
 			Name string `json:"name"`
 		} `json:"xattr"`
@@ -148,7 +149,7 @@ func ParseJSON(data []byte, r *Record) error {
 	}
 	r.FSAudit = FSAudit{Hook: f.Hook, Bytes: f.Bytes, Writes: f.Writes, Offset: f.Offset, HostPath: f.HostPath,
 		TargetHostPath: f.TargetHostPath, PathTruncated: f.PathTruncated, Deleted: f.Deleted, Via: f.Via,
-		RenameFlags: f.RenameFlags, Chain: chain}
+		RenameFlags: f.RenameFlags, Incomplete: f.Incomplete, Chain: chain}
 	if f.Xattr != nil {
 		r.FSAudit.XattrName = f.Xattr.Name
 	}

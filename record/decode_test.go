@@ -26,6 +26,7 @@ func TestParseJSONRoundTrip(t *testing.T) {
 	full.Orchestrator = Orchestrator{Namespace: "shop", ResourceName: "web-0", ResourceID: "u1"}
 	full.FSAudit.HostPath, full.FSAudit.Deleted, full.FSAudit.PathTruncated = "/var/lib/x/diff/home/ann/notes.txt", true, true
 	full.File.TargetPath = "/home/ann/new.txt"
+	full.FSAudit.Incomplete = []string{"user_names", "process"}
 	podOnly := sample()
 	podOnly.Container = Container{ID: "c2", Runtime: "cri"}
 	podOnly.Orchestrator = Orchestrator{ResourceID: "u2"}

@@ -328,6 +328,16 @@ func appendFSAuditFields(b []byte, action string, f *FSAudit) []byte {
 	if f.Deleted {
 		b = append(b, `,"deleted":true`...)
 	}
+	if len(f.Incomplete) > 0 {
+		b = append(b, `,"incomplete":[`...)
+		for i, s := range f.Incomplete {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, s)
+		}
+		b = append(b, ']')
+	}
 	return b
 }
 

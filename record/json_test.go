@@ -50,6 +50,7 @@ func TestAppendJSONOptionalFields(t *testing.T) {
 	r.FSAudit.PathTruncated = true
 	r.FSAudit.Deleted = true
 	r.FSAudit.HostPath = "/var/lib/x/notes.txt"
+	r.FSAudit.Incomplete = []string{"user_names", "process"}
 	var m map[string]any
 	if err := json.Unmarshal(AppendJSON(nil, r), &m); err != nil {
 		t.Fatal(err)
@@ -62,7 +63,8 @@ func TestAppendJSONOptionalFields(t *testing.T) {
 		t.Error("user.audit present without a login uid")
 	}
 	fs := m["fsaudit"].(map[string]any)
-	if fs["path_truncated"] != true || fs["deleted"] != true || fs["host_path"] != "/var/lib/x/notes.txt" {
+	if fs["path_truncated"] != true || fs["deleted"] != true || fs["host_path"] != "/var/lib/x/notes.txt" ||
+		fmt.Sprint(fs["incomplete"]) != "[user_names process]" {
 		t.Errorf("fsaudit = %v", fs)
 	}
 }

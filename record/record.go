@@ -103,6 +103,10 @@ type FSAudit struct {
 	TargetHostPath string // the target's path in the host's view, when it differs
 	PathTruncated  bool
 	Deleted        bool
+	// Incomplete names what the record lacks because its lookup was not
+	// done when the record left: "user_names" (the writer's passwd and
+	// group files), "process" (its executable and arguments).
+	Incomplete []string
 	// Via names the call behind the action when the action alone does not
 	// (create: open, mknod, mkdir, link, symlink; delete: unlink, rmdir;
 	// write: sendfile, splice, copy_file_range; xattr: set, remove).

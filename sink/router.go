@@ -41,7 +41,7 @@ func (f *Filter) Keep(r *record.Record) bool {
 			return false
 		}
 	}
-	return f.Paths == nil || f.Paths.Keep(enrich.Path{Full: r.File.Path, Truncated: r.FSAudit.PathTruncated})
+	return f.Paths == nil || f.Paths.KeepPaths(enrich.RecordPaths(r))
 }
 
 // RouteOptions configure how records reach one sink.

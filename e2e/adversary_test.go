@@ -1,0 +1,267 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The attacks of an unprivileged user on the agent itself: each case runs
+// as nobody, beside a control (the same change made plainly, recorded).
+
+// nobody is the unprivileged user the attacks run as.
+var nobody = &syscall.Credential{Uid: 65534, Gid: 65534}
+
+// busyboxPath is a static busybox, which the jails below hold as their
+// only program and which runs unshare and chroot for the attacker.
+func busyboxPath(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatalf("the attacks need a static busybox: %v", err)
+	}
+	return p
+}
+
+// jail builds a root directory for nobody: busybox, a writable /tmp, an
+// /etc/group, and whatever passwd does to etc/passwd.
+func jail(t *testing.T, base, name string, passwd func(etc string)) string {
+	t.Helper()
+	dir := filepath.Join(base, name)
+	for _, d := range []string{"bin", "etc", "tmp", "dev"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(busyboxPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "etc", "group"), []byte("jailgroup:x:65534:\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	passwd(filepath.Join(dir, "etc"))
+	// nobody owns its jail, as one it built itself.
+	err = filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, 65534, 65534)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// inJail starts script in the jail dir as nobody made root of a user
+// namespace of its own (unshare -r, then chroot: no privilege on the
+// host), with /dev bound into the jail when bindDev.
+func inJail(t *testing.T, dir string, bindDev bool, script string) *exec.Cmd {
+	t.Helper()
+	bb := busyboxPath(t)
+	inner := fmt.Sprintf("exec %s chroot %s /bin/busybox sh -c %s", bb, dir, shQuote(script))
+	args := []string{"unshare", "-r"}
+	if bindDev {
+		inner = fmt.Sprintf("%s mount --rbind /dev %s/dev && %s", bb, dir, inner)
+		args = append(args, "-m")
+	}
+	cmd := exec.Command(bb, append(args, bb, "sh", "-c", inner)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
+	out, err := os.CreateTemp("", "fsaudit-jail-out-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(out.Name())
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the jail %s: %v", dir, err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		out.Close()
+	})
+	return cmd
+}
+
+func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// waitExists polls for path, which another process makes.
+func waitExists(t *testing.T, path string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, err := os.Lstat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was not made within %v", path, timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// recordWithin polls the sink for a write record of path and fails when it
+// comes later than within after the write.
+func recordWithin(t *testing.T, sink, path string, within time.Duration) Record {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if data, err := os.ReadFile(sink); err == nil {
+			sc := bufio.NewScanner(strings.NewReader(string(data)))
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			for sc.Scan() {
+				if strings.Contains(sc.Text(), strconv.Quote(path)) {
+					for _, r := range ReadRecords(t, sink) {
+						if r.File.Path == path || r.FSAudit.HostPath == path {
+							return r
+						}
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			data, _ := os.ReadFile(sink)
+			t.Fatalf("no record of %s within %v of the write; the sink holds:\n%s", path, within, data)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// agentRSS reads the agent's peak resident memory, in KiB.
+func agentRSS(t *testing.T, a *Agent) (now, peak int) {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", a.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "VmRSS:" {
+			now, _ = strconv.Atoi(f[1])
+		}
+		if len(f) >= 2 && f[0] == "VmHWM:" {
+			peak, _ = strconv.Atoi(f[1])
+		}
+	}
+	return now, peak
+}
+
+// maxAgentRSSKiB is the bound README states for the agent's resident
+// memory through every attack.
+const maxAgentRSSKiB = 160 << 10
+
+// TestAdversaryEnrichment: a writer's root holds what the agent reads to
+// name users, and the writer chooses what is there. Each case writes from
+// a jail whose etc/passwd is hostile (a FIFO, /dev/zero by a link and by a
+// bind mount, a 1 GiB sparse file, a loop of links, a link to the host's
+// /etc/shadow and to a file outside the jail): the records of a writer
+// outside keep coming within a second, the jail's own write is recorded,
+// no name is taken from outside the jail, and the agent's memory stays
+// bounded. The controls: a jail with a plain passwd, named from it, and
+// one whose writer exits at once, named through the host's view of its root.
+func TestAdversaryEnrichment(t *testing.T) {
+	requireRoot(t)
+	base := tmpDir(t, "fsaudit-adv-", 0o755)
+	control := tmpDir(t, "fsaudit-adv-control-", 0o777)
+	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	decoy := filepath.Join(t.TempDir(), "decoy-passwd")
+	if err := os.WriteFile(decoy, []byte("LEAKED:x:65534:65534::/:/bin/sh\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	agent := StartAgent(t, AgentConfig{Include: []string{base, control}, Sink: sinkPath})
+
+	plain := func(etc string) {
+		os.WriteFile(filepath.Join(etc, "passwd"), []byte("jailer:x:65534:65534::/:/bin/sh\n"), 0o644)
+	}
+	link := func(target string) func(string) {
+		return func(etc string) { os.Symlink(target, filepath.Join(etc, "passwd")) }
+	}
+	cases := []struct {
+		name    string
+		passwd  func(etc string)
+		bindDev bool
+		stay    bool   // the writer lives on after its write
+		user    string // the name the jail's write must carry
+	}{
+		{name: "control", passwd: plain, stay: true, user: "jailer"},
+		{name: "control-exits-at-once", passwd: plain, user: "jailer"},
+		{name: "fifo", passwd: func(etc string) { unix.Mkfifo(filepath.Join(etc, "passwd"), 0o644) }, stay: true},
+		{name: "dev-zero-link", passwd: link("/dev/zero"), stay: true},
+		{name: "dev-zero-bound", passwd: link("/dev/zero"), bindDev: true, stay: true},
+		{name: "sparse-1GiB", passwd: func(etc string) {
+			os.WriteFile(filepath.Join(etc, "passwd"), nil, 0o644)
+			os.Truncate(filepath.Join(etc, "passwd"), 1<<30)
+		}, stay: true},
+		{name: "link-loop", passwd: func(etc string) {
+			os.Symlink("passwd2", filepath.Join(etc, "passwd"))
+			os.Symlink("passwd", filepath.Join(etc, "passwd2"))
+		}, stay: true},
+		{name: "host-shadow", passwd: link("/etc/shadow"), stay: true},
+		{name: "outside-file", passwd: link(decoy), stay: true},
+		{name: "outside-dir", passwd: func(etc string) {
+			os.Remove(filepath.Join(etc, "group"))
+			os.Remove(etc)
+			os.Symlink(filepath.Dir(decoy), etc)
+		}, stay: true},
+	}
+	for i, c := range cases {
+		dir := jail(t, base, c.name, c.passwd)
+		if c.name == "outside-dir" {
+			// The jail's etc leads to the decoy's directory; the decoy is
+			// named passwd there.
+			os.Rename(decoy, filepath.Join(filepath.Dir(decoy), "passwd"))
+		}
+		script := "echo attack > /tmp/w"
+		if c.stay {
+			script += "; /bin/busybox sleep 3"
+		}
+		start := time.Now()
+		cmd := inJail(t, dir, c.bindDev, script)
+		waitExists(t, filepath.Join(dir, "tmp", "w"), 30*time.Second)
+		// The control: a plain write by another user, right after.
+		ctl := filepath.Join(control, fmt.Sprintf("ctl-%d", i))
+		sh(t, nobody, `echo control > "$1"`, ctl)
+		r := recordWithin(t, sinkPath, ctl, time.Second)
+		if r.User.ID != "65534" {
+			t.Errorf("%s: the control's record: %s", c.name, r.Raw)
+		}
+		own := recordWithin(t, sinkPath, filepath.Join(dir, "tmp", "w"), time.Second)
+		if own.File.Path != "/tmp/w" || own.User.ID != "65534" {
+			t.Errorf("%s: the jail's write: file.path %q user %q, want /tmp/w, 65534: %s", c.name, own.File.Path, own.User.ID, own.Raw)
+		}
+		if own.User.Name != c.user {
+			t.Errorf("%s: user.name %q, want %q: %s", c.name, own.User.Name, c.user, own.Raw)
+		}
+		if c.stay {
+			cmd.Process.Kill()
+		}
+		cmd.Wait()
+		rss, peak := agentRSS(t, agent)
+		t.Logf("%s: control recorded, jail's write named %q (incomplete %v); agent RSS %d KiB, peak %d KiB, %v",
+			c.name, own.User.Name, own.FSAudit.Incomplete, rss, peak, time.Since(start).Round(time.Millisecond))
+		if peak > maxAgentRSSKiB {
+			t.Errorf("%s: the agent's resident memory peaked at %d KiB, bound %d", c.name, peak, maxAgentRSSKiB)
+		}
+	}
+	for _, r := range agent.Stop() {
+		if strings.Contains(r.Raw, "LEAKED") {
+			t.Errorf("a name from outside the jail: %s", r.Raw)
+		}
+	}
+}
