@@ -27,7 +27,9 @@ type Options struct {
 	// Hook is "auto" or one Mode. auto takes, for each hook point on its
 	// own, the first mode of Modes that loads and attaches.
 	Hook string
-	// AgentPID is the process whose writes are never reported (fsaudit's own).
+	// AgentPID is the process whose writes are never reported, by its
+	// tgid in the initial pid namespace; 0: the calling process (fsaudit's
+	// own), as the kernel knows it, whatever pid namespace it runs in.
 	AgentPID uint32
 	// RegularOnly drops writes to anything but regular files.
 	RegularOnly bool
@@ -309,6 +311,9 @@ type PointStatus struct {
 type Capture struct {
 	// Variant names the object loaded: "bpf_loop" or "compat".
 	Variant string
+	// AgentTGID is the process whose changes the kernel side leaves out,
+	// by its tgid in the initial pid namespace.
+	AgentTGID uint32
 	// Points says which mode each hook point took.
 	Points []PointStatus
 	// Lifecycle is nil when exec and exit tracking attached, else why not:
@@ -550,6 +555,14 @@ func (c *Capture) failures() string {
 func (c *Capture) configure(opts Options) error {
 	// The result events that confirm the VFS points' pending events are
 	// always let through.
+	if opts.AgentPID == 0 {
+		tgid, err := c.selfTGID()
+		if err != nil {
+			return err
+		}
+		opts.AgentPID = tgid
+	}
+	c.AgentTGID = opts.AgentPID
 	cfg := fsauditConfig{AgentTgid: opts.AgentPID, FmodeCreated: fmodeCreated, Actions: uint32(c.actions | 1<<OpResult),
 		WindowNs: uint64(opts.CoalesceWindow)}
 	if opts.RegularOnly {
@@ -778,6 +791,26 @@ func Probe() (variant string, st []PointStatus, err error) {
 		st = append(st, ps)
 	}
 	return variant, st, nil
+}
+
+// selfTGID asks the kernel for the calling process's tgid in the initial
+// pid namespace: in a pid namespace of its own (a container without the
+// host's pids, unshare -p), getpid(2) says another number, and the agent
+// would audit its own spool and sink writes, in a loop.
+func (c *Capture) selfTGID() (uint32, error) {
+	prog, err := c.loadProgram("whoami")
+	if err != nil {
+		return 0, err
+	}
+	defer prog.Close()
+	tgid, err := prog.Run(&ebpf.RunOptions{Context: [1]uint64{}})
+	if err != nil {
+		return 0, fmt.Errorf("asking the kernel for the agent's own pid: %w", err)
+	}
+	if tgid == 0 {
+		return 0, errors.New("asking the kernel for the agent's own pid: it answered 0")
+	}
+	return tgid, nil
 }
 
 func (c *Capture) loadProgram(name string) (*ebpf.Program, error) {

@@ -967,6 +967,17 @@ int tp_sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+/* Run by the agent (BPF_PROG_TEST_RUN), never attached: returns the calling
+ * process's tgid as the kernel knows it (in the initial pid namespace), which
+ * the agent's own getpid() is not when it runs in a pid namespace of its own
+ * (a container without the host's pids). The agent's own changes are left
+ * out by this number. */
+SEC("raw_tp/fsaudit_whoami")
+int whoami(void *ctx)
+{
+	return bpf_get_current_pid_tgid() >> 32;
+}
+
 /* Run by the agent (BPF_PROG_TEST_RUN), never attached: reports the writes
  * merged in one entry and takes them out of it. The arguments are the key
  * (tgid, inode, cred) and whether to drop the entry (its process is gone). Writers only ever add to an entry and this

@@ -241,6 +241,7 @@ const (
 	fsauditProgTpSysExit                  = "tp_sys_exit"
 	fsauditProgTpSyscallEnter             = "tp_syscall_enter"
 	fsauditProgTpSyscallExit              = "tp_syscall_exit"
+	fsauditProgWhoami                     = "whoami"
 )
 
 // loadFsaudit returns the embedded CollectionSpec for fsaudit.
@@ -326,6 +327,7 @@ type fsauditProgramSpecs struct {
 	TpSysExit                  *ebpf.ProgramSpec `ebpf:"tp_sys_exit"`
 	TpSyscallEnter             *ebpf.ProgramSpec `ebpf:"tp_syscall_enter"`
 	TpSyscallExit              *ebpf.ProgramSpec `ebpf:"tp_syscall_exit"`
+	Whoami                     *ebpf.ProgramSpec `ebpf:"whoami"`
 }
 
 // fsauditMapSpecs contains maps before they are loaded into the kernel.
@@ -457,6 +459,7 @@ type fsauditPrograms struct {
 	TpSysExit                  *ebpf.Program `ebpf:"tp_sys_exit"`
 	TpSyscallEnter             *ebpf.Program `ebpf:"tp_syscall_enter"`
 	TpSyscallExit              *ebpf.Program `ebpf:"tp_syscall_exit"`
+	Whoami                     *ebpf.Program `ebpf:"whoami"`
 }
 
 func (p *fsauditPrograms) Close() error {
@@ -502,6 +505,7 @@ func (p *fsauditPrograms) Close() error {
 		p.TpSysExit,
 		p.TpSyscallEnter,
 		p.TpSyscallExit,
+		p.Whoami,
 	)
 }
 

@@ -241,6 +241,7 @@ const (
 	fsauditCompatProgTpSysExit                  = "tp_sys_exit"
 	fsauditCompatProgTpSyscallEnter             = "tp_syscall_enter"
 	fsauditCompatProgTpSyscallExit              = "tp_syscall_exit"
+	fsauditCompatProgWhoami                     = "whoami"
 )
 
 // loadFsauditCompat returns the embedded CollectionSpec for fsauditCompat.
@@ -326,6 +327,7 @@ type fsauditCompatProgramSpecs struct {
 	TpSysExit                  *ebpf.ProgramSpec `ebpf:"tp_sys_exit"`
 	TpSyscallEnter             *ebpf.ProgramSpec `ebpf:"tp_syscall_enter"`
 	TpSyscallExit              *ebpf.ProgramSpec `ebpf:"tp_syscall_exit"`
+	Whoami                     *ebpf.ProgramSpec `ebpf:"whoami"`
 }
 
 // fsauditCompatMapSpecs contains maps before they are loaded into the kernel.
@@ -457,6 +459,7 @@ type fsauditCompatPrograms struct {
 	TpSysExit                  *ebpf.Program `ebpf:"tp_sys_exit"`
 	TpSyscallEnter             *ebpf.Program `ebpf:"tp_syscall_enter"`
 	TpSyscallExit              *ebpf.Program `ebpf:"tp_syscall_exit"`
+	Whoami                     *ebpf.Program `ebpf:"whoami"`
 }
 
 func (p *fsauditCompatPrograms) Close() error {
@@ -502,6 +505,7 @@ func (p *fsauditCompatPrograms) Close() error {
 		p.TpSysExit,
 		p.TpSyscallEnter,
 		p.TpSyscallExit,
+		p.Whoami,
 	)
 }
 

@@ -3,6 +3,9 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -265,3 +268,192 @@ func TestAdversaryEnrichment(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnPIDNamespace: the agent in a pid namespace of its own (a
+// DaemonSet without the host's pids, unshare -p) is pid 1 there. It must
+// still leave its own spool and sink writes out, by its pid in the
+// kernel's initial namespace (else each of its writes makes a record, whose
+// writing makes another), and must not leave out the host's pid 1.
+func TestOwnPIDNamespace(t *testing.T) {
+	requireRoot(t)
+	dir := tmpDir(t, "fsaudit-pidns-", 0o755)
+	sinkPath := filepath.Join(dir, "audit.jsonl")
+	agent := StartAgent(t, AgentConfig{Include: []string{dir}, Sink: sinkPath, SpoolDir: filepath.Join(dir, "spool"),
+		Attr: &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}})
+	want := fmt.Sprintf(`"kernel_pid":%d`, agent.cmd.Process.Pid)
+	if !strings.Contains(agent.Log(), want) {
+		t.Errorf("the agent's log does not say %s:\n%s", want, agent.Log())
+	}
+	outside := filepath.Join(dir, "outside.txt")
+	pid := sh(t, nil, `echo outside > "$1"`, outside)
+	waitRecords(t, sinkPath, 30*time.Second, "the outside write", func(rs []Record) bool { return len(rs) > 0 })
+	// A loop would have made records of its own by now.
+	time.Sleep(2 * time.Second)
+	recs := agent.Stop()
+	if len(recs) != 1 || recs[0].Process.PID != pid || recs[0].File.Path != outside {
+		t.Errorf("want the one outside write by pid %d, got %d records:\n%s", pid, len(recs), dumpRecords(recs))
+	}
+}
+
+// TestCgoBuildRefused: a binary built with cgo could not drop its
+// capabilities in every thread, and would keep full root for its whole
+// life: run refuses it in one line saying how to build it, and check fails.
+func TestCgoBuildRefused(t *testing.T) {
+	requireRoot(t)
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("needs the go command to build the agent with cgo (not in the kernel matrix's VMs)")
+	}
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Fatal("needs gcc to build the agent with cgo: scripts/test installs it")
+	}
+	bin := filepath.Join(t.TempDir(), "fsaudit-cgo")
+	build := exec.Command(gobin, "build", "-o", bin, "../cmd/fsaudit")
+	build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building with cgo: %v\n%s", err, out)
+	}
+	conf := writeConfig(t, fmt.Sprintf("[[sink]]\nname = \"local\"\ntype = \"file\"\npath = %q\n", filepath.Join(t.TempDir(), "audit.jsonl")))
+	for _, args := range [][]string{{"run", "--config", conf}, {"check", "--config", conf}} {
+		cmd := exec.Command(bin, args...)
+		out, err := cmd.CombinedOutput()
+		code := -1
+		if cmd.ProcessState != nil {
+			code = cmd.ProcessState.ExitCode()
+		}
+		if code != 1 || !strings.Contains(string(out), "built with cgo") || !strings.Contains(string(out), "CGO_ENABLED=0") {
+			t.Errorf("%s with a cgo build: exit %d (%v), want 1 and the reason:\n%s", args[0], code, err, out)
+		}
+	}
+}
+
+// helperAsNobody starts this test binary as helper name, run by nobody:
+// a copy of the binary in a directory nobody may enter (go test builds it
+// in one only root may).
+func helperAsNobody(t *testing.T, name string, env ...string) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := tmpDir(t, "fsaudit-helper-", 0o755)
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "e2e.test")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(append(os.Environ(), "FSAUDIT_E2E_HELPER="+name), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+// flood is the helper that opens FSAUDIT_E2E_CONNS connections to
+// FSAUDIT_E2E_ADDR, says on stdout how many it holds, and keeps them idle
+// until its standard input closes.
+func flood() int {
+	n, _ := strconv.Atoi(os.Getenv("FSAUDIT_E2E_CONNS"))
+	var conns []net.Conn
+	for range n {
+		c, err := net.DialTimeout("tcp", os.Getenv("FSAUDIT_E2E_ADDR"), 2*time.Second)
+		if err != nil {
+			break // the backlog is full: enough
+		}
+		conns = append(conns, c)
+	}
+	fmt.Printf("holding %d\n", len(conns))
+	io.Copy(io.Discard, os.Stdin)
+	return 0
+}
+
+// openFDs counts a process's open file descriptors.
+func openFDs(t *testing.T, pid int) int {
+	t.Helper()
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// TestMetricsFlood: a user who can reach the metrics port opens thousands of
+// idle connections. The agent holds at most metrics.MaxConns of them (the
+// rest wait in the kernel's backlog), its memory and descriptors stay
+// bounded, records keep coming within a second, SIGHUP still rereads the
+// config, and /metrics answers again once the flood ends.
+func TestMetricsFlood(t *testing.T) {
+	requireRoot(t)
+	dir := tmpDir(t, "fsaudit-flood-", 0o777)
+	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	agent := StartAgent(t, AgentConfig{Include: []string{dir}, Sink: sinkPath, Agent: `metrics_listen = "127.0.0.1:0"`})
+	addr := agent.metricsAddr(t)
+	pid := agent.cmd.Process.Pid
+	before := openFDs(t, pid)
+	// The control: a write before the flood.
+	sh(t, nobody, `echo before > "$1"`, dir+"/before")
+	recordWithin(t, sinkPath, dir+"/before", time.Second)
+
+	cmd := helperAsNobody(t, "flood", "FSAUDIT_E2E_ADDR="+addr, "FSAUDIT_E2E_CONNS=3000")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the flood helper: %v", err)
+	}
+	t.Logf("flood: %s", strings.TrimSpace(line))
+
+	sh(t, nobody, `echo during > "$1"`, dir+"/during")
+	recordWithin(t, sinkPath, dir+"/during", time.Second)
+	if fds := openFDs(t, pid); fds > before+metricsMaxConns+8 {
+		t.Errorf("the agent holds %d descriptors during the flood, %d before: bound %d more", fds, before, metricsMaxConns)
+	}
+	if _, peak := agentRSS(t, agent); peak > maxAgentRSSKiB {
+		t.Errorf("the agent's resident memory peaked at %d KiB, bound %d", peak, maxAgentRSSKiB)
+	}
+	if err := agent.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(agent.Log(), `"message":"reloaded"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP during the flood: no reload:\n%s", agent.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	stdin.Close()
+	cmd.Wait()
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz does not answer after the flood: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	agent.Stop()
+}
+
+// metricsMaxConns is metrics.MaxConns, which the tests cannot import
+// without the agent's packages.
+const metricsMaxConns = 32

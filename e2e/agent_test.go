@@ -42,6 +42,8 @@ func TestMain(m *testing.M) {
 		os.Exit(writeAs())
 	case "reuse-inodes":
 		os.Exit(reuseInodes())
+	case "flood":
+		os.Exit(flood())
 	}
 	flag.Parse()
 	code := func() int {
@@ -137,6 +139,8 @@ type AgentConfig struct {
 	Window string
 	// Wrap runs the agent through a command (e.g. setpriv ... --).
 	Wrap []string
+	// Attr starts the agent in namespaces of its own, and the like.
+	Attr *syscall.SysProcAttr
 }
 
 // StartAgent runs the agent with a config for cfg and returns once it
@@ -192,6 +196,7 @@ path = %q
 		a.cmd = exec.Command(cfg.Wrap[0], append(cfg.Wrap[1:], bin, "run", "--config", conf)...)
 	}
 	a.cmd.Env = append(os.Environ(), "FSAUDIT_BPF_OBJECT="+cfg.Object)
+	a.cmd.SysProcAttr = cfg.Attr
 	stderr, err := a.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 )
 
 // Kernel is the part of the capture whose counters live in BPF maps.
@@ -237,13 +238,25 @@ type Server struct {
 	srv *http.Server
 }
 
+// The server's bounds: whoever can reach the port must not be able to
+// take the agent's memory or file descriptors. At most MaxConns
+// connections are open at once (more wait in the kernel's backlog, costing
+// the agent nothing); a connection idle for IdleTimeout, or whose request
+// takes longer than ReadTimeout to arrive, is closed.
+const (
+	MaxConns     = 32
+	IdleTimeout  = 30 * time.Second
+	ReadTimeout  = 10 * time.Second
+	WriteTimeout = 30 * time.Second
+)
+
 // Listen opens addr ("host:port") for the metrics server.
 func Listen(addr string) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics_listen %s: %w", addr, err)
 	}
-	return &Server{ln: ln}, nil
+	return &Server{ln: netutil.LimitListener(ln, MaxConns)}, nil
 }
 
 // Addr is the address the server listens on.
@@ -253,7 +266,8 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // its own goroutine, which ends with Close. A failure of the listener is
 // passed to onError.
 func (s *Server) Serve(h http.Handler, onError func(error)) {
-	s.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	s.srv = &http.Server{Handler: h, ReadHeaderTimeout: ReadTimeout, ReadTimeout: ReadTimeout,
+		WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: 16 << 10}
 	go func() {
 		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && onError != nil {
 			onError(err)

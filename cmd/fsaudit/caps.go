@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -55,7 +56,7 @@ func dropCapabilities() (kept, note string, err error) {
 		}
 		if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); e != 0 {
 			if e == syscall.ENOTSUP {
-				return "", "", fmt.Errorf("this binary uses cgo, so capabilities cannot be changed in every thread: build it with CGO_ENABLED=0")
+				return "", "", errCgo
 			}
 			if e != syscall.EPERM {
 				return "", "", fmt.Errorf("dropping capability %d from the bounding set: %w", c, e)
@@ -74,6 +75,20 @@ func dropCapabilities() (kept, note string, err error) {
 		return "", "", fmt.Errorf("setting capabilities: %w", e)
 	}
 	return strings.Join(names, ","), note, nil
+}
+
+// errCgo is the start-up error of a binary built with cgo.
+var errCgo = errors.New("this fsaudit was built with cgo, so it cannot drop its capabilities in every thread and would run with all of them: build it with CGO_ENABLED=0 go build ./cmd/fsaudit")
+
+// canDropCapabilities refuses, before anything is loaded, a binary that
+// could not drop its capabilities once attached: Go changes the
+// capabilities of every thread only without cgo (with cgo, threads that C
+// code started are beyond its reach).
+func canDropCapabilities() error {
+	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_GET_KEEPCAPS, 0, 0); e == syscall.ENOTSUP {
+		return errCgo
+	}
+	return nil
 }
 
 // lastCap is the highest capability this kernel knows.

@@ -92,6 +92,9 @@ func count(n int, what string) string {
 // lockdown mode.
 func checkPrivileges(rep *report) {
 	fmt.Fprintln(rep.w, "privileges:")
+	if err := canDropCapabilities(); err != nil {
+		rep.fail("%s", err)
+	}
 	eff, err := effectiveCapabilities()
 	if err != nil {
 		rep.warn("cannot read this process's capabilities: %s", oneLine(err))

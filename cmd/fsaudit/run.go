@@ -100,7 +100,6 @@ func containerMetadata(cfg *config.Config, log zerolog.Logger) *enrich.Metadata 
 func captureOptions(cfg *config.Config) (bpf.Options, error) {
 	o := bpf.Options{
 		Hook:            cfg.Agent.Hook,
-		AgentPID:        uint32(os.Getpid()),
 		RegularOnly:     cfg.Filter.RegularFilesOnly,
 		ExcludeComms:    cfg.Filter.ExcludeComms,
 		ExcludeUIDs:     make([]uint32, 0, len(cfg.Filter.ExcludeUIDs)),
@@ -132,6 +131,9 @@ func captureOptions(cfg *config.Config) (bpf.Options, error) {
 // before anything is attached or after it is all released again.
 func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 	log.Info().Str("config", cfg.Source).Msg("starting")
+	if err := canDropCapabilities(); err != nil {
+		return err
+	}
 	if prof := os.Getenv("FSAUDIT_CPUPROFILE"); prof != "" {
 		// For measuring: a CPU profile of the whole run.
 		stop, err := startCPUProfile(prof)
@@ -200,7 +202,8 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 	// Everything that needs more privilege is done: loading, attaching,
 	// mounting tracefs, opening the sinks and spools.
 	if kept, note, err := dropCapabilities(); err != nil {
-		log.Warn().Err(err).Msg("capabilities not dropped: the agent keeps all it started with")
+		closeOutputs()
+		return err
 	} else if note != "" {
 		log.Warn().Str("kept", kept).Str("note", note).Msg("capabilities dropped")
 	} else {
@@ -251,7 +254,7 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 	}()
 	var ok error
 	health.Store(&ok)
-	log.Info().Str("bpf", capture.Variant).Int("pid", os.Getpid()).Msg("capturing")
+	log.Info().Str("bpf", capture.Variant).Int("pid", os.Getpid()).Uint32("kernel_pid", capture.AgentTGID).Msg("capturing")
 
 	var runErr error
 loop:
