@@ -457,3 +457,64 @@ func TestMetricsFlood(t *testing.T) {
 // metricsMaxConns is metrics.MaxConns, which the tests cannot import
 // without the agent's packages.
 const metricsMaxConns = 32
+
+// TestAdversaryCgroupName: a user to whom a cgroup subtree is delegated (as
+// systemd does for each logged-in user) names a cgroup docker-<id>.scope
+// and writes from it. That host process is no container: its record has no
+// container fields (so a sink with containers = "none" keeps it), while the
+// control, the same cgroup name made by root as a runtime does, is one.
+func TestAdversaryCgroupName(t *testing.T) {
+	requireRoot(t)
+	cg2 := cgroup2Root(t)
+	base := filepath.Join(cg2, "fsaudit-e2e-"+randHex(t, 4))
+	t.Cleanup(func() { removeCgroups(base) })
+	delegated := filepath.Join(base, "user-65534.slice")
+	rootMade := filepath.Join(base, "system.slice", "docker-"+randHex(t, 32)+".scope")
+	for _, d := range []string{delegated, rootMade} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Delegation: the directory and its interface files belong to the user.
+	for _, f := range []string{"", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"} {
+		if err := os.Chown(filepath.Join(delegated, f), 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := tmpDir(t, "fsaudit-cgname-", 0o777)
+	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	hostOnly := filepath.Join(t.TempDir(), "host.jsonl")
+	agent := StartAgent(t, AgentConfig{Include: []string{dir}, Sink: sinkPath,
+		Extra: fmt.Sprintf("[[sink]]\nname = \"host\"\ntype = \"file\"\npath = %q\ncontainers = \"none\"\n", hostOnly)})
+
+	run := func(cgroup, script string, args ...string) int {
+		cg, err := os.Open(cgroup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cg.Close()
+		cmd := exec.Command("sh", append([]string{"-c", script, "sh"}, args...)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: nobody, UseCgroupFD: true, CgroupFD: int(cg.Fd())}
+		return runCmd(t, cmd)
+	}
+	fake := "docker-" + randHex(t, 32) + ".scope"
+	attacker := run(delegated, `mkdir "$1/$2" && echo $$ > "$1/$2/cgroup.procs" && echo forged > "$3"`, delegated, fake, dir+"/forged")
+	control := run(rootMade, `echo real > "$1"`, dir+"/real")
+	recs := agent.Stop()
+	got := map[int]Record{}
+	for _, r := range recs {
+		got[r.Process.PID] = r
+	}
+	if r, ok := got[attacker]; !ok {
+		t.Errorf("no record of the write from the user's cgroup:\n%s", dumpRecords(recs))
+	} else if r.Container.ID != "" {
+		t.Errorf("a cgroup the user named %s made a container: %s", fake, r.Raw)
+	}
+	if r, ok := got[control]; !ok || r.Container.ID == "" || r.Container.Runtime != "docker" {
+		t.Errorf("the control, a docker scope made by root, is not a container: %s", r.Raw)
+	}
+	hostRecs := ReadRecords(t, hostOnly)
+	if len(hostRecs) != 1 || hostRecs[0].Process.PID != attacker {
+		t.Errorf("the containers = \"none\" sink holds %d records, want the user's write alone:\n%s", len(hostRecs), dumpRecords(hostRecs))
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -21,6 +22,10 @@ type Container struct {
 	Runtime string // docker, containerd, cri-o, podman, or cri when a kubepods path does not say
 	PodUID  string // Kubernetes pod uid, with dashes
 	QoS     string // Kubernetes QoS class: guaranteed, burstable or besteffort
+	// UserMade is set when the writer's cgroup belongs to a user other
+	// than root (systemd delegates subtrees to users, who name cgroups as
+	// they like): its name proves nothing until a runtime confirms the id.
+	UserMade bool
 }
 
 var (
@@ -113,6 +118,7 @@ type Cgroups struct {
 
 	mu       sync.Mutex
 	paths    map[uint64]string
+	owners   map[uint64]uint32       // the uid that owns each cgroup's directory
 	parsed   map[uint64]parsedCgroup // what each path says, parsed once
 	missing  map[uint64]time.Time    // ids a scan did not find, and when
 	scans    []time.Time             // the scans of the last second
@@ -131,12 +137,12 @@ func NewCgroups(mountinfo string) (*Cgroups, error) {
 func newCgroups(root string) *Cgroups {
 	g := &Cgroups{
 		root: root, Retry: time.Second, MaxScans: 20,
-		paths: map[uint64]string{}, parsed: map[uint64]parsedCgroup{}, missing: map[uint64]time.Time{}, maxPaths: 1 << 16,
+		paths: map[uint64]string{}, owners: map[uint64]uint32{}, parsed: map[uint64]parsedCgroup{}, missing: map[uint64]time.Time{}, maxPaths: 1 << 16,
 	}
 	// Handles are used when the root itself opens by its own.
 	if st, err := os.Stat(root); err != nil || root == "" {
 		g.noHandles = true
-	} else if p, err := g.byHandle(inode(st)); err != nil || p != "/" {
+	} else if p, _, err := g.byHandle(inode(st)); err != nil || p != "/" {
 		g.noHandles = true
 	}
 	return g
@@ -196,6 +202,7 @@ func (g *Cgroups) Container(id uint64) (Container, bool) {
 	}
 	p.c, p.ok = ParseCgroupPath(path)
 	g.mu.Lock()
+	p.c.UserMade = p.ok && g.owners[id] != 0
 	if len(g.parsed) > g.maxPaths {
 		g.parsed = map[uint64]parsedCgroup{}
 	}
@@ -220,9 +227,9 @@ func (g *Cgroups) Path(id uint64) string {
 		return ""
 	}
 	if !g.noHandles {
-		p, err := g.byHandle(id)
+		p, owner, err := g.byHandle(id)
 		if err == nil {
-			g.remember(id, p)
+			g.remember(id, p, owner)
 			return p
 		}
 		if !errors.Is(err, unix.ESTALE) && !errors.Is(err, unix.ENOENT) {
@@ -255,43 +262,50 @@ func (g *Cgroups) miss(id uint64, now time.Time) {
 	g.missing[id] = now
 }
 
-func (g *Cgroups) remember(id uint64, p string) {
+func (g *Cgroups) remember(id uint64, p string, owner uint32) {
 	if len(g.paths) > g.maxPaths {
 		g.paths = map[uint64]string{}
+		g.owners = map[uint64]uint32{}
 	}
 	g.paths[id] = p
+	g.owners[id] = owner
 }
 
 // fileidKernfs is the kernel's FILEID_KERNFS: a handle that is a kernfs
 // node's 64-bit id, which for cgroup2 is the cgroup id.
 const fileidKernfs = 0xfe
 
-// byHandle opens cgroup id by its file handle and reads its path.
-func (g *Cgroups) byHandle(id uint64) (string, error) {
+// byHandle opens cgroup id by its file handle and reads its path and the
+// owner of its directory.
+func (g *Cgroups) byHandle(id uint64) (string, uint32, error) {
 	mnt, err := unix.Open(g.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer unix.Close(mnt)
 	var raw [8]byte
 	binary.NativeEndian.PutUint64(raw[:], id)
 	fd, err := unix.OpenByHandleAt(mnt, unix.NewFileHandle(fileidKernfs, raw[:]), unix.O_PATH|unix.O_CLOEXEC)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return "", 0, err
+	}
 	full, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	rel, ok := strings.CutPrefix(full, strings.TrimSuffix(g.root, "/"))
 	if !ok || (rel != "" && rel[0] != '/') {
-		return "", fmt.Errorf("cgroup %d at %q, outside %s", id, full, g.root)
+		return "", 0, fmt.Errorf("cgroup %d at %q, outside %s", id, full, g.root)
 	}
 	if rel == "" {
 		rel = "/"
 	}
-	return rel, nil
+	return rel, st.Uid, nil
 }
 
 // scan walks the cgroup2 tree and maps every directory's inode (its cgroup id)
@@ -300,6 +314,7 @@ func (g *Cgroups) byHandle(id uint64) (string, error) {
 func (g *Cgroups) scan() {
 	if len(g.paths) > g.maxPaths {
 		g.paths = map[uint64]string{}
+		g.owners = map[uint64]uint32{}
 	}
 	filepath.WalkDir(g.root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() {
@@ -313,7 +328,12 @@ func (g *Cgroups) scan() {
 		if rel == "" {
 			rel = "/"
 		}
+		var owner uint32
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			owner = st.Uid
+		}
 		g.paths[inode(info)] = rel
+		g.owners[inode(info)] = owner
 		return nil
 	})
 }

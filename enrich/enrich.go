@@ -57,6 +57,9 @@ func New(o Options) (*Enricher, error) {
 		return nil, fmt.Errorf("reading the boot id: %w", err)
 	}
 	side := newBeside(besideWait, besideBudget, besideSlots)
+	if o.Metadata != nil {
+		o.Metadata.beside = side
+	}
 	roots, err := NewRoots(root, side)
 	if err != nil {
 		return nil, err
@@ -153,13 +156,12 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Paths {
 		r.Process.Executable = pr.Executable
 		r.Process.Args = pr.Args
 	}
-	switch {
-	case namesPending && procPending:
-		r.FSAudit.Incomplete = incompleteBoth
-	case namesPending:
-		r.FSAudit.Incomplete = incompleteNames
-	case procPending:
-		r.FSAudit.Incomplete = incompleteProc
+	var pending incomplete
+	if namesPending {
+		pending |= pendingNames
+	}
+	if procPending {
+		pending |= pendingProcess
 	}
 	if ev.LoginUID != bpf.UnsetLoginUID {
 		// The login uid is set when someone logs in to the host: the host names it.
@@ -168,22 +170,45 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Paths {
 		r.User.AuditName = x.roots.Host().user(ev.LoginUID)
 	}
 	if c, ok := x.cgroups.Container(ev.CgroupID); ok {
-		r.Container = record.Container{ID: c.ID, Runtime: c.Runtime}
-		r.Orchestrator = record.Orchestrator{ResourceID: c.PodUID}
-		if m, ok := x.meta.Lookup(c); ok {
-			fillMeta(r, m)
+		m, found, metaPending := x.meta.lookup(c)
+		if metaPending {
+			pending |= pendingContainer
+		}
+		// A cgroup a user made is a container only once a runtime
+		// confirms its id: anyone may name a cgroup docker-<id>.scope.
+		if !c.UserMade || found {
+			r.Container = record.Container{ID: c.ID, Runtime: c.Runtime}
+			r.Orchestrator = record.Orchestrator{ResourceID: c.PodUID}
+			if found {
+				fillMeta(r, m)
+			}
 		}
 	}
+	r.FSAudit.Incomplete = incompleteSets[pending]
 	return paths
 }
 
-// What a record lacks when its lookups were not done in time
-// (fsaudit.incomplete); shared, never changed.
-var (
-	incompleteNames = []string{"user_names"}
-	incompleteProc  = []string{"process"}
-	incompleteBoth  = []string{"user_names", "process"}
+// incomplete says which lookups were not done when a record left.
+type incomplete uint8
+
+const (
+	pendingNames     incomplete = 1 << iota // the writer's passwd and group
+	pendingProcess                          // the executable and arguments, from /proc
+	pendingContainer                        // the container's runtime metadata
 )
+
+// incompleteSets are fsaudit.incomplete for each set of pending lookups,
+// made once and shared by the records, which never change them.
+var incompleteSets = func() (sets [8][]string) {
+	for i := range sets {
+		for bit, name := range []string{"user_names", "process", "container"} {
+			if i&(1<<bit) != 0 {
+				sets[i] = append(sets[i], name)
+			}
+		}
+	}
+	return sets
+}()
 
 // rootHostDir is where the writer's root lies in the host's view, from a
 // path in both views: the host's path less the writer's. "" when the

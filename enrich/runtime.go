@@ -255,8 +255,8 @@ func validID(id string) bool {
 // answer, so the hot path only reads a map. An id no runtime knows is asked
 // again after Retry (its metadata may not be written yet), then after twice
 // as long each time, up to 5 minutes; a source that failed is left alone
-// for Backoff. Lookups run on the event reader, each bounded by Timeout. Entries not used for Expiry go when the
-// cache is full.
+// for Backoff. Lookups run beside the event path (see beside.go), each
+// bounded by Timeout. Entries not used for Expiry go when the cache is full.
 type Metadata struct {
 	Sources []MetaSource
 	Timeout time.Duration // per lookup
@@ -267,6 +267,9 @@ type Metadata struct {
 	// OnError hears of a failing source, once per backoff.
 	OnError func(source string, err error)
 
+	// beside runs the lookups; nil: on the caller's goroutine.
+	beside *beside
+
 	mu      sync.Mutex
 	entries map[string]*metaEntry
 	failed  map[string]time.Time // source name -> when it last failed
@@ -275,6 +278,7 @@ type Metadata struct {
 type metaEntry struct {
 	meta   Meta
 	found  bool
+	busy   bool // a lookup runs
 	asked  time.Time
 	used   time.Time
 	misses int // lookups that found nothing: each doubles the wait before the next
@@ -291,49 +295,81 @@ func NewMetadata(sources ...MetaSource) *Metadata {
 
 // Lookup returns what the runtimes say about container c, or found=false.
 func (md *Metadata) Lookup(c Container) (Meta, bool) {
+	m, found, _ := md.lookup(c)
+	return m, found
+}
+
+// lookup is Lookup that also says whether a lookup of c still runs.
+func (md *Metadata) lookup(c Container) (m Meta, found, pending bool) {
 	if md == nil || len(md.Sources) == 0 || c.ID == "" {
-		return Meta{}, false
+		return Meta{}, false, false
 	}
 	md.mu.Lock()
-	defer md.mu.Unlock()
 	now := time.Now()
 	e := md.entries[c.ID]
-	if e != nil && (e.found || now.Sub(e.asked) < min(md.Retry<<min(e.misses, 6), 5*time.Minute)) {
+	if e != nil && (e.found || e.busy || now.Sub(e.asked) < min(md.Retry<<min(e.misses, 6), 5*time.Minute)) {
 		e.used = now
-		return e.meta, e.found
+		md.mu.Unlock()
+		return e.meta, e.found, e.busy
 	}
 	if e == nil {
 		md.evict(now)
 		e = &metaEntry{}
 		md.entries[c.ID] = e
 	}
-	e.asked, e.used = now, now
+	e.asked, e.used, e.busy = now, now, true
+	md.mu.Unlock()
+	ask := func() { md.ask(e, c, now) }
+	if md.beside == nil {
+		ask()
+	} else if l, _ := md.beside.run(ask); l == nil {
+		md.mu.Lock()
+		e.busy, e.asked = false, time.Time{} // no slot: the next event asks
+		md.mu.Unlock()
+		return Meta{}, false, true
+	}
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	return e.meta, e.found, e.busy
+}
+
+// ask asks the sources that serve c's runtime, in turn, and fills e.
+func (md *Metadata) ask(e *metaEntry, c Container, now time.Time) {
+	var meta Meta
+	found := false
 	for _, s := range md.Sources {
 		if !s.Serves(c.Runtime) {
 			continue
 		}
-		if t, ok := md.failed[s.Name()]; ok && now.Sub(t) < md.Backoff {
+		md.mu.Lock()
+		t, failed := md.failed[s.Name()]
+		md.mu.Unlock()
+		if failed && now.Sub(t) < md.Backoff {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), md.Timeout)
-		m, found, err := s.Lookup(ctx, c.ID)
+		m, ok, err := s.Lookup(ctx, c.ID)
 		cancel()
 		if err != nil {
+			md.mu.Lock()
 			md.failed[s.Name()] = now
+			md.mu.Unlock()
 			if md.OnError != nil {
 				md.OnError(s.Name(), err)
 			}
 			continue
 		}
-		if found {
-			e.meta, e.found = m, true
+		if ok {
+			meta, found = m, true
 			break
 		}
 	}
-	if !e.found {
+	md.mu.Lock()
+	e.meta, e.found, e.busy = meta, found, false
+	if !found {
 		e.misses++
 	}
-	return e.meta, e.found
+	md.mu.Unlock()
 }
 
 // evict makes room for one entry: first those unused for Expiry, then all.

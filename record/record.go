@@ -105,7 +105,8 @@ type FSAudit struct {
 	Deleted        bool
 	// Incomplete names what the record lacks because its lookup was not
 	// done when the record left: "user_names" (the writer's passwd and
-	// group files), "process" (its executable and arguments).
+	// group files), "process" (its executable and arguments), "container"
+	// (the runtime's name, image and pod of its container).
 	Incomplete []string
 	// Via names the call behind the action when the action alone does not
 	// (create: open, mknod, mkdir, link, symlink; delete: unlink, rmdir;
