@@ -518,3 +518,108 @@ func TestAdversaryCgroupName(t *testing.T) {
 		t.Errorf("the containers = \"none\" sink holds %d records, want the user's write alone:\n%s", len(hostRecs), dumpRecords(hostRecs))
 	}
 }
+
+// setxattrHelper sets the attribute FSAUDIT_E2E_XATTR on each path in
+// FSAUDIT_E2E_PATHS (separated by colons), through a directory descriptor
+// that it opens as 99 from FSAUDIT_E2E_DIR: /proc/self/fd/99/... names.
+func setxattrHelper() int {
+	fd, err := unix.Open(os.Getenv("FSAUDIT_E2E_DIR"), unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err == nil && fd != 99 {
+		err = unix.Dup2(fd, 99)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, p := range strings.Split(os.Getenv("FSAUDIT_E2E_PATHS"), ":") {
+		if err := unix.Setxattr(p, os.Getenv("FSAUDIT_E2E_XATTR"), []byte("x"), 0); err != nil {
+			fmt.Fprintln(os.Stderr, p, err)
+			return 1
+		}
+	}
+	// Alive a while: a path through /proc/self can be followed as its own.
+	time.Sleep(time.Second)
+	return 0
+}
+
+// TestAdversaryProcPaths: nobody names files through /proc's magic links
+// (its descriptor 99 on a directory, its working directory), which the
+// default exclusion of /proc would have dropped and which the agent's own
+// /proc/self would have misnamed. Each change makes a record naming the
+// file exactly, or the string given, marked fsaudit.path_unresolved (a
+// writer gone before its path could be followed), never another file;
+// beside the same changes made plainly (controls), named exactly.
+func TestAdversaryProcPaths(t *testing.T) {
+	requireRoot(t)
+	dir := tmpDir(t, "fsaudit-procpath-", 0o777)
+	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	for _, f := range []string{"p-rm", "p-mv", "p-chmod", "p-cwd", "p-xattr", "c-rm", "c-mv", "c-chmod", "c-xattr"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(filepath.Join(dir, f), 65534, 65534)
+	}
+	agent := StartAgent(t, AgentConfig{Include: []string{dir}, Sink: sinkPath,
+		Actions: []string{"create", "rename", "delete", "chmod", "xattr"},
+		Filter:  `exclude_paths = ["/proc", "/sys", "/dev"]`})
+	// Through /proc: a shell that lives on (busybox runs rm, mv, chmod
+	// and mkdir in the shell itself), and children that exit at once.
+	bbsh := func(script string, args ...string) {
+		cmd := exec.Command(busyboxPath(t), append([]string{"sh", "-c", script, "sh"}, args...)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
+		runCmd(t, cmd)
+	}
+	bbsh(`exec 99<"$1"
+rm /proc/self/fd/99/p-rm
+mv /proc/self/fd/99/p-mv /proc/self/fd/99/p-moved
+chmod 600 /proc/self/fd/99/p-chmod
+mkdir /proc/self/fd/99/p-dir
+cd "$1" && rm /proc/self/cwd/p-cwd`, dir)
+	xa := helperAsNobody(t, "setxattr", "FSAUDIT_E2E_DIR="+dir, "FSAUDIT_E2E_XATTR=user.fsaudit",
+		"FSAUDIT_E2E_PATHS=/proc/self/fd/99/p-xattr:"+dir+"/c-xattr")
+	if err := xa.Run(); err != nil {
+		t.Fatalf("setxattr helper: %v", err)
+	}
+	// The controls, by plain paths.
+	bbsh(`cd "$1" && rm c-rm && mv c-mv c-moved && chmod 600 c-chmod && mkdir c-dir`, dir)
+	recs := agent.Stop()
+
+	type change struct{ action, exact, given string }
+	changes := []change{
+		{"delete", dir + "/p-rm", "/proc/self/fd/99/p-rm"},
+		{"rename", dir + "/p-mv", "/proc/self/fd/99/p-mv"},
+		{"chmod", dir + "/p-chmod", "/proc/self/fd/99/p-chmod"},
+		{"create", dir + "/p-dir", "/proc/self/fd/99/p-dir"},
+		{"delete", dir + "/p-cwd", "/proc/self/cwd/p-cwd"},
+		{"xattr", dir + "/p-xattr", "/proc/self/fd/99/p-xattr"},
+		{"delete", dir + "/c-rm", ""},
+		{"rename", dir + "/c-mv", ""},
+		{"chmod", dir + "/c-chmod", ""},
+		{"create", dir + "/c-dir", ""},
+		{"xattr", dir + "/c-xattr", ""},
+	}
+	used := map[int]bool{}
+	for _, c := range changes {
+		found := false
+		for i, r := range recs {
+			if used[i] || r.Event.Action != c.action {
+				continue
+			}
+			exact := r.File.Path == c.exact && !r.FSAudit.PathUnresolved
+			unresolved := c.given != "" && r.File.Path == c.given && r.FSAudit.PathUnresolved
+			if exact || unresolved {
+				used[i], found = true, true
+				t.Logf("%s %s: %s (unresolved %v)", c.action, c.exact, r.File.Path, r.FSAudit.PathUnresolved)
+				break
+			}
+		}
+		if !found {
+			t.Errorf("no %s record naming %s (or %q, unresolved)", c.action, c.exact, c.given)
+		}
+	}
+	for i, r := range recs {
+		if !used[i] {
+			t.Errorf("a record of no change made: %s", r.Raw)
+		}
+	}
+}

@@ -44,6 +44,8 @@ func TestMain(m *testing.M) {
 		os.Exit(reuseInodes())
 	case "flood":
 		os.Exit(flood())
+	case "setxattr":
+		os.Exit(setxattrHelper())
 	}
 	flag.Parse()
 	code := func() int {
@@ -358,16 +360,17 @@ type Record struct {
 		} `json:"resource"`
 	} `json:"orchestrator"`
 	FSAudit struct {
-		Hook          string `json:"hook"`
-		Bytes         uint64 `json:"bytes"`
-		Writes        uint64 `json:"writes"`
-		Offset        uint64 `json:"offset"`
-		PathTruncated bool   `json:"path_truncated"`
-		HostPath      string `json:"host_path"`
-		Deleted       bool   `json:"deleted"`
-		Lost          uint64 `json:"lost"`
-		Via           string `json:"via"`
-		Xattr         struct {
+		Hook           string `json:"hook"`
+		Bytes          uint64 `json:"bytes"`
+		Writes         uint64 `json:"writes"`
+		Offset         uint64 `json:"offset"`
+		PathTruncated  bool   `json:"path_truncated"`
+		PathUnresolved bool   `json:"path_unresolved"`
+		HostPath       string `json:"host_path"`
+		Deleted        bool   `json:"deleted"`
+		Lost           uint64 `json:"lost"`
+		Via            string `json:"via"`
+		Xattr          struct {
 			Name string `json:"name"`
 		} `json:"xattr"`
 		RenameFlags    []string `json:"rename_flags"`

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -140,10 +141,11 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Paths {
 		},
 		Host: x.host,
 		FSAudit: record.FSAudit{
-			Hook:          string(ev.Hook),
-			HostPath:      hostPath,
-			PathTruncated: p.Truncated,
-			Deleted:       ev.Flags&bpf.FlagDeleted != 0,
+			Hook:           string(ev.Hook),
+			HostPath:       hostPath,
+			PathTruncated:  p.Truncated,
+			PathUnresolved: p.Unresolved,
+			Deleted:        ev.Flags&bpf.FlagDeleted != 0,
 		},
 	}
 	paths := Paths{Own: p, OwnHost: hostPath}
@@ -278,6 +280,7 @@ func (x *Enricher) fillAction(ev *bpf.Event, r *record.Record, names *Names, pat
 		f.TargetPath = t.Full
 		a.TargetHostPath = names.hostView(t, host)
 		a.PathTruncated = a.PathTruncated || t.Truncated
+		a.PathUnresolved = a.PathUnresolved || t.Unresolved
 		paths.Target, paths.HasTarget, paths.TargetHost = t, true, a.TargetHostPath
 	}
 }
@@ -291,8 +294,14 @@ func (x *Enricher) fillAction(ev *bpf.Event, r *record.Record, names *Names, pat
 // followed it. Anything that no longer resolves, or does not answer in
 // time, stays as the process gave it (cleaned).
 func (x *Enricher) resolveGiven(ev *bpf.Event, p Path, flags bpf.Flags) Path {
-	if flags&bpf.FlagGiven == 0 || p.Truncated || !strings.HasPrefix(p.given, "/") || p.Full == "/" ||
-		ev.MntNS != x.mntNS || !x.roots.IsSelf(ev.RootDev, ev.RootIno) {
+	if flags&bpf.FlagGiven == 0 || p.Truncated || !strings.HasPrefix(p.given, "/") || p.Full == "/" {
+		return p
+	}
+	shared := ev.MntNS == x.mntNS && x.roots.IsSelf(ev.RootDev, ev.RootIno)
+	if magic, ok := procMagic(p.given); ok {
+		return x.resolveMagic(ev, p, magic, shared)
+	}
+	if !shared {
 		return p
 	}
 	j := strings.LastIndexByte(p.given, '/')
@@ -308,6 +317,59 @@ func (x *Enricher) resolveGiven(ev *bpf.Event, p Path, flags bpf.Flags) Path {
 	real, ok := x.resolver.resolve(dir)
 	if !ok {
 		return p
+	}
+	return joinGiven(real, leaf, false)
+}
+
+// procMagicRe matches a path through one of /proc's magic links of a
+// process (its descriptors, working directory, root), which lead where the
+// process's own state says, not where the string does.
+var procMagicRe = regexp.MustCompile(`^/proc/(self|thread-self|[0-9]+)(/task/[0-9]+)?/(fd/[0-9]+|cwd|root|map_files/[^/]+)(/|$)`)
+
+// procMagic reports whether a path string a process gave passes through a
+// magic link of /proc, with its repeated slashes made one.
+func procMagic(given string) (string, bool) {
+	if !strings.HasPrefix(given, "/proc/") && !strings.HasPrefix(given, "//") {
+		return "", false
+	}
+	for strings.Contains(given, "//") {
+		given = strings.ReplaceAll(given, "//", "/")
+	}
+	return given, procMagicRe.MatchString(given)
+}
+
+// resolveMagic resolves a path through a magic link of /proc as the
+// writer's: /proc/self is the writer, not the agent. That is possible
+// while the writer lives and shares the agent's view of the files;
+// otherwise the path stays as given, marked unresolved (and so never taken
+// for a path under /proc by a filter).
+func (x *Enricher) resolveMagic(ev *bpf.Event, p Path, magic string, shared bool) Path {
+	given := magic
+	unresolved := func() Path {
+		q := joinGiven("/", given, false)
+		q.Full, q.Unresolved = given, true
+		return q
+	}
+	if !shared {
+		return unresolved()
+	}
+	switch {
+	case strings.HasPrefix(magic, "/proc/self/"):
+		magic = fmt.Sprintf("/proc/%d/", ev.PID) + magic[len("/proc/self/"):]
+	case strings.HasPrefix(magic, "/proc/thread-self/"):
+		magic = fmt.Sprintf("/proc/%d/task/%d/", ev.PID, ev.TID) + magic[len("/proc/thread-self/"):]
+	}
+	j := strings.LastIndexByte(magic, '/')
+	dir, leaf := magic[:j], magic[j+1:]
+	if ev.Flags&bpf.FlagFollow != 0 || leaf == "" || leaf == "." || leaf == ".." {
+		if real, ok := x.resolver.resolve(magic); ok && !strings.HasPrefix(real, "/proc/") {
+			return joinGiven("/", real, false)
+		}
+		return unresolved()
+	}
+	real, ok := x.resolver.resolve(dir)
+	if !ok || real == "/proc" || strings.HasPrefix(real, "/proc/") {
+		return unresolved()
 	}
 	return joinGiven(real, leaf, false)
 }

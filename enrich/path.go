@@ -18,6 +18,9 @@ type Path struct {
 	Name      string
 	Directory string
 	Truncated bool
+	// Unresolved says Full is the string the process gave, through a magic
+	// link of /proc that could not be followed as the process would.
+	Unresolved bool
 	// given is, for a path the process named by a string, the string joined
 	// to its directory before "." and ".." were cleaned away.
 	given string
@@ -210,10 +213,10 @@ func (f PathFilter) KeepPaths(ps Paths) bool {
 
 // RecordPaths are the paths of a record, as Fill returned them.
 func RecordPaths(r *record.Record) Paths {
-	trunc := r.FSAudit.PathTruncated
-	ps := Paths{Own: Path{Full: r.File.Path, Truncated: trunc}, OwnHost: r.FSAudit.HostPath}
+	trunc, unres := r.FSAudit.PathTruncated, r.FSAudit.PathUnresolved
+	ps := Paths{Own: Path{Full: r.File.Path, Truncated: trunc, Unresolved: unres}, OwnHost: r.FSAudit.HostPath}
 	if r.Action == record.ActionRename || r.Action == record.ActionCreate && r.FSAudit.Via == "link" {
-		ps.Target, ps.HasTarget, ps.TargetHost = Path{Full: r.File.TargetPath, Truncated: trunc}, true, r.FSAudit.TargetHostPath
+		ps.Target, ps.HasTarget, ps.TargetHost = Path{Full: r.File.TargetPath, Truncated: trunc, Unresolved: unres}, true, r.FSAudit.TargetHostPath
 	}
 	return ps
 }
@@ -221,7 +224,7 @@ func RecordPaths(r *record.Record) Paths {
 // Keep applies the filter. A truncated path, whose top is unknown, is
 // always kept: an audit trail errs on the side of reporting.
 func (f PathFilter) Keep(p Path) bool {
-	if p.Truncated {
+	if p.Truncated || p.Unresolved {
 		return true
 	}
 	for _, x := range f.Exclude {

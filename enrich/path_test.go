@@ -183,3 +183,26 @@ func TestTargetViews(t *testing.T) {
 		t.Errorf("RawTarget of nothing %q", got)
 	}
 }
+
+func TestProcMagic(t *testing.T) {
+	tests := []struct {
+		given, want string
+		magic       bool
+	}{
+		{"/proc/self/fd/99/x", "/proc/self/fd/99/x", true},
+		{"//proc///self/cwd/x", "/proc/self/cwd/x", true},
+		{"/proc/thread-self/root/etc/x", "/proc/thread-self/root/etc/x", true},
+		{"/proc/42/task/43/fd/3", "/proc/42/task/43/fd/3", true},
+		{"/proc/self/map_files/1000-2000", "/proc/self/map_files/1000-2000", true},
+		{"/proc/sys/kernel/x", "", false},
+		{"/proc/self/status", "", false},
+		{"/procx/self/fd/1/x", "", false},
+		{"/tmp/proc/self/fd/1/x", "", false},
+	}
+	for _, tc := range tests {
+		got, ok := procMagic(tc.given)
+		if ok != tc.magic || (ok && got != tc.want) {
+			t.Errorf("procMagic(%q) = %q, %v; want %q, %v", tc.given, got, ok, tc.want, tc.magic)
+		}
+	}
+}

@@ -202,6 +202,9 @@ func (c CEF) Append(b []byte, r *Record) []byte {
 	if r.FSAudit.PathTruncated {
 		flags = append(flags, "path_truncated")
 	}
+	if r.FSAudit.PathUnresolved {
+		flags = append(flags, "path_unresolved")
+	}
 	for _, s := range r.FSAudit.Incomplete {
 		flags = append(flags, "incomplete_"+s)
 	}

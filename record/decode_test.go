@@ -27,6 +27,7 @@ func TestParseJSONRoundTrip(t *testing.T) {
 	full.FSAudit.HostPath, full.FSAudit.Deleted, full.FSAudit.PathTruncated = "/var/lib/x/diff/home/ann/notes.txt", true, true
 	full.File.TargetPath = "/home/ann/new.txt"
 	full.FSAudit.Incomplete = []string{"user_names", "process"}
+	full.FSAudit.PathUnresolved = true
 	podOnly := sample()
 	podOnly.Container = Container{ID: "c2", Runtime: "cri"}
 	podOnly.Orchestrator = Orchestrator{ResourceID: "u2"}

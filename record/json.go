@@ -325,6 +325,9 @@ func appendFSAuditFields(b []byte, action string, f *FSAudit) []byte {
 	if f.PathTruncated {
 		b = append(b, `,"path_truncated":true`...)
 	}
+	if f.PathUnresolved {
+		b = append(b, `,"path_unresolved":true`...)
+	}
 	if f.Deleted {
 		b = append(b, `,"deleted":true`...)
 	}

@@ -102,6 +102,10 @@ type FSAudit struct {
 	HostPath       string
 	TargetHostPath string // the target's path in the host's view, when it differs
 	PathTruncated  bool
+	// PathUnresolved says a path is the string the writer gave, through a
+	// magic link of /proc (/proc/self/fd/N/...) that could not be followed
+	// as the writer would have.
+	PathUnresolved bool
 	Deleted        bool
 	// Incomplete names what the record lacks because its lookup was not
 	// done when the record left: "user_names" (the writer's passwd and
