@@ -36,6 +36,11 @@ type Options struct {
 	// ExcludeComms drops writes by processes with these command names
 	// (the kernel's comm, at most 15 bytes).
 	ExcludeComms []string
+	// ExcludeExecutables drops the changes of processes running these
+	// files (absolute paths), by device and inode: a copy of the program
+	// elsewhere, or a process named like it, is still audited. At most
+	// MaxExcludedUIDs.
+	ExcludeExecutables []string
 	// ExcludeUIDs drops the changes of tasks whose real and effective
 	// uids are both in it (at most MaxExcludedUIDs).
 	ExcludeUIDs []uint32
@@ -353,6 +358,7 @@ type sharedMaps struct {
 	Settings       *ebpf.Map `ebpf:"settings"`
 	ExcludedComms  *ebpf.Map `ebpf:"excluded_comms"`
 	ExcludedUIDs   *ebpf.Map `ebpf:"excluded_uids"`
+	ExcludedExes   *ebpf.Map `ebpf:"excluded_exes"`
 	Lost           *ebpf.Map `ebpf:"lost"`
 	Walks          *ebpf.Map `ebpf:"walks"`
 	AuditedCgroups *ebpf.Map `ebpf:"audited_cgroups"`
@@ -363,14 +369,14 @@ type sharedMaps struct {
 func (m *sharedMaps) replacements() map[string]*ebpf.Map {
 	return map[string]*ebpf.Map{
 		"events": m.Events, "scratch": m.Scratch, "settings": m.Settings,
-		"excluded_comms": m.ExcludedComms, "excluded_uids": m.ExcludedUIDs, "lost": m.Lost, "walks": m.Walks,
+		"excluded_comms": m.ExcludedComms, "excluded_uids": m.ExcludedUIDs, "excluded_exes": m.ExcludedExes, "lost": m.Lost, "walks": m.Walks,
 		"audited_cgroups": m.AuditedCgroups, "syscall_kinds": m.SyscallKinds, "pending": m.Pending,
 		"inflight": m.Inflight, "coalesce": m.Coalesce, "coalesce_stats": m.CoalesceStats,
 	}
 }
 
 func (m *sharedMaps) close() {
-	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.ExcludedUIDs, m.Lost, m.Walks, m.AuditedCgroups, m.SyscallKinds, m.Pending, m.Inflight,
+	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.ExcludedUIDs, m.ExcludedExes, m.Lost, m.Walks, m.AuditedCgroups, m.SyscallKinds, m.Pending, m.Inflight,
 		m.Coalesce, m.CoalesceStats} {
 		if x != nil {
 			x.Close()
@@ -581,6 +587,23 @@ func (c *Capture) configure(opts Options) error {
 	}
 	if len(opts.ExcludeUIDs) > MaxExcludedUIDs {
 		return fmt.Errorf("exclude_uids: %d users, at most %d", len(opts.ExcludeUIDs), MaxExcludedUIDs)
+	}
+	if len(opts.ExcludeExecutables) > MaxExcludedUIDs {
+		return fmt.Errorf("exclude_executables: %d files, at most %d", len(opts.ExcludeExecutables), MaxExcludedUIDs)
+	}
+	for _, path := range opts.ExcludeExecutables {
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err != nil {
+			return fmt.Errorf("exclude_executables: %s: %w", path, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return fmt.Errorf("exclude_executables: %s is not a regular file", path)
+		}
+		key := fsauditExeKey{Ino: st.Ino, Dev: unix.Major(st.Dev)<<20 | unix.Minor(st.Dev)}
+		if err := c.maps.ExcludedExes.Put(key, uint8(1)); err != nil {
+			return fmt.Errorf("writing excluded executable %s: %w", path, err)
+		}
+		cfg.FilterExes = 1
 	}
 	for _, uid := range opts.ExcludeUIDs {
 		if err := c.maps.ExcludedUIDs.Put(uid, uint8(1)); err != nil {

@@ -158,7 +158,7 @@ struct config {
 	__u8 lsm;            /* VFS (LSM) hook points are attached: confirm their pending events */
 	__u8 filter_uids;    /* consult excluded_uids */
 	__u8 stopped;        /* the agent stops (or only probes): admit nothing */
-	__u8 _pad2;
+	__u8 filter_exes;    /* consult excluded_exes */
 	__u64 window_ns;     /* coalescing window; 0: one event per write */
 };
 
@@ -197,6 +197,21 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } excluded_uids SEC(".maps");
+
+/* Executables whose processes' changes are not reported, by the file the
+ * kernel runs (mm->exe_file): its device and inode, which a copy of the
+ * program does not have, whatever its name. */
+struct exe_key {
+	__u64 ino;
+	__u32 dev; /* the kernel's encoding: major << 20 | minor */
+	__u32 _pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct exe_key);
+	__type(value, __u8);
+} excluded_exes SEC(".maps");
 
 /* Events the ring buffer had no room for, per CPU: FSA_LOST_AUDIT counts
  * the events that would have made records, FSA_LOST_LIFECYCLE the exec and
@@ -515,6 +530,18 @@ static __always_inline int uid_excluded(void)
 	return bpf_map_lookup_elem(&excluded_uids, &euid) != 0;
 }
 
+/* Whether task runs an excluded executable. */
+static __always_inline int exe_excluded(struct task_struct *task)
+{
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	if (!exe)
+		return 0; /* a kernel thread */
+	struct exe_key k = {};
+	k.ino = BPF_CORE_READ(exe, f_inode, i_ino);
+	k.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+	return bpf_map_lookup_elem(&excluded_exes, &k) != 0;
+}
+
 /* admit, and for the writes that every process makes by the million, the
  * command name and user filters at once, before a single read of the
  * file: a write they exclude costs a map lookup or two. An io_uring
@@ -532,6 +559,8 @@ static __always_inline struct config *admit_write(void)
 			return 0;
 	}
 	if (cfg->filter_uids && uid_excluded())
+		return 0;
+	if (cfg->filter_exes && exe_excluded((struct task_struct *)bpf_get_current_task()))
 		return 0;
 	return cfg;
 }
@@ -593,6 +622,8 @@ static __always_inline struct event *begin(struct config *cfg, struct task_struc
 	if (cfg->filter_comms && bpf_map_lookup_elem(&excluded_comms, e->comm))
 		return 0;
 	if (cfg->filter_uids && uid_excluded())
+		return 0;
+	if (cfg->filter_exes && exe_excluded(task))
 		return 0;
 
 	start(e, task, op, hook);

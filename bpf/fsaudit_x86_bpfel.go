@@ -54,7 +54,7 @@ type fsauditConfig struct {
 	Lsm          uint8
 	FilterUids   uint8
 	Stopped      uint8
-	Pad2         uint8
+	FilterExes   uint8
 	WindowNs     uint64
 }
 
@@ -103,6 +103,13 @@ type fsauditEvent struct {
 	Comm          [16]int8
 	Path          [8448]uint8
 	Args          [2048]uint8
+}
+
+type fsauditExeKey struct {
+	_   structs.HostLayout
+	Ino uint64
+	Dev uint32
+	Pad uint32
 }
 
 type fsauditFsaSc uint32
@@ -192,6 +199,7 @@ const (
 	fsauditMapCoalesceStats               = "coalesce_stats"
 	fsauditMapEvents                      = "events"
 	fsauditMapExcludedComms               = "excluded_comms"
+	fsauditMapExcludedExes                = "excluded_exes"
 	fsauditMapExcludedUids                = "excluded_uids"
 	fsauditMapInflight                    = "inflight"
 	fsauditMapLost                        = "lost"
@@ -339,6 +347,7 @@ type fsauditMapSpecs struct {
 	CoalesceStats  *ebpf.MapSpec `ebpf:"coalesce_stats"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	ExcludedComms  *ebpf.MapSpec `ebpf:"excluded_comms"`
+	ExcludedExes   *ebpf.MapSpec `ebpf:"excluded_exes"`
 	ExcludedUids   *ebpf.MapSpec `ebpf:"excluded_uids"`
 	Inflight       *ebpf.MapSpec `ebpf:"inflight"`
 	Lost           *ebpf.MapSpec `ebpf:"lost"`
@@ -380,6 +389,7 @@ type fsauditMaps struct {
 	CoalesceStats  *ebpf.Map `ebpf:"coalesce_stats"`
 	Events         *ebpf.Map `ebpf:"events"`
 	ExcludedComms  *ebpf.Map `ebpf:"excluded_comms"`
+	ExcludedExes   *ebpf.Map `ebpf:"excluded_exes"`
 	ExcludedUids   *ebpf.Map `ebpf:"excluded_uids"`
 	Inflight       *ebpf.Map `ebpf:"inflight"`
 	Lost           *ebpf.Map `ebpf:"lost"`
@@ -397,6 +407,7 @@ func (m *fsauditMaps) Close() error {
 		m.CoalesceStats,
 		m.Events,
 		m.ExcludedComms,
+		m.ExcludedExes,
 		m.ExcludedUids,
 		m.Inflight,
 		m.Lost,

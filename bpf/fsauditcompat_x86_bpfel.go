@@ -54,7 +54,7 @@ type fsauditCompatConfig struct {
 	Lsm          uint8
 	FilterUids   uint8
 	Stopped      uint8
-	Pad2         uint8
+	FilterExes   uint8
 	WindowNs     uint64
 }
 
@@ -103,6 +103,13 @@ type fsauditCompatEvent struct {
 	Comm          [16]int8
 	Path          [8448]uint8
 	Args          [2048]uint8
+}
+
+type fsauditCompatExeKey struct {
+	_   structs.HostLayout
+	Ino uint64
+	Dev uint32
+	Pad uint32
 }
 
 type fsauditCompatFsaSc uint32
@@ -192,6 +199,7 @@ const (
 	fsauditCompatMapCoalesceStats               = "coalesce_stats"
 	fsauditCompatMapEvents                      = "events"
 	fsauditCompatMapExcludedComms               = "excluded_comms"
+	fsauditCompatMapExcludedExes                = "excluded_exes"
 	fsauditCompatMapExcludedUids                = "excluded_uids"
 	fsauditCompatMapInflight                    = "inflight"
 	fsauditCompatMapLost                        = "lost"
@@ -339,6 +347,7 @@ type fsauditCompatMapSpecs struct {
 	CoalesceStats  *ebpf.MapSpec `ebpf:"coalesce_stats"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	ExcludedComms  *ebpf.MapSpec `ebpf:"excluded_comms"`
+	ExcludedExes   *ebpf.MapSpec `ebpf:"excluded_exes"`
 	ExcludedUids   *ebpf.MapSpec `ebpf:"excluded_uids"`
 	Inflight       *ebpf.MapSpec `ebpf:"inflight"`
 	Lost           *ebpf.MapSpec `ebpf:"lost"`
@@ -380,6 +389,7 @@ type fsauditCompatMaps struct {
 	CoalesceStats  *ebpf.Map `ebpf:"coalesce_stats"`
 	Events         *ebpf.Map `ebpf:"events"`
 	ExcludedComms  *ebpf.Map `ebpf:"excluded_comms"`
+	ExcludedExes   *ebpf.Map `ebpf:"excluded_exes"`
 	ExcludedUids   *ebpf.Map `ebpf:"excluded_uids"`
 	Inflight       *ebpf.Map `ebpf:"inflight"`
 	Lost           *ebpf.Map `ebpf:"lost"`
@@ -397,6 +407,7 @@ func (m *fsauditCompatMaps) Close() error {
 		m.CoalesceStats,
 		m.Events,
 		m.ExcludedComms,
+		m.ExcludedExes,
 		m.ExcludedUids,
 		m.Inflight,
 		m.Lost,

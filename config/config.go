@@ -48,12 +48,15 @@ type Agent struct {
 
 // Filter holds the [filter] table.
 type Filter struct {
-	IncludePaths     []string `toml:"include_paths"`
-	ExcludePaths     []string `toml:"exclude_paths"`
-	ExcludeComms     []string `toml:"exclude_comms"`
-	ExcludeUIDs      []int64  `toml:"exclude_uids"`
-	RegularFilesOnly bool     `toml:"regular_files_only"`
-	IncludeCgroups   []string `toml:"include_cgroups"`
+	IncludePaths []string `toml:"include_paths"`
+	ExcludePaths []string `toml:"exclude_paths"`
+	ExcludeComms []string `toml:"exclude_comms"`
+	ExcludeUIDs  []int64  `toml:"exclude_uids"`
+	// ExcludeExecutables are programs (absolute paths) whose processes'
+	// changes are left out, by the file's device and inode.
+	ExcludeExecutables []string `toml:"exclude_executables"`
+	RegularFilesOnly   bool     `toml:"regular_files_only"`
+	IncludeCgroups     []string `toml:"include_cgroups"`
 	// Actions are the operations audited; the kernel side does not even
 	// look at the others.
 	Actions []string `toml:"actions"`
@@ -466,6 +469,14 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 	for _, comm := range c.Filter.ExcludeComms {
 		if comm == "" || len(comm) > 15 {
 			return errAt(fmt.Sprintf("%q is not a process name the kernel keeps (1 to 15 bytes)", comm), "filter", "exclude_comms")
+		}
+	}
+	if len(c.Filter.ExcludeExecutables) > 256 {
+		return errAt(fmt.Sprintf("%d files: at most 256", len(c.Filter.ExcludeExecutables)), "filter", "exclude_executables")
+	}
+	for _, p := range c.Filter.ExcludeExecutables {
+		if !strings.HasPrefix(p, "/") {
+			return errAt(fmt.Sprintf("%q is not an absolute path", p), "filter", "exclude_executables")
 		}
 	}
 	if len(c.Filter.ExcludeUIDs) > 256 {

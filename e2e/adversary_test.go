@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -621,5 +622,48 @@ cd "$1" && rm /proc/self/cwd/p-cwd`, dir)
 		if !used[i] {
 			t.Errorf("a record of no change made: %s", r.Raw)
 		}
+	}
+}
+
+// TestExcludeExecutables: exclude_comms matches a name any process may
+// take; exclude_executables matches the program the kernel runs. nobody
+// runs a copy of the excluded program under the same name: audited. The
+// excluded program itself: not audited (the control of the exclusion).
+func TestExcludeExecutables(t *testing.T) {
+	requireRoot(t)
+	dir := tmpDir(t, "fsaudit-exes-", 0o777)
+	bin := tmpDir(t, "fsaudit-exes-bin-", 0o755)
+	data, err := os.ReadFile(busyboxPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool := filepath.Join(bin, "quiettool")
+	if err := os.WriteFile(tool, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	agent := StartAgent(t, AgentConfig{Include: []string{dir}, Sink: filepath.Join(t.TempDir(), "audit.jsonl"),
+		Actions: []string{"write", "create"}, Filter: fmt.Sprintf("exclude_executables = [%q]", tool)})
+	run := func(exe, file string) int {
+		cmd := exec.Command(exe)
+		cmd.Args = []string{"busybox", "sh", "-c", `echo x > "$1"`, "sh", file} // argv[0] picks busybox's applet
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
+		return runCmd(t, cmd)
+	}
+	run(tool, dir+"/by-excluded")
+	// The attack: the same program, copied by nobody under the same name.
+	copyDir := filepath.Join(dir, "copy")
+	sh(t, nobody, `mkdir "$1" && cp "$2" "$1/quiettool"`, copyDir, tool)
+	copied := run(copyDir+"/quiettool", dir+"/by-copy")
+	recs := agent.Stop()
+	var got []string
+	for _, r := range recs {
+		if r.Process.PID == copied || strings.HasPrefix(r.File.Path, dir+"/by-") {
+			got = append(got, r.Event.Action+" "+r.File.Path+" "+r.Process.Name)
+		}
+	}
+	want := []string{"create " + dir + "/by-copy quiettool", "write " + dir + "/by-copy quiettool"}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("records: got %q, want %q", got, want)
 	}
 }

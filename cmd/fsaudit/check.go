@@ -214,6 +214,20 @@ func checkLocal(rep *report, cfg *config.Config) {
 			rep.ok("metrics_listen %s is free: /metrics and /healthz", addr)
 		}
 	}
+	if len(cfg.Filter.ExcludeComms) > 0 {
+		// A note, not a warning: a convenience is not a fault.
+		fmt.Fprintf(rep.w, "  note exclude_comms %v: any process may take any of these names (cp /bin/sh ./NAME); it cuts noise and is no boundary: exclude_executables names the program itself\n", cfg.Filter.ExcludeComms)
+	}
+	for _, p := range cfg.Filter.ExcludeExecutables {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			rep.fail("exclude_executables %s: %s", p, oneLine(err))
+		} else if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			rep.fail("exclude_executables %s is not a regular file", p)
+		} else {
+			rep.ok("exclude_executables %s (device %d:%d, inode %d): whatever it runs, with any arguments or preloaded library, is not audited", p, unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+		}
+	}
 }
 
 // checkSinks opens each sink's destination as `run` would, without

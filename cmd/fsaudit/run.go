@@ -99,13 +99,14 @@ func containerMetadata(cfg *config.Config, log zerolog.Logger) *enrich.Metadata 
 
 func captureOptions(cfg *config.Config) (bpf.Options, error) {
 	o := bpf.Options{
-		Hook:            cfg.Agent.Hook,
-		RegularOnly:     cfg.Filter.RegularFilesOnly,
-		ExcludeComms:    cfg.Filter.ExcludeComms,
-		ExcludeUIDs:     make([]uint32, 0, len(cfg.Filter.ExcludeUIDs)),
-		Actions:         cfg.Filter.Actions,
-		RingBufferBytes: uint32(cfg.Agent.RingBufferKB) << 10,
-		CoalesceWindow:  cfg.Coalesce.Window.Duration,
+		Hook:               cfg.Agent.Hook,
+		RegularOnly:        cfg.Filter.RegularFilesOnly,
+		ExcludeComms:       cfg.Filter.ExcludeComms,
+		ExcludeExecutables: cfg.Filter.ExcludeExecutables,
+		ExcludeUIDs:        make([]uint32, 0, len(cfg.Filter.ExcludeUIDs)),
+		Actions:            cfg.Filter.Actions,
+		RingBufferBytes:    uint32(cfg.Agent.RingBufferKB) << 10,
+		CoalesceWindow:     cfg.Coalesce.Window.Duration,
 		// For tests of the pre-5.17 object on newer kernels.
 		Object: os.Getenv("FSAUDIT_BPF_OBJECT"),
 	}
@@ -368,10 +369,11 @@ func reload(path string, old *config.Config, pl *pipeline.Pipeline, router *sink
 	pl.SetFilter(pathFilter(cfg))
 	if cfg.Agent.Hook != old.Agent.Hook || !reflect.DeepEqual(cfg.Filter.ExcludeComms, old.Filter.ExcludeComms) ||
 		!reflect.DeepEqual(cfg.Filter.ExcludeUIDs, old.Filter.ExcludeUIDs) ||
+		!reflect.DeepEqual(cfg.Filter.ExcludeExecutables, old.Filter.ExcludeExecutables) ||
 		!reflect.DeepEqual(cfg.Filter.IncludeCgroups, old.Filter.IncludeCgroups) || cfg.Agent.RingBufferKB != old.Agent.RingBufferKB ||
 		cfg.Filter.RegularFilesOnly != old.Filter.RegularFilesOnly || !reflect.DeepEqual(cfg.Sinks, old.Sinks) ||
 		!reflect.DeepEqual(cfg.Filter.Actions, old.Filter.Actions) || cfg.Agent.MetricsListen != old.Agent.MetricsListen {
-		log.Warn().Msg("changes to hook, ring_buffer_kb, metrics_listen, exclude_comms, exclude_uids, include_cgroups, regular_files_only, actions and sinks take effect at the next start; path filters applied now")
+		log.Warn().Msg("changes to hook, ring_buffer_kb, metrics_listen, exclude_comms, exclude_uids, exclude_executables, include_cgroups, regular_files_only, actions and sinks take effect at the next start; path filters applied now")
 	}
 	running := *old
 	running.Filter.IncludePaths = cfg.Filter.IncludePaths
