@@ -433,6 +433,20 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 		return errAt(fmt.Sprintf("unknown log level %q: want one of %s", c.Agent.LogLevel, strings.Join(logLevels, ", ")), "agent", "log_level")
 	}
 	if l := c.Agent.MetricsListen; l != "" {
+		// ${NAME} is the environment's: a DaemonSet binds the node's own
+		// address (the downward API's status.hostIP), not every interface.
+		var unset []string
+		l = os.Expand(l, func(name string) string {
+			v, ok := os.LookupEnv(name)
+			if !ok {
+				unset = append(unset, name)
+			}
+			return v
+		})
+		if len(unset) > 0 {
+			return errAt(fmt.Sprintf("%q: environment variable %s is not set", c.Agent.MetricsListen, unset[0]), "agent", "metrics_listen")
+		}
+		c.Agent.MetricsListen = l
 		if err := checkListen(l); err != nil {
 			return errAt(fmt.Sprintf("%q: %s", l, err), "agent", "metrics_listen")
 		}

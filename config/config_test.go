@@ -99,6 +99,10 @@ func TestParseErrors(t *testing.T) {
 			`t.toml:2: agent.metrics_listen: "localhost": want "host:port", e.g. "127.0.0.1:9464"`},
 		{"metrics port by name", "[agent]\nmetrics_listen = \"127.0.0.1:http\"\n" + sink,
 			`t.toml:2: agent.metrics_listen: "127.0.0.1:http": port "http" is not a number from 0 to 65535`},
+		{"metrics address from an unset variable", "[agent]\nmetrics_listen = \"${FSAUDIT_TEST_UNSET}:9464\"\n" + sink,
+			`t.toml:2: agent.metrics_listen: "${FSAUDIT_TEST_UNSET}:9464": environment variable FSAUDIT_TEST_UNSET is not set`},
+		{"exclude_executables relative", "[filter]\nexclude_executables = [\"bin/x\"]\n" + sink,
+			`t.toml:2: filter.exclude_executables: "bin/x" is not an absolute path`},
 		{"external rotation with a size", sink[:len(sink)-1] + "\nrotation = \"external\"\nmax_size_mb = 10\n",
 			`t.toml:6: sink[0].max_size_mb: rotation = "external" leaves rotating the file to logrotate: remove this key`},
 		{"unknown rotation", sink[:len(sink)-1] + "\nrotation = \"daily\"\n",
@@ -227,5 +231,18 @@ func TestLoadRefusesFilesOthersCanChange(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "lets other users change it") {
 			t.Errorf("mode %04o: %v", mode, err)
 		}
+	}
+}
+
+// metrics_listen takes ${NAME} from the environment: a DaemonSet binds the
+// node's address from the downward API.
+func TestMetricsListenFromEnvironment(t *testing.T) {
+	t.Setenv("FSAUDIT_TEST_NODE_IP", "10.1.2.3")
+	c, err := Parse("t.toml", []byte("[agent]\nmetrics_listen = \"${FSAUDIT_TEST_NODE_IP}:9464\"\n[[sink]]\nname = \"a\"\ntype = \"stdout\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Agent.MetricsListen != "10.1.2.3:9464" {
+		t.Errorf("metrics_listen = %q", c.Agent.MetricsListen)
 	}
 }
