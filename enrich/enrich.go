@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fsaudit/fsaudit/bpf"
+	"github.com/fsaudit/fsaudit/filter"
 	"github.com/fsaudit/fsaudit/record"
 	"golang.org/x/sys/unix"
 )
@@ -102,21 +103,15 @@ func (x *Enricher) Observe(ev *bpf.Event) bool {
 	return true
 }
 
-// Paths are the paths a record names, for the path filter: a record is
-// kept when any of them is (see PathFilter.KeepPaths).
-type Paths struct {
-	Own       Path
-	Target    Path // a rename's new path, a hard link's existing file
-	HasTarget bool
-	// OwnHost and TargetHost are the host's views, when they differ from
-	// the writer's (a chroot, a container).
-	OwnHost, TargetHost string
+// filterPath is p as the path filter sees it.
+func filterPath(p Path) filter.Path {
+	return filter.Path{Full: p.Full, Truncated: p.Truncated, Unresolved: p.Unresolved}
 }
 
 // Fill writes everything the event tells into r (all but event.id and
 // event.sequence, which belong to the pipeline) and returns its paths. It
 // is not safe for concurrent use.
-func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Paths {
+func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) filter.Paths {
 	p, hostPath := x.paths.views(ev)
 	p = x.resolveGiven(ev, p, ev.Flags)
 	names, namesPending := x.roots.For(ev.RootDev, ev.RootIno, ev.PID, rootHostDir(p, hostPath))
@@ -148,7 +143,7 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) Paths {
 			Deleted:        ev.Flags&bpf.FlagDeleted != 0,
 		},
 	}
-	paths := Paths{Own: p, OwnHost: hostPath}
+	paths := filter.Paths{Own: filterPath(p), OwnHost: hostPath}
 	if ev.Flags&bpf.FlagNoInode != 0 {
 		r.File.Inode, r.File.DevMajor, r.File.DevMinor = 0, 0, 0
 	}
@@ -223,7 +218,7 @@ func rootHostDir(p Path, host string) string {
 }
 
 // fillAction writes what is particular to the event's operation.
-func (x *Enricher) fillAction(ev *bpf.Event, r *record.Record, names *Names, paths *Paths) {
+func (x *Enricher) fillAction(ev *bpf.Event, r *record.Record, names *Names, paths *filter.Paths) {
 	f, a := &r.File, &r.FSAudit
 	known := ev.Flags&bpf.FlagNoInode == 0
 	switch ev.Op {
@@ -281,7 +276,7 @@ func (x *Enricher) fillAction(ev *bpf.Event, r *record.Record, names *Names, pat
 		a.TargetHostPath = names.hostView(t, host)
 		a.PathTruncated = a.PathTruncated || t.Truncated
 		a.PathUnresolved = a.PathUnresolved || t.Unresolved
-		paths.Target, paths.HasTarget, paths.TargetHost = t, true, a.TargetHostPath
+		paths.Target, paths.HasTarget, paths.TargetHost = filterPath(t), true, a.TargetHostPath
 	}
 }
 

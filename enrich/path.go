@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/fsaudit/fsaudit/bpf"
-	"github.com/fsaudit/fsaudit/record"
 )
 
 // Path is a file path assembled from the kernel's components.
@@ -178,64 +177,4 @@ func joinGiven(dir, given string, truncated bool) Path {
 		p.Name, p.Directory = full[j+1:], full[:j]
 	}
 	return p
-}
-
-// Under reports whether path lies at or below prefix, compared on whole
-// components: /home/ann is under /home, /homework is not.
-func Under(path, prefix string) bool {
-	if prefix == "/" {
-		return strings.HasPrefix(path, "/")
-	}
-	prefix = strings.TrimSuffix(prefix, "/")
-	if !strings.HasPrefix(path, prefix) {
-		return false
-	}
-	return len(path) == len(prefix) || path[len(prefix)] == '/'
-}
-
-// PathFilter keeps paths under an include prefix and under no exclude prefix.
-type PathFilter struct {
-	Include []string
-	Exclude []string
-}
-
-// KeepPaths says whether the filter takes a record of these paths: when it
-// takes any of them, the writer's or the host's view of either end. A
-// writer chooses its own view (a chroot into an audited directory, a
-// directory of its own named like an excluded one); the host's view is
-// where the file is.
-func (f PathFilter) KeepPaths(ps Paths) bool {
-	if f.Keep(ps.Own) || ps.OwnHost != "" && f.Keep(Path{Full: ps.OwnHost}) {
-		return true
-	}
-	return ps.HasTarget && (f.Keep(ps.Target) || ps.TargetHost != "" && f.Keep(Path{Full: ps.TargetHost}))
-}
-
-// RecordPaths are the paths of a record, as Fill returned them.
-func RecordPaths(r *record.Record) Paths {
-	trunc, unres := r.FSAudit.PathTruncated, r.FSAudit.PathUnresolved
-	ps := Paths{Own: Path{Full: r.File.Path, Truncated: trunc, Unresolved: unres}, OwnHost: r.FSAudit.HostPath}
-	if r.Action == record.ActionRename || r.Action == record.ActionCreate && r.FSAudit.Via == "link" {
-		ps.Target, ps.HasTarget, ps.TargetHost = Path{Full: r.File.TargetPath, Truncated: trunc, Unresolved: unres}, true, r.FSAudit.TargetHostPath
-	}
-	return ps
-}
-
-// Keep applies the filter. A truncated path, whose top is unknown, is
-// always kept: an audit trail errs on the side of reporting.
-func (f PathFilter) Keep(p Path) bool {
-	if p.Truncated || p.Unresolved {
-		return true
-	}
-	for _, x := range f.Exclude {
-		if Under(p.Full, x) {
-			return false
-		}
-	}
-	for _, in := range f.Include {
-		if Under(p.Full, in) {
-			return true
-		}
-	}
-	return false
 }

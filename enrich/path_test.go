@@ -48,36 +48,6 @@ func TestAssemblePath(t *testing.T) {
 	}
 }
 
-func TestPathFilter(t *testing.T) {
-	f := PathFilter{Include: []string{"/home", "/etc/"}, Exclude: []string{"/home/ann/.cache"}}
-	tests := []struct {
-		path string
-		keep bool
-	}{
-		{"/home/ann/notes", true},
-		{"/home", true},
-		{"/homework/x", false},
-		{"/etc/passwd", true},
-		{"/etcetera", false},
-		{"/home/ann/.cache/x", false},
-		{"/home/ann/.cache", false},
-		{"/home/ann/.cachex", true},
-		{"/var/log/x", false},
-	}
-	for _, tc := range tests {
-		if got := f.Keep(Path{Full: tc.path}); got != tc.keep {
-			t.Errorf("Keep(%q) = %v, want %v", tc.path, got, tc.keep)
-		}
-	}
-	if !f.Keep(Path{Full: "x/y", Truncated: true}) {
-		t.Error("a truncated path must be kept")
-	}
-	all := PathFilter{Include: []string{"/"}, Exclude: []string{"/proc"}}
-	if !all.Keep(Path{Full: "/var/x"}) || all.Keep(Path{Full: "/proc/1/x"}) {
-		t.Error("include / with exclude /proc")
-	}
-}
-
 func FuzzAssemblePath(f *testing.F) {
 	f.Add([]byte("a\x00b\x00"), false)
 	f.Add([]byte("\x00\x00"), true)

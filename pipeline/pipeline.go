@@ -16,6 +16,7 @@ import (
 
 	"github.com/fsaudit/fsaudit/bpf"
 	"github.com/fsaudit/fsaudit/enrich"
+	"github.com/fsaudit/fsaudit/filter"
 	"github.com/fsaudit/fsaudit/record"
 	"github.com/fsaudit/fsaudit/sink"
 	"github.com/rs/zerolog"
@@ -83,7 +84,7 @@ type Pipeline struct {
 	router *sink.Router
 	log    zerolog.Logger
 	opts   Options
-	filter atomic.Pointer[enrich.PathFilter]
+	filter atomic.Pointer[filter.Prefixes]
 	idBase [8]byte
 	seq    atomic.Uint64 // the last sequence number given
 
@@ -91,7 +92,7 @@ type Pipeline struct {
 }
 
 // New builds a pipeline. The filter can be replaced later with SetFilter.
-func New(src Source, enr *enrich.Enricher, filter enrich.PathFilter, router *sink.Router, log zerolog.Logger, opts Options) (*Pipeline, error) {
+func New(src Source, enr *enrich.Enricher, filter filter.Prefixes, router *sink.Router, log zerolog.Logger, opts Options) (*Pipeline, error) {
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = 8192
 	}
@@ -107,7 +108,7 @@ func New(src Source, enr *enrich.Enricher, filter enrich.PathFilter, router *sin
 }
 
 // SetFilter replaces the path filter; safe while running.
-func (p *Pipeline) SetFilter(f enrich.PathFilter) { p.filter.Store(&f) }
+func (p *Pipeline) SetFilter(f filter.Prefixes) { p.filter.Store(&f) }
 
 // Run moves events until the source ends (after its Stop) or a read fails,
 // lets every sink deliver what it holds, closes the sinks and returns. It
@@ -182,7 +183,7 @@ func (p *Pipeline) read(ch chan<- record.Record) error {
 		p.Stats.Events.Add(1)
 		paths := p.enr.Fill(&ev, &r)
 		f := p.filter.Load()
-		keep := f.KeepPaths(paths)
+		keep := f.KeepAny(paths)
 		if ev.Flags&bpf.FlagPending != 0 {
 			// The thread's next result says whether it happened; a pending
 			// record still waiting never got one (the call failed before
@@ -228,7 +229,7 @@ func (p *Pipeline) coalesced(ev *bpf.Event, templates map[bpf.WindowKey]*templat
 		}
 		paths := p.enr.Fill(ev, &t.r)
 		f := p.filter.Load()
-		t.keep, t.at = f.KeepPaths(paths), time.Now()
+		t.keep, t.at = f.KeepAny(paths), time.Now()
 		return
 	}
 	p.Stats.Events.Add(1)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fsaudit/fsaudit/bpf"
 	"github.com/fsaudit/fsaudit/enrich"
+	"github.com/fsaudit/fsaudit/filter"
 	"github.com/fsaudit/fsaudit/record"
 	"github.com/fsaudit/fsaudit/sink"
 	"github.com/rs/zerolog"
@@ -108,7 +109,7 @@ func TestPipeline(t *testing.T) {
 	router := sink.NewRouter(zerolog.Nop())
 	router.Add(good, sink.RouteOptions{BatchSize: 2, BatchTimeout: time.Hour})
 	router.Add(bad, sink.RouteOptions{BatchSize: 2, BatchTimeout: time.Hour, RetryFor: time.Millisecond})
-	filter := enrich.PathFilter{Include: []string{"/home", "/proc"}, Exclude: []string{"/proc"}}
+	filter := filter.Prefixes{Include: []string{"/home", "/proc"}, Exclude: []string{"/proc"}}
 	p, err := New(src, enr, filter, router, zerolog.Nop(), Options{LostInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -297,7 +298,7 @@ func runToRecords(t *testing.T, src Source, enr *enrich.Enricher, opts Options) 
 	mem := &memSink{name: "mem"}
 	router := sink.NewRouter(zerolog.Nop())
 	router.Add(mem, sink.RouteOptions{BatchSize: 100, BatchTimeout: time.Hour})
-	p, err := New(src, enr, enrich.PathFilter{Include: []string{"/home"}}, router, zerolog.Nop(), opts)
+	p, err := New(src, enr, filter.Prefixes{Include: []string{"/home"}}, router, zerolog.Nop(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fsaudit/fsaudit/filter"
 	"github.com/fsaudit/fsaudit/record"
 	"github.com/fsaudit/fsaudit/sink"
 	"github.com/rs/zerolog"
@@ -36,7 +37,7 @@ type Source struct {
 // A record passes when it matches one value of every non-empty list.
 type Filter struct {
 	Actions      []string
-	PathPrefixes []string // whole components, as the agent's path filters
+	PathPrefixes []string // whole components, any path of a record, as the agent's path filters
 	Hosts        []string
 	Containers   []string // container ids; a prefix of 12 or more characters matches
 	Users        []string // user names or numeric ids (real or effective user)
@@ -50,7 +51,7 @@ func (f *Filter) Keep(r *record.Record) bool {
 	if len(f.Hosts) > 0 && !slices.Contains(f.Hosts, r.Host.Name) {
 		return false
 	}
-	if len(f.PathPrefixes) > 0 && !slices.ContainsFunc(f.PathPrefixes, func(p string) bool { return under(r.File.Path, p) }) {
+	if len(f.PathPrefixes) > 0 && !(filter.Prefixes{Include: f.PathPrefixes}).KeepRecord(r) {
 		return false
 	}
 	if len(f.Containers) > 0 && !slices.ContainsFunc(f.Containers, func(c string) bool {
@@ -68,15 +69,6 @@ func (f *Filter) Keep(r *record.Record) bool {
 		}
 	}
 	return true
-}
-
-// under matches whole path components, as the agent's filters do.
-func under(path, prefix string) bool {
-	if prefix == "/" {
-		return strings.HasPrefix(path, "/")
-	}
-	prefix = strings.TrimSuffix(prefix, "/")
-	return strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/')
 }
 
 // Target is one sink replayed records go to, with its own filter.

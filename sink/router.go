@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/fsaudit/fsaudit/chain"
-	"github.com/fsaudit/fsaudit/enrich"
+	"github.com/fsaudit/fsaudit/filter"
 	"github.com/fsaudit/fsaudit/record"
 	"github.com/fsaudit/fsaudit/spool"
 	"github.com/rs/zerolog"
@@ -18,9 +18,9 @@ import (
 // Filter selects the records one sink takes. The zero Filter takes all.
 // Lost records pass every filter: each sink must see its gaps.
 type Filter struct {
-	Paths      *enrich.PathFilter // nil: every path
-	Actions    []string           // empty: every action
-	Containers string             // "" or "any"; "only": container writes; "none": host writes
+	Paths      *filter.Prefixes // nil: every path
+	Actions    []string         // empty: every action
+	Containers string           // "" or "any"; "only": container writes; "none": host writes
 }
 
 // Keep tells whether the sink takes r.
@@ -41,7 +41,7 @@ func (f *Filter) Keep(r *record.Record) bool {
 			return false
 		}
 	}
-	return f.Paths == nil || f.Paths.KeepPaths(enrich.RecordPaths(r))
+	return f.Paths == nil || f.Paths.KeepRecord(r)
 }
 
 // RouteOptions configure how records reach one sink.

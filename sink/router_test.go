@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/fsaudit/fsaudit/chain"
-	"github.com/fsaudit/fsaudit/enrich"
+	"github.com/fsaudit/fsaudit/filter"
 	"github.com/fsaudit/fsaudit/record"
 	"github.com/fsaudit/fsaudit/spool"
 	"github.com/rs/zerolog"
@@ -75,7 +75,7 @@ func TestRouterFilters(t *testing.T) {
 	rt.Add(cont, RouteOptions{Filter: Filter{Containers: "only"}})
 	rt.Add(host, RouteOptions{Filter: Filter{Containers: "none"}})
 	rt.Add(deletes, RouteOptions{Filter: Filter{Actions: []string{"delete"}}})
-	rt.Add(etc, RouteOptions{Filter: Filter{Paths: &enrich.PathFilter{Include: []string{"/etc"}, Exclude: []string{"/etc/cache"}}}})
+	rt.Add(etc, RouteOptions{Filter: Filter{Paths: &filter.Prefixes{Include: []string{"/etc"}, Exclude: []string{"/etc/cache"}}}})
 	rt.Start(context.Background())
 	rt.Publish(rec(1, "/etc/passwd", "write", ""))
 	rt.Publish(rec(2, "/data/x", "write", "c1"))

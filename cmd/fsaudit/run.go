@@ -18,6 +18,7 @@ import (
 	"github.com/fsaudit/fsaudit/bpf"
 	"github.com/fsaudit/fsaudit/config"
 	"github.com/fsaudit/fsaudit/enrich"
+	"github.com/fsaudit/fsaudit/filter"
 	"github.com/fsaudit/fsaudit/metrics"
 	"github.com/fsaudit/fsaudit/pipeline"
 	"github.com/fsaudit/fsaudit/record"
@@ -65,8 +66,8 @@ func newLogger(level string, w io.Writer) zerolog.Logger {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
 
-func pathFilter(cfg *config.Config) enrich.PathFilter {
-	return enrich.PathFilter{Include: cfg.Filter.IncludePaths, Exclude: cfg.Filter.ExcludePaths}
+func pathFilter(cfg *config.Config) filter.Prefixes {
+	return filter.Prefixes{Include: cfg.Filter.IncludePaths, Exclude: cfg.Filter.ExcludePaths}
 }
 
 // containerMetadata builds the runtime lookups of [containers].

@@ -10,7 +10,7 @@ import (
 
 	"github.com/fsaudit/fsaudit/chain"
 	"github.com/fsaudit/fsaudit/config"
-	"github.com/fsaudit/fsaudit/enrich"
+	"github.com/fsaudit/fsaudit/filter"
 	"github.com/fsaudit/fsaudit/record"
 	"github.com/fsaudit/fsaudit/sink"
 	"github.com/fsaudit/fsaudit/spool"
@@ -100,7 +100,7 @@ func routeFilter(sc config.Sink) sink.Filter {
 		if len(include) == 0 {
 			include = []string{"/"}
 		}
-		f.Paths = &enrich.PathFilter{Include: include, Exclude: sc.ExcludePaths}
+		f.Paths = &filter.Prefixes{Include: include, Exclude: sc.ExcludePaths}
 	}
 	return f
 }
