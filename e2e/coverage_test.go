@@ -45,6 +45,27 @@ var channelWorks = map[string]channelWork{
 			return err
 		}))
 	},
+	"write(2) through the 32-bit system call ABI (int $0x80)": func(dir string) ([]string, error) {
+		return one("write", dir+"/file", withFile(dir+"/file", unix.O_WRONLY, func(fd int) error {
+			a, free, err := low32("int80")
+			if err != nil {
+				return err
+			}
+			defer free()
+			return result32(int80(sys32Write, uintptr(fd), a[0], 5))
+		}))
+	},
+	"unlink(2), rename(2) through the 32-bit system call ABI (int $0x80)": func(dir string) ([]string, error) {
+		a, free, err := low32(dir+"/out", dir+"/sub/x", dir+"/sub/y")
+		if err != nil {
+			return nil, err
+		}
+		defer free()
+		if err := result32(int80(sys32Unlink, a[0], 0, 0)); err != nil {
+			return nil, err
+		}
+		return []string{"delete", dir + "/out", "rename", dir + "/sub/x"}, result32(int80(sys32Rename, a[1], a[2], 0))
+	},
 	"sendfile(2), splice(2), copy_file_range(2)": func(dir string) ([]string, error) {
 		return one("write", dir+"/out", withFile(dir+"/file", unix.O_RDONLY, func(in int) error {
 			return withFile(dir+"/out", unix.O_WRONLY, func(out int) error {
