@@ -86,14 +86,8 @@ func walkInRoot(root int, name string) (int, error) {
 			}
 			continue
 		}
-		dir := stack[len(stack)-1]
-		fd, err := unix.Openat(dir, c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		fd, st, err := openStat(stack[len(stack)-1], c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC)
 		if err != nil {
-			return -1, err
-		}
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			unix.Close(fd)
 			return -1, err
 		}
 		last := len(rest) == 0 || strings.Trim(strings.Join(rest, "/"), "/.") == ""
@@ -203,13 +197,8 @@ func readOpened(fd int) (rootFile, error) {
 // with O_PATH and checks that it is the root key: a pid may have been
 // reused, a mount point may show another mount.
 func openRoot(dir string, key rootKey) (int, error) {
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, st, err := openStat(unix.AT_FDCWD, dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
 	if err != nil {
-		return -1, err
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
 		return -1, err
 	}
 	if st.Ino != key.ino || unix.Major(st.Dev)<<20|unix.Minor(st.Dev) != key.dev {
@@ -217,4 +206,18 @@ func openRoot(dir string, key rootKey) (int, error) {
 		return -1, fmt.Errorf("%s is no longer the root %d:%d", dir, key.dev, key.ino)
 	}
 	return fd, nil
+}
+
+// openStat opens name relative to dir with flags and reads its status.
+func openStat(dir int, name string, flags int) (int, unix.Stat_t, error) {
+	var st unix.Stat_t
+	fd, err := unix.Openat(dir, name, flags, 0)
+	if err != nil {
+		return -1, st, err
+	}
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, st, err
+	}
+	return fd, st, nil
 }

@@ -304,16 +304,7 @@ func appendFSAuditFields(b []byte, action string, f *FSAudit) []byte {
 		b = appendString(b, f.XattrName)
 		b = append(b, '}')
 	}
-	if len(f.RenameFlags) > 0 {
-		b = append(b, `,"rename_flags":[`...)
-		for i, fl := range f.RenameFlags {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, fl)
-		}
-		b = append(b, ']')
-	}
+	b = appendStringList(b, `,"rename_flags":`, f.RenameFlags)
 	if f.HostPath != "" {
 		b = append(b, `,"host_path":`...)
 		b = appendString(b, f.HostPath)
@@ -331,17 +322,24 @@ func appendFSAuditFields(b []byte, action string, f *FSAudit) []byte {
 	if f.Deleted {
 		b = append(b, `,"deleted":true`...)
 	}
-	if len(f.Incomplete) > 0 {
-		b = append(b, `,"incomplete":[`...)
-		for i, s := range f.Incomplete {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, s)
-		}
-		b = append(b, ']')
+	return appendStringList(b, `,"incomplete":`, f.Incomplete)
+}
+
+// appendStringList writes key (with its comma and colon) and the strings
+// as a JSON array, or nothing when there are none.
+func appendStringList(b []byte, key string, list []string) []byte {
+	if len(list) == 0 {
+		return b
 	}
-	return b
+	b = append(b, key...)
+	b = append(b, '[')
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
 }
 
 // appendTime writes RFC 3339 in UTC with all nine digits of nanoseconds.
