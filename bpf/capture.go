@@ -220,6 +220,12 @@ func tracepoint(group, name string) func(*ebpf.Program) ([]link.Link, error) {
 	return func(p *ebpf.Program) ([]link.Link, error) { return one(link.Tracepoint(group, name, p, nil)) }
 }
 
+func rawTracepoint(name string) func(*ebpf.Program) ([]link.Link, error) {
+	return func(p *ebpf.Program) ([]link.Link, error) {
+		return one(link.AttachRawTracepoint(link.RawTracepointOptions{Name: name, Program: p}))
+	}
+}
+
 var points = []point{
 	{
 		name: "write",
@@ -241,14 +247,17 @@ var points = []point{
 	{
 		// The entry and exit of each call in syscallKinds: those watched
 		// are kept at entry and reported at exit when they succeeded.
-		// Other system calls run no program.
+		// Other system calls run no program of these, but the raw
+		// tracepoints' programs, which return at once unless the call is
+		// a 32-bit one (int $0x80), whose per-call tracepoints never fire.
 		name: "syscalls",
 		sees: map[Mode]string{
-			ModeTracepoint: "create, truncate, rename, delete, chmod, chown, xattr, mmap_write by syscall; sendfile(2), splice(2), copy_file_range(2) writes",
+			ModeTracepoint: "create, truncate, rename, delete, chmod, chown, xattr, mmap_write by syscall; sendfile(2), splice(2), copy_file_range(2) writes; the same and write(2) calls through the 32-bit ABI",
 		},
 		ops: []Op{OpCreate, OpTruncate, OpRename, OpDelete, OpChmod, OpChown, OpXattr, OpMmapWrite, OpWrite},
 		targets: map[Mode][]target{
-			ModeTracepoint: {{"tp_syscall_exit", syscallTracepoints("exit")}, {"tp_syscall_enter", syscallTracepoints("enter")}},
+			ModeTracepoint: {{"tp_syscall_exit", syscallTracepoints("exit")}, {"tp_syscall_enter", syscallTracepoints("enter")},
+				{"compat_sys_exit", rawTracepoint("sys_exit")}, {"compat_sys_enter", rawTracepoint("sys_enter")}},
 		},
 	},
 	vfsPoint("create", OpCreate, "security_path_mknod", "security_path_mkdir", "security_path_symlink", "security_path_link"),
@@ -359,6 +368,7 @@ type sharedMaps struct {
 	ExcludedComms  *ebpf.Map `ebpf:"excluded_comms"`
 	ExcludedUIDs   *ebpf.Map `ebpf:"excluded_uids"`
 	ExcludedExes   *ebpf.Map `ebpf:"excluded_exes"`
+	CompatKinds    *ebpf.Map `ebpf:"compat_kinds"`
 	Lost           *ebpf.Map `ebpf:"lost"`
 	Walks          *ebpf.Map `ebpf:"walks"`
 	AuditedCgroups *ebpf.Map `ebpf:"audited_cgroups"`
@@ -369,14 +379,14 @@ type sharedMaps struct {
 func (m *sharedMaps) replacements() map[string]*ebpf.Map {
 	return map[string]*ebpf.Map{
 		"events": m.Events, "scratch": m.Scratch, "settings": m.Settings,
-		"excluded_comms": m.ExcludedComms, "excluded_uids": m.ExcludedUIDs, "excluded_exes": m.ExcludedExes, "lost": m.Lost, "walks": m.Walks,
+		"excluded_comms": m.ExcludedComms, "excluded_uids": m.ExcludedUIDs, "excluded_exes": m.ExcludedExes, "compat_kinds": m.CompatKinds, "lost": m.Lost, "walks": m.Walks,
 		"audited_cgroups": m.AuditedCgroups, "syscall_kinds": m.SyscallKinds, "pending": m.Pending,
 		"inflight": m.Inflight, "coalesce": m.Coalesce, "coalesce_stats": m.CoalesceStats,
 	}
 }
 
 func (m *sharedMaps) close() {
-	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.ExcludedUIDs, m.ExcludedExes, m.Lost, m.Walks, m.AuditedCgroups, m.SyscallKinds, m.Pending, m.Inflight,
+	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.ExcludedUIDs, m.ExcludedExes, m.CompatKinds, m.Lost, m.Walks, m.AuditedCgroups, m.SyscallKinds, m.Pending, m.Inflight,
 		m.Coalesce, m.CoalesceStats} {
 		if x != nil {
 			x.Close()
@@ -671,6 +681,28 @@ func (c *Capture) watchSyscalls() error {
 		}
 		if err := c.maps.SyscallKinds.Put(nr, v); err != nil {
 			return fmt.Errorf("writing the watched syscalls: %w", err)
+		}
+	}
+	// The same for the 32-bit calls, by their i386 numbers; their writes
+	// only where the write point is on tracepoints (vfs_write sees them
+	// otherwise).
+	for nr, cc := range compatKinds {
+		v := fsauditCompatKind{Kind: uint8(cc.kind), Conv: cc.conv}
+		if cc.conv >= cvWrite {
+			if !c.actions.has(OpWrite) || writeMode != ModeTracepoint {
+				v.Conv = cvSame
+			}
+		} else {
+			watch := false
+			for _, o := range kindOps[cc.kind] {
+				watch = watch || syscallOps.has(o)
+			}
+			if watch {
+				v.Kind |= scWatched
+			}
+		}
+		if err := c.maps.CompatKinds.Put(nr, v); err != nil {
+			return fmt.Errorf("writing the watched 32-bit syscalls: %w", err)
 		}
 	}
 	if vfs {

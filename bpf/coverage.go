@@ -24,7 +24,6 @@ const (
 	whyAsync    = "submitted without a system call per write: only a VFS hook sees it"
 	whyNoHook   = "io_uring does it without a system call: only a VFS hook sees it"
 	whyMprotect = "mprotect(2) making a shared mapping writable is not watched"
-	whyCompat   = "syscall tracepoints do not fire for 32-bit system calls (int $0x80): only a VFS hook sees them"
 )
 
 var allModes = func(point string) map[Mode]string {
@@ -45,8 +44,7 @@ var vfsOnly = func(point string) map[Mode]string {
 // Channels lists every way of changing a file the coverage table covers.
 var Channels = []Channel{
 	{Action: "write", Way: "write(2), pwrite64(2), writev(2), pwritev(2), pwritev2(2)", Points: allModes("write")},
-	{Action: "write", Way: "write(2) through the 32-bit system call ABI (int $0x80)", Points: vfsOnly("write"),
-		Why: map[Mode]string{ModeTracepoint: whyCompat}},
+	{Action: "write", Way: "write(2) through the 32-bit system call ABI (int $0x80)", Points: vfsModes("write")},
 	{Action: "write", Way: "sendfile(2), splice(2), copy_file_range(2)", Points: allModes("syscalls")},
 	{Action: "write", Way: "io_uring writes", Points: map[Mode]string{ModeFentry: "write", ModeKprobe: "write"},
 		Why: map[Mode]string{ModeTracepoint: whyAsync}},
@@ -59,8 +57,7 @@ var Channels = []Channel{
 	{Action: "rename", Way: "rename(2), renameat(2), renameat2(2) (RENAME_EXCHANGE too)", Points: vfsModes("rename")},
 	{Action: "rename", Way: "io_uring renameat", Points: vfsOnly("rename"), Why: map[Mode]string{ModeTracepoint: whyNoHook}},
 	{Action: "delete", Way: "unlink(2), unlinkat(2), rmdir(2)", Points: vfsModes("delete")},
-	{Action: "delete", Way: "unlink(2), rename(2) through the 32-bit system call ABI (int $0x80)", Points: vfsOnly("delete"),
-		Why: map[Mode]string{ModeTracepoint: whyCompat}},
+	{Action: "delete", Way: "unlink(2), rename(2) through the 32-bit system call ABI (int $0x80)", Points: vfsModes("delete")},
 	{Action: "delete", Way: "io_uring unlinkat", Points: vfsOnly("delete"), Why: map[Mode]string{ModeTracepoint: whyNoHook}},
 	{Action: "chmod", Way: "chmod(2), fchmod(2), fchmodat(2), fchmodat2(2)", Points: vfsModes("chmod")},
 	{Action: "chown", Way: "chown(2), fchown(2), lchown(2), fchownat(2)", Points: vfsModes("chown")},

@@ -1127,6 +1127,32 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8); /* enum fsa_sc, | FSA_SC_WATCHED when its entry and exit are kept */
 } syscall_kinds SEC(".maps");
+
+/* The 32-bit calls, by i386 number (see compat_sys_enter). */
+enum fsa_compat_conv {
+	CV_SAME = 0,     /* the native layout, 32-bit values */
+	CV_LEN64,        /* truncate64, ftruncate64: (x, lo, hi) -> (x, lo | hi << 32) */
+	CV_ID16,         /* chown16 family: (x, uid16, gid16): 0xffff is -1 */
+	CV_MMAP2,        /* mmap2: the offset is in pages */
+	CV_OLD_MMAP,     /* old mmap: one pointer to six 32-bit values */
+	CV_WRITE,        /* write(fd, buf, count) */
+	CV_PWRITE64,     /* pwrite64(fd, buf, count, lo, hi) */
+	CV_WRITEV,       /* writev(fd, compat_iovec *, vlen) */
+	CV_PWRITEV,      /* pwritev(fd, compat_iovec *, vlen, lo, hi), pwritev2 (…, flags) */
+};
+
+struct compat_kind {
+	__u8 kind; /* enum fsa_sc | FSA_SC_WATCHED; 0 for the writes */
+	__u8 conv; /* enum fsa_compat_conv */
+};
+
+#define FSA_MAX_COMPAT 512
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FSA_MAX_COMPAT);
+	__type(key, __u32);
+	__type(value, struct compat_kind);
+} compat_kinds SEC(".maps");
 #define FSA_SC_WATCHED 0x80
 
 /* A watched call between its entry and its exit, by thread. */
@@ -1134,8 +1160,13 @@ struct pending {
 	__u64 args[6];
 	__s64 pos;   /* transfers: the output file's offset before the call; openat2: how->flags */
 	enum fsa_sc kind;
-	__u32 flags; /* transfers: FSA_F_APPEND when the output appends */
+	__u32 flags; /* transfers: FSA_F_APPEND when the output appends; FSA_P_COMPAT */
 };
+
+/* pending.flags: kept by compat_sys_enter, from a 32-bit call */
+#define FSA_P_COMPAT (1u << 31)
+
+__noinline int fsa_syscall_exit(long ret, __u32 compat);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -1576,8 +1607,15 @@ static __always_inline void confirm(struct config *cfg, __u64 id, long ret, __u3
 		return;
 	if (nr >= 0 && nr < FSA_MAX_SYSCALL) {
 		__u32 n = nr;
-		__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &n);
-		__u8 k = kind ? *kind & ~FSA_SC_WATCHED : 0;
+		__u8 k = 0;
+		if (compat_task((struct task_struct *)bpf_get_current_task())) {
+			/* a 32-bit call: its number is i386's */
+			struct compat_kind *ck = bpf_map_lookup_elem(&compat_kinds, &n);
+			k = ck ? ck->kind & ~FSA_SC_WATCHED : 0;
+		} else {
+			__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &n);
+			k = kind ? *kind & ~FSA_SC_WATCHED : 0;
+		}
 		if (k == SC_OPEN || k == SC_CREAT || k == SC_OPENAT || k == SC_OPENAT2)
 			sub = FSA_RESULT_OPEN;
 	}
@@ -1786,15 +1824,35 @@ int tp_sys_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_watched")
 int tp_syscall_exit(struct syscall_exit *ctx)
 {
+	return fsa_syscall_exit(ctx->ret, 0);
+}
+
+/* The exit of every system call, for the 32-bit ones (int $0x80), whose
+ * syscalls:sys_exit_<call> tracepoints do not fire: a call kept at its
+ * entry by compat_sys_enter is reported as the native call would be. */
+SEC("raw_tp/sys_exit")
+int compat_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (!compat_task((struct task_struct *)bpf_get_current_task()))
+		return 0;
+	return fsa_syscall_exit(ctx->args[1], 1);
+}
+
+/* The exit of a call kept at its entry (compat: by compat_sys_enter),
+ * which returned ret: reported when it succeeded. One function the
+ * verifier checks once for both programs that call it. */
+__noinline int fsa_syscall_exit(long ret, __u32 compat)
+{
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 zero = 0;
 	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
 	if (!cfg || cfg->stopped)
 		return 0;
-	long ret = ctx->ret;
 	struct pending *pp = bpf_map_lookup_elem(&pending, &id);
 	if (!pp)
 		return 0;
+	if (!(pp->flags & FSA_P_COMPAT) != !compat)
+		return 0; /* kept by the other ABI's entry */
 	struct pending p = *pp;
 	bpf_map_delete_elem(&pending, &id);
 	if (ret < 0 && ret > -4096)
@@ -2084,5 +2142,132 @@ int tp_sched_process_exit(void *ctx)
 		return 0;
 	fill_task(e, (struct task_struct *)bpf_get_current_task(), FSA_OP_EXIT);
 	send(e, offsetof(struct event, path), 0, FSA_LOST_LIFECYCLE);
+	return 0;
+}
+
+/* ---- 32-bit system calls ----
+ *
+ * A system call through the 32-bit ABI (int $0x80, sysenter, also from a
+ * 64-bit program) fires no syscalls:sys_enter_<call> tracepoint: the
+ * syscall point would not see it. raw_syscalls' tracepoints fire for every
+ * call; these programs, attached to them as raw tracepoints in tracepoint
+ * mode, return at once unless the call is a 32-bit one, then take its
+ * arguments from the registers the i386 ABI passes them in, in the native
+ * call's layout, and go on as the native programs do. compat_kinds holds,
+ * by i386 call number, the native kind (enum fsa_sc, | FSA_SC_WATCHED as
+ * syscall_kinds has it, or one of the writes below) and how to convert. */
+
+
+/* The bytes of a vector of 32-bit iovecs (at most FSA_MAX_IOV of them). */
+static __always_inline __u64 compat_iov_bytes(__u64 vec, __u64 vlen, __u16 *flags)
+{
+	__u64 total = 0;
+	for (__u32 i = 0; i < FSA_MAX_IOV; i++) {
+		if (i >= vlen)
+			return total;
+		struct compat_iovec iov = {};
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(vec + i * sizeof(iov))))
+			break;
+		total += iov.iov_len;
+	}
+	if (vlen > FSA_MAX_IOV)
+		*flags |= FSA_F_IOV_PARTIAL;
+	return total;
+}
+
+SEC("raw_tp/sys_enter")
+int compat_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (!compat_task(task))
+		return 0;
+	__u32 nr = ctx->args[1];
+	if (nr >= FSA_MAX_COMPAT)
+		return 0;
+	struct compat_kind *ck = bpf_map_lookup_elem(&compat_kinds, &nr);
+	if (!ck || (!ck->kind && ck->conv < CV_WRITE))
+		return 0;
+	struct compat_kind k = *ck;
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	__u64 a[6];
+	a[0] = (__u32)BPF_CORE_READ(regs, bx);
+	a[1] = (__u32)BPF_CORE_READ(regs, cx);
+	a[2] = (__u32)BPF_CORE_READ(regs, dx);
+	a[3] = (__u32)BPF_CORE_READ(regs, si);
+	a[4] = (__u32)BPF_CORE_READ(regs, di);
+	a[5] = (__u32)BPF_CORE_READ(regs, bp);
+
+	if (k.conv >= CV_WRITE) {
+		struct config *cfg = admit_write();
+		if (!cfg)
+			return 0;
+		struct file *file = current_fd_file((__s32)a[0]);
+		__u16 flags = 0;
+		__u64 bytes = a[2];
+		__s64 pos = -1;
+		switch (k.conv) {
+		case CV_PWRITE64:
+			pos = (__s64)(a[3] | a[4] << 32);
+			break;
+		case CV_WRITEV:
+			bytes = compat_iov_bytes(a[1], a[2], &flags);
+			break;
+		case CV_PWRITEV:
+			bytes = compat_iov_bytes(a[1], a[2], &flags);
+			pos = (__s64)(a[3] | a[4] << 32);
+			break;
+		default:
+			break;
+		}
+		return emit_write(cfg, file, bytes, pos, flags, FSA_HOOK_TRACEPOINT);
+	}
+	if (!(k.kind & FSA_SC_WATCHED) || !admit())
+		return 0;
+	struct pending p = {.kind = k.kind & ~FSA_SC_WATCHED, .pos = -1, .flags = FSA_P_COMPAT};
+	switch (k.conv) {
+	case CV_LEN64:
+		a[1] = a[1] | a[2] << 32;
+		break;
+	case CV_ID16:
+		if (a[1] == 0xffff)
+			a[1] = 0xffffffff;
+		if (a[2] == 0xffff)
+			a[2] = 0xffffffff;
+		break;
+	case CV_MMAP2:
+		a[5] = a[5] << 12;
+		break;
+	case CV_OLD_MMAP: {
+		__u32 m[6] = {};
+		if (bpf_probe_read_user(m, sizeof(m), (void *)a[0]))
+			return 0;
+		for (int i = 0; i < 6; i++)
+			a[i] = m[i];
+		break;
+	}
+	default:
+		break;
+	}
+	for (int i = 0; i < 6; i++)
+		p.args[i] = a[i];
+	switch (p.kind) {
+	case SC_SENDFILE:
+		transfer_pos(&p, task, (int)a[0], 0); /* the offset argument is the input's */
+		break;
+	case SC_SPLICE:
+	case SC_COPY_FILE_RANGE:
+		transfer_pos(&p, task, (int)a[2], a[3]);
+		break;
+	case SC_OPENAT2: {
+		__u64 flags = 0;
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)a[2]);
+		p.pos = flags;
+		break;
+	}
+	default:
+		break;
+	}
+	__u64 id = bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&pending, &id, &p, BPF_ANY);
 	return 0;
 }

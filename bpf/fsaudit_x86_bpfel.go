@@ -41,6 +41,12 @@ type fsauditCoalesceVal struct {
 	_          [4]byte
 }
 
+type fsauditCompatKind struct {
+	_    structs.HostLayout
+	Kind uint8
+	Conv uint8
+}
+
 type fsauditConfig struct {
 	_            structs.HostLayout
 	AgentTgid    uint32
@@ -197,6 +203,7 @@ const (
 	fsauditMapAuditedCgroups              = "audited_cgroups"
 	fsauditMapCoalesce                    = "coalesce"
 	fsauditMapCoalesceStats               = "coalesce_stats"
+	fsauditMapCompatKinds                 = "compat_kinds"
 	fsauditMapEvents                      = "events"
 	fsauditMapExcludedComms               = "excluded_comms"
 	fsauditMapExcludedExes                = "excluded_exes"
@@ -208,6 +215,8 @@ const (
 	fsauditMapSettings                    = "settings"
 	fsauditMapSyscallKinds                = "syscall_kinds"
 	fsauditMapWalks                       = "walks"
+	fsauditProgCompatSysEnter             = "compat_sys_enter"
+	fsauditProgCompatSysExit              = "compat_sys_exit"
 	fsauditProgFentryRwVerifyArea         = "fentry_rw_verify_area"
 	fsauditProgFentrySecurityFileTruncate = "fentry_security_file_truncate"
 	fsauditProgFentrySecurityPathChmod    = "fentry_security_path_chmod"
@@ -294,6 +303,8 @@ type fsauditSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type fsauditProgramSpecs struct {
+	CompatSysEnter             *ebpf.ProgramSpec `ebpf:"compat_sys_enter"`
+	CompatSysExit              *ebpf.ProgramSpec `ebpf:"compat_sys_exit"`
 	FentryRwVerifyArea         *ebpf.ProgramSpec `ebpf:"fentry_rw_verify_area"`
 	FentrySecurityFileTruncate *ebpf.ProgramSpec `ebpf:"fentry_security_file_truncate"`
 	FentrySecurityPathChmod    *ebpf.ProgramSpec `ebpf:"fentry_security_path_chmod"`
@@ -345,6 +356,7 @@ type fsauditMapSpecs struct {
 	AuditedCgroups *ebpf.MapSpec `ebpf:"audited_cgroups"`
 	Coalesce       *ebpf.MapSpec `ebpf:"coalesce"`
 	CoalesceStats  *ebpf.MapSpec `ebpf:"coalesce_stats"`
+	CompatKinds    *ebpf.MapSpec `ebpf:"compat_kinds"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	ExcludedComms  *ebpf.MapSpec `ebpf:"excluded_comms"`
 	ExcludedExes   *ebpf.MapSpec `ebpf:"excluded_exes"`
@@ -387,6 +399,7 @@ type fsauditMaps struct {
 	AuditedCgroups *ebpf.Map `ebpf:"audited_cgroups"`
 	Coalesce       *ebpf.Map `ebpf:"coalesce"`
 	CoalesceStats  *ebpf.Map `ebpf:"coalesce_stats"`
+	CompatKinds    *ebpf.Map `ebpf:"compat_kinds"`
 	Events         *ebpf.Map `ebpf:"events"`
 	ExcludedComms  *ebpf.Map `ebpf:"excluded_comms"`
 	ExcludedExes   *ebpf.Map `ebpf:"excluded_exes"`
@@ -405,6 +418,7 @@ func (m *fsauditMaps) Close() error {
 		m.AuditedCgroups,
 		m.Coalesce,
 		m.CoalesceStats,
+		m.CompatKinds,
 		m.Events,
 		m.ExcludedComms,
 		m.ExcludedExes,
@@ -429,6 +443,8 @@ type fsauditVariables struct {
 //
 // It can be passed to loadFsauditObjects or ebpf.CollectionSpec.LoadAndAssign.
 type fsauditPrograms struct {
+	CompatSysEnter             *ebpf.Program `ebpf:"compat_sys_enter"`
+	CompatSysExit              *ebpf.Program `ebpf:"compat_sys_exit"`
 	FentryRwVerifyArea         *ebpf.Program `ebpf:"fentry_rw_verify_area"`
 	FentrySecurityFileTruncate *ebpf.Program `ebpf:"fentry_security_file_truncate"`
 	FentrySecurityPathChmod    *ebpf.Program `ebpf:"fentry_security_path_chmod"`
@@ -475,6 +491,8 @@ type fsauditPrograms struct {
 
 func (p *fsauditPrograms) Close() error {
 	return _FsauditClose(
+		p.CompatSysEnter,
+		p.CompatSysExit,
 		p.FentryRwVerifyArea,
 		p.FentrySecurityFileTruncate,
 		p.FentrySecurityPathChmod,

@@ -41,6 +41,12 @@ type fsauditCompatCoalesceVal struct {
 	_          [4]byte
 }
 
+type fsauditCompatCompatKind struct {
+	_    structs.HostLayout
+	Kind uint8
+	Conv uint8
+}
+
 type fsauditCompatConfig struct {
 	_            structs.HostLayout
 	AgentTgid    uint32
@@ -197,6 +203,7 @@ const (
 	fsauditCompatMapAuditedCgroups              = "audited_cgroups"
 	fsauditCompatMapCoalesce                    = "coalesce"
 	fsauditCompatMapCoalesceStats               = "coalesce_stats"
+	fsauditCompatMapCompatKinds                 = "compat_kinds"
 	fsauditCompatMapEvents                      = "events"
 	fsauditCompatMapExcludedComms               = "excluded_comms"
 	fsauditCompatMapExcludedExes                = "excluded_exes"
@@ -208,6 +215,8 @@ const (
 	fsauditCompatMapSettings                    = "settings"
 	fsauditCompatMapSyscallKinds                = "syscall_kinds"
 	fsauditCompatMapWalks                       = "walks"
+	fsauditCompatProgCompatSysEnter             = "compat_sys_enter"
+	fsauditCompatProgCompatSysExit              = "compat_sys_exit"
 	fsauditCompatProgFentryRwVerifyArea         = "fentry_rw_verify_area"
 	fsauditCompatProgFentrySecurityFileTruncate = "fentry_security_file_truncate"
 	fsauditCompatProgFentrySecurityPathChmod    = "fentry_security_path_chmod"
@@ -294,6 +303,8 @@ type fsauditCompatSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type fsauditCompatProgramSpecs struct {
+	CompatSysEnter             *ebpf.ProgramSpec `ebpf:"compat_sys_enter"`
+	CompatSysExit              *ebpf.ProgramSpec `ebpf:"compat_sys_exit"`
 	FentryRwVerifyArea         *ebpf.ProgramSpec `ebpf:"fentry_rw_verify_area"`
 	FentrySecurityFileTruncate *ebpf.ProgramSpec `ebpf:"fentry_security_file_truncate"`
 	FentrySecurityPathChmod    *ebpf.ProgramSpec `ebpf:"fentry_security_path_chmod"`
@@ -345,6 +356,7 @@ type fsauditCompatMapSpecs struct {
 	AuditedCgroups *ebpf.MapSpec `ebpf:"audited_cgroups"`
 	Coalesce       *ebpf.MapSpec `ebpf:"coalesce"`
 	CoalesceStats  *ebpf.MapSpec `ebpf:"coalesce_stats"`
+	CompatKinds    *ebpf.MapSpec `ebpf:"compat_kinds"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	ExcludedComms  *ebpf.MapSpec `ebpf:"excluded_comms"`
 	ExcludedExes   *ebpf.MapSpec `ebpf:"excluded_exes"`
@@ -387,6 +399,7 @@ type fsauditCompatMaps struct {
 	AuditedCgroups *ebpf.Map `ebpf:"audited_cgroups"`
 	Coalesce       *ebpf.Map `ebpf:"coalesce"`
 	CoalesceStats  *ebpf.Map `ebpf:"coalesce_stats"`
+	CompatKinds    *ebpf.Map `ebpf:"compat_kinds"`
 	Events         *ebpf.Map `ebpf:"events"`
 	ExcludedComms  *ebpf.Map `ebpf:"excluded_comms"`
 	ExcludedExes   *ebpf.Map `ebpf:"excluded_exes"`
@@ -405,6 +418,7 @@ func (m *fsauditCompatMaps) Close() error {
 		m.AuditedCgroups,
 		m.Coalesce,
 		m.CoalesceStats,
+		m.CompatKinds,
 		m.Events,
 		m.ExcludedComms,
 		m.ExcludedExes,
@@ -429,6 +443,8 @@ type fsauditCompatVariables struct {
 //
 // It can be passed to loadFsauditCompatObjects or ebpf.CollectionSpec.LoadAndAssign.
 type fsauditCompatPrograms struct {
+	CompatSysEnter             *ebpf.Program `ebpf:"compat_sys_enter"`
+	CompatSysExit              *ebpf.Program `ebpf:"compat_sys_exit"`
 	FentryRwVerifyArea         *ebpf.Program `ebpf:"fentry_rw_verify_area"`
 	FentrySecurityFileTruncate *ebpf.Program `ebpf:"fentry_security_file_truncate"`
 	FentrySecurityPathChmod    *ebpf.Program `ebpf:"fentry_security_path_chmod"`
@@ -475,6 +491,8 @@ type fsauditCompatPrograms struct {
 
 func (p *fsauditCompatPrograms) Close() error {
 	return _FsauditCompatClose(
+		p.CompatSysEnter,
+		p.CompatSysExit,
 		p.FentryRwVerifyArea,
 		p.FentrySecurityFileTruncate,
 		p.FentrySecurityPathChmod,

@@ -74,7 +74,7 @@ func TestProgramSections(t *testing.T) {
 				if !ok {
 					t.Fatalf("%s/%s: program %s missing", pt.name, mode, tg.prog)
 				}
-				prefixes := map[Mode][]string{ModeFentry: {"fentry/"}, ModeKprobe: {"kprobe/"}, ModeTracepoint: {"tracepoint/syscalls/", "tracepoint/raw_syscalls/"}}[mode]
+				prefixes := map[Mode][]string{ModeFentry: {"fentry/"}, ModeKprobe: {"kprobe/"}, ModeTracepoint: {"tracepoint/syscalls/", "tracepoint/raw_syscalls/", "raw_tp/sys_"}}[mode]
 				ok = false
 				for _, prefix := range prefixes {
 					ok = ok || strings.HasPrefix(ps.SectionName, prefix)

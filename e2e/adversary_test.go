@@ -667,3 +667,72 @@ func TestExcludeExecutables(t *testing.T) {
 		t.Errorf("records: got %q, want %q", got, want)
 	}
 }
+
+// compat32Binary is a real 32-bit program (testdata/compat32.c): the one
+// the kernel matrix puts in its VMs, else built here with gcc -m32.
+func compat32Binary(t *testing.T) string {
+	t.Helper()
+	if p := "/bin/fsaudit-compat32"; fileExists(p) {
+		return p
+	}
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Fatal("needs gcc with 32-bit support (gcc-multilib) to build testdata/compat32.c: scripts/test installs it")
+	}
+	dir := tmpDir(t, "fsaudit-compat32-", 0o755)
+	bin := filepath.Join(dir, "compat32")
+	if out, err := exec.Command(gcc, "-m32", "-static", "-O2", "-o", bin, "testdata/compat32.c").CombinedOutput(); err != nil {
+		t.Fatalf("gcc -m32 (gcc-multilib): %v\n%s", err, out)
+	}
+	return bin
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// TestAdversaryCompatABI: nobody changes files through the 32-bit system
+// call ABI, for which no syscalls:sys_enter_<call> tracepoint fires: a
+// 64-bit program through int $0x80 (a file opened natively, then written,
+// truncated, renamed and unlinked), and a real 32-bit program. Every change
+// is recorded, beside the same changes made natively (the control).
+func TestAdversaryCompatABI(t *testing.T) {
+	requireRoot(t)
+	dir := tmpDir(t, "fsaudit-compat-", 0o777)
+	bin := compat32Binary(t)
+	agent := StartAgent(t, AgentConfig{Include: []string{dir}, Sink: filepath.Join(t.TempDir(), "audit.jsonl"),
+		Actions: []string{"write", "create", "truncate", "rename", "delete"}})
+	h := helperAsNobody(t, "int80", "FSAUDIT_E2E_DIR="+dir)
+	if err := h.Run(); err != nil {
+		t.Fatalf("int80 helper: %v", err)
+	}
+	c32 := exec.Command(bin, dir)
+	c32.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
+	pid32 := runCmd(t, c32)
+	recs := agent.Stop()
+
+	type change struct {
+		pid          int
+		action, path string
+	}
+	got := map[change]bool{}
+	for _, r := range recs {
+		got[change{r.Process.PID, r.Event.Action, r.File.Path}] = true
+	}
+	var want []change
+	for _, name := range []string{"i80", "native"} {
+		want = append(want, change{h.Process.Pid, "write", dir + "/" + name}, change{h.Process.Pid, "truncate", dir + "/" + name},
+			change{h.Process.Pid, "rename", dir + "/" + name}, change{h.Process.Pid, "delete", dir + "/" + name + "-moved"})
+	}
+	want = append(want, change{pid32, "create", dir + "/c32"}, change{pid32, "write", dir + "/c32"},
+		change{pid32, "truncate", dir + "/c32"}, change{pid32, "rename", dir + "/c32"}, change{pid32, "delete", dir + "/c32-moved"})
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("no %s record of %s by pid %d", w.action, w.path, w.pid)
+		}
+	}
+	if t.Failed() {
+		t.Logf("records:\n%s", dumpRecords(recs))
+	}
+}

@@ -46,6 +46,8 @@ func TestMain(m *testing.M) {
 		os.Exit(flood())
 	case "setxattr":
 		os.Exit(setxattrHelper())
+	case "int80":
+		os.Exit(int80Helper())
 	}
 	flag.Parse()
 	code := func() int {

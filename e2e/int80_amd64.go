@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -46,4 +47,60 @@ func result32(r uintptr) error {
 		return unix.Errno(-n)
 	}
 	return nil
+}
+
+// i386 system call numbers beyond the ones above.
+const sys32Ftruncate = 93
+
+// int80Helper is the helper that, in FSAUDIT_E2E_DIR, writes "i80" to
+// the file i80 (opened with the native open), truncates it, renames it to
+// i80-moved and unlinks that, each through int $0x80; then the same
+// natively on the file native (the control).
+func int80Helper() int {
+	dir := os.Getenv("FSAUDIT_E2E_DIR")
+	fail := func(what string, err error) int {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", what, err)
+		return 1
+	}
+	fd, err := unix.Open(dir+"/i80", unix.O_WRONLY|unix.O_CREAT, 0o644)
+	if err != nil {
+		return fail("open", err)
+	}
+	a, free, err := low32("i80", dir+"/i80", dir+"/i80-moved")
+	if err != nil {
+		return fail("low32", err)
+	}
+	defer free()
+	if err := result32(int80(sys32Write, uintptr(fd), a[0], 3)); err != nil {
+		return fail("write", err)
+	}
+	if err := result32(int80(sys32Ftruncate, uintptr(fd), 1, 0)); err != nil {
+		return fail("ftruncate", err)
+	}
+	unix.Close(fd)
+	if err := result32(int80(sys32Rename, a[1], a[2], 0)); err != nil {
+		return fail("rename", err)
+	}
+	if err := result32(int80(sys32Unlink, a[2], 0, 0)); err != nil {
+		return fail("unlink", err)
+	}
+	// The control: the same, natively.
+	fd, err = unix.Open(dir+"/native", unix.O_WRONLY|unix.O_CREAT, 0o644)
+	if err != nil {
+		return fail("open", err)
+	}
+	if _, err := unix.Write(fd, []byte("nat")); err != nil {
+		return fail("write", err)
+	}
+	if err := unix.Ftruncate(fd, 1); err != nil {
+		return fail("ftruncate", err)
+	}
+	unix.Close(fd)
+	if err := unix.Rename(dir+"/native", dir+"/native-moved"); err != nil {
+		return fail("rename", err)
+	}
+	if err := unix.Unlink(dir + "/native-moved"); err != nil {
+		return fail("unlink", err)
+	}
+	return 0
 }
