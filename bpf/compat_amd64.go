@@ -19,61 +19,62 @@ const (
 )
 
 type compatKind struct {
+	name string       // the i386 call's name (its __NR_ name)
 	kind fsauditFsaSc // 0 for the writes, which the entry reports itself
 	conv uint8
 }
 
 var compatKinds = map[uint32]compatKind{
-	4:   {0, cvWrite}, // write
-	5:   {fsauditFsaScSC_OPEN, cvSame},
-	8:   {fsauditFsaScSC_CREAT, cvSame},
-	9:   {fsauditFsaScSC_LINK, cvSame},
-	10:  {fsauditFsaScSC_UNLINK, cvSame},
-	14:  {fsauditFsaScSC_MKNOD, cvSame},
-	15:  {fsauditFsaScSC_CHMOD, cvSame},
-	16:  {fsauditFsaScSC_LCHOWN, cvID16}, // lchown16
-	38:  {fsauditFsaScSC_RENAME, cvSame},
-	39:  {fsauditFsaScSC_MKDIR, cvSame},
-	40:  {fsauditFsaScSC_RMDIR, cvSame},
-	83:  {fsauditFsaScSC_SYMLINK, cvSame},
-	90:  {fsauditFsaScSC_MMAP, cvOldMmap},
-	92:  {fsauditFsaScSC_TRUNCATE, cvSame},
-	93:  {fsauditFsaScSC_FTRUNCATE, cvSame},
-	94:  {fsauditFsaScSC_FCHMOD, cvSame},
-	95:  {fsauditFsaScSC_FCHOWN, cvID16}, // fchown16
-	146: {0, cvWritev},                   // writev
-	181: {0, cvPwrite64},                 // pwrite64
-	182: {fsauditFsaScSC_CHOWN, cvID16},  // chown16
-	187: {fsauditFsaScSC_SENDFILE, cvSame},
-	192: {fsauditFsaScSC_MMAP, cvMmap2},
-	193: {fsauditFsaScSC_TRUNCATE, cvLen64},  // truncate64
-	194: {fsauditFsaScSC_FTRUNCATE, cvLen64}, // ftruncate64
-	198: {fsauditFsaScSC_LCHOWN, cvSame},     // lchown32
-	207: {fsauditFsaScSC_FCHOWN, cvSame},     // fchown32
-	212: {fsauditFsaScSC_CHOWN, cvSame},      // chown32
-	226: {fsauditFsaScSC_SETXATTR, cvSame},
-	227: {fsauditFsaScSC_LSETXATTR, cvSame},
-	228: {fsauditFsaScSC_FSETXATTR, cvSame},
-	235: {fsauditFsaScSC_REMOVEXATTR, cvSame},
-	236: {fsauditFsaScSC_LREMOVEXATTR, cvSame},
-	237: {fsauditFsaScSC_FREMOVEXATTR, cvSame},
-	239: {fsauditFsaScSC_SENDFILE, cvSame}, // sendfile64
-	295: {fsauditFsaScSC_OPENAT, cvSame},
-	296: {fsauditFsaScSC_MKDIRAT, cvSame},
-	297: {fsauditFsaScSC_MKNODAT, cvSame},
-	298: {fsauditFsaScSC_FCHOWNAT, cvSame},
-	301: {fsauditFsaScSC_UNLINKAT, cvSame},
-	302: {fsauditFsaScSC_RENAMEAT, cvSame},
-	303: {fsauditFsaScSC_LINKAT, cvSame},
-	304: {fsauditFsaScSC_SYMLINKAT, cvSame},
-	306: {fsauditFsaScSC_FCHMODAT, cvSame},
-	313: {fsauditFsaScSC_SPLICE, cvSame},
-	334: {0, cvPwritev}, // pwritev
-	353: {fsauditFsaScSC_RENAMEAT2, cvSame},
-	377: {fsauditFsaScSC_COPY_FILE_RANGE, cvSame},
-	379: {0, cvPwritev}, // pwritev2
-	437: {fsauditFsaScSC_OPENAT2, cvSame},
-	452: {fsauditFsaScSC_FCHMODAT2, cvSame},
-	463: {fsauditFsaScSC_SETXATTRAT, cvSame},
-	466: {fsauditFsaScSC_REMOVEXATTRAT, cvSame},
+	4:   {"write", 0, cvWrite},
+	5:   {"open", fsauditFsaScSC_OPEN, cvSame},
+	8:   {"creat", fsauditFsaScSC_CREAT, cvSame},
+	9:   {"link", fsauditFsaScSC_LINK, cvSame},
+	10:  {"unlink", fsauditFsaScSC_UNLINK, cvSame},
+	14:  {"mknod", fsauditFsaScSC_MKNOD, cvSame},
+	15:  {"chmod", fsauditFsaScSC_CHMOD, cvSame},
+	16:  {"lchown", fsauditFsaScSC_LCHOWN, cvID16},
+	38:  {"rename", fsauditFsaScSC_RENAME, cvSame},
+	39:  {"mkdir", fsauditFsaScSC_MKDIR, cvSame},
+	40:  {"rmdir", fsauditFsaScSC_RMDIR, cvSame},
+	83:  {"symlink", fsauditFsaScSC_SYMLINK, cvSame},
+	90:  {"mmap", fsauditFsaScSC_MMAP, cvOldMmap},
+	92:  {"truncate", fsauditFsaScSC_TRUNCATE, cvSame},
+	93:  {"ftruncate", fsauditFsaScSC_FTRUNCATE, cvSame},
+	94:  {"fchmod", fsauditFsaScSC_FCHMOD, cvSame},
+	95:  {"fchown", fsauditFsaScSC_FCHOWN, cvID16},
+	146: {"writev", 0, cvWritev},
+	181: {"pwrite64", 0, cvPwrite64},
+	182: {"chown", fsauditFsaScSC_CHOWN, cvID16},
+	187: {"sendfile", fsauditFsaScSC_SENDFILE, cvSame},
+	192: {"mmap2", fsauditFsaScSC_MMAP, cvMmap2},
+	193: {"truncate64", fsauditFsaScSC_TRUNCATE, cvLen64},
+	194: {"ftruncate64", fsauditFsaScSC_FTRUNCATE, cvLen64},
+	198: {"lchown32", fsauditFsaScSC_LCHOWN, cvSame},
+	207: {"fchown32", fsauditFsaScSC_FCHOWN, cvSame},
+	212: {"chown32", fsauditFsaScSC_CHOWN, cvSame},
+	226: {"setxattr", fsauditFsaScSC_SETXATTR, cvSame},
+	227: {"lsetxattr", fsauditFsaScSC_LSETXATTR, cvSame},
+	228: {"fsetxattr", fsauditFsaScSC_FSETXATTR, cvSame},
+	235: {"removexattr", fsauditFsaScSC_REMOVEXATTR, cvSame},
+	236: {"lremovexattr", fsauditFsaScSC_LREMOVEXATTR, cvSame},
+	237: {"fremovexattr", fsauditFsaScSC_FREMOVEXATTR, cvSame},
+	239: {"sendfile64", fsauditFsaScSC_SENDFILE, cvSame},
+	295: {"openat", fsauditFsaScSC_OPENAT, cvSame},
+	296: {"mkdirat", fsauditFsaScSC_MKDIRAT, cvSame},
+	297: {"mknodat", fsauditFsaScSC_MKNODAT, cvSame},
+	298: {"fchownat", fsauditFsaScSC_FCHOWNAT, cvSame},
+	301: {"unlinkat", fsauditFsaScSC_UNLINKAT, cvSame},
+	302: {"renameat", fsauditFsaScSC_RENAMEAT, cvSame},
+	303: {"linkat", fsauditFsaScSC_LINKAT, cvSame},
+	304: {"symlinkat", fsauditFsaScSC_SYMLINKAT, cvSame},
+	306: {"fchmodat", fsauditFsaScSC_FCHMODAT, cvSame},
+	313: {"splice", fsauditFsaScSC_SPLICE, cvSame},
+	334: {"pwritev", 0, cvPwritev},
+	353: {"renameat2", fsauditFsaScSC_RENAMEAT2, cvSame},
+	377: {"copy_file_range", fsauditFsaScSC_COPY_FILE_RANGE, cvSame},
+	379: {"pwritev2", 0, cvPwritev},
+	437: {"openat2", fsauditFsaScSC_OPENAT2, cvSame},
+	452: {"fchmodat2", fsauditFsaScSC_FCHMODAT2, cvSame},
+	463: {"setxattrat", fsauditFsaScSC_SETXATTRAT, cvSame},
+	466: {"removexattrat", fsauditFsaScSC_REMOVEXATTRAT, cvSame},
 }
