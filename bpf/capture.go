@@ -70,11 +70,11 @@ type Options struct {
 }
 
 // Actions lists every operation the kernel side can report, as records name them.
-var Actions = []string{"write", "create", "truncate", "rename", "delete", "chmod", "chown", "xattr", "mmap_write"}
+var Actions = []string{"write", "create", "truncate", "rename", "delete", "chmod", "chown", "xattr", "mmap_write", "utimes"}
 
 // actionOps maps record action names to kernel operations.
 var actionOps = map[string]Op{"write": OpWrite, "create": OpCreate, "truncate": OpTruncate, "rename": OpRename,
-	"delete": OpDelete, "chmod": OpChmod, "chown": OpChown, "xattr": OpXattr, "mmap_write": OpMmapWrite}
+	"delete": OpDelete, "chmod": OpChmod, "chown": OpChown, "xattr": OpXattr, "mmap_write": OpMmapWrite, "utimes": OpUtimes}
 
 // kindOps says which operations each watched syscall can report.
 var kindOps = map[fsauditFsaSc][]Op{
@@ -96,6 +96,9 @@ var kindOps = map[fsauditFsaSc][]Op{
 	fsauditFsaScSC_REMOVEXATTRAT: {OpXattr},
 	fsauditFsaScSC_MMAP:          {OpMmapWrite}, fsauditFsaScSC_SENDFILE: {OpWrite}, fsauditFsaScSC_SPLICE: {OpWrite},
 	fsauditFsaScSC_COPY_FILE_RANGE: {OpWrite}, fsauditFsaScSC_ASYNC_SUBMIT: {OpWrite},
+	fsauditFsaScSC_FALLOCATE: {OpWrite}, fsauditFsaScSC_IOCTL: {OpWrite},
+	fsauditFsaScSC_UTIMENSAT: {OpUtimes}, fsauditFsaScSC_UTIMES: {OpUtimes}, fsauditFsaScSC_FUTIMESAT: {OpUtimes},
+	fsauditFsaScSC_UTIME: {OpUtimes},
 }
 
 // opSet is a set of operations, bit 1 << Op each, as the kernel's settings hold it.
@@ -254,7 +257,7 @@ var points = []point{
 		sees: map[Mode]string{
 			ModeTracepoint: "create, truncate, rename, delete, chmod, chown, xattr, mmap_write by syscall; sendfile(2), splice(2), copy_file_range(2) writes; the same and write(2) calls through the 32-bit ABI",
 		},
-		ops: []Op{OpCreate, OpTruncate, OpRename, OpDelete, OpChmod, OpChown, OpXattr, OpMmapWrite, OpWrite},
+		ops: []Op{OpCreate, OpTruncate, OpRename, OpDelete, OpChmod, OpChown, OpXattr, OpMmapWrite, OpWrite, OpUtimes},
 		targets: map[Mode][]target{
 			ModeTracepoint: {{"tp_syscall_exit", syscallTracepoints("exit")}, {"tp_syscall_enter", syscallTracepoints("enter")},
 				{"compat_sys_exit", rawTracepoint("sys_exit")}, {"compat_sys_enter", rawTracepoint("sys_enter")}},

@@ -12,6 +12,8 @@ const (
 	cvID16                  // chown16 family: 16-bit ids, 0xffff for -1
 	cvMmap2                 // mmap2: the offset in pages
 	cvOldMmap               // old mmap: a pointer to its six arguments
+	cvFalloc                // fallocate: the offset and length in two registers each
+	cvTime32                // utimensat, utimes, futimesat, utime: 32-bit time fields
 	cvWrite                 // write(2)
 	cvPwrite64              // pwrite64(2): the offset in two registers
 	cvWritev                // writev(2): 32-bit iovecs
@@ -77,4 +79,11 @@ var compatKinds = map[uint32]compatKind{
 	452: {"fchmodat2", fsauditFsaScSC_FCHMODAT2, cvSame},
 	463: {"setxattrat", fsauditFsaScSC_SETXATTRAT, cvSame},
 	466: {"removexattrat", fsauditFsaScSC_REMOVEXATTRAT, cvSame},
+	30:  {"utime", fsauditFsaScSC_UTIME, cvTime32},
+	54:  {"ioctl", fsauditFsaScSC_IOCTL, cvSame},
+	271: {"utimes", fsauditFsaScSC_UTIMES, cvTime32},
+	299: {"futimesat", fsauditFsaScSC_FUTIMESAT, cvTime32},
+	320: {"utimensat", fsauditFsaScSC_UTIMENSAT, cvTime32},
+	324: {"fallocate", fsauditFsaScSC_FALLOCATE, cvFalloc},
+	412: {"utimensat_time64", fsauditFsaScSC_UTIMENSAT, cvSame},
 }

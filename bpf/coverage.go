@@ -21,9 +21,10 @@ type Channel struct {
 }
 
 const (
-	whyAsync    = "submitted without a system call per write: only a VFS hook sees it"
-	whyNoHook   = "io_uring does it without a system call: only a VFS hook sees it"
-	whyMprotect = "mprotect(2) making a shared mapping writable is not watched"
+	whyAsync          = "submitted without a system call per write: only a VFS hook sees it"
+	whyNoHook         = "io_uring does it without a system call: only a VFS hook sees it"
+	whyMprotect       = "mprotect(2) making a shared mapping writable is not watched"
+	whyURingFallocate = "io_uring's fallocate makes no system call and passes no hooked VFS function"
 )
 
 var allModes = func(point string) map[Mode]string {
@@ -46,6 +47,9 @@ var Channels = []Channel{
 	{Action: "write", Way: "write(2), pwrite64(2), writev(2), pwritev(2), pwritev2(2)", Points: allModes("write")},
 	{Action: "write", Way: "write(2) through the 32-bit system call ABI (int $0x80)", Points: vfsModes("write")},
 	{Action: "write", Way: "sendfile(2), splice(2), copy_file_range(2)", Points: allModes("syscalls")},
+	{Action: "write", Way: "fallocate(2): a hole punched, a range collapsed, zeroed or inserted, the file grown", Points: allModes("syscalls")},
+	{Action: "write", Way: "FICLONE, FICLONERANGE, FIDEDUPERANGE ioctls (reflinks)", Points: allModes("syscalls")},
+	{Action: "write", Way: "io_uring fallocate", Why: map[Mode]string{ModeFentry: whyURingFallocate, ModeKprobe: whyURingFallocate, ModeTracepoint: whyURingFallocate}},
 	{Action: "write", Way: "io_uring writes", Points: map[Mode]string{ModeFentry: "write", ModeKprobe: "write"},
 		Why: map[Mode]string{ModeTracepoint: whyAsync}},
 	{Action: "write", Way: "Linux AIO writes (io_submit(2))", Points: map[Mode]string{ModeFentry: "write", ModeKprobe: "write"},
@@ -63,6 +67,7 @@ var Channels = []Channel{
 	{Action: "chown", Way: "chown(2), fchown(2), lchown(2), fchownat(2)", Points: vfsModes("chown")},
 	{Action: "xattr", Way: "setxattr(2), removexattr(2) and their f, l and at forms", Points: allModes("syscalls")},
 	{Action: "mmap_write", Way: "mmap(2) of a file, shared and writable", Points: allModes("syscalls")},
+	{Action: "utimes", Way: "utimensat(2), futimens(3), utimes(2), futimesat(2), utime(2)", Points: allModes("syscalls")},
 	{Action: "mmap_write", Way: "mprotect(2) adding PROT_WRITE to a shared mapping", Why: map[Mode]string{ModeFentry: whyMprotect, ModeKprobe: whyMprotect, ModeTracepoint: whyMprotect}},
 }
 

@@ -59,6 +59,10 @@ const (
 	// file's as it is after the call, when it still has one, and Offset
 	// its size. Sub is ResultOpen when the call was an open.
 	OpResult Op = 12
+	// OpUtimes set the file's times: Offset the access time, Length the
+	// modification time, in ns since the epoch, unless Sub says UtimeNow
+	// (the call's moment) or UtimeOmit (left as it was) for either.
+	OpUtimes Op = 13
 )
 
 // ResultOpen marks the result of an open(2) (a create that was an open).
@@ -80,6 +84,12 @@ const (
 	WriteSendfile   = 1 // OpWrite: by sendfile(2)
 	WriteSplice     = 2 // OpWrite: by splice(2)
 	WriteCopyRange  = 3 // OpWrite: by copy_file_range(2)
+	WriteFallocate  = 4 // OpWrite: by fallocate(2) (a hole punched, a range collapsed, zeroed or inserted, the size grown)
+	WriteClone      = 5 // OpWrite: by a reflink or dedupe ioctl (FICLONE, FICLONERANGE, FIDEDUPERANGE)
+	UtimeAtimeNow   = 1 // OpUtimes: the access time set to the call's moment
+	UtimeAtimeOmit  = 2 // OpUtimes: the access time left as it was
+	UtimeMtimeNow   = 4 // OpUtimes: the modification time set to the call's moment
+	UtimeMtimeOmit  = 8 // OpUtimes: the modification time left as it was
 	RenameNoReplace = 1 // OpRename: RENAME_NOREPLACE
 	RenameExchange  = 2 // OpRename: RENAME_EXCHANGE
 	RenameWhiteout  = 4 // OpRename: RENAME_WHITEOUT
@@ -113,6 +123,8 @@ func (o Op) String() string {
 		return "mmap_write"
 	case OpResult:
 		return "result"
+	case OpUtimes:
+		return "utimes"
 	}
 	return fmt.Sprintf("op-%d", uint16(o))
 }

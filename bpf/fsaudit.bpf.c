@@ -58,7 +58,13 @@ enum fsa_op {
 	FSA_OP_XATTR = 10,   /* target: the attribute's name; sub: FSA_XATTR_REMOVE */
 	FSA_OP_MMAP_WRITE = 11, /* offset, bytes: the mapped range */
 	FSA_OP_RESULT = 12,  /* the outcome of the thread's pending event: length holds the return value */
+	FSA_OP_UTIMES = 13,  /* times set: offset the access time, length the modification time (ns since the epoch); sub: FSA_UT_* */
 };
+/* sub of FSA_OP_UTIMES: a time set to the call's moment, or left as it was */
+#define FSA_UT_ATIME_NOW 1
+#define FSA_UT_ATIME_OMIT 2
+#define FSA_UT_MTIME_NOW 4
+#define FSA_UT_MTIME_OMIT 8
 /* sub of a result: the call that succeeded was an open (a create by open,
  * not by mknod). */
 #define FSA_RESULT_OPEN 1
@@ -77,6 +83,8 @@ enum fsa_create {
 #define FSA_WRITE_SENDFILE 1
 #define FSA_WRITE_SPLICE 2
 #define FSA_WRITE_COPY_RANGE 3
+#define FSA_WRITE_FALLOCATE 4 /* fallocate(2) that changed content or size */
+#define FSA_WRITE_CLONE 5     /* FICLONE, FICLONERANGE, FIDEDUPERANGE */
 
 enum fsa_flags {
 	FSA_F_TRUNCATED = 1 << 0,   /* the path could not be resolved whole */
@@ -1116,6 +1124,12 @@ enum fsa_sc {
 	SC_SENDFILE,      /* out_fd, in_fd, offset, count */
 	SC_SPLICE,        /* fd_in, off_in, fd_out, off_out, len */
 	SC_COPY_FILE_RANGE, /* fd_in, off_in, fd_out, off_out, len */
+	SC_FALLOCATE,     /* fd, mode, offset, len */
+	SC_UTIMENSAT,     /* dfd, path (NULL: dfd itself), timespec[2], flags */
+	SC_UTIMES,        /* path, timeval[2] */
+	SC_FUTIMESAT,     /* dfd, path, timeval[2] */
+	SC_UTIME,         /* path, utimbuf */
+	SC_IOCTL,         /* fd, cmd, arg: kept only for FICLONE, FICLONERANGE, FIDEDUPERANGE */
 	SC_ASYNC_SUBMIT,  /* io_uring_enter, io_submit: kept only so that rw_verify_area knows */
 	SC_MAX,
 };
@@ -1135,6 +1149,8 @@ enum fsa_compat_conv {
 	CV_ID16,         /* chown16 family: (x, uid16, gid16): 0xffff is -1 */
 	CV_MMAP2,        /* mmap2: the offset is in pages */
 	CV_OLD_MMAP,     /* old mmap: one pointer to six 32-bit values */
+	CV_FALLOC,       /* fallocate: 64-bit offset and length in two registers each */
+	CV_TIME32,       /* utimensat, utimes, futimesat, utime: 32-bit seconds (and 32-bit fields) */
 	CV_WRITE,        /* write(fd, buf, count) */
 	CV_PWRITE64,     /* pwrite64(fd, buf, count, lo, hi) */
 	CV_WRITEV,       /* writev(fd, compat_iovec *, vlen) */
@@ -1163,8 +1179,20 @@ struct pending {
 	__u32 flags; /* transfers: FSA_F_APPEND when the output appends; FSA_P_COMPAT */
 };
 
-/* pending.flags: kept by compat_sys_enter, from a 32-bit call */
+/* pending.flags: kept by compat_sys_enter, from a 32-bit call; its time
+ * structures have 32-bit fields */
 #define FSA_P_COMPAT (1u << 31)
+#define FSA_P_TIME32 (1u << 30)
+
+/* The reflink and dedupe ioctls, which write their destination files. */
+#define FSA_FICLONE 0x40049409
+#define FSA_FICLONERANGE 0x4020940d
+#define FSA_FIDEDUPERANGE 0xc0189436
+static __always_inline int clone_ioctl(__u64 cmd)
+{
+	__u32 c = cmd;
+	return c == FSA_FICLONE || c == FSA_FICLONERANGE || c == FSA_FIDEDUPERANGE;
+}
 
 __noinline int fsa_syscall_exit(long ret, __u32 compat);
 
@@ -1302,6 +1330,8 @@ int tp_syscall_enter(struct syscall_enter *ctx)
 		return 0;
 	struct pending p = {.kind = *kind & ~FSA_SC_WATCHED, .pos = -1};
 	if (bpf_probe_read_kernel(p.args, sizeof(p.args), ctx->args))
+		return 0;
+	if (p.kind == SC_IOCTL && !clone_ioctl(p.args[1]))
 		return 0;
 	switch (p.kind) {
 	case SC_SENDFILE:
@@ -1838,6 +1868,175 @@ int compat_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	return fsa_syscall_exit(ctx->args[1], 1);
 }
 
+#define FSA_FALLOC_KEEP_SIZE 0x01
+/* punch hole, collapse range, zero range, insert range */
+#define FSA_FALLOC_CHANGES (0x02 | 0x08 | 0x10 | 0x20)
+
+/* A write of bytes at pos into the file open at fd, made by a call other
+ * than write(2): fallocate, a reflink. */
+static __always_inline int written(struct config *cfg, struct task_struct *task, int fd, __u64 bytes, __s64 pos, __u32 sub)
+{
+	if (!(cfg->syscall_ops & (1 << FSA_OP_WRITE)))
+		return 0;
+	struct file *f = fd_file(task, fd);
+	if (!f)
+		return 0;
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	if ((BPF_CORE_READ(inode, i_mode) & FSA_S_IFMT) != FSA_S_IFREG && cfg->regular_only)
+		return 0;
+	struct event *e = begin(cfg, task, FSA_OP_WRITE, FSA_HOOK_TRACEPOINT);
+	if (!e)
+		return 0;
+	file_fields(e, inode);
+	e->sub = sub;
+	e->bytes = bytes;
+	e->offset = pos;
+	walk_path(e, f, task);
+	finish(e);
+	return 0;
+}
+
+struct fsa_clone_range {
+	__s64 src_fd;
+	__u64 src_offset;
+	__u64 src_length;
+	__u64 dest_offset;
+};
+
+struct fsa_dedupe_range {
+	__u64 src_offset;
+	__u64 src_length;
+	__u16 dest_count;
+	__u16 reserved1;
+	__u32 reserved2;
+};
+
+struct fsa_dedupe_info {
+	__s64 dest_fd;
+	__u64 dest_offset;
+	__u64 bytes_deduped;
+	__s32 status;
+	__u32 reserved;
+};
+
+/* How many destinations of one FIDEDUPERANGE are reported. */
+#define FSA_MAX_DEDUPE 8
+
+/* The reflink and dedupe ioctls that succeeded: FICLONE and FICLONERANGE
+ * write the ioctl's file (from src_fd), FIDEDUPERANGE each destination
+ * whose range it shared (its status 0, FILE_DEDUPE_RANGE_SAME). */
+static __always_inline int cloned(struct config *cfg, struct task_struct *task, int fd, __u32 cmd, __u64 arg)
+{
+	if (cmd == FSA_FICLONE) {
+		struct file *src = fd_file(task, (int)arg);
+		__u64 size = src ? BPF_CORE_READ(src, f_inode, i_size) : 0;
+		return written(cfg, task, fd, size, 0, FSA_WRITE_CLONE);
+	}
+	if (cmd == FSA_FICLONERANGE) {
+		struct fsa_clone_range r = {};
+		if (bpf_probe_read_user(&r, sizeof(r), (void *)arg))
+			return 0;
+		__u64 bytes = r.src_length;
+		if (!bytes) { /* to the source's end */
+			struct file *src = fd_file(task, (int)r.src_fd);
+			__u64 size = src ? BPF_CORE_READ(src, f_inode, i_size) : 0;
+			bytes = size > r.src_offset ? size - r.src_offset : 0;
+		}
+		return written(cfg, task, fd, bytes, r.dest_offset, FSA_WRITE_CLONE);
+	}
+	struct fsa_dedupe_range d = {};
+	if (bpf_probe_read_user(&d, sizeof(d), (void *)arg))
+		return 0;
+	for (__u32 i = 0; i < FSA_MAX_DEDUPE; i++) {
+		if (i >= d.dest_count)
+			break;
+		struct fsa_dedupe_info info = {};
+		if (bpf_probe_read_user(&info, sizeof(info), (void *)(arg + sizeof(d) + i * sizeof(info))))
+			break;
+		if (info.status == 0 && info.bytes_deduped)
+			written(cfg, task, (int)info.dest_fd, info.bytes_deduped, info.dest_offset, FSA_WRITE_CLONE);
+	}
+	return 0;
+}
+
+#define FSA_UTIME_NOW ((1L << 30) - 1)
+#define FSA_UTIME_OMIT ((1L << 30) - 2)
+#define FSA_AT_SYMLINK_NOFOLLOW 0x100
+
+/* One time of the call's: ns since the epoch, or its FSA_UT_* flag. */
+static __always_inline __u64 one_time(__s64 sec, __s64 nsec, __u32 now_flag, __u32 omit_flag, __u32 *sub)
+{
+	if (nsec == FSA_UTIME_NOW) {
+		*sub |= now_flag;
+		return 0;
+	}
+	if (nsec == FSA_UTIME_OMIT) {
+		*sub |= omit_flag;
+		return 0;
+	}
+	return (__u64)(sec * 1000000000LL + nsec);
+}
+
+/* utimensat, utimes, futimesat, utime that succeeded: the file's times set. */
+static __always_inline int times_set(struct config *cfg, struct task_struct *task, struct pending *p)
+{
+	if (!(cfg->syscall_ops & (1 << FSA_OP_UTIMES)))
+		return 0;
+	__u64 *a = p->args;
+	__u64 times = p->kind == SC_UTIMENSAT || p->kind == SC_FUTIMESAT ? a[2] : a[1];
+	__s64 v[4] = {}; /* atime sec, nsec (or usec), mtime sec, nsec */
+	__u32 sub = 0;
+	int time32 = p->flags & FSA_P_TIME32;
+	if (!times) {
+		sub = FSA_UT_ATIME_NOW | FSA_UT_MTIME_NOW;
+	} else if (p->kind == SC_UTIME) { /* struct utimbuf: actime, modtime (seconds) */
+		if (time32) {
+			__s32 t[2] = {};
+			bpf_probe_read_user(t, sizeof(t), (void *)times);
+			v[0] = t[0], v[2] = t[1];
+		} else {
+			bpf_probe_read_user(&v[0], sizeof(__s64), (void *)times);
+			bpf_probe_read_user(&v[2], sizeof(__s64), (void *)(times + 8));
+		}
+	} else if (time32) { /* two pairs of 32-bit fields */
+		__s32 t[4] = {};
+		bpf_probe_read_user(t, sizeof(t), (void *)times);
+		v[0] = t[0], v[1] = t[1], v[2] = t[2], v[3] = t[3];
+	} else {
+		bpf_probe_read_user(v, sizeof(v), (void *)times);
+	}
+	if (times && p->kind != SC_UTIMENSAT) { /* timeval: microseconds */
+		v[1] *= 1000;
+		v[3] *= 1000;
+	}
+	struct event *e = begin(cfg, task, FSA_OP_UTIMES, FSA_HOOK_TRACEPOINT);
+	if (!e)
+		return 0;
+	if (!(sub & FSA_UT_ATIME_NOW))
+		e->offset = one_time(v[0], v[1], FSA_UT_ATIME_NOW, FSA_UT_ATIME_OMIT, &sub);
+	if (!(sub & FSA_UT_MTIME_NOW))
+		e->length = one_time(v[2], v[3], FSA_UT_MTIME_NOW, FSA_UT_MTIME_OMIT, &sub);
+	e->sub = sub;
+	switch (p->kind) {
+	case SC_UTIMENSAT:
+		if (!a[1]) { /* futimens: the descriptor itself */
+			if (name_fd(e, task, a[0]))
+				return 0;
+		} else {
+			name_primary(e, task, a[0], a[1], 0, !(a[3] & FSA_AT_SYMLINK_NOFOLLOW));
+		}
+		break;
+	case SC_FUTIMESAT:
+		name_primary(e, task, a[0], a[1], 0, 1);
+		break;
+	default:
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 1);
+		break;
+	}
+	finish(e);
+	return 0;
+}
+
 /* The exit of a call kept at its entry (compat: by compat_sys_enter),
  * which returned ret: reported when it succeeded. One function the
  * verifier checks once for both programs that call it. */
@@ -1875,6 +2074,15 @@ __noinline int fsa_syscall_exit(long ret, __u32 compat)
 		return transferred(cfg, task, &p, a[2], ret, FSA_WRITE_SPLICE);
 	case SC_COPY_FILE_RANGE:
 		return transferred(cfg, task, &p, a[2], ret, FSA_WRITE_COPY_RANGE);
+	case SC_FALLOCATE:
+		/* Allocation alone (FALLOC_FL_KEEP_SIZE) changes neither content nor size. */
+		if ((a[1] & FSA_FALLOC_KEEP_SIZE) && !(a[1] & FSA_FALLOC_CHANGES))
+			return 0;
+		return written(cfg, task, a[0], a[3], a[2], FSA_WRITE_FALLOCATE);
+	case SC_IOCTL:
+		return cloned(cfg, task, a[0], (__u32)a[1], a[2]);
+	case SC_UTIMENSAT: case SC_UTIMES: case SC_FUTIMESAT: case SC_UTIME:
+		return times_set(cfg, task, &p);
 	case SC_MMAP: {
 		if (!(cfg->syscall_ops & (1 << FSA_OP_MMAP_WRITE)))
 			return 0;
@@ -2224,6 +2432,8 @@ int compat_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	if (!(k.kind & FSA_SC_WATCHED) || !admit())
 		return 0;
 	struct pending p = {.kind = k.kind & ~FSA_SC_WATCHED, .pos = -1, .flags = FSA_P_COMPAT};
+	if (p.kind == SC_IOCTL && !clone_ioctl(a[1]))
+		return 0;
 	switch (k.conv) {
 	case CV_LEN64:
 		a[1] = a[1] | a[2] << 32;
@@ -2236,6 +2446,13 @@ int compat_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 		break;
 	case CV_MMAP2:
 		a[5] = a[5] << 12;
+		break;
+	case CV_FALLOC: /* fd, mode, offset lo, hi, len lo, hi */
+		a[2] = a[2] | a[3] << 32;
+		a[3] = a[4] | a[5] << 32;
+		break;
+	case CV_TIME32:
+		p.flags |= FSA_P_TIME32;
 		break;
 	case CV_OLD_MMAP: {
 		__u32 m[6] = {};

@@ -161,8 +161,14 @@ const (
 	fsauditFsaScSC_SENDFILE        fsauditFsaSc = 38
 	fsauditFsaScSC_SPLICE          fsauditFsaSc = 39
 	fsauditFsaScSC_COPY_FILE_RANGE fsauditFsaSc = 40
-	fsauditFsaScSC_ASYNC_SUBMIT    fsauditFsaSc = 41
-	fsauditFsaScSC_MAX             fsauditFsaSc = 42
+	fsauditFsaScSC_FALLOCATE       fsauditFsaSc = 41
+	fsauditFsaScSC_UTIMENSAT       fsauditFsaSc = 42
+	fsauditFsaScSC_UTIMES          fsauditFsaSc = 43
+	fsauditFsaScSC_FUTIMESAT       fsauditFsaSc = 44
+	fsauditFsaScSC_UTIME           fsauditFsaSc = 45
+	fsauditFsaScSC_IOCTL           fsauditFsaSc = 46
+	fsauditFsaScSC_ASYNC_SUBMIT    fsauditFsaSc = 47
+	fsauditFsaScSC_MAX             fsauditFsaSc = 48
 )
 
 type fsauditInflight struct {

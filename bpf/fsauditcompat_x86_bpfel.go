@@ -161,8 +161,14 @@ const (
 	fsauditCompatFsaScSC_SENDFILE        fsauditCompatFsaSc = 38
 	fsauditCompatFsaScSC_SPLICE          fsauditCompatFsaSc = 39
 	fsauditCompatFsaScSC_COPY_FILE_RANGE fsauditCompatFsaSc = 40
-	fsauditCompatFsaScSC_ASYNC_SUBMIT    fsauditCompatFsaSc = 41
-	fsauditCompatFsaScSC_MAX             fsauditCompatFsaSc = 42
+	fsauditCompatFsaScSC_FALLOCATE       fsauditCompatFsaSc = 41
+	fsauditCompatFsaScSC_UTIMENSAT       fsauditCompatFsaSc = 42
+	fsauditCompatFsaScSC_UTIMES          fsauditCompatFsaSc = 43
+	fsauditCompatFsaScSC_FUTIMESAT       fsauditCompatFsaSc = 44
+	fsauditCompatFsaScSC_UTIME           fsauditCompatFsaSc = 45
+	fsauditCompatFsaScSC_IOCTL           fsauditCompatFsaSc = 46
+	fsauditCompatFsaScSC_ASYNC_SUBMIT    fsauditCompatFsaSc = 47
+	fsauditCompatFsaScSC_MAX             fsauditCompatFsaSc = 48
 )
 
 type fsauditCompatInflight struct {

@@ -46,6 +46,12 @@ var syscallKinds = map[uint32]syscallKind{
 	unix.SYS_SENDFILE:        {fsauditFsaScSC_SENDFILE, "sendfile64"},
 	unix.SYS_SPLICE:          {fsauditFsaScSC_SPLICE, "splice"},
 	unix.SYS_COPY_FILE_RANGE: {fsauditFsaScSC_COPY_FILE_RANGE, "copy_file_range"},
+	unix.SYS_FALLOCATE:       {fsauditFsaScSC_FALLOCATE, "fallocate"},
+	unix.SYS_UTIMENSAT:       {fsauditFsaScSC_UTIMENSAT, "utimensat"},
+	unix.SYS_UTIMES:          {fsauditFsaScSC_UTIMES, "utimes"},
+	unix.SYS_FUTIMESAT:       {fsauditFsaScSC_FUTIMESAT, "futimesat"},
+	unix.SYS_UTIME:           {fsauditFsaScSC_UTIME, "utime"},
+	unix.SYS_IOCTL:           {fsauditFsaScSC_IOCTL, "ioctl"},
 	unix.SYS_IO_URING_ENTER:  {fsauditFsaScSC_ASYNC_SUBMIT, "io_uring_enter"},
 	unix.SYS_IO_SUBMIT:       {fsauditFsaScSC_ASYNC_SUBMIT, "io_submit"},
 }

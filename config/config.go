@@ -388,7 +388,7 @@ var (
 	syslogProtos  = []string{"rfc5424", "rfc3164"}
 	kafkaKeyKinds = []string{"host", "container", "path", "none"}
 	// The SPEC's event.action values a sink may select.
-	actions           = []string{"write", "create", "truncate", "rename", "delete", "chmod", "chown", "xattr", "mmap_write"}
+	actions           = []string{"write", "create", "truncate", "rename", "delete", "chmod", "chown", "xattr", "mmap_write", "utimes"}
 	containerChoices  = []string{"any", "only", "none"}
 	framings          = []string{"octet-counting", "newline"}
 	kafkaAcks         = []string{"all", "leader", "none"}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -730,6 +731,201 @@ func TestAdversaryCompatABI(t *testing.T) {
 	for _, w := range want {
 		if !got[w] {
 			t.Errorf("no %s record of %s by pid %d", w.action, w.path, w.pid)
+		}
+	}
+	if t.Failed() {
+		t.Logf("records:\n%s", dumpRecords(recs))
+	}
+}
+
+// backdated is the time the helper below sets files to: the classic way to
+// hide a change from a forensic timeline.
+var backdated = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// unhookedHelper makes, in FSAUDIT_E2E_DIR, the changes no hook saw
+// before: a hole punched (fallocate), times set back (utimensat by path,
+// futimens, utimes), and a plain write as the control; and, when
+// FSAUDIT_E2E_REFLINK names a directory on a file system with reflinks,
+// FICLONE, FICLONERANGE and FIDEDUPERANGE into files there.
+func unhookedHelper() int {
+	dir := os.Getenv("FSAUDIT_E2E_DIR")
+	fail := func(what string, err error) int {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", what, err)
+		return 1
+	}
+	content := make([]byte, 8192)
+	for i := range content {
+		content[i] = 'x'
+	}
+	for _, name := range []string{"punched", "dated", "fdated", "udated"} {
+		if err := os.WriteFile(dir+"/"+name, content, 0o644); err != nil {
+			return fail("write", err)
+		}
+	}
+	fd, err := unix.Open(dir+"/punched", unix.O_WRONLY, 0)
+	if err != nil {
+		return fail("open", err)
+	}
+	if err := unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 4096, 4096); err != nil {
+		return fail("fallocate", err)
+	}
+	unix.Close(fd)
+	ts := []unix.Timespec{unix.NsecToTimespec(backdated.UnixNano()), unix.NsecToTimespec(backdated.UnixNano() + 7)}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, dir+"/dated", ts, 0); err != nil {
+		return fail("utimensat", err)
+	}
+	if fd, err = unix.Open(dir+"/fdated", unix.O_RDONLY, 0); err != nil {
+		return fail("open", err)
+	}
+	// futimens(3): utimensat(fd, NULL, times, 0) (x/sys's Futimes goes
+	// through /proc/self/fd instead).
+	fts := []unix.Timespec{unix.NsecToTimespec(backdated.UnixNano()), unix.NsecToTimespec(backdated.UnixNano())}
+	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&fts[0])), 0, 0, 0); e != 0 {
+		return fail("futimens", e)
+	}
+	unix.Close(fd)
+	if err := unix.Utimes(dir+"/udated", []unix.Timeval{unix.NsecToTimeval(backdated.UnixNano()), unix.NsecToTimeval(backdated.UnixNano())}); err != nil {
+		return fail("utimes", err)
+	}
+	if err := os.WriteFile(dir+"/control", []byte("control"), 0o644); err != nil {
+		return fail("write", err)
+	}
+	ref := os.Getenv("FSAUDIT_E2E_REFLINK")
+	if ref == "" {
+		return 0
+	}
+	for _, name := range []string{"src", "clone", "range", "dedupe"} {
+		if err := os.WriteFile(ref+"/"+name, content, 0o644); err != nil {
+			return fail("write", err)
+		}
+	}
+	src, err := unix.Open(ref+"/src", unix.O_RDONLY, 0)
+	if err != nil {
+		return fail("open", err)
+	}
+	withDst := func(name string, f func(int) error) error {
+		dst, err := unix.Open(ref+"/"+name, unix.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(dst)
+		return f(dst)
+	}
+	if err := withDst("clone", func(dst int) error { return unix.IoctlFileClone(dst, src) }); err != nil {
+		return fail("FICLONE", err)
+	}
+	if err := withDst("range", func(dst int) error {
+		return unix.IoctlFileCloneRange(dst, &unix.FileCloneRange{Src_fd: int64(src), Src_offset: 0, Src_length: 4096, Dest_offset: 4096})
+	}); err != nil {
+		return fail("FICLONERANGE", err)
+	}
+	if err := withDst("dedupe", func(dst int) error {
+		r := &unix.FileDedupeRange{Src_offset: 0, Src_length: 4096, Info: []unix.FileDedupeRangeInfo{{Dest_fd: int64(dst), Dest_offset: 0}}}
+		if err := unix.IoctlFileDedupeRange(src, r); err != nil {
+			return err
+		}
+		if r.Info[0].Status != 0 {
+			return fmt.Errorf("status %d", r.Info[0].Status)
+		}
+		return nil
+	}); err != nil {
+		return fail("FIDEDUPERANGE", err)
+	}
+	return 0
+}
+
+// xfsReflinks mounts a small XFS file system with reflinks (mkfs.xfs,
+// xfsprogs) for the test, writable by everyone; "" where mkfs.xfs is
+// missing (the kernel matrix's VMs).
+func xfsReflinks(t *testing.T) string {
+	t.Helper()
+	mkfs, err := exec.LookPath("mkfs.xfs")
+	if err != nil {
+		return ""
+	}
+	dir := tmpDir(t, "fsaudit-xfs-", 0o755)
+	img := filepath.Join(dir, "xfs.img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 320<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mkfs, "-q", "-f", "-m", "reflink=1", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.xfs: %v\n%s", err, out)
+	}
+	mnt := filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mounting the XFS image: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	if err := os.Chmod(mnt, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	return mnt
+}
+
+// TestAdversaryUnhookedChanges: nobody changes content without write(2)
+// (a hole punched with fallocate; a reflink and a dedupe into its files,
+// on XFS where the test can make one) and sets a file's times back (the
+// classic way to hide a change): each makes a record with the right
+// fsaudit.via, bytes and offset, or the times set; beside a plain write.
+func TestAdversaryUnhookedChanges(t *testing.T) {
+	requireRoot(t)
+	dir := tmpDir(t, "fsaudit-unhooked-", 0o777)
+	ref := xfsReflinks(t)
+	include := []string{dir}
+	if ref != "" {
+		include = append(include, ref)
+	} else {
+		t.Log("no mkfs.xfs: reflinks are not tried here (they are where scripts/test runs, which installs xfsprogs)")
+	}
+	agent := StartAgent(t, AgentConfig{Include: include, Sink: filepath.Join(t.TempDir(), "audit.jsonl"),
+		Actions: []string{"write", "utimes"}})
+	h := helperAsNobody(t, "unhooked", "FSAUDIT_E2E_DIR="+dir, "FSAUDIT_E2E_REFLINK="+ref)
+	if err := h.Run(); err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	recs := agent.Stop()
+	type want struct {
+		action, path, via string
+		bytes, offset     uint64
+	}
+	wants := []want{
+		{"write", dir + "/control", "", 7, 0},
+		{"write", dir + "/punched", "fallocate", 4096, 4096},
+		{"utimes", dir + "/dated", "", 0, 0},
+		{"utimes", dir + "/fdated", "", 0, 0},
+		{"utimes", dir + "/udated", "", 0, 0},
+	}
+	if ref != "" {
+		wants = append(wants, want{"write", ref + "/clone", "clone", 8192, 0}, want{"write", ref + "/range", "clone", 4096, 4096},
+			want{"write", ref + "/dedupe", "clone", 4096, 0})
+	}
+	for _, w := range wants {
+		var found *Record
+		for i := range recs {
+			r := &recs[i]
+			if r.Event.Action == w.action && r.File.Path == w.path && r.Process.PID == h.Process.Pid && r.FSAudit.Via == w.via {
+				found = r
+			}
+		}
+		switch {
+		case found == nil:
+			t.Errorf("no %s record of %s (via %q)", w.action, w.path, w.via)
+		case w.action == "write" && (found.FSAudit.Bytes != w.bytes || found.FSAudit.Offset != w.offset):
+			t.Errorf("%s: bytes %d at %d, want %d at %d: %s", w.path, found.FSAudit.Bytes, found.FSAudit.Offset, w.bytes, w.offset, found.Raw)
+		case w.action == "utimes":
+			mtime := backdated
+			if strings.HasSuffix(w.path, "/dated") {
+				mtime = backdated.Add(7)
+			}
+			if found.File.Mtime != mtime.Format("2006-01-02T15:04:05.000000000Z") || found.File.Accessed != backdated.Format("2006-01-02T15:04:05.000000000Z") {
+				t.Errorf("%s: mtime %q accessed %q, want %s and %s: %s", w.path, found.File.Mtime, found.File.Accessed, mtime, backdated, found.Raw)
+			}
 		}
 	}
 	if t.Failed() {

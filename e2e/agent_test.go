@@ -48,6 +48,8 @@ func TestMain(m *testing.M) {
 		os.Exit(setxattrHelper())
 	case "int80":
 		os.Exit(int80Helper())
+	case "unhooked":
+		os.Exit(unhookedHelper())
 	}
 	flag.Parse()
 	code := func() int {
@@ -320,6 +322,8 @@ type Record struct {
 		Owner      string  `json:"owner"`
 		Group      string  `json:"group"`
 		Size       *uint64 `json:"size"`
+		Mtime      string  `json:"mtime"`
+		Accessed   string  `json:"accessed"`
 	} `json:"file"`
 	Process struct {
 		PID        int      `json:"pid"`

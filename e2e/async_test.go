@@ -61,6 +61,7 @@ const (
 
 // io_uring operations (IORING_OP_*).
 const (
+	uringOpFallocate = 17 // 5.6
 	uringOpOpenat    = 18 // 5.6
 	uringOpRenameat  = 35 // 5.11
 	uringOpUnlinkat  = 36 // 5.11

@@ -66,6 +66,32 @@ var channelWorks = map[string]channelWork{
 		}
 		return []string{"delete", dir + "/out", "rename", dir + "/sub/x"}, result32(int80(sys32Rename, a[1], a[2], 0))
 	},
+	"fallocate(2): a hole punched, a range collapsed, zeroed or inserted, the file grown": func(dir string) ([]string, error) {
+		return one("write", dir+"/file", withFile(dir+"/file", unix.O_WRONLY, func(fd int) error {
+			return unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, 1024)
+		}))
+	},
+	"FICLONE, FICLONERANGE, FIDEDUPERANGE ioctls (reflinks)": func(dir string) ([]string, error) {
+		return one("write", dir+"/out", withFile(dir+"/file", unix.O_RDONLY, func(src int) error {
+			return withFile(dir+"/out", unix.O_WRONLY, func(dst int) error {
+				err := unix.IoctlFileClone(dst, src)
+				if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOTTY) {
+					return fmt.Errorf("%w: this file system has no reflinks (%v); TestReflinks makes them on XFS", errUnsupported, err)
+				}
+				return err
+			})
+		}))
+	},
+	"io_uring fallocate": func(dir string) ([]string, error) {
+		return one("write", dir+"/file", withFile(dir+"/file", unix.O_WRONLY, func(fd int) error {
+			// fallocate: fd, off = offset, addr = length, len = mode.
+			return wantResult(uringSubmit(uringSQE{Opcode: uringOpFallocate, Fd: int32(fd), Off: 0, Addr: 1024,
+				Len: unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE}))
+		}))
+	},
+	"utimensat(2), futimens(3), utimes(2), futimesat(2), utime(2)": func(dir string) ([]string, error) {
+		return one("utimes", dir+"/file", unix.UtimesNano(dir+"/file", []unix.Timespec{{Sec: 1e9}, {Sec: 1e9}}))
+	},
 	"sendfile(2), splice(2), copy_file_range(2)": func(dir string) ([]string, error) {
 		return one("write", dir+"/out", withFile(dir+"/file", unix.O_RDONLY, func(in int) error {
 			return withFile(dir+"/out", unix.O_WRONLY, func(out int) error {

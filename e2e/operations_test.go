@@ -13,7 +13,7 @@ import (
 )
 
 // allActions audits every operation the agent knows.
-var allActions = []string{"write", "create", "truncate", "rename", "delete", "chmod", "chown", "xattr", "mmap_write"}
+var allActions = []string{"write", "create", "truncate", "rename", "delete", "chmod", "chown", "xattr", "mmap_write", "utimes"}
 
 // expectedHook is the hook mode a record of action (by via) comes from,
 // given the modes the agent's hook points took: writes from the write

@@ -185,6 +185,10 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) filter.Paths {
 	return paths
 }
 
+// writeVia names the call behind a write that write(2) did not make.
+var writeVia = map[uint32]string{bpf.WriteSendfile: "sendfile", bpf.WriteSplice: "splice", bpf.WriteCopyRange: "copy_file_range",
+	bpf.WriteFallocate: "fallocate", bpf.WriteClone: "clone"}
+
 // incomplete says which lookups were not done when a record left.
 type incomplete uint8
 
@@ -224,7 +228,21 @@ func (x *Enricher) fillAction(ev *bpf.Event, r *record.Record, names *Names, pat
 	switch ev.Op {
 	case bpf.OpWrite:
 		a.Bytes, a.Writes, a.Offset = ev.Bytes, 1, ev.Offset
-		a.Via = map[uint32]string{bpf.WriteSendfile: "sendfile", bpf.WriteSplice: "splice", bpf.WriteCopyRange: "copy_file_range"}[ev.Sub]
+		a.Via = writeVia[ev.Sub]
+	case bpf.OpUtimes:
+		// A time set to the call's moment is the event's time.
+		if ev.Sub&bpf.UtimeAtimeOmit == 0 {
+			f.Accessed = r.Time
+			if ev.Sub&bpf.UtimeAtimeNow == 0 {
+				f.Accessed = time.Unix(0, int64(ev.Offset)).UTC()
+			}
+		}
+		if ev.Sub&bpf.UtimeMtimeOmit == 0 {
+			f.Mtime = r.Time
+			if ev.Sub&bpf.UtimeMtimeNow == 0 {
+				f.Mtime = time.Unix(0, int64(ev.Length)).UTC()
+			}
+		}
 	case bpf.OpMmapWrite:
 		a.Bytes, a.Offset = ev.Bytes, ev.Offset
 	case bpf.OpCreate:

@@ -3,6 +3,7 @@ package record
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // CEF encodes records as ArcSight Common Event Format lines:
@@ -58,6 +59,8 @@ func cefName(action string) string {
 		return "File extended attributes changed"
 	case ActionMmapWrite:
 		return "File mapped for writing"
+	case ActionUtimes:
+		return "File times set"
 	case ActionLost:
 		return "Audit events lost"
 	}
@@ -85,6 +88,9 @@ func cefDetail(r *Record) string {
 	}
 	if len(r.FSAudit.RenameFlags) > 0 {
 		parts = append(parts, "flags "+strings.Join(r.FSAudit.RenameFlags, ","))
+	}
+	if !r.File.Accessed.IsZero() {
+		parts = append(parts, "accessed "+r.File.Accessed.UTC().Format(time.RFC3339Nano))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -145,6 +151,9 @@ func (c CEF) Append(b []byte, r *Record) []byte {
 	}
 	if r.File.HasSize {
 		num("fsize", r.File.Size)
+	}
+	if !r.File.Mtime.IsZero() {
+		num("fileModificationTime", uint64(r.File.Mtime.UnixMilli()))
 	}
 	if d := cefDetail(r); d != "" {
 		kv("msg", d)

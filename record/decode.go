@@ -32,6 +32,8 @@ type jsonRecord struct {
 		Owner      string  `json:"owner"`
 		Group      string  `json:"group"`
 		Size       *uint64 `json:"size"`
+		Mtime      *string `json:"mtime"`
+		Accessed   *string `json:"accessed"`
 	} `json:"file"`
 	Process *struct {
 		PID    uint32 `json:"pid"`
@@ -185,6 +187,18 @@ func ParseJSON(data []byte, r *Record) error {
 	}
 	if jf.Size != nil {
 		r.File.HasSize, r.File.Size = true, *jf.Size
+	}
+	for _, t := range []struct {
+		key string
+		s   *string
+		t   *time.Time
+	}{{"file.mtime", jf.Mtime, &r.File.Mtime}, {"file.accessed", jf.Accessed, &r.File.Accessed}} {
+		if t.s == nil {
+			continue
+		}
+		if *t.t, err = time.Parse(time.RFC3339Nano, *t.s); err != nil {
+			return bad("%s: %v", t.key, err)
+		}
 	}
 	if jf.Mode != "" || jf.Type != "" {
 		perm, err := strconv.ParseUint(jf.Mode, 8, 32)

@@ -28,6 +28,8 @@ func TestParseJSONRoundTrip(t *testing.T) {
 	full.File.TargetPath = "/home/ann/new.txt"
 	full.FSAudit.Incomplete = []string{"user_names", "process"}
 	full.FSAudit.PathUnresolved = true
+	utimes := sample()
+	utimes.Action, utimes.File.Mtime, utimes.File.Accessed = ActionUtimes, time.Unix(946684800, 5).UTC(), time.Unix(1, 0).UTC()
 	podOnly := sample()
 	podOnly.Container = Container{ID: "c2", Runtime: "cri"}
 	podOnly.Orchestrator = Orchestrator{ResourceID: "u2"}
@@ -62,7 +64,7 @@ func TestParseJSONRoundTrip(t *testing.T) {
 	merged.End = merged.Time.Add(900*time.Millisecond + 7)
 	merged.FSAudit.Writes, merged.FSAudit.Bytes = 41, 4100
 	for _, r := range []*Record{sample(), full, podOnly, noAudit, hostile, dir, lost, chained, &chainedLost,
-		rename, chown, truncate, xattr, mmap, symlink, merged} {
+		rename, chown, truncate, xattr, mmap, symlink, merged, utimes} {
 		roundTrip(t, r)
 	}
 }

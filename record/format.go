@@ -107,4 +107,5 @@ const (
 	ActionChown     = "chown"
 	ActionXattr     = "xattr"
 	ActionMmapWrite = "mmap_write"
+	ActionUtimes    = "utimes"
 )

@@ -99,6 +99,14 @@ func appendFile(b []byte, f *File) []byte {
 		b = append(b, `,"size":`...)
 		b = strconv.AppendUint(b, f.Size, 10)
 	}
+	if !f.Mtime.IsZero() {
+		b = append(b, `,"mtime":`...)
+		b = appendTime(b, f.Mtime)
+	}
+	if !f.Accessed.IsZero() {
+		b = append(b, `,"accessed":`...)
+		b = appendTime(b, f.Accessed)
+	}
 	return append(b, '}')
 }
 

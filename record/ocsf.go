@@ -28,7 +28,7 @@ func ocsfActivity(action string) (int, string) {
 		return 4, "Delete"
 	case ActionRename:
 		return 5, "Rename"
-	case ActionChmod, ActionChown, ActionXattr:
+	case ActionChmod, ActionChown, ActionXattr, ActionUtimes:
 		return 6, "Set Attributes"
 	}
 	return 99, "Other"
@@ -117,6 +117,14 @@ func (o OCSF) Append(b []byte, r *Record) []byte {
 		if r.File.HasSize {
 			b = append(b, `,"size":`...)
 			b = strconv.AppendUint(b, r.File.Size, 10)
+		}
+		if !r.File.Mtime.IsZero() {
+			b = append(b, `,"modified_time":`...)
+			b = strconv.AppendInt(b, r.File.Mtime.UnixMilli(), 10)
+		}
+		if !r.File.Accessed.IsZero() {
+			b = append(b, `,"accessed_time":`...)
+			b = strconv.AppendInt(b, r.File.Accessed.UnixMilli(), 10)
 		}
 		if r.File.HasUID {
 			b = append(b, `,"owner":{"uid":`...)

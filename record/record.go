@@ -64,6 +64,9 @@ type File struct {
 	// Size is a truncate's new size, when HasSize.
 	HasSize bool
 	Size    uint64
+	// Mtime and Accessed are the modification and access times a utimes
+	// set (zero: left as they were).
+	Mtime, Accessed time.Time
 }
 
 // Process describes the writer.
