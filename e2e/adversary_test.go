@@ -561,6 +561,12 @@ func TestAdversaryProcPaths(t *testing.T) {
 		}
 		os.Chown(filepath.Join(dir, f), 65534, 65534)
 	}
+	// User attributes need a file system that has them (tmpfs only since
+	// 6.6, as in the kernel matrix's VMs): probed before the agent starts.
+	xattrs := unix.Setxattr(dir+"/c-xattr", "user.probe", []byte("x"), 0) == nil
+	if xattrs {
+		unix.Removexattr(dir+"/c-xattr", "user.probe")
+	}
 	agent := StartAgent(t, AgentConfig{Include: []string{dir}, Sink: sinkPath,
 		Actions: []string{"create", "rename", "delete", "chmod", "xattr"},
 		Filter:  `exclude_paths = ["/proc", "/sys", "/dev"]`})
@@ -577,10 +583,14 @@ mv /proc/self/fd/99/p-mv /proc/self/fd/99/p-moved
 chmod 600 /proc/self/fd/99/p-chmod
 mkdir /proc/self/fd/99/p-dir
 cd "$1" && rm /proc/self/cwd/p-cwd`, dir)
-	xa := helperAsNobody(t, "setxattr", "FSAUDIT_E2E_DIR="+dir, "FSAUDIT_E2E_XATTR=user.fsaudit",
-		"FSAUDIT_E2E_PATHS=/proc/self/fd/99/p-xattr:"+dir+"/c-xattr")
-	if err := xa.Run(); err != nil {
-		t.Fatalf("setxattr helper: %v", err)
+	if xattrs {
+		xa := helperAsNobody(t, "setxattr", "FSAUDIT_E2E_DIR="+dir, "FSAUDIT_E2E_XATTR=user.fsaudit",
+			"FSAUDIT_E2E_PATHS=/proc/self/fd/99/p-xattr:"+dir+"/c-xattr")
+		if err := xa.Run(); err != nil {
+			t.Fatalf("setxattr helper: %v", err)
+		}
+	} else {
+		t.Log("no user extended attributes on this file system: the attribute cases are left out")
 	}
 	// The controls, by plain paths.
 	bbsh(`cd "$1" && rm c-rm && mv c-mv c-moved && chmod 600 c-chmod && mkdir c-dir`, dir)
@@ -602,6 +612,9 @@ cd "$1" && rm /proc/self/cwd/p-cwd`, dir)
 	}
 	used := map[int]bool{}
 	for _, c := range changes {
+		if c.action == "xattr" && !xattrs {
+			continue
+		}
 		found := false
 		for i, r := range recs {
 			if used[i] || r.Event.Action != c.action {
