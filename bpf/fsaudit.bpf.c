@@ -1263,6 +1263,18 @@ int kprobe_rw_verify_area(struct pt_regs *regs)
 #define FSA_S_IFLNK 0120000
 #define FSA_TS_COMPAT 0x0002
 
+/* Whether the current system call is a 32-bit one, as cheaply as the
+ * kernel lets a program ask: run at every system call's entry and exit. */
+static __always_inline int compat_call(void)
+{
+#ifdef HAVE_BPF_LOOP
+	return bpf_get_current_task_btf()->thread_info.status & FSA_TS_COMPAT;
+#else
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(task, thread_info.status) & FSA_TS_COMPAT;
+#endif
+}
+
 /* A 32-bit task's syscall numbers are not this architecture's. */
 static __always_inline int compat_task(struct task_struct *task)
 {
@@ -1863,7 +1875,7 @@ int tp_syscall_exit(struct syscall_exit *ctx)
 SEC("raw_tp/sys_exit")
 int compat_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	if (!compat_task((struct task_struct *)bpf_get_current_task()))
+	if (!compat_call())
 		return 0;
 	return fsa_syscall_exit(ctx->args[1], 1);
 }
@@ -2386,9 +2398,9 @@ static __always_inline __u64 compat_iov_bytes(__u64 vec, __u64 vlen, __u16 *flag
 SEC("raw_tp/sys_enter")
 int compat_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	if (!compat_task(task))
+	if (!compat_call())
 		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u32 nr = ctx->args[1];
 	if (nr >= FSA_MAX_COMPAT)
 		return 0;
