@@ -700,6 +700,11 @@ func (c *Capture) watchSyscalls() error {
 			for _, o := range kindOps[cc.kind] {
 				watch = watch || syscallOps.has(o)
 			}
+			if cc.kind == fsauditFsaScSC_ASYNC_SUBMIT {
+				// As the native ones: kept so that the VFS write point knows
+				// a write is an inline io_uring or AIO one.
+				watch = c.actions.has(OpWrite) && (writeMode == ModeFentry || writeMode == ModeKprobe)
+			}
 			if watch {
 				v.Kind |= scWatched
 			}

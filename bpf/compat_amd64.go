@@ -86,4 +86,6 @@ var compatKinds = map[uint32]compatKind{
 	320: {"utimensat", fsauditFsaScSC_UTIMENSAT, cvTime32},
 	324: {"fallocate", fsauditFsaScSC_FALLOCATE, cvFalloc},
 	412: {"utimensat_time64", fsauditFsaScSC_UTIMENSAT, cvSame},
+	248: {"io_submit", fsauditFsaScSC_ASYNC_SUBMIT, cvSame},
+	426: {"io_uring_enter", fsauditFsaScSC_ASYNC_SUBMIT, cvSame},
 }

@@ -1324,6 +1324,36 @@ struct syscall_exit {
 	long ret;
 };
 
+/* Keeps a watched call's arguments (in the native layout) until its exit,
+ * with what must be read before the call: a transfer's output offset,
+ * openat2's flags. Other ioctls than the reflink ones are not kept. */
+static __always_inline int keep_pending(struct pending *p, struct task_struct *task)
+{
+	__u64 *a = p->args;
+	if (p->kind == SC_IOCTL && !clone_ioctl(a[1]))
+		return 0;
+	switch (p->kind) {
+	case SC_SENDFILE:
+		transfer_pos(p, task, (int)a[0], 0); /* the offset argument is the input's */
+		break;
+	case SC_SPLICE:
+	case SC_COPY_FILE_RANGE:
+		transfer_pos(p, task, (int)a[2], a[3]);
+		break;
+	case SC_OPENAT2: {
+		__u64 flags = 0;
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)a[2]);
+		p->pos = flags;
+		break;
+	}
+	default:
+		break;
+	}
+	__u64 id = bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&pending, &id, p, BPF_ANY);
+	return 0;
+}
+
 /* Attached to the entry of each call in syscall_kinds, and of no other:
  * the system calls nobody watches run no program at all. */
 SEC("tracepoint/syscalls/sys_enter_watched")
@@ -1343,29 +1373,9 @@ int tp_syscall_enter(struct syscall_enter *ctx)
 	struct pending p = {.kind = *kind & ~FSA_SC_WATCHED, .pos = -1};
 	if (bpf_probe_read_kernel(p.args, sizeof(p.args), ctx->args))
 		return 0;
-	if (p.kind == SC_IOCTL && !clone_ioctl(p.args[1]))
-		return 0;
-	switch (p.kind) {
-	case SC_SENDFILE:
-		transfer_pos(&p, task, (int)p.args[0], 0);
-		break;
-	case SC_SPLICE:
-	case SC_COPY_FILE_RANGE:
-		transfer_pos(&p, task, (int)p.args[2], p.args[3]);
-		break;
-	case SC_OPENAT2: {
-		__u64 flags = 0;
-		bpf_probe_read_user(&flags, sizeof(flags), (void *)p.args[2]);
-		p.pos = flags;
-		break;
-	}
-	default:
-		break;
-	}
-	__u64 id = bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&pending, &id, &p, BPF_ANY);
-	return 0;
+	return keep_pending(&p, task);
 }
+
 
 /* The length with its NUL of a string just read into e->path at base (n,
  * or a negative error): kernels before 5.11 count an empty string as 0
@@ -2035,7 +2045,7 @@ static __always_inline int times_set(struct config *cfg, struct task_struct *tas
 			if (name_fd(e, task, a[0]))
 				return 0;
 		} else {
-			name_primary(e, task, a[0], a[1], 0, !(a[3] & FSA_AT_SYMLINK_NOFOLLOW));
+			name_primary(e, task, a[0], a[1], a[3] & FSA_AT_EMPTY_PATH, !(a[3] & FSA_AT_SYMLINK_NOFOLLOW));
 		}
 		break;
 	case SC_FUTIMESAT:
@@ -2444,13 +2454,13 @@ int compat_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	if (!(k.kind & FSA_SC_WATCHED) || !admit())
 		return 0;
 	struct pending p = {.kind = k.kind & ~FSA_SC_WATCHED, .pos = -1, .flags = FSA_P_COMPAT};
-	if (p.kind == SC_IOCTL && !clone_ioctl(a[1]))
-		return 0;
 	switch (k.conv) {
 	case CV_LEN64:
 		a[1] = a[1] | a[2] << 32;
 		break;
-	case CV_ID16:
+	case CV_ID16: /* the kernel keeps the low 16 bits (old_uid_t) */
+		a[1] &= 0xffff;
+		a[2] &= 0xffff;
 		if (a[1] == 0xffff)
 			a[1] = 0xffffffff;
 		if (a[2] == 0xffff)
@@ -2479,24 +2489,5 @@ int compat_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	}
 	for (int i = 0; i < 6; i++)
 		p.args[i] = a[i];
-	switch (p.kind) {
-	case SC_SENDFILE:
-		transfer_pos(&p, task, (int)a[0], 0); /* the offset argument is the input's */
-		break;
-	case SC_SPLICE:
-	case SC_COPY_FILE_RANGE:
-		transfer_pos(&p, task, (int)a[2], a[3]);
-		break;
-	case SC_OPENAT2: {
-		__u64 flags = 0;
-		bpf_probe_read_user(&flags, sizeof(flags), (void *)a[2]);
-		p.pos = flags;
-		break;
-	}
-	default:
-		break;
-	}
-	__u64 id = bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&pending, &id, &p, BPF_ANY);
-	return 0;
+	return keep_pending(&p, task);
 }

@@ -232,10 +232,11 @@ func (g *Cgroups) Path(id uint64) string {
 			g.remember(id, p, owner)
 			return p
 		}
-		if !errors.Is(err, unix.ESTALE) && !errors.Is(err, unix.ENOENT) {
-			g.noHandles = true
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+			g.noHandles = true // the kernel refuses handles to this process: scans from now on
 		} else {
-			// The cgroup is gone (its events came late).
+			// The cgroup is gone (ESTALE: its events came late), or this
+			// one lookup failed (EMFILE ...): tried again after Retry.
 			g.miss(id, now)
 			return ""
 		}

@@ -1,8 +1,10 @@
 package enrich
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -25,8 +27,10 @@ type Enricher struct {
 	clock   Clock
 	mntNS   uint32 // the agent's mount namespace
 	// resolver follows symbolic links in paths named by a string, as the
-	// agent sees them.
-	resolver *resolver
+	// agent sees them, refusing any way through /proc (which would be the
+	// agent's own); magicResolver follows /proc's links of the writer's
+	// process, rewritten to its pid.
+	resolver, magicResolver *resolver
 	// Caches of Fill's strings; Fill is called from one goroutine.
 	paths pathCache
 	comms stringCache
@@ -83,7 +87,8 @@ func New(o Options) (*Enricher, error) {
 		mntNS:   uint32(ns.Ino),
 		// A second: far beyond any local lookup, even on a loaded or
 		// emulated machine, and still short for a mount that hangs.
-		resolver: newResolver(filepath.EvalSymlinks, 4, time.Second),
+		resolver:      newResolver(evalOutsideProc, 4, time.Second),
+		magicResolver: newResolver(filepath.EvalSymlinks, 4, time.Second),
 	}, nil
 }
 
@@ -323,32 +328,96 @@ func (x *Enricher) resolveGiven(ev *bpf.Event, p Path, flags bpf.Flags) Path {
 		dir = "/"
 	}
 	if flags&bpf.FlagFollow != 0 || leaf == "." || leaf == ".." || leaf == "" {
-		if real, ok := x.resolver.resolve(p.given); ok {
+		real, err := x.resolver.resolve(p.given)
+		if err == nil {
 			return joinGiven("/", real, false)
 		}
+		if errors.Is(err, errViaProc) {
+			return unresolvedPath(p.given)
+		}
 	}
-	real, ok := x.resolver.resolve(dir)
-	if !ok {
+	real, err := x.resolver.resolve(dir)
+	switch {
+	case errors.Is(err, errViaProc):
+		// A link of the writer's own (to /proc/self, /dev/fd) leads into
+		// /proc: the agent would follow its own descriptors there.
+		return unresolvedPath(p.given)
+	case err != nil:
 		return p
 	}
 	return joinGiven(real, leaf, false)
 }
 
+// unresolvedPath is a path string kept as the writer gave it, marked
+// unresolved.
+func unresolvedPath(given string) Path {
+	q := joinGiven("/", given, false)
+	q.Full, q.Unresolved = given, true
+	return q
+}
+
+// errViaProc says a path's resolution reached /proc.
+var errViaProc = errors.New("the path leads through /proc")
+
+// evalOutsideProc follows the symbolic links of path p (absolute) as
+// filepath.EvalSymlinks does, in the agent's view, but fails with
+// errViaProc as soon as the walk enters /proc: there a link names the
+// agent's own process, not the writer's.
+func evalOutsideProc(p string) (string, error) {
+	resolved := "/"
+	rest := strings.Split(p, "/")
+	links := 0
+	for len(rest) > 0 {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			resolved = path.Dir(resolved)
+			continue
+		}
+		next := path.Join(resolved, c)
+		if next == "/proc" || strings.HasPrefix(next, "/proc/") {
+			return "", errViaProc
+		}
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			resolved = next
+			continue
+		}
+		if links++; links > maxLinks {
+			return "", unix.ELOOP
+		}
+		t, err := os.Readlink(next)
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(t, "/") {
+			resolved = "/"
+		}
+		rest = append(strings.Split(t, "/"), rest...)
+	}
+	return resolved, nil
+}
+
 // procMagicRe matches a path through one of /proc's magic links of a
 // process (its descriptors, working directory, root), which lead where the
 // process's own state says, not where the string does.
-var procMagicRe = regexp.MustCompile(`^/proc/(self|thread-self|[0-9]+)(/task/[0-9]+)?/(fd/[0-9]+|cwd|root|map_files/[^/]+)(/|$)`)
+var procMagicRe = regexp.MustCompile(`^(/proc/(self|thread-self|[0-9]+)(/task/[0-9]+)?/(fd/[0-9]+|cwd|root|map_files/[^/]+)|/dev/fd/[0-9]+|/dev/std(in|out|err))(/|$)`)
 
 // procMagic reports whether a path string a process gave passes through a
 // magic link of /proc, with its repeated slashes made one.
 func procMagic(given string) (string, bool) {
-	if !strings.HasPrefix(given, "/proc/") && !strings.HasPrefix(given, "//") {
-		return "", false
-	}
 	for strings.Contains(given, "//") {
 		given = strings.ReplaceAll(given, "//", "/")
 	}
-	return given, procMagicRe.MatchString(given)
+	// Cleaned too, for spellings such as /proc/./self/fd/3: those are not
+	// rewritten (see resolveMagic), only kept as given.
+	return given, procMagicRe.MatchString(given) || procMagicRe.MatchString(path.Clean(given))
 }
 
 // resolveMagic resolves a path through a magic link of /proc as the
@@ -358,30 +427,39 @@ func procMagic(given string) (string, bool) {
 // for a path under /proc by a filter).
 func (x *Enricher) resolveMagic(ev *bpf.Event, p Path, magic string, shared bool) Path {
 	given := magic
-	unresolved := func() Path {
-		q := joinGiven("/", given, false)
-		q.Full, q.Unresolved = given, true
-		return q
-	}
+	unresolved := func() Path { return unresolvedPath(given) }
 	if !shared {
 		return unresolved()
 	}
+	// Only the plain spellings are rewritten to the writer's pid; any
+	// other way into /proc (through ".", a pid of another namespace) would
+	// be followed as the agent's: kept as given.
+	pid := fmt.Sprintf("/proc/%d/", ev.PID)
 	switch {
 	case strings.HasPrefix(magic, "/proc/self/"):
-		magic = fmt.Sprintf("/proc/%d/", ev.PID) + magic[len("/proc/self/"):]
+		magic = pid + magic[len("/proc/self/"):]
 	case strings.HasPrefix(magic, "/proc/thread-self/"):
 		magic = fmt.Sprintf("/proc/%d/task/%d/", ev.PID, ev.TID) + magic[len("/proc/thread-self/"):]
+	case strings.HasPrefix(magic, "/dev/fd/"):
+		magic = pid + "fd/" + magic[len("/dev/fd/"):]
+	case strings.HasPrefix(magic, "/dev/std"):
+		std := map[string]string{"in": "0", "out": "1", "err": "2"}
+		name, tail, _ := strings.Cut(magic[len("/dev/std"):], "/")
+		magic = pid + "fd/" + std[name] + "/" + tail
+	case strings.HasPrefix(magic, pid):
+	default:
+		return unresolved()
 	}
 	j := strings.LastIndexByte(magic, '/')
 	dir, leaf := magic[:j], magic[j+1:]
 	if ev.Flags&bpf.FlagFollow != 0 || leaf == "" || leaf == "." || leaf == ".." {
-		if real, ok := x.resolver.resolve(magic); ok && !strings.HasPrefix(real, "/proc/") {
+		if real, err := x.magicResolver.resolve(magic); err == nil && !strings.HasPrefix(real, "/proc/") {
 			return joinGiven("/", real, false)
 		}
 		return unresolved()
 	}
-	real, ok := x.resolver.resolve(dir)
-	if !ok || real == "/proc" || strings.HasPrefix(real, "/proc/") {
+	real, err := x.magicResolver.resolve(dir)
+	if err != nil || real == "/proc" || strings.HasPrefix(real, "/proc/") {
 		return unresolved()
 	}
 	return joinGiven(real, leaf, false)
@@ -401,11 +479,15 @@ func newResolver(eval func(string) (string, error), slots int, timeout time.Dura
 	return &resolver{eval: eval, slots: make(chan struct{}, slots), timeout: timeout}
 }
 
-func (r *resolver) resolve(p string) (string, bool) {
+// errResolveBusy says a resolution was not tried (every slot taken) or did
+// not answer in time.
+var errResolveBusy = errors.New("the resolution did not answer in time")
+
+func (r *resolver) resolve(p string) (string, error) {
 	select {
 	case r.slots <- struct{}{}:
 	default:
-		return "", false
+		return "", errResolveBusy
 	}
 	type result struct {
 		s   string
@@ -421,9 +503,9 @@ func (r *resolver) resolve(p string) (string, bool) {
 	defer t.Stop()
 	select {
 	case res := <-done:
-		return res.s, res.err == nil
+		return res.s, res.err
 	case <-t.C:
-		return "", false
+		return "", errResolveBusy
 	}
 }
 

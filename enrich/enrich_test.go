@@ -3,6 +3,7 @@ package enrich
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,11 @@ func TestResolveGiven(t *testing.T) {
 	if err := os.Symlink("other/f", dir+"/flink"); err != nil {
 		t.Fatal(err)
 	}
+	// A writer's own way into /proc: followed by the agent, it would name
+	// the agent's descriptors.
+	if err := os.Symlink("/proc/self", dir+"/plink"); err != nil {
+		t.Fatal(err)
+	}
 	var root unix.Stat_t
 	if err := unix.Stat("/", &root); err != nil {
 		t.Fatal(err)
@@ -55,6 +61,9 @@ func TestResolveGiven(t *testing.T) {
 		{"last component followed", "flink", bpf.FlagFollow, false, dir + "/other/f"},
 		{"gone directory", "nowhere/x", 0, false, dir + "/nowhere/x"},
 		{"another mount namespace", "l/x", 0, true, dir + "/l/x"},
+		{"a link into /proc", "plink/fd/0/x", 0, false, dir + "/plink/fd/0/x"},
+		{"/dev/fd", "/dev/fd/0/x", 0, false, "/dev/fd/0/x"},
+		{"/proc through a dot", "/proc/./self/cwd/x", 0, false, "/proc/./self/cwd/x"},
 	}
 	for _, tc := range tests {
 		ev := self
@@ -62,8 +71,12 @@ func TestResolveGiven(t *testing.T) {
 			ev.MntNS++
 		}
 		p := joinGiven(dir, tc.given, false)
-		if got := x.resolveGiven(&ev, p, bpf.FlagGiven|tc.flags); got.Full != tc.want {
+		got := x.resolveGiven(&ev, p, bpf.FlagGiven|tc.flags)
+		if got.Full != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got.Full, tc.want)
+		}
+		if intoProc := strings.Contains(tc.name, "/proc") || tc.name == "/dev/fd"; got.Unresolved != intoProc {
+			t.Errorf("%s: unresolved %v, want %v", tc.name, got.Unresolved, intoProc)
 		}
 	}
 }
@@ -81,10 +94,10 @@ func TestResolverBounded(t *testing.T) {
 		return p + "!", nil
 	}
 	r := newResolver(eval, 2, 20*time.Millisecond)
-	if s, ok := r.resolve("/a"); !ok || s != "/a!" {
-		t.Fatalf("resolve(/a) = %q %v", s, ok)
+	if s, err := r.resolve("/a"); err != nil || s != "/a!" {
+		t.Fatalf("resolve(/a) = %q %v", s, err)
 	}
-	if _, ok := r.resolve("/hung"); ok {
+	if _, err := r.resolve("/hung"); err == nil {
 		t.Fatal("a hung resolution returned")
 	}
 
@@ -93,7 +106,7 @@ func TestResolverBounded(t *testing.T) {
 	for len(full.slots) == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	if _, ok := full.resolve("/b"); ok {
+	if _, err := full.resolve("/b"); err == nil {
 		t.Error("resolved with every slot held by a hung call")
 	}
 }

@@ -85,8 +85,9 @@ func (p *Processes) Lookup(pid uint32, start uint64) (pr *Proc, pending bool) {
 	key := procKey{pid, start}
 	p.mu.Lock()
 	if e, ok := p.m[key]; ok {
+		pr, busy := e.proc, e.busy // read under the lock: the lookup writes them
 		p.mu.Unlock()
-		return e.proc, e.busy
+		return pr, busy
 	}
 	e := &procEntry{busy: true} // /proc is read once per process
 	p.m[key] = e

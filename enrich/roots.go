@@ -127,8 +127,9 @@ func (r *Roots) For(rootDev uint32, rootIno uint64, pid uint32, hostDir string) 
 	if e != nil {
 		e.lastSeen = now
 		if e.names != nil || e.busy || now.Sub(e.tried) < r.retry {
+			names, busy := e.names, e.busy // read under the lock: the lookup writes them
 			r.mu.Unlock()
-			return e.names, e.busy
+			return names, busy
 		}
 	} else {
 		e = &rootEntry{lastSeen: now}

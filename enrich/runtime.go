@@ -309,8 +309,9 @@ func (md *Metadata) lookup(c Container) (m Meta, found, pending bool) {
 	e := md.entries[c.ID]
 	if e != nil && (e.found || e.busy || now.Sub(e.asked) < min(md.Retry<<min(e.misses, 6), 5*time.Minute)) {
 		e.used = now
+		m, found, busy := e.meta, e.found, e.busy // read under the lock: the lookup writes them
 		md.mu.Unlock()
-		return e.meta, e.found, e.busy
+		return m, found, busy
 	}
 	if e == nil {
 		md.evict(now)
