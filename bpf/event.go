@@ -222,6 +222,27 @@ type Event struct {
 	// Generation is the inode's i_generation: file systems hand a deleted
 	// file's inode number out again, and with Inode it tells the files apart.
 	Generation uint32
+
+	// Mount says through which mount the walk reached the file, for its
+	// path in another mount of the same file system (a bind mount in a
+	// private namespace, a container's volume); TargetMount the same for
+	// the target.
+	Mount       MountView
+	TargetMount MountView
+}
+
+// MountView is where a walked path entered the file's own mount.
+type MountView struct {
+	// Off is how many bytes of the path's components lie below that
+	// mount's root; -1 when the walk crossed no mount.
+	Off int
+	// Alias holds, leaf first, the names of the mount's root below its
+	// file system's root, when the mount shows a directory (or a file) and
+	// not a whole file system: a bind mount. It aliases the reader's buffer.
+	Alias []byte
+	// AliasLost says that the mount shows a directory whose names did not
+	// fit beside the path.
+	AliasLost bool
 }
 
 // WindowKey names one coalescing window: the process, as its record names
@@ -256,6 +277,32 @@ var ErrBadSample = errors.New("bad ring buffer sample")
 // errShortSample is returned for a ring buffer sample too short to decode.
 var errShortSample = fmt.Errorf("%w: shorter than the event header", ErrBadSample)
 
+// noMount is the kernel's FSA_NO_MOUNT: no mount crossed (mnt_off), or a
+// bind mount's root whose names did not fit (alias_len).
+const noMount = 0xffff
+
+// mountView splits a walk's bytes into the path's components and the names
+// of its mount's root that follow them.
+func mountView(walk []byte, off, aliasLen uint16) ([]byte, MountView, error) {
+	m := MountView{Off: -1}
+	switch {
+	case aliasLen == noMount:
+		m.AliasLost = true
+	case int(aliasLen) > len(walk):
+		return nil, m, fmt.Errorf("%d bytes of mount root names past the %d-byte walk", aliasLen, len(walk))
+	case aliasLen > 0:
+		m.Alias = walk[len(walk)-int(aliasLen):]
+		walk = walk[:len(walk)-int(aliasLen)]
+	}
+	if off != noMount {
+		if int(off) > len(walk) {
+			return nil, m, fmt.Errorf("mount offset %d past the %d-byte path", off, len(walk))
+		}
+		m.Off = int(off)
+	}
+	return walk, m, nil
+}
+
 // decode fills e from one ring buffer sample. raw is scratch space reused
 // between calls; e.Components and e.Comm alias it.
 func decode(sample []byte, raw *fsauditEvent, e *Event) error {
@@ -267,6 +314,10 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 	pathLen, targetLen := int(raw.PathLen), int(raw.TargetLen)
 	if headerSize+pathLen+targetLen > n || pathLen+targetLen > len(raw.Path) {
 		return fmt.Errorf("%w: %d bytes hold no %d-byte path and %d-byte target", ErrBadSample, len(sample), pathLen, targetLen)
+	}
+	path, mount, err := mountView(raw.Path[:pathLen], raw.MntOff, raw.AliasLen)
+	if err != nil {
+		return fmt.Errorf("%w: path: %w", ErrBadSample, err)
 	}
 	*e = Event{
 		KernelTime: raw.TsNs,
@@ -293,7 +344,8 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 		Op:         Op(raw.Op),
 		Flags:      Flags(raw.Flags),
 		Depth:      int(raw.Depth),
-		Components: raw.Path[:pathLen],
+		Components: path,
+		Mount:      mount,
 
 		TargetFlags:   Flags(raw.TargetFlags),
 		TargetDepth:   int(raw.TargetDepth),
@@ -308,14 +360,19 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 		ExecID:        raw.ExecId,
 		Generation:    raw.Generation,
 	}
+	e.TargetMount = MountView{Off: -1}
 	if targetLen > 0 {
-		e.Target = raw.Path[pathLen : pathLen+targetLen]
-		if e.TargetRootOff > targetLen {
-			return fmt.Errorf("%w: target root offset %d past the %d-byte target", ErrBadSample, e.TargetRootOff, targetLen)
+		target, tm, err := mountView(raw.Path[pathLen:pathLen+targetLen], raw.TargetMntOff, raw.TargetAliasLen)
+		if err != nil {
+			return fmt.Errorf("%w: target: %w", ErrBadSample, err)
+		}
+		e.Target, e.TargetMount = target, tm
+		if e.TargetRootOff > len(target) {
+			return fmt.Errorf("%w: target root offset %d past the %d-byte target", ErrBadSample, e.TargetRootOff, len(target))
 		}
 	}
-	if e.RootOff > pathLen {
-		return fmt.Errorf("%w: root offset %d past the %d-byte path", ErrBadSample, e.RootOff, pathLen)
+	if e.RootOff > len(path) {
+		return fmt.Errorf("%w: root offset %d past the %d-byte path", ErrBadSample, e.RootOff, len(path))
 	}
 	if e.Op == OpExec {
 		argsAt := int(unsafe.Offsetof(raw.Args))

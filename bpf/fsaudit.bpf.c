@@ -23,6 +23,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Two paths (a rename's both ends), the second starting where the first ends. */
 #define FSA_PATH_BUF (2 * FSA_PATH_MAX + FSA_NAME_READ)
 #define FSA_WALK_STEPS 1024 /* walk steps: components plus mount crossings */
+#define FSA_NO_MOUNT 0xffff /* mnt_off: the walk crossed no mount */
 #define FSA_MAX_IOV 64 /* iovec entries summed for writev; more sets FSA_F_IOV_PARTIAL */
 #define FSA_COMM_LEN 16
 #define FSA_ARGS_MAX 2048   /* argv bytes an exec event carries */
@@ -148,6 +149,10 @@ struct event {
 	__u64 writes;       /* coalesced: how many writes were merged */
 	__u32 exec_id;      /* coalesced and template: the process's exec count, part of the window's key */
 	__u32 generation;   /* the inode's i_generation: with ino, which file it is (numbers are reused) */
+	__u16 mnt_off;      /* bytes of path below the root of the file's own mount; FSA_NO_MOUNT: no mount crossed */
+	__u16 alias_len;    /* the last bytes of path_len: the names of that mount's root below its file system's root */
+	__u16 target_mnt_off;   /* as mnt_off and alias_len, for the target, counted from its start */
+	__u16 target_alias_len;
 	char comm[FSA_COMM_LEN];
 	__u8 path[FSA_PATH_BUF];
 	__u8 args[FSA_ARGS_MAX]; /* exec: argv, each ending in a NUL; sent only by exec events */
@@ -258,6 +263,13 @@ struct walk {
 	__u32 done;
 	__u32 root_off;
 	__u32 base;        /* where in e->path this walk writes its first byte */
+	__u32 mnt_off;     /* off when the walk reached the root of the file's own mount; FSA_NO_MOUNT before */
+	__u32 in_fs;       /* the alias walk: parents within one file system, no mounts */
+	__u32 alias_len;   /* bytes the alias walk wrote after the path; FSA_NO_MOUNT: they did not fit */
+	__u32 alias_end;   /* the path's end, where the alias walk began */
+	__u32 depth_before;
+	__u32 saved_flags;
+	__u64 alias;       /* struct dentry *: that mount's root when it is not its file system's */
 };
 
 struct {
@@ -277,6 +289,41 @@ static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
 	return (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
 }
 
+/* The path's walk is over: when its mount shows a directory, the same
+ * steps go on from that mount's root up to its file system's root,
+ * writing the names after the path (both in FSA_PATH_MAX bytes). Returns 1
+ * when the walk is over. */
+static __always_inline long path_walked(struct walk *w)
+{
+	w->done = 1;
+	if (!w->alias || (w->flags & FSA_F_TRUNCATED))
+		return 1;
+	w->alias_end = w->off;
+	w->depth_before = w->depth;
+	w->saved_flags = w->flags;
+	w->dentry = w->alias;
+	w->in_fs = 1;
+	w->done = 0;
+	return 0;
+}
+
+/* The alias walk is over: whole (its names follow the path), or not (they
+ * are dropped, alias_len says FSA_NO_MOUNT, the path stays as it was). */
+static __always_inline long alias_walked(struct walk *w, int whole)
+{
+	if (whole) {
+		w->alias_len = w->off - w->alias_end;
+	} else {
+		w->off = w->alias_end;
+		w->alias_len = FSA_NO_MOUNT;
+	}
+	w->flags = w->saved_flags;
+	w->depth = w->depth_before;
+	w->in_fs = 0;
+	w->done = 1;
+	return 1;
+}
+
 /* One step up the tree: returns 1 when the walk is over. */
 static long walk_step(__u32 i, void *arg)
 {
@@ -287,6 +334,8 @@ static long walk_step(__u32 i, void *arg)
 	struct vfsmount *vfsmnt = (struct vfsmount *)w->vfsmnt;
 	struct mount *mnt = (struct mount *)w->mnt;
 
+	if (w->in_fs)
+		goto name;
 	/* Passing the task's root ends its own view of the path; the walk goes
 	 * on to the top of its mount namespace for the host's view. */
 	if (w->dentry == w->root_dentry && w->vfsmnt == w->root_mnt && !(w->flags & FSA_F_PASSED_ROOT)) {
@@ -295,30 +344,43 @@ static long walk_step(__u32 i, void *arg)
 	}
 	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 	if (d == mnt_root) {
+		/* The first mount root is the file's own mount's. A bind mount of
+		 * a directory (or of a file) has that directory's dentry as its
+		 * root, not its file system's: the names from there to the file
+		 * system's root say which directory it shows, whatever mount
+		 * point the writer put it on. */
+		if (w->mnt_off == FSA_NO_MOUNT) {
+			w->mnt_off = w->off;
+			if (BPF_CORE_READ(d, d_parent) != d)
+				w->alias = (__u64)d;
+		}
 		struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
 		if (parent == mnt || !parent) {
 			/* Top of this namespace's mount tree. */
 			if (!(w->flags & FSA_F_PASSED_ROOT))
 				w->flags |= FSA_F_OUTSIDE_ROOT;
-			w->done = 1;
-			return 1;
+			return path_walked(w);
 		}
 		w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
 		w->mnt = (__u64)parent;
 		w->vfsmnt = (__u64)parent + bpf_core_field_offset(struct mount, mnt);
 		return 0;
 	}
+name:;
 	struct dentry *up = BPF_CORE_READ(d, d_parent);
+	if (w->in_fs && (!up || up == d))
+		return alias_walked(w, up == d); /* the file system's root */
 	if (!up || up == d) {
 		/* A disconnected dentry or the root of an unmounted tree. */
 		if (!(w->flags & FSA_F_PASSED_ROOT))
 			w->flags |= FSA_F_OUTSIDE_ROOT;
-		w->done = 1;
-		return 1;
+		return path_walked(w);
 	}
 	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
 	__u32 off = w->off;
 	if (off - w->base >= FSA_PATH_MAX) {
+		if (w->in_fs)
+			return alias_walked(w, 0);
 		w->flags |= FSA_F_TRUNCATED;
 		w->done = 1;
 		return 1;
@@ -326,6 +388,8 @@ static long walk_step(__u32 i, void *arg)
 	long n = bpf_probe_read_kernel_str(&c->e->path[off & (2 * FSA_PATH_MAX - 1)], FSA_NAME_READ, name);
 	if (n <= 1 || off + n - w->base > FSA_PATH_MAX) {
 		/* Unreadable, empty, or past the longest path: stop before it. */
+		if (w->in_fs)
+			return alias_walked(w, 0);
 		w->flags |= FSA_F_TRUNCATED;
 		w->done = 1;
 		return 1;
@@ -336,12 +400,31 @@ static long walk_step(__u32 i, void *arg)
 	return 0;
 }
 
+#ifndef HAVE_BPF_LOOP
+/* Without bpf_loop, a loop of walk_step unrolled FSA_WALK_STEPS times would
+ * leave the verifier a branch to come back to at each of its tests: more
+ * than the 8192 it keeps. As a global function a step is checked once, and
+ * the loop has one test a step. */
+__noinline int fsa_walk_step(void)
+{
+	__u32 zero = 0;
+	struct walk *w = bpf_map_lookup_elem(&walks, &zero);
+	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!w || !e)
+		return 1;
+	struct walk_ctx c = {.w = w, .e = e};
+	return walk_step(0, &c);
+}
+#endif
+
 /* Where one walk's result goes in the event. */
 struct walk_out {
 	__u16 len;
 	__u16 depth;
 	__u16 root_off; /* counted from the walk's base */
 	__u16 flags;
+	__u16 mnt_off;  /* counted from the walk's base; FSA_NO_MOUNT */
+	__u16 alias_len;
 };
 
 /* Walks from dentry d in mount vfsmnt up to the top of the current task's
@@ -358,7 +441,6 @@ __noinline int fsa_walk(__u64 d, __u64 vfsmnt, __u32 base, __u32 given)
 	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!w || !e)
 		return -1;
-	struct walk_ctx c = {.w = w, .e = e};
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
 	w->dentry = d;
@@ -375,17 +457,29 @@ __noinline int fsa_walk(__u64 d, __u64 vfsmnt, __u32 base, __u32 given)
 	w->flags = 0;
 	w->done = 0;
 	w->root_off = 0;
+	w->mnt_off = FSA_NO_MOUNT;
+	w->in_fs = 0;
+	w->alias = 0;
+	w->alias_len = 0;
 
 #ifdef HAVE_BPF_LOOP
+	struct walk_ctx c = {.w = w, .e = e};
 	bpf_loop(FSA_WALK_STEPS, walk_step, &c, 0);
 #else
 	for (__u32 i = 0; i < FSA_WALK_STEPS; i++) {
-		if (walk_step(i, &c))
+		if (fsa_walk_step())
 			break;
 	}
 #endif
-	if (!w->done)
+	if (w->in_fs) {
+		/* The steps ran out in the alias walk: the path is whole. */
+		w->off = w->alias_end;
+		w->alias_len = FSA_NO_MOUNT;
+		w->flags = w->saved_flags;
+		w->depth = w->depth_before;
+	} else if (!w->done) {
 		w->flags |= FSA_F_TRUNCATED;
+	}
 	return 0;
 }
 
@@ -403,16 +497,36 @@ static __always_inline void walk_from(struct event *e, struct dentry *d, struct 
 	out->len = w->off - base;
 	out->depth = w->depth;
 	out->root_off = w->flags & FSA_F_PASSED_ROOT ? w->root_off - base : 0;
+	out->mnt_off = w->mnt_off == FSA_NO_MOUNT ? FSA_NO_MOUNT : w->mnt_off - base;
+	out->alias_len = w->alias_len;
+}
+
+/* The event's primary path and its target, from their walks. */
+static __always_inline void set_path(struct event *e, struct walk_out *o)
+{
+	e->flags |= o->flags;
+	e->path_len = o->len;
+	e->depth = o->depth;
+	e->root_off = o->root_off;
+	e->mnt_off = o->mnt_off;
+	e->alias_len = o->alias_len;
+}
+
+static __always_inline void set_target(struct event *e, struct walk_out *o)
+{
+	e->target_flags = o->flags;
+	e->target_len = o->len;
+	e->target_depth = o->depth;
+	e->target_root_off = o->root_off;
+	e->target_mnt_off = o->mnt_off;
+	e->target_alias_len = o->alias_len;
 }
 
 static __always_inline void walk_path(struct event *e, struct file *file, struct task_struct *task)
 {
 	struct walk_out o = {};
 	walk_from(e, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), task, 0, 0, &o);
-	e->flags |= o.flags;
-	e->path_len = o.len;
-	e->depth = o.depth;
-	e->root_off = o.root_off;
+	set_path(e, &o);
 }
 
 static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
@@ -603,6 +717,10 @@ static __always_inline void start(struct event *e, struct task_struct *task, __u
 	e->target_len = 0;
 	e->target_depth = 0;
 	e->target_root_off = 0;
+	e->mnt_off = FSA_NO_MOUNT;
+	e->alias_len = 0;
+	e->target_mnt_off = FSA_NO_MOUNT;
+	e->target_alias_len = 0;
 	e->target_flags = 0;
 	e->end_ns = 0;
 	e->writes = 0;
@@ -1458,10 +1576,8 @@ static __always_inline void name_primary(struct event *e, struct task_struct *ta
 	name_at(e, task, dfd, str, 0, &o);
 	if (follow)
 		o.flags |= FSA_F_FOLLOW;
-	e->flags |= o.flags | FSA_F_NO_INODE;
-	e->path_len = o.len;
-	e->depth = o.depth;
-	e->root_off = o.root_off;
+	o.flags |= FSA_F_NO_INODE;
+	set_path(e, &o);
 }
 
 /* The target path (a rename's new name, a link's existing file), after the
@@ -1477,10 +1593,7 @@ static __always_inline void name_target(struct event *e, struct task_struct *tas
 	name_at(e, task, dfd, str, base, &o);
 	if (follow)
 		o.flags |= FSA_F_FOLLOW;
-	e->target_flags = o.flags;
-	e->target_len = o.len;
-	e->target_depth = o.depth;
-	e->target_root_off = o.root_off;
+	set_target(e, &o);
 }
 
 /* A target that is one string: a symlink's text, an attribute's name. */
@@ -1618,18 +1731,12 @@ static __always_inline int lsm_pending(__u16 op, __u32 sub, struct vfsmount *mnt
 		file_fields(e, inode);
 	struct walk_out o = {};
 	walk_from(e, d, mnt, task, 0, 0, &o);
-	e->flags |= o.flags;
-	e->path_len = o.len;
-	e->depth = o.depth;
-	e->root_off = o.root_off;
+	set_path(e, &o);
 	__u32 base = e->path_len;
 	if (target && base < FSA_PATH_MAX) {
 		struct walk_out t = {};
 		walk_from(e, target, tmnt, task, base, 0, &t);
-		e->target_flags = t.flags;
-		e->target_len = t.len;
-		e->target_depth = t.depth;
-		e->target_root_off = t.root_off;
+		set_target(e, &t);
 	} else if (raw && base < FSA_PATH_MAX) {
 		long n = str_len(e, base, bpf_probe_read_kernel_str(&e->path[base & (FSA_PATH_MAX - 1)], FSA_PATH_MAX, raw));
 		e->target_flags = FSA_F_RAW;

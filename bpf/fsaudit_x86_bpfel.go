@@ -65,50 +65,54 @@ type fsauditConfig struct {
 }
 
 type fsauditEvent struct {
-	_             structs.HostLayout
-	TsNs          uint64
-	StartNs       uint64
-	CgroupId      uint64
-	Ino           uint64
-	Offset        uint64
-	Bytes         uint64
-	RootIno       uint64
-	RootDev       uint32
-	RootOff       uint16
-	Pad2          uint16
-	Dev           uint32
-	MntNs         uint32
-	Pid           uint32
-	Tid           uint32
-	Ppid          uint32
-	Uid           uint32
-	Gid           uint32
-	Euid          uint32
-	Egid          uint32
-	Loginuid      uint32
-	Mode          uint32
-	Hook          uint16
-	Op            uint16
-	Flags         uint16
-	PathLen       uint16
-	Depth         uint16
-	ArgsLen       uint16
-	TargetLen     uint16
-	TargetDepth   uint16
-	TargetRootOff uint16
-	TargetFlags   uint16
-	Sub           uint32
-	NewMode       uint32
-	NewUid        uint32
-	NewGid        uint32
-	Length        uint64
-	EndNs         uint64
-	Writes        uint64
-	ExecId        uint32
-	Generation    uint32
-	Comm          [16]int8
-	Path          [8448]uint8
-	Args          [2048]uint8
+	_              structs.HostLayout
+	TsNs           uint64
+	StartNs        uint64
+	CgroupId       uint64
+	Ino            uint64
+	Offset         uint64
+	Bytes          uint64
+	RootIno        uint64
+	RootDev        uint32
+	RootOff        uint16
+	Pad2           uint16
+	Dev            uint32
+	MntNs          uint32
+	Pid            uint32
+	Tid            uint32
+	Ppid           uint32
+	Uid            uint32
+	Gid            uint32
+	Euid           uint32
+	Egid           uint32
+	Loginuid       uint32
+	Mode           uint32
+	Hook           uint16
+	Op             uint16
+	Flags          uint16
+	PathLen        uint16
+	Depth          uint16
+	ArgsLen        uint16
+	TargetLen      uint16
+	TargetDepth    uint16
+	TargetRootOff  uint16
+	TargetFlags    uint16
+	Sub            uint32
+	NewMode        uint32
+	NewUid         uint32
+	NewGid         uint32
+	Length         uint64
+	EndNs          uint64
+	Writes         uint64
+	ExecId         uint32
+	Generation     uint32
+	MntOff         uint16
+	AliasLen       uint16
+	TargetMntOff   uint16
+	TargetAliasLen uint16
+	Comm           [16]int8
+	Path           [8448]uint8
+	Args           [2048]uint8
 }
 
 type fsauditExeKey struct {
@@ -188,18 +192,25 @@ type fsauditPending struct {
 }
 
 type fsauditWalk struct {
-	_          structs.HostLayout
-	Dentry     uint64
-	Vfsmnt     uint64
-	Mnt        uint64
-	RootDentry uint64
-	RootMnt    uint64
-	Off        uint32
-	Depth      uint32
-	Flags      uint32
-	Done       uint32
-	RootOff    uint32
-	Base       uint32
+	_           structs.HostLayout
+	Dentry      uint64
+	Vfsmnt      uint64
+	Mnt         uint64
+	RootDentry  uint64
+	RootMnt     uint64
+	Off         uint32
+	Depth       uint32
+	Flags       uint32
+	Done        uint32
+	RootOff     uint32
+	Base        uint32
+	MntOff      uint32
+	InFs        uint32
+	AliasLen    uint32
+	AliasEnd    uint32
+	DepthBefore uint32
+	SavedFlags  uint32
+	Alias       uint64
 }
 
 // Names of all BPF objects in the ELF.

@@ -26,6 +26,7 @@ type Enricher struct {
 	meta    *Metadata
 	clock   Clock
 	mntNS   uint32 // the agent's mount namespace
+	mounts  *hostMounts
 	// resolver follows symbolic links in paths named by a string, as the
 	// agent sees them, refusing any way through /proc (which would be the
 	// agent's own); magicResolver follows /proc's links of the writer's
@@ -85,11 +86,22 @@ func New(o Options) (*Enricher, error) {
 		procs:   NewProcesses(1<<16, side),
 		meta:    o.Metadata,
 		mntNS:   uint32(ns.Ino),
+		mounts:  newHostMounts(hostMountinfo()),
 		// A second: far beyond any local lookup, even on a loaded or
 		// emulated machine, and still short for a mount that hangs.
 		resolver:      newResolver(evalOutsideProc, 4, time.Second),
 		magicResolver: newResolver(filepath.EvalSymlinks, 4, time.Second),
 	}, nil
+}
+
+// hostMountinfo is the host's mount table: its init's, which a container
+// started with the host's PID namespace sees, else the agent's own.
+func hostMountinfo() string {
+	if f, err := os.Open("/proc/1/mountinfo"); err == nil {
+		f.Close()
+		return "/proc/1/mountinfo"
+	}
+	return "/proc/self/mountinfo"
 }
 
 // Host is the identity every record carries.
@@ -121,6 +133,11 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) filter.Paths {
 	p = x.resolveGiven(ev, p, ev.Flags)
 	names, namesPending := x.roots.For(ev.RootDev, ev.RootIno, ev.PID, rootHostDir(p, hostPath))
 	hostPath = names.hostView(p, hostPath)
+	if view, lost := x.mountView(ev, ev.Components, ev.Flags, ev.RootOff, ev.Mount, p.Full, hostPath); lost {
+		p.Unresolved = true
+	} else if view != "" {
+		hostPath = view
+	}
 	*r = record.Record{
 		Time:   x.clock.Wall(ev.KernelTime),
 		Action: ev.Op.String(),
@@ -297,6 +314,11 @@ func (x *Enricher) fillAction(ev *bpf.Event, r *record.Record, names *Names, pat
 		t = x.resolveGiven(ev, t, ev.TargetFlags)
 		f.TargetPath = t.Full
 		a.TargetHostPath = names.hostView(t, host)
+		if view, lost := x.mountView(ev, ev.Target, ev.TargetFlags, ev.TargetRootOff, ev.TargetMount, t.Full, a.TargetHostPath); lost {
+			t.Unresolved = true
+		} else if view != "" {
+			a.TargetHostPath = view
+		}
 		a.PathTruncated = a.PathTruncated || t.Truncated
 		a.PathUnresolved = a.PathUnresolved || t.Unresolved
 		paths.Target, paths.HasTarget, paths.TargetHost = filterPath(t), true, a.TargetHostPath

@@ -73,21 +73,17 @@ func hostPrefix(procMountinfo, hostMountinfo string) string {
 	if root.fsType == "overlay" {
 		return overlayUpper(root.superOpts)
 	}
+	var same []mountLine
 	for _, h := range readMountinfo(hostMountinfo) {
-		if h.dev != root.dev {
-			continue
+		if h.dev == root.dev {
+			same = append(same, h)
 		}
-		rel, ok := strings.CutPrefix(root.root, strings.TrimSuffix(h.root, "/"))
-		if !ok || rel != "" && rel[0] != '/' {
-			continue
-		}
-		p := strings.TrimSuffix(h.mountPoint, "/") + rel
-		if p == "" || p == "/" {
-			return "" // the host's own root: nothing to add
-		}
-		return p
 	}
-	return ""
+	p, ok := throughMounts(same, root.root)
+	if !ok || p == "/" {
+		return "" // no host mount shows it, or the host's own root: nothing to add
+	}
+	return p
 }
 
 // overlayUpper is the upperdir of an overlay's super options, or "".
