@@ -229,6 +229,9 @@ type Event struct {
 	// the target.
 	Mount       MountView
 	TargetMount MountView
+	// Links is the inode's link count (i_nlink) when the event has the
+	// inode: more than one, and the file has other names, anywhere.
+	Links uint32
 }
 
 // MountView is where a walked path entered the file's own mount.
@@ -359,6 +362,7 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 		Writes:        raw.Writes,
 		ExecID:        raw.ExecId,
 		Generation:    raw.Generation,
+		Links:         raw.Nlink,
 	}
 	e.TargetMount = MountView{Off: -1}
 	if targetLen > 0 {

@@ -153,6 +153,7 @@ struct event {
 	__u16 alias_len;    /* the last bytes of path_len: the names of that mount's root below its file system's root */
 	__u16 target_mnt_off;   /* as mnt_off and alias_len, for the target, counted from its start */
 	__u16 target_alias_len;
+	__u32 nlink;        /* the inode's links (i_nlink) */
 	char comm[FSA_COMM_LEN];
 	__u8 path[FSA_PATH_BUF];
 	__u8 args[FSA_ARGS_MAX]; /* exec: argv, each ending in a NUL; sent only by exec events */
@@ -721,6 +722,7 @@ static __always_inline void start(struct event *e, struct task_struct *task, __u
 	e->alias_len = 0;
 	e->target_mnt_off = FSA_NO_MOUNT;
 	e->target_alias_len = 0;
+	e->nlink = 0;
 	e->target_flags = 0;
 	e->end_ns = 0;
 	e->writes = 0;
@@ -773,7 +775,8 @@ static __always_inline void file_fields(struct event *e, struct inode *inode)
 	e->generation = BPF_CORE_READ(inode, i_generation);
 	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	e->mode = BPF_CORE_READ(inode, i_mode);
-	if (BPF_CORE_READ(inode, i_nlink) == 0)
+	e->nlink = BPF_CORE_READ(inode, i_nlink);
+	if (e->nlink == 0)
 		e->flags |= FSA_F_DELETED;
 }
 

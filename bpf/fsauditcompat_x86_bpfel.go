@@ -110,9 +110,11 @@ type fsauditCompatEvent struct {
 	AliasLen       uint16
 	TargetMntOff   uint16
 	TargetAliasLen uint16
+	Nlink          uint32
 	Comm           [16]int8
 	Path           [8448]uint8
 	Args           [2048]uint8
+	_              [4]byte
 }
 
 type fsauditCompatExeKey struct {

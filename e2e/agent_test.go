@@ -374,6 +374,7 @@ type Record struct {
 		PathUnresolved bool   `json:"path_unresolved"`
 		HostPath       string `json:"host_path"`
 		Deleted        bool   `json:"deleted"`
+		Links          uint32 `json:"links"`
 		Lost           uint64 `json:"lost"`
 		Via            string `json:"via"`
 		Xattr          struct {

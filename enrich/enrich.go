@@ -165,7 +165,10 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) filter.Paths {
 			Deleted:        ev.Flags&bpf.FlagDeleted != 0,
 		},
 	}
-	paths := filter.Paths{Own: filterPath(p), OwnHost: hostPath}
+	if ev.Links > 1 && ev.Flags&bpf.FlagNoInode == 0 {
+		r.FSAudit.Links = ev.Links
+	}
+	paths := filter.Paths{Own: filterPath(p), OwnHost: hostPath, Linked: filter.LinkedChange(r.Action, r.FSAudit.Links)}
 	if ev.Flags&bpf.FlagNoInode != 0 {
 		r.File.Inode, r.File.DevMajor, r.File.DevMinor = 0, 0, 0
 	}

@@ -31,12 +31,33 @@ type Paths struct {
 	// OwnHost and TargetHost are the host's views, when they differ from
 	// the writer's (a chroot, a container).
 	OwnHost, TargetHost string
+	// Linked: the record changes the content or the attributes of a file
+	// with more than one hard link. Its other names may lie anywhere (a
+	// link outside an audited directory to a file inside it is a way in
+	// by another name), and every filter keeps it.
+	Linked bool
+}
+
+// LinkedChange says whether a record of action on a file with links hard
+// links changes the file behind all of its names: its content or its
+// attributes, not one name (a rename, a delete of one link).
+func LinkedChange(action string, links uint32) bool {
+	if links < 2 {
+		return false
+	}
+	switch action {
+	case record.ActionWrite, record.ActionTruncate, record.ActionChmod, record.ActionChown, record.ActionXattr,
+		record.ActionMmapWrite, record.ActionUtimes:
+		return true
+	}
+	return false
 }
 
 // Of returns the paths a record names.
 func Of(r *record.Record) Paths {
 	trunc, unres := r.FSAudit.PathTruncated, r.FSAudit.PathUnresolved
-	ps := Paths{Own: Path{Full: r.File.Path, Truncated: trunc, Unresolved: unres}, OwnHost: r.FSAudit.HostPath}
+	ps := Paths{Own: Path{Full: r.File.Path, Truncated: trunc, Unresolved: unres}, OwnHost: r.FSAudit.HostPath,
+		Linked: LinkedChange(r.Action, r.FSAudit.Links)}
 	if r.Action == record.ActionRename || r.Action == record.ActionCreate && r.FSAudit.Via == "link" {
 		ps.Target, ps.HasTarget, ps.TargetHost = Path{Full: r.File.TargetPath, Truncated: trunc, Unresolved: unres}, true, r.FSAudit.TargetHostPath
 	}
@@ -73,7 +94,7 @@ func (f Prefixes) Keep(p Path) bool {
 // KeepAny says whether the filter takes a record of these paths: when it
 // takes any of them.
 func (f Prefixes) KeepAny(ps Paths) bool {
-	if f.Keep(ps.Own) || ps.OwnHost != "" && f.Keep(Path{Full: ps.OwnHost}) {
+	if ps.Linked || f.Keep(ps.Own) || ps.OwnHost != "" && f.Keep(Path{Full: ps.OwnHost}) {
 		return true
 	}
 	return ps.HasTarget && (f.Keep(ps.Target) || ps.TargetHost != "" && f.Keep(Path{Full: ps.TargetHost}))

@@ -45,6 +45,11 @@ func TestKeepRecord(t *testing.T) {
 		return &record.Record{Action: action, File: record.File{Path: path, TargetPath: target},
 			FSAudit: record.FSAudit{Via: via, HostPath: host, TargetHostPath: targetHost}}
 	}
+	linked := func(action string, links uint32) *record.Record {
+		r := rec(action, "", "/tmp/link", "", "", "")
+		r.FSAudit.Links = links
+		return r
+	}
 	tests := []struct {
 		name string
 		r    *record.Record
@@ -59,6 +64,12 @@ func TestKeepRecord(t *testing.T) {
 		{"chroot inside, by the host's view", rec("write", "", "/tmp/x", "", "/srv/jail/tmp/x", ""), true},
 		{"chroot's own /proc", rec("write", "", "/proc/x", "", "/srv/jail/proc/x", ""), true},
 		{"rename in a chroot, target's host view", rec("rename", "", "/a", "/b", "/var/a", "/etc/b"), true},
+		{"write through a second hard link outside", linked("write", 2), true},
+		{"chmod through a second hard link outside", linked("chmod", 2), true},
+		{"truncate through a second hard link", linked("truncate", 3), true},
+		{"write to a file of one link outside", linked("write", 1), false},
+		{"delete of one link outside", linked("delete", 2), false},
+		{"rename of one link outside", linked("rename", 2), false},
 	}
 	for _, tc := range tests {
 		if got := f.KeepRecord(tc.r); got != tc.keep {

@@ -208,6 +208,9 @@ func (c CEF) Append(b []byte, r *Record) []byte {
 	if r.FSAudit.Deleted {
 		flags = append(flags, "deleted")
 	}
+	if r.FSAudit.Links > 1 {
+		flags = append(flags, "hard_linked")
+	}
 	if r.FSAudit.PathTruncated {
 		flags = append(flags, "path_truncated")
 	}

@@ -84,6 +84,7 @@ type jsonRecord struct {
 		PathTruncated  bool     `json:"path_truncated"`
 		PathUnresolved bool     `json:"path_unresolved"`
 		Deleted        bool     `json:"deleted"`
+		Links          uint32   `json:"links"`
 		Incomplete     []string `json:"incomplete"`
 		Via            string   `json:"via"`
 		Xattr          *struct {
@@ -151,7 +152,7 @@ func ParseJSON(data []byte, r *Record) error {
 		return bad("an event without file, process or user")
 	}
 	r.FSAudit = FSAudit{Hook: f.Hook, Bytes: f.Bytes, Writes: f.Writes, Offset: f.Offset, HostPath: f.HostPath,
-		TargetHostPath: f.TargetHostPath, PathTruncated: f.PathTruncated, PathUnresolved: f.PathUnresolved, Deleted: f.Deleted, Via: f.Via,
+		TargetHostPath: f.TargetHostPath, PathTruncated: f.PathTruncated, PathUnresolved: f.PathUnresolved, Deleted: f.Deleted, Links: f.Links, Via: f.Via,
 		RenameFlags: f.RenameFlags, Incomplete: f.Incomplete, Chain: chain}
 	if f.Xattr != nil {
 		r.FSAudit.XattrName = f.Xattr.Name

@@ -28,6 +28,7 @@ func TestParseJSONRoundTrip(t *testing.T) {
 	full.File.TargetPath = "/home/ann/new.txt"
 	full.FSAudit.Incomplete = []string{"user_names", "process"}
 	full.FSAudit.PathUnresolved = true
+	full.FSAudit.Links = 3
 	utimes := sample()
 	utimes.Action, utimes.File.Mtime, utimes.File.Accessed = ActionUtimes, time.Unix(946684800, 5).UTC(), time.Unix(1, 0).UTC()
 	podOnly := sample()

@@ -327,6 +327,10 @@ func appendFSAuditFields(b []byte, action string, f *FSAudit) []byte {
 	if f.PathUnresolved {
 		b = append(b, `,"path_unresolved":true`...)
 	}
+	if f.Links > 1 {
+		b = append(b, `,"links":`...)
+		b = strconv.AppendUint(b, uint64(f.Links), 10)
+	}
 	if f.Deleted {
 		b = append(b, `,"deleted":true`...)
 	}

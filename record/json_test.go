@@ -49,6 +49,7 @@ func TestAppendJSONOptionalFields(t *testing.T) {
 	r.User = User{ID: 4242, EffectiveID: 4242, GroupID: 4242} // no names, no login uid
 	r.FSAudit.PathTruncated = true
 	r.FSAudit.Deleted = true
+	r.FSAudit.Links = 2
 	r.FSAudit.HostPath = "/var/lib/x/notes.txt"
 	r.FSAudit.Incomplete = []string{"user_names", "process"}
 	var m map[string]any
@@ -63,7 +64,7 @@ func TestAppendJSONOptionalFields(t *testing.T) {
 		t.Error("user.audit present without a login uid")
 	}
 	fs := m["fsaudit"].(map[string]any)
-	if fs["path_truncated"] != true || fs["deleted"] != true || fs["host_path"] != "/var/lib/x/notes.txt" ||
+	if fs["path_truncated"] != true || fs["deleted"] != true || fs["links"] != 2.0 || fs["host_path"] != "/var/lib/x/notes.txt" ||
 		fmt.Sprint(fs["incomplete"]) != "[user_names process]" {
 		t.Errorf("fsaudit = %v", fs)
 	}

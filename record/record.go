@@ -110,6 +110,9 @@ type FSAudit struct {
 	// as the writer would have.
 	PathUnresolved bool
 	Deleted        bool
+	// Links is the file's count of hard links, when more than one: the
+	// same file has other names, which may lie anywhere.
+	Links uint32
 	// Incomplete names what the record lacks because its lookup was not
 	// done when the record left: "user_names" (the writer's passwd and
 	// group files), "process" (its executable and arguments), "container"
