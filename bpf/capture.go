@@ -377,6 +377,8 @@ type sharedMaps struct {
 	AuditedCgroups *ebpf.Map `ebpf:"audited_cgroups"`
 	Coalesce       *ebpf.Map `ebpf:"coalesce"`
 	CoalesceStats  *ebpf.Map `ebpf:"coalesce_stats"`
+	SavedStrs      *ebpf.Map `ebpf:"saved_strs"`
+	SavedScratch   *ebpf.Map `ebpf:"saved_scratch"`
 }
 
 func (m *sharedMaps) replacements() map[string]*ebpf.Map {
@@ -385,12 +387,13 @@ func (m *sharedMaps) replacements() map[string]*ebpf.Map {
 		"excluded_comms": m.ExcludedComms, "excluded_uids": m.ExcludedUIDs, "excluded_exes": m.ExcludedExes, "compat_kinds": m.CompatKinds, "lost": m.Lost, "walks": m.Walks,
 		"audited_cgroups": m.AuditedCgroups, "syscall_kinds": m.SyscallKinds, "pending": m.Pending,
 		"inflight": m.Inflight, "coalesce": m.Coalesce, "coalesce_stats": m.CoalesceStats,
+		"saved_strs": m.SavedStrs, "saved_scratch": m.SavedScratch,
 	}
 }
 
 func (m *sharedMaps) close() {
 	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.ExcludedUIDs, m.ExcludedExes, m.CompatKinds, m.Lost, m.Walks, m.AuditedCgroups, m.SyscallKinds, m.Pending, m.Inflight,
-		m.Coalesce, m.CoalesceStats} {
+		m.Coalesce, m.CoalesceStats, m.SavedStrs, m.SavedScratch} {
 		if x != nil {
 			x.Close()
 		}
@@ -715,18 +718,10 @@ func (c *Capture) watchSyscalls() error {
 	}
 	if vfs {
 		// A VFS point's event is confirmed by whichever system call made
-		// it, watched or not: every call's exit runs a program.
-		p, err := c.loadProgram("tp_sys_exit")
-		if err != nil {
-			return err
-		}
-		c.progs = append(c.progs, p)
-		l, err := link.Tracepoint("raw_syscalls", "sys_exit", p, nil)
-		if err != nil {
-			return fmt.Errorf("attaching tp_sys_exit to raw_syscalls:sys_exit, which confirms the VFS points' events: %w", describe(err))
-		}
-		c.links = append(c.links, l)
-		p, err = c.loadProgram("tp_io_uring_complete")
+		// it, watched or not: the syscall point's program on every call's
+		// exit (compat_sys_exit) does it once settings say lsm, and
+		// io_uring's completions for the operations io_uring made.
+		p, err := c.loadProgram("tp_io_uring_complete")
 		if err == nil {
 			c.progs = append(c.progs, p)
 			var l link.Link

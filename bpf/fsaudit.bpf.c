@@ -1304,6 +1304,34 @@ struct pending {
  * structures have 32-bit fields */
 #define FSA_P_COMPAT (1u << 31)
 #define FSA_P_TIME32 (1u << 30)
+#define FSA_P_SAVED (1u << 29) /* its strings are in saved_strs */
+
+/* The strings a path-named call names its files (and attributes) by,
+ * copied at its entry, as the kernel copies them: read again at its exit,
+ * they could be another file's, written into the buffer by another thread
+ * of the caller while the call ran. Not preallocated: only the calls in
+ * flight hold an entry. */
+#define FSA_SAVED_STRS 2
+struct saved_strs {
+	__u64 ptr[FSA_SAVED_STRS]; /* the user addresses they were read from */
+	__s64 len[FSA_SAVED_STRS]; /* bytes with the NUL, or the read's error */
+	char buf[FSA_SAVED_STRS][FSA_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct saved_strs);
+} saved_strs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct saved_strs);
+} saved_scratch SEC(".maps");
 
 /* The reflink and dedupe ioctls, which write their destination files. */
 #define FSA_FICLONE 0x40049409
@@ -1445,6 +1473,76 @@ struct syscall_exit {
 	long ret;
 };
 
+/* Which arguments of a call are the strings it names files and attributes
+ * by, a bit each (the first two set are saved). Opens are named by the
+ * descriptor they return. */
+static __always_inline __u32 string_args(enum fsa_sc kind)
+{
+	switch (kind) {
+	case SC_MKNOD: case SC_MKDIR: case SC_TRUNCATE: case SC_UNLINK: case SC_RMDIR: case SC_CHMOD:
+	case SC_CHOWN: case SC_LCHOWN: case SC_UTIMES: case SC_UTIME:
+		return 1 << 0;
+	case SC_MKNODAT: case SC_MKDIRAT: case SC_UNLINKAT: case SC_FCHMODAT: case SC_FCHMODAT2:
+	case SC_FCHOWNAT: case SC_FUTIMESAT: case SC_UTIMENSAT: case SC_FSETXATTR: case SC_FREMOVEXATTR:
+		return 1 << 1;
+	case SC_LINK: case SC_SYMLINK: case SC_RENAME: case SC_SETXATTR: case SC_LSETXATTR:
+	case SC_REMOVEXATTR: case SC_LREMOVEXATTR:
+		return 1 << 0 | 1 << 1;
+	case SC_SYMLINKAT:
+		return 1 << 0 | 1 << 2;
+	case SC_LINKAT: case SC_RENAMEAT: case SC_RENAMEAT2: case SC_SETXATTRAT: case SC_REMOVEXATTRAT:
+		return 1 << 1 | 1 << 3;
+	default:
+		return 0;
+	}
+}
+
+/* The index of the lowest bit set in mask (below 6), or 6. */
+static __always_inline __u32 low_bit(__u32 mask)
+{
+	for (__u32 i = 0; i < 6; i++)
+		if (mask & (1 << i))
+			return i;
+	return 6;
+}
+
+/* Copies the call's string arguments (strs: string_args) into saved_strs
+ * under the thread's id; 0 when they are there. */
+static __always_inline int save_strings(__u64 id, __u64 *a, __u32 strs)
+{
+	__u32 zero = 0;
+	struct saved_strs *s = bpf_map_lookup_elem(&saved_scratch, &zero);
+	if (!s)
+		return -1;
+	__u32 i = low_bit(strs);
+	__u32 j = low_bit(strs & ~(1u << i));
+	s->ptr[0] = s->ptr[1] = 0;
+	s->len[0] = s->len[1] = -1;
+	if (i < 6) {
+		s->ptr[0] = a[i];
+		s->len[0] = bpf_probe_read_user_str(s->buf[0], FSA_PATH_MAX, (void *)a[i]);
+	}
+	if (j < 6) {
+		s->ptr[1] = a[j];
+		s->len[1] = bpf_probe_read_user_str(s->buf[1], FSA_PATH_MAX, (void *)a[j]);
+	}
+	return bpf_map_update_elem(&saved_strs, &id, s, BPF_ANY) ? -1 : 0;
+}
+
+/* The saved copy of the string the current call gave at str, if any. */
+static __always_inline const char *saved_str(__u64 str)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct saved_strs *s = bpf_map_lookup_elem(&saved_strs, &id);
+	if (!s || !str)
+		return 0;
+	if (s->ptr[0] == str && s->len[0] >= 0)
+		return s->buf[0];
+	if (s->ptr[1] == str && s->len[1] >= 0)
+		return s->buf[1];
+	return 0;
+}
+
 /* Keeps a watched call's arguments (in the native layout) until its exit,
  * with what must be read before the call: a transfer's output offset,
  * openat2's flags. Other ioctls than the reflink ones are not kept. */
@@ -1471,6 +1569,9 @@ static __always_inline int keep_pending(struct pending *p, struct task_struct *t
 		break;
 	}
 	__u64 id = bpf_get_current_pid_tgid();
+	__u32 strs = string_args(p->kind);
+	if (strs && save_strings(id, a, strs) == 0)
+		p->flags |= FSA_P_SAVED;
 	bpf_map_update_elem(&pending, &id, p, BPF_ANY);
 	return 0;
 }
@@ -1498,22 +1599,36 @@ int tp_syscall_enter(struct syscall_enter *ctx)
 }
 
 
+/* Where a string at base goes in e->path, within the first FSA_PATH_MAX
+ * bytes. The mask stays in the code the verifier reads: where the compiler
+ * knows base is small it would drop it, for a bound the verifier cannot see. */
+static __always_inline char *path_at(struct event *e, __u32 base)
+{
+	barrier_var(base);
+	return (char *)&e->path[base & (FSA_PATH_MAX - 1)];
+}
+
 /* The length with its NUL of a string just read into e->path at base (n,
  * or a negative error): kernels before 5.11 count an empty string as 0
  * bytes rather than 1. */
 static __always_inline long str_len(struct event *e, __u32 base, long n)
 {
 	if (n == 0) {
-		e->path[base & (FSA_PATH_MAX - 1)] = 0;
+		*path_at(e, base) = 0;
 		n = 1;
 	}
 	return n;
 }
 
-/* Copies a user string into e->path at base; returns str_len. */
+/* Copies a string the call gave into e->path at base (as it was at the
+ * call's entry, when saved then); returns str_len. */
 static __always_inline long read_user_str(struct event *e, __u32 base, __u64 str)
 {
-	return str_len(e, base, bpf_probe_read_user_str(&e->path[base & (FSA_PATH_MAX - 1)], FSA_PATH_MAX, (void *)str));
+	const char *saved = saved_str(str);
+	char *dst = path_at(e, base);
+	if (saved)
+		return str_len(e, base, bpf_probe_read_kernel_str(dst, FSA_PATH_MAX, saved));
+	return str_len(e, base, bpf_probe_read_user_str(dst, FSA_PATH_MAX, (void *)str));
 }
 
 /* Names a file by the path string a process gave, relative to dfd (or its
@@ -1528,7 +1643,7 @@ static __always_inline void name_at(struct event *e, struct task_struct *task, i
 		return;
 	}
 	o->flags |= FSA_F_GIVEN;
-	char first = e->path[base & (FSA_PATH_MAX - 1)];
+	char first = *path_at(e, base);
 	struct dentry *d;
 	struct vfsmount *m;
 	if (first == '/') {
@@ -1568,7 +1683,11 @@ static __always_inline void name_primary(struct event *e, struct task_struct *ta
 {
 	if (empty_ok) {
 		char c = 0;
-		bpf_probe_read_user(&c, 1, (void *)str);
+		const char *saved = saved_str(str);
+		if (saved)
+			bpf_probe_read_kernel(&c, 1, saved);
+		else
+			bpf_probe_read_user(&c, 1, (void *)str);
 		if (c == 0) {
 			if (name_fd(e, task, dfd))
 				e->flags |= FSA_F_TRUNCATED;
@@ -1741,7 +1860,7 @@ static __always_inline int lsm_pending(__u16 op, __u32 sub, struct vfsmount *mnt
 		walk_from(e, target, tmnt, task, base, 0, &t);
 		set_target(e, &t);
 	} else if (raw && base < FSA_PATH_MAX) {
-		long n = str_len(e, base, bpf_probe_read_kernel_str(&e->path[base & (FSA_PATH_MAX - 1)], FSA_PATH_MAX, raw));
+		long n = str_len(e, base, bpf_probe_read_kernel_str(path_at(e, base), FSA_PATH_MAX, raw));
 		e->target_flags = FSA_F_RAW;
 		if (n > 0)
 			e->target_len = n;
@@ -1968,19 +2087,6 @@ int kprobe_security_file_truncate(struct pt_regs *regs)
 	return lsm_file_truncate((struct file *)PT_REGS_PARM1(regs), FSA_HOOK_KPROBE);
 }
 
-/* Every system call's exit, attached only with VFS points: the thread's
- * pending VFS event, if it has one, is confirmed by whatever call made it
- * (an unlink, a rename, but also a bind that made a socket file). */
-SEC("tracepoint/raw_syscalls/sys_exit")
-int tp_sys_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 zero = 0;
-	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
-	if (cfg && cfg->lsm && !cfg->stopped)
-		confirm(cfg, bpf_get_current_pid_tgid(), ctx->ret, 0, (__u32)ctx->id);
-	return 0;
-}
-
 /* The exit of each call in syscall_kinds: the call kept at its entry is
  * reported when it succeeded. */
 SEC("tracepoint/syscalls/sys_exit_watched")
@@ -1989,12 +2095,24 @@ int tp_syscall_exit(struct syscall_exit *ctx)
 	return fsa_syscall_exit(ctx->ret, 0);
 }
 
-/* The exit of every system call, for the 32-bit ones (int $0x80), whose
- * syscalls:sys_exit_<call> tracepoints do not fire: a call kept at its
+/* The exit of every system call, one program for two jobs. With VFS
+ * points attached, the thread's pending VFS event, if it has one, is
+ * confirmed by whatever call made it (an unlink, a rename, but also a bind
+ * that made a socket file). And for the 32-bit calls (int $0x80), whose
+ * syscalls:sys_exit_<call> tracepoints do not fire, a call kept at its
  * entry by compat_sys_enter is reported as the native call would be. */
 SEC("raw_tp/sys_exit")
 int compat_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
+	__u32 zero = 0;
+	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
+	if (cfg && cfg->lsm && !cfg->stopped) {
+		__u64 id = bpf_get_current_pid_tgid();
+		if (bpf_map_lookup_elem(&inflight, &id)) {
+			struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+			confirm(cfg, id, ctx->args[1], 0, (__u32)BPF_CORE_READ(regs, orig_ax));
+		}
+	}
 	if (!compat_call())
 		return 0;
 	return fsa_syscall_exit(ctx->args[1], 1);
@@ -2172,20 +2290,10 @@ static __always_inline int times_set(struct config *cfg, struct task_struct *tas
 /* The exit of a call kept at its entry (compat: by compat_sys_enter),
  * which returned ret: reported when it succeeded. One function the
  * verifier checks once for both programs that call it. */
-__noinline int fsa_syscall_exit(long ret, __u32 compat)
+/* Reports a call kept at its entry, now that it returned ret. */
+static __always_inline int syscall_done(struct config *cfg, struct pending *pp, long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 zero = 0;
-	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
-	if (!cfg || cfg->stopped)
-		return 0;
-	struct pending *pp = bpf_map_lookup_elem(&pending, &id);
-	if (!pp)
-		return 0;
-	if (!(pp->flags & FSA_P_COMPAT) != !compat)
-		return 0; /* kept by the other ABI's entry */
 	struct pending p = *pp;
-	bpf_map_delete_elem(&pending, &id);
 	if (ret < 0 && ret > -4096)
 		return 0; /* it failed: nothing changed */
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -2423,6 +2531,26 @@ __noinline int fsa_syscall_exit(long ret, __u32 compat)
 	}
 	finish(e);
 	return 0;
+}
+
+__noinline int fsa_syscall_exit(long ret, __u32 compat)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
+	if (!cfg || cfg->stopped)
+		return 0;
+	struct pending *pp = bpf_map_lookup_elem(&pending, &id);
+	if (!pp)
+		return 0;
+	if (!(pp->flags & FSA_P_COMPAT) != !compat)
+		return 0; /* kept by the other ABI's entry */
+	struct pending p = *pp;
+	bpf_map_delete_elem(&pending, &id);
+	int r = syscall_done(cfg, &p, ret);
+	if (p.flags & FSA_P_SAVED)
+		bpf_map_delete_elem(&saved_strs, &id);
+	return r;
 }
 
 /* ---- process lifecycle: what enrichment must know after a process is gone ---- */

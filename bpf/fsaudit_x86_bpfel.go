@@ -193,6 +193,13 @@ type fsauditPending struct {
 	Flags uint32
 }
 
+type fsauditSavedStrs struct {
+	_   structs.HostLayout
+	Ptr [2]uint64
+	Len [2]int64
+	Buf [2][4096]int8
+}
+
 type fsauditWalk struct {
 	_           structs.HostLayout
 	Dentry      uint64
@@ -230,6 +237,8 @@ const (
 	fsauditMapInflight                    = "inflight"
 	fsauditMapLost                        = "lost"
 	fsauditMapPending                     = "pending"
+	fsauditMapSavedScratch                = "saved_scratch"
+	fsauditMapSavedStrs                   = "saved_strs"
 	fsauditMapScratch                     = "scratch"
 	fsauditMapSettings                    = "settings"
 	fsauditMapSyscallKinds                = "syscall_kinds"
@@ -274,7 +283,6 @@ const (
 	fsauditProgTpSysEnterPwritev2         = "tp_sys_enter_pwritev2"
 	fsauditProgTpSysEnterWrite            = "tp_sys_enter_write"
 	fsauditProgTpSysEnterWritev           = "tp_sys_enter_writev"
-	fsauditProgTpSysExit                  = "tp_sys_exit"
 	fsauditProgTpSyscallEnter             = "tp_syscall_enter"
 	fsauditProgTpSyscallExit              = "tp_syscall_exit"
 	fsauditProgWhoami                     = "whoami"
@@ -362,7 +370,6 @@ type fsauditProgramSpecs struct {
 	TpSysEnterPwritev2         *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev2"`
 	TpSysEnterWrite            *ebpf.ProgramSpec `ebpf:"tp_sys_enter_write"`
 	TpSysEnterWritev           *ebpf.ProgramSpec `ebpf:"tp_sys_enter_writev"`
-	TpSysExit                  *ebpf.ProgramSpec `ebpf:"tp_sys_exit"`
 	TpSyscallEnter             *ebpf.ProgramSpec `ebpf:"tp_syscall_enter"`
 	TpSyscallExit              *ebpf.ProgramSpec `ebpf:"tp_syscall_exit"`
 	Whoami                     *ebpf.ProgramSpec `ebpf:"whoami"`
@@ -383,6 +390,8 @@ type fsauditMapSpecs struct {
 	Inflight       *ebpf.MapSpec `ebpf:"inflight"`
 	Lost           *ebpf.MapSpec `ebpf:"lost"`
 	Pending        *ebpf.MapSpec `ebpf:"pending"`
+	SavedScratch   *ebpf.MapSpec `ebpf:"saved_scratch"`
+	SavedStrs      *ebpf.MapSpec `ebpf:"saved_strs"`
 	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
 	Settings       *ebpf.MapSpec `ebpf:"settings"`
 	SyscallKinds   *ebpf.MapSpec `ebpf:"syscall_kinds"`
@@ -426,6 +435,8 @@ type fsauditMaps struct {
 	Inflight       *ebpf.Map `ebpf:"inflight"`
 	Lost           *ebpf.Map `ebpf:"lost"`
 	Pending        *ebpf.Map `ebpf:"pending"`
+	SavedScratch   *ebpf.Map `ebpf:"saved_scratch"`
+	SavedStrs      *ebpf.Map `ebpf:"saved_strs"`
 	Scratch        *ebpf.Map `ebpf:"scratch"`
 	Settings       *ebpf.Map `ebpf:"settings"`
 	SyscallKinds   *ebpf.Map `ebpf:"syscall_kinds"`
@@ -445,6 +456,8 @@ func (m *fsauditMaps) Close() error {
 		m.Inflight,
 		m.Lost,
 		m.Pending,
+		m.SavedScratch,
+		m.SavedStrs,
 		m.Scratch,
 		m.Settings,
 		m.SyscallKinds,
@@ -502,7 +515,6 @@ type fsauditPrograms struct {
 	TpSysEnterPwritev2         *ebpf.Program `ebpf:"tp_sys_enter_pwritev2"`
 	TpSysEnterWrite            *ebpf.Program `ebpf:"tp_sys_enter_write"`
 	TpSysEnterWritev           *ebpf.Program `ebpf:"tp_sys_enter_writev"`
-	TpSysExit                  *ebpf.Program `ebpf:"tp_sys_exit"`
 	TpSyscallEnter             *ebpf.Program `ebpf:"tp_syscall_enter"`
 	TpSyscallExit              *ebpf.Program `ebpf:"tp_syscall_exit"`
 	Whoami                     *ebpf.Program `ebpf:"whoami"`
@@ -550,7 +562,6 @@ func (p *fsauditPrograms) Close() error {
 		p.TpSysEnterPwritev2,
 		p.TpSysEnterWrite,
 		p.TpSysEnterWritev,
-		p.TpSysExit,
 		p.TpSyscallEnter,
 		p.TpSyscallExit,
 		p.Whoami,

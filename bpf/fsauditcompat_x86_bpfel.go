@@ -193,6 +193,13 @@ type fsauditCompatPending struct {
 	Flags uint32
 }
 
+type fsauditCompatSavedStrs struct {
+	_   structs.HostLayout
+	Ptr [2]uint64
+	Len [2]int64
+	Buf [2][4096]int8
+}
+
 type fsauditCompatWalk struct {
 	_           structs.HostLayout
 	Dentry      uint64
@@ -230,6 +237,8 @@ const (
 	fsauditCompatMapInflight                    = "inflight"
 	fsauditCompatMapLost                        = "lost"
 	fsauditCompatMapPending                     = "pending"
+	fsauditCompatMapSavedScratch                = "saved_scratch"
+	fsauditCompatMapSavedStrs                   = "saved_strs"
 	fsauditCompatMapScratch                     = "scratch"
 	fsauditCompatMapSettings                    = "settings"
 	fsauditCompatMapSyscallKinds                = "syscall_kinds"
@@ -274,7 +283,6 @@ const (
 	fsauditCompatProgTpSysEnterPwritev2         = "tp_sys_enter_pwritev2"
 	fsauditCompatProgTpSysEnterWrite            = "tp_sys_enter_write"
 	fsauditCompatProgTpSysEnterWritev           = "tp_sys_enter_writev"
-	fsauditCompatProgTpSysExit                  = "tp_sys_exit"
 	fsauditCompatProgTpSyscallEnter             = "tp_syscall_enter"
 	fsauditCompatProgTpSyscallExit              = "tp_syscall_exit"
 	fsauditCompatProgWhoami                     = "whoami"
@@ -362,7 +370,6 @@ type fsauditCompatProgramSpecs struct {
 	TpSysEnterPwritev2         *ebpf.ProgramSpec `ebpf:"tp_sys_enter_pwritev2"`
 	TpSysEnterWrite            *ebpf.ProgramSpec `ebpf:"tp_sys_enter_write"`
 	TpSysEnterWritev           *ebpf.ProgramSpec `ebpf:"tp_sys_enter_writev"`
-	TpSysExit                  *ebpf.ProgramSpec `ebpf:"tp_sys_exit"`
 	TpSyscallEnter             *ebpf.ProgramSpec `ebpf:"tp_syscall_enter"`
 	TpSyscallExit              *ebpf.ProgramSpec `ebpf:"tp_syscall_exit"`
 	Whoami                     *ebpf.ProgramSpec `ebpf:"whoami"`
@@ -383,6 +390,8 @@ type fsauditCompatMapSpecs struct {
 	Inflight       *ebpf.MapSpec `ebpf:"inflight"`
 	Lost           *ebpf.MapSpec `ebpf:"lost"`
 	Pending        *ebpf.MapSpec `ebpf:"pending"`
+	SavedScratch   *ebpf.MapSpec `ebpf:"saved_scratch"`
+	SavedStrs      *ebpf.MapSpec `ebpf:"saved_strs"`
 	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
 	Settings       *ebpf.MapSpec `ebpf:"settings"`
 	SyscallKinds   *ebpf.MapSpec `ebpf:"syscall_kinds"`
@@ -426,6 +435,8 @@ type fsauditCompatMaps struct {
 	Inflight       *ebpf.Map `ebpf:"inflight"`
 	Lost           *ebpf.Map `ebpf:"lost"`
 	Pending        *ebpf.Map `ebpf:"pending"`
+	SavedScratch   *ebpf.Map `ebpf:"saved_scratch"`
+	SavedStrs      *ebpf.Map `ebpf:"saved_strs"`
 	Scratch        *ebpf.Map `ebpf:"scratch"`
 	Settings       *ebpf.Map `ebpf:"settings"`
 	SyscallKinds   *ebpf.Map `ebpf:"syscall_kinds"`
@@ -445,6 +456,8 @@ func (m *fsauditCompatMaps) Close() error {
 		m.Inflight,
 		m.Lost,
 		m.Pending,
+		m.SavedScratch,
+		m.SavedStrs,
 		m.Scratch,
 		m.Settings,
 		m.SyscallKinds,
@@ -502,7 +515,6 @@ type fsauditCompatPrograms struct {
 	TpSysEnterPwritev2         *ebpf.Program `ebpf:"tp_sys_enter_pwritev2"`
 	TpSysEnterWrite            *ebpf.Program `ebpf:"tp_sys_enter_write"`
 	TpSysEnterWritev           *ebpf.Program `ebpf:"tp_sys_enter_writev"`
-	TpSysExit                  *ebpf.Program `ebpf:"tp_sys_exit"`
 	TpSyscallEnter             *ebpf.Program `ebpf:"tp_syscall_enter"`
 	TpSyscallExit              *ebpf.Program `ebpf:"tp_syscall_exit"`
 	Whoami                     *ebpf.Program `ebpf:"whoami"`
@@ -550,7 +562,6 @@ func (p *fsauditCompatPrograms) Close() error {
 		p.TpSysEnterPwritev2,
 		p.TpSysEnterWrite,
 		p.TpSysEnterWritev,
-		p.TpSysExit,
 		p.TpSyscallEnter,
 		p.TpSyscallExit,
 		p.Whoami,

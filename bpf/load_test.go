@@ -54,6 +54,9 @@ func TestProgramsPassVerifier(t *testing.T) {
 					if ps.Type == ebpf.Tracing && !errors.As(err, &ve) {
 						t.Skipf("kernel refuses fentry here (proven in the kernel matrix): %v", describe(err))
 					}
+					if os.Getenv("FSAUDIT_VERIFIER_LOG") != "" && errors.As(err, &ve) {
+						t.Logf("%+v", ve)
+					}
 					t.Fatalf("%v", describe(err))
 				}
 				coll.Close()
