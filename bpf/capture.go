@@ -195,6 +195,9 @@ type point struct {
 	// attaches, the syscall point reports their operations instead, so
 	// they never stop a start, whatever the hook setting.
 	vfs bool
+	// raw, when not nil, replaces the tracepoint mode's targets where the
+	// syscall point runs a program at every call's entry and exit.
+	raw []target
 }
 
 // vfsPoint is a point on LSM path hooks, in fentry and kprobe modes.
@@ -223,12 +226,6 @@ func tracepoint(group, name string) func(*ebpf.Program) ([]link.Link, error) {
 	return func(p *ebpf.Program) ([]link.Link, error) { return one(link.Tracepoint(group, name, p, nil)) }
 }
 
-func rawTracepoint(name string) func(*ebpf.Program) ([]link.Link, error) {
-	return func(p *ebpf.Program) ([]link.Link, error) {
-		return one(link.AttachRawTracepoint(link.RawTracepointOptions{Name: name, Program: p}))
-	}
-}
-
 var points = []point{
 	{
 		name: "write",
@@ -246,22 +243,26 @@ var points = []point{
 				{"tp_sys_enter_writev", tracepoint("syscalls", "sys_enter_writev")}, {"tp_sys_enter_pwritev", tracepoint("syscalls", "sys_enter_pwritev")},
 				{"tp_sys_enter_pwritev2", tracepoint("syscalls", "sys_enter_pwritev2")}},
 		},
+		// The syscall point's entry program reports them (syscall_kinds).
+		raw: []target{},
 	},
 	{
-		// The entry and exit of each call in syscallKinds: those watched
-		// are kept at entry and reported at exit when they succeeded.
-		// Other system calls run no program of these, but the raw
-		// tracepoints' programs, which return at once unless the call is
-		// a 32-bit one (int $0x80), whose per-call tracepoints never fire.
+		// The calls in syscallKinds: those watched are kept at their entry
+		// and reported at their exit when they succeeded. One program at
+		// each end of every call (also seeing the 32-bit calls, which fire
+		// no per-call tracepoint), or, where no 32-bit call can be made,
+		// the per-call entry tracepoints and the program at every exit.
 		name: "syscalls",
 		sees: map[Mode]string{
 			ModeTracepoint: "create, truncate, rename, delete, chmod, chown, xattr, mmap_write by syscall; sendfile(2), splice(2), copy_file_range(2) writes; the same and write(2) calls through the 32-bit ABI",
 		},
 		ops: []Op{OpCreate, OpTruncate, OpRename, OpDelete, OpChmod, OpChown, OpXattr, OpMmapWrite, OpWrite, OpUtimes},
 		targets: map[Mode][]target{
-			ModeTracepoint: {{"tp_syscall_exit", syscallTracepoints("exit")}, {"tp_syscall_enter", syscallTracepoints("enter")},
-				{"compat_sys_exit", rawTracepoint("sys_exit")}, {"compat_sys_enter", rawTracepoint("sys_enter")}},
+			ModeTracepoint: {{"any_sys_exit", tracing}, {"tp_syscall_enter", syscallTracepoints("enter")}},
 		},
+		// Where 32-bit calls can be made: one program at each end of
+		// every call, which does the per-call tracepoints' work too.
+		raw: []target{{"any_sys_exit", tracing}, {"any_sys_enter", tracing}},
 	},
 	vfsPoint("create", OpCreate, "security_path_mknod", "security_path_mkdir", "security_path_symlink", "security_path_link"),
 	vfsPoint("rename", OpRename, "security_path_rename"),
@@ -341,6 +342,14 @@ type Capture struct {
 	// needed), else why not: io_uring's creates, renames, deletes ... then
 	// go unreported.
 	URingComplete error
+	// IA32 is nil when the 32-bit system calls are watched, else why
+	// not: the kernel runs no 32-bit code.
+	IA32 error
+	// RawSyscalls: the syscall point runs one program at each end of every
+	// system call (to see the 32-bit ones), which does the per-call
+	// tracepoints' work as well; else it attaches those, and one program
+	// at every call's exit.
+	RawSyscalls bool
 	// Coalescing is nil when writes are merged as Options.CoalesceWindow
 	// asks (or it asks for none), else why not: every write is then an
 	// event of its own. CloseHook is nil when the close(2) tracepoint that
@@ -469,6 +478,11 @@ func Open(opts Options) (*Capture, error) {
 		return nil, err
 	}
 	c := &Capture{Variant: variant, spec: spec, actions: actions}
+	c.IA32 = ia32Emulation()
+	if c.IA32 == nil && os.Getenv("FSAUDIT_PER_CALL_TRACEPOINTS") != "" {
+		c.IA32 = errors.New("FSAUDIT_PER_CALL_TRACEPOINTS is set: the syscall point takes the per-call tracepoints, which no 32-bit call fires")
+	}
+	c.RawSyscalls = c.IA32 == nil
 	if err := spec.LoadAndAssign(&c.maps, nil); err != nil {
 		return nil, fmt.Errorf("creating BPF maps: %w", describe(err))
 	}
@@ -673,6 +687,21 @@ func (c *Capture) watchSyscalls() error {
 			}
 		}
 	}
+	if c.RawSyscalls {
+		for nr, k := range rawKinds {
+			watch := c.actions.has(OpWrite) && writeMode == ModeTracepoint
+			if k == fsauditFsaScSC_CLOSE {
+				watch = c.co != nil
+			}
+			v := uint8(k)
+			if watch {
+				v |= scWatched
+			}
+			if err := c.maps.SyscallKinds.Put(nr, v); err != nil {
+				return fmt.Errorf("writing the watched syscalls: %w", err)
+			}
+		}
+	}
 	for nr, sc := range syscallKinds {
 		watch := false
 		for _, o := range kindOps[sc.kind] {
@@ -758,7 +787,11 @@ func (c *Capture) attach(pt point, m Mode) ([]link.Link, []*ebpf.Program, error)
 	}
 	var links []link.Link
 	var progs []*ebpf.Program
-	for _, t := range pt.targets[m] {
+	ts := pt.targets[m]
+	if m == ModeTracepoint && pt.raw != nil && c.RawSyscalls {
+		ts = pt.raw
+	}
+	for _, t := range ts {
 		if t.missing() {
 			continue
 		}

@@ -76,7 +76,9 @@ func (c *Capture) startCoalescing(window time.Duration, onError func(error)) (cl
 		p.Close()
 		return nil, fmt.Errorf("running the flush program: %w", describe(err))
 	}
-	if cp, err := c.loadProgram("tp_sys_enter_close"); err != nil {
+	if c.RawSyscalls {
+		// The syscall point's entry program sees close (syscall_kinds).
+	} else if cp, err := c.loadProgram("tp_sys_enter_close"); err != nil {
 		closeErr = err
 	} else if l, err := link.Tracepoint("syscalls", "sys_enter_close", cp, nil); err != nil {
 		cp.Close()

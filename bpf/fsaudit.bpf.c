@@ -1107,13 +1107,12 @@ int tp_sys_enter_pwritev2(struct trace_event_raw_sys_enter *ctx)
 
 /* close(fd): the window of the process's writes to that file ends; the
  * sweep reports what it merged, and drops the entry when nothing waits. */
-SEC("tracepoint/syscalls/sys_enter_close")
-int tp_sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int closed(__u64 fd)
 {
 	struct config *cfg = admit();
 	if (!cfg || !cfg->window_ns)
 		return 0;
-	struct file *file = current_fd_file(ctx->args[0]);
+	struct file *file = current_fd_file(fd);
 	if (!file || !(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))
 		return 0;
 	struct coalesce_key k = {};
@@ -1125,6 +1124,12 @@ int tp_sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	if (v->writes == 0)
 		bpf_map_delete_elem(&coalesce, &k);
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	return closed(ctx->args[0]);
 }
 
 /* Run by the agent (BPF_PROG_TEST_RUN), never attached: returns the calling
@@ -1252,6 +1257,13 @@ enum fsa_sc {
 	SC_UTIME,         /* path, utimbuf */
 	SC_IOCTL,         /* fd, cmd, arg: kept only for FICLONE, FICLONERANGE, FIDEDUPERANGE */
 	SC_ASYNC_SUBMIT,  /* io_uring_enter, io_submit: kept only so that rw_verify_area knows */
+	/* Handled at their entry only, by any_sys_enter: */
+	SC_WRITE,         /* fd, buf, count */
+	SC_PWRITE64,      /* fd, buf, count, pos */
+	SC_WRITEV,        /* fd, iovec *, vlen */
+	SC_PWRITEV,       /* fd, iovec *, vlen, pos */
+	SC_PWRITEV2,      /* fd, iovec *, vlen, pos (-1: the file's own), flags */
+	SC_CLOSE,         /* fd: a coalescing window ends */
 	SC_MAX,
 };
 
@@ -1453,8 +1465,8 @@ static __always_inline void transfer_pos(struct pending *p, struct task_struct *
 	p->pos = BPF_CORE_READ(f, f_pos);
 }
 
-/* The records of the syscalls:sys_enter_<call> and sys_exit_<call>
- * tracepoints. Unlike raw_syscalls' record, the call's number is an int, and
+/* The record of the syscalls:sys_enter_<call> tracepoints. Unlike
+ * raw_syscalls' record, the call's number is an int, and
  * an entry holds only the arguments its call takes: the verifier checks the
  * farthest direct read against each tracepoint's record, so one program
  * serving calls of one to six arguments copies them with a probe read (the
@@ -1464,13 +1476,6 @@ struct syscall_enter {
 	int nr;
 	__u32 _pad;
 	__u64 args[6];
-};
-
-struct syscall_exit {
-	__u64 common;
-	int nr;
-	__u32 _pad;
-	long ret;
 };
 
 /* Which arguments of a call are the strings it names files and attributes
@@ -1576,8 +1581,9 @@ static __always_inline int keep_pending(struct pending *p, struct task_struct *t
 	return 0;
 }
 
-/* Attached to the entry of each call in syscall_kinds, and of no other:
- * the system calls nobody watches run no program at all. */
+/* Where no 32-bit call can be made (else any_sys_enter does its work):
+ * attached to the entry of each call in syscall_kinds, and of no other, so
+ * the system calls nobody watches run no program at their entry. */
 SEC("tracepoint/syscalls/sys_enter_watched")
 int tp_syscall_enter(struct syscall_enter *ctx)
 {
@@ -2087,35 +2093,32 @@ int kprobe_security_file_truncate(struct pt_regs *regs)
 	return lsm_file_truncate((struct file *)PT_REGS_PARM1(regs), FSA_HOOK_KPROBE);
 }
 
-/* The exit of each call in syscall_kinds: the call kept at its entry is
- * reported when it succeeded. */
-SEC("tracepoint/syscalls/sys_exit_watched")
-int tp_syscall_exit(struct syscall_exit *ctx)
-{
-	return fsa_syscall_exit(ctx->ret, 0);
-}
-
-/* The exit of every system call, one program for two jobs. With VFS
- * points attached, the thread's pending VFS event, if it has one, is
- * confirmed by whatever call made it (an unlink, a rename, but also a bind
- * that made a socket file). And for the 32-bit calls (int $0x80), whose
- * syscalls:sys_exit_<call> tracepoints do not fire, a call kept at its
- * entry by compat_sys_enter is reported as the native call would be. */
-SEC("raw_tp/sys_exit")
-int compat_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+/* The exit of every system call (see any_sys_enter): the thread's pending
+ * VFS event, if it has one, is confirmed by whatever call made it (an
+ * unlink, a rename, but also a bind that made a socket file); a call kept
+ * at its entry, native or 32-bit, is reported when it succeeded. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(any_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u32 zero = 0;
 	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
-	if (cfg && cfg->lsm && !cfg->stopped) {
-		__u64 id = bpf_get_current_pid_tgid();
-		if (bpf_map_lookup_elem(&inflight, &id)) {
-			struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-			confirm(cfg, id, ctx->args[1], 0, (__u32)BPF_CORE_READ(regs, orig_ax));
-		}
-	}
-	if (!compat_call())
+	if (!cfg || cfg->stopped)
 		return 0;
-	return fsa_syscall_exit(ctx->args[1], 1);
+	__u64 nr = regs->orig_ax;
+	if (cfg->lsm) {
+		__u64 id = bpf_get_current_pid_tgid();
+		if (bpf_map_lookup_elem(&inflight, &id))
+			confirm(cfg, id, ret, 0, (__u32)nr);
+	}
+	if (compat_call())
+		return fsa_syscall_exit(ret, 1);
+	if (nr >= FSA_MAX_SYSCALL)
+		return 0;
+	__u32 n = nr;
+	__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &n);
+	if (!kind || !(*kind & FSA_SC_WATCHED) || (*kind & ~FSA_SC_WATCHED) >= SC_WRITE)
+		return 0;
+	return fsa_syscall_exit(ret, 0);
 }
 
 #define FSA_FALLOC_KEEP_SIZE 0x01
@@ -2643,20 +2646,15 @@ static __always_inline __u64 compat_iov_bytes(__u64 vec, __u64 vlen, __u16 *flag
 	return total;
 }
 
-SEC("raw_tp/sys_enter")
-int compat_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline int compat_enter(struct pt_regs *regs, __u32 nr)
 {
-	if (!compat_call())
-		return 0;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u32 nr = ctx->args[1];
 	if (nr >= FSA_MAX_COMPAT)
 		return 0;
 	struct compat_kind *ck = bpf_map_lookup_elem(&compat_kinds, &nr);
 	if (!ck || (!ck->kind && ck->conv < CV_WRITE))
 		return 0;
 	struct compat_kind k = *ck;
-	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
 	__u64 a[6];
 	a[0] = (__u32)BPF_CORE_READ(regs, bx);
 	a[1] = (__u32)BPF_CORE_READ(regs, cx);
@@ -2728,4 +2726,72 @@ int compat_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	for (int i = 0; i < 6; i++)
 		p.args[i] = a[i];
 	return keep_pending(&p, task);
+}
+
+/* ---- One program at each end of every system call ----
+ *
+ * Where a process can make 32-bit calls, which fire no per-call
+ * tracepoint, these two programs run at every system call's entry and exit
+ * to see them. They then take over the per-call tracepoints' work as well,
+ * for the native calls, by syscall_kinds: the writes where the write point
+ * is on tracepoints, the calls the syscall point keeps, close for the
+ * coalescing windows. No per-call tracepoint is attached then: every call
+ * pays two programs' dispatch and no more (the kernel's per-call
+ * tracepoints add a dispatch of their own, with a copy of the arguments,
+ * on each call they watch, and a check on every call). */
+
+/* A native write of the write(2) family, at its entry. */
+static __always_inline int native_write(struct pt_regs *regs, __u8 kind)
+{
+	struct config *cfg = admit_write();
+	if (!cfg)
+		return 0;
+	struct file *file = current_fd_file(regs->di);
+	__u16 flags = 0;
+	__u64 bytes = regs->dx;
+	__s64 pos = -1;
+	switch (kind) {
+	case SC_PWRITE64:
+		pos = regs->r10;
+		break;
+	case SC_WRITEV:
+		bytes = iov_bytes((const struct iovec *)regs->si, regs->dx, &flags);
+		break;
+	case SC_PWRITEV:
+	case SC_PWRITEV2: /* an offset of -1 means the file's own position */
+		bytes = iov_bytes((const struct iovec *)regs->si, regs->dx, &flags);
+		pos = regs->r10;
+		break;
+	default:
+		break;
+	}
+	return emit_write(cfg, file, bytes, pos, flags, FSA_HOOK_TRACEPOINT);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(any_sys_enter, struct pt_regs *regs, long id)
+{
+	if (compat_call())
+		return compat_enter(regs, id);
+	if ((__u64)id >= FSA_MAX_SYSCALL)
+		return 0;
+	__u32 nr = id;
+	__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &nr);
+	if (!kind || !(*kind & FSA_SC_WATCHED))
+		return 0;
+	__u8 k = *kind & ~FSA_SC_WATCHED;
+	if (k == SC_CLOSE)
+		return closed(regs->di);
+	if (k >= SC_WRITE)
+		return native_write(regs, k);
+	if (!admit())
+		return 0;
+	struct pending p = {.kind = k, .pos = -1};
+	p.args[0] = regs->di;
+	p.args[1] = regs->si;
+	p.args[2] = regs->dx;
+	p.args[3] = regs->r10;
+	p.args[4] = regs->r8;
+	p.args[5] = regs->r9;
+	return keep_pending(&p, (struct task_struct *)bpf_get_current_task());
 }

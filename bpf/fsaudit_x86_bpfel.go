@@ -174,7 +174,13 @@ const (
 	fsauditFsaScSC_UTIME           fsauditFsaSc = 45
 	fsauditFsaScSC_IOCTL           fsauditFsaSc = 46
 	fsauditFsaScSC_ASYNC_SUBMIT    fsauditFsaSc = 47
-	fsauditFsaScSC_MAX             fsauditFsaSc = 48
+	fsauditFsaScSC_WRITE           fsauditFsaSc = 48
+	fsauditFsaScSC_PWRITE64        fsauditFsaSc = 49
+	fsauditFsaScSC_WRITEV          fsauditFsaSc = 50
+	fsauditFsaScSC_PWRITEV         fsauditFsaSc = 51
+	fsauditFsaScSC_PWRITEV2        fsauditFsaSc = 52
+	fsauditFsaScSC_CLOSE           fsauditFsaSc = 53
+	fsauditFsaScSC_MAX             fsauditFsaSc = 54
 )
 
 type fsauditInflight struct {
@@ -243,8 +249,8 @@ const (
 	fsauditMapSettings                    = "settings"
 	fsauditMapSyscallKinds                = "syscall_kinds"
 	fsauditMapWalks                       = "walks"
-	fsauditProgCompatSysEnter             = "compat_sys_enter"
-	fsauditProgCompatSysExit              = "compat_sys_exit"
+	fsauditProgAnySysEnter                = "any_sys_enter"
+	fsauditProgAnySysExit                 = "any_sys_exit"
 	fsauditProgFentryRwVerifyArea         = "fentry_rw_verify_area"
 	fsauditProgFentrySecurityFileTruncate = "fentry_security_file_truncate"
 	fsauditProgFentrySecurityPathChmod    = "fentry_security_path_chmod"
@@ -284,7 +290,6 @@ const (
 	fsauditProgTpSysEnterWrite            = "tp_sys_enter_write"
 	fsauditProgTpSysEnterWritev           = "tp_sys_enter_writev"
 	fsauditProgTpSyscallEnter             = "tp_syscall_enter"
-	fsauditProgTpSyscallExit              = "tp_syscall_exit"
 	fsauditProgWhoami                     = "whoami"
 )
 
@@ -330,8 +335,8 @@ type fsauditSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type fsauditProgramSpecs struct {
-	CompatSysEnter             *ebpf.ProgramSpec `ebpf:"compat_sys_enter"`
-	CompatSysExit              *ebpf.ProgramSpec `ebpf:"compat_sys_exit"`
+	AnySysEnter                *ebpf.ProgramSpec `ebpf:"any_sys_enter"`
+	AnySysExit                 *ebpf.ProgramSpec `ebpf:"any_sys_exit"`
 	FentryRwVerifyArea         *ebpf.ProgramSpec `ebpf:"fentry_rw_verify_area"`
 	FentrySecurityFileTruncate *ebpf.ProgramSpec `ebpf:"fentry_security_file_truncate"`
 	FentrySecurityPathChmod    *ebpf.ProgramSpec `ebpf:"fentry_security_path_chmod"`
@@ -371,7 +376,6 @@ type fsauditProgramSpecs struct {
 	TpSysEnterWrite            *ebpf.ProgramSpec `ebpf:"tp_sys_enter_write"`
 	TpSysEnterWritev           *ebpf.ProgramSpec `ebpf:"tp_sys_enter_writev"`
 	TpSyscallEnter             *ebpf.ProgramSpec `ebpf:"tp_syscall_enter"`
-	TpSyscallExit              *ebpf.ProgramSpec `ebpf:"tp_syscall_exit"`
 	Whoami                     *ebpf.ProgramSpec `ebpf:"whoami"`
 }
 
@@ -475,8 +479,8 @@ type fsauditVariables struct {
 //
 // It can be passed to loadFsauditObjects or ebpf.CollectionSpec.LoadAndAssign.
 type fsauditPrograms struct {
-	CompatSysEnter             *ebpf.Program `ebpf:"compat_sys_enter"`
-	CompatSysExit              *ebpf.Program `ebpf:"compat_sys_exit"`
+	AnySysEnter                *ebpf.Program `ebpf:"any_sys_enter"`
+	AnySysExit                 *ebpf.Program `ebpf:"any_sys_exit"`
 	FentryRwVerifyArea         *ebpf.Program `ebpf:"fentry_rw_verify_area"`
 	FentrySecurityFileTruncate *ebpf.Program `ebpf:"fentry_security_file_truncate"`
 	FentrySecurityPathChmod    *ebpf.Program `ebpf:"fentry_security_path_chmod"`
@@ -516,14 +520,13 @@ type fsauditPrograms struct {
 	TpSysEnterWrite            *ebpf.Program `ebpf:"tp_sys_enter_write"`
 	TpSysEnterWritev           *ebpf.Program `ebpf:"tp_sys_enter_writev"`
 	TpSyscallEnter             *ebpf.Program `ebpf:"tp_syscall_enter"`
-	TpSyscallExit              *ebpf.Program `ebpf:"tp_syscall_exit"`
 	Whoami                     *ebpf.Program `ebpf:"whoami"`
 }
 
 func (p *fsauditPrograms) Close() error {
 	return _FsauditClose(
-		p.CompatSysEnter,
-		p.CompatSysExit,
+		p.AnySysEnter,
+		p.AnySysExit,
 		p.FentryRwVerifyArea,
 		p.FentrySecurityFileTruncate,
 		p.FentrySecurityPathChmod,
@@ -563,7 +566,6 @@ func (p *fsauditPrograms) Close() error {
 		p.TpSysEnterWrite,
 		p.TpSysEnterWritev,
 		p.TpSyscallEnter,
-		p.TpSyscallExit,
 		p.Whoami,
 	)
 }

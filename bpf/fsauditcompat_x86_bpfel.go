@@ -174,7 +174,13 @@ const (
 	fsauditCompatFsaScSC_UTIME           fsauditCompatFsaSc = 45
 	fsauditCompatFsaScSC_IOCTL           fsauditCompatFsaSc = 46
 	fsauditCompatFsaScSC_ASYNC_SUBMIT    fsauditCompatFsaSc = 47
-	fsauditCompatFsaScSC_MAX             fsauditCompatFsaSc = 48
+	fsauditCompatFsaScSC_WRITE           fsauditCompatFsaSc = 48
+	fsauditCompatFsaScSC_PWRITE64        fsauditCompatFsaSc = 49
+	fsauditCompatFsaScSC_WRITEV          fsauditCompatFsaSc = 50
+	fsauditCompatFsaScSC_PWRITEV         fsauditCompatFsaSc = 51
+	fsauditCompatFsaScSC_PWRITEV2        fsauditCompatFsaSc = 52
+	fsauditCompatFsaScSC_CLOSE           fsauditCompatFsaSc = 53
+	fsauditCompatFsaScSC_MAX             fsauditCompatFsaSc = 54
 )
 
 type fsauditCompatInflight struct {
@@ -243,8 +249,8 @@ const (
 	fsauditCompatMapSettings                    = "settings"
 	fsauditCompatMapSyscallKinds                = "syscall_kinds"
 	fsauditCompatMapWalks                       = "walks"
-	fsauditCompatProgCompatSysEnter             = "compat_sys_enter"
-	fsauditCompatProgCompatSysExit              = "compat_sys_exit"
+	fsauditCompatProgAnySysEnter                = "any_sys_enter"
+	fsauditCompatProgAnySysExit                 = "any_sys_exit"
 	fsauditCompatProgFentryRwVerifyArea         = "fentry_rw_verify_area"
 	fsauditCompatProgFentrySecurityFileTruncate = "fentry_security_file_truncate"
 	fsauditCompatProgFentrySecurityPathChmod    = "fentry_security_path_chmod"
@@ -284,7 +290,6 @@ const (
 	fsauditCompatProgTpSysEnterWrite            = "tp_sys_enter_write"
 	fsauditCompatProgTpSysEnterWritev           = "tp_sys_enter_writev"
 	fsauditCompatProgTpSyscallEnter             = "tp_syscall_enter"
-	fsauditCompatProgTpSyscallExit              = "tp_syscall_exit"
 	fsauditCompatProgWhoami                     = "whoami"
 )
 
@@ -330,8 +335,8 @@ type fsauditCompatSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type fsauditCompatProgramSpecs struct {
-	CompatSysEnter             *ebpf.ProgramSpec `ebpf:"compat_sys_enter"`
-	CompatSysExit              *ebpf.ProgramSpec `ebpf:"compat_sys_exit"`
+	AnySysEnter                *ebpf.ProgramSpec `ebpf:"any_sys_enter"`
+	AnySysExit                 *ebpf.ProgramSpec `ebpf:"any_sys_exit"`
 	FentryRwVerifyArea         *ebpf.ProgramSpec `ebpf:"fentry_rw_verify_area"`
 	FentrySecurityFileTruncate *ebpf.ProgramSpec `ebpf:"fentry_security_file_truncate"`
 	FentrySecurityPathChmod    *ebpf.ProgramSpec `ebpf:"fentry_security_path_chmod"`
@@ -371,7 +376,6 @@ type fsauditCompatProgramSpecs struct {
 	TpSysEnterWrite            *ebpf.ProgramSpec `ebpf:"tp_sys_enter_write"`
 	TpSysEnterWritev           *ebpf.ProgramSpec `ebpf:"tp_sys_enter_writev"`
 	TpSyscallEnter             *ebpf.ProgramSpec `ebpf:"tp_syscall_enter"`
-	TpSyscallExit              *ebpf.ProgramSpec `ebpf:"tp_syscall_exit"`
 	Whoami                     *ebpf.ProgramSpec `ebpf:"whoami"`
 }
 
@@ -475,8 +479,8 @@ type fsauditCompatVariables struct {
 //
 // It can be passed to loadFsauditCompatObjects or ebpf.CollectionSpec.LoadAndAssign.
 type fsauditCompatPrograms struct {
-	CompatSysEnter             *ebpf.Program `ebpf:"compat_sys_enter"`
-	CompatSysExit              *ebpf.Program `ebpf:"compat_sys_exit"`
+	AnySysEnter                *ebpf.Program `ebpf:"any_sys_enter"`
+	AnySysExit                 *ebpf.Program `ebpf:"any_sys_exit"`
 	FentryRwVerifyArea         *ebpf.Program `ebpf:"fentry_rw_verify_area"`
 	FentrySecurityFileTruncate *ebpf.Program `ebpf:"fentry_security_file_truncate"`
 	FentrySecurityPathChmod    *ebpf.Program `ebpf:"fentry_security_path_chmod"`
@@ -516,14 +520,13 @@ type fsauditCompatPrograms struct {
 	TpSysEnterWrite            *ebpf.Program `ebpf:"tp_sys_enter_write"`
 	TpSysEnterWritev           *ebpf.Program `ebpf:"tp_sys_enter_writev"`
 	TpSyscallEnter             *ebpf.Program `ebpf:"tp_syscall_enter"`
-	TpSyscallExit              *ebpf.Program `ebpf:"tp_syscall_exit"`
 	Whoami                     *ebpf.Program `ebpf:"whoami"`
 }
 
 func (p *fsauditCompatPrograms) Close() error {
 	return _FsauditCompatClose(
-		p.CompatSysEnter,
-		p.CompatSysExit,
+		p.AnySysEnter,
+		p.AnySysExit,
 		p.FentryRwVerifyArea,
 		p.FentrySecurityFileTruncate,
 		p.FentrySecurityPathChmod,
@@ -563,7 +566,6 @@ func (p *fsauditCompatPrograms) Close() error {
 		p.TpSysEnterWrite,
 		p.TpSysEnterWritev,
 		p.TpSyscallEnter,
-		p.TpSyscallExit,
 		p.Whoami,
 	)
 }

@@ -2,7 +2,9 @@ package bpf
 
 import (
 	"errors"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -71,13 +73,17 @@ func TestProgramSections(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, pt := range points {
-		for mode, targets := range pt.targets {
+		all := maps.Clone(pt.targets)
+		if pt.raw != nil {
+			all[ModeTracepoint] = append(slices.Clone(all[ModeTracepoint]), pt.raw...)
+		}
+		for mode, targets := range all {
 			for _, tg := range targets {
 				ps, ok := spec.Programs[tg.prog]
 				if !ok {
 					t.Fatalf("%s/%s: program %s missing", pt.name, mode, tg.prog)
 				}
-				prefixes := map[Mode][]string{ModeFentry: {"fentry/"}, ModeKprobe: {"kprobe/"}, ModeTracepoint: {"tracepoint/syscalls/", "tracepoint/raw_syscalls/", "raw_tp/sys_"}}[mode]
+				prefixes := map[Mode][]string{ModeFentry: {"fentry/"}, ModeKprobe: {"kprobe/"}, ModeTracepoint: {"tracepoint/syscalls/", "tp_btf/sys_"}}[mode]
 				ok = false
 				for _, prefix := range prefixes {
 					ok = ok || strings.HasPrefix(ps.SectionName, prefix)

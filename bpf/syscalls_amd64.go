@@ -55,3 +55,16 @@ var syscallKinds = map[uint32]syscallKind{
 	unix.SYS_IO_URING_ENTER:  {fsauditFsaScSC_ASYNC_SUBMIT, "io_uring_enter"},
 	unix.SYS_IO_SUBMIT:       {fsauditFsaScSC_ASYNC_SUBMIT, "io_submit"},
 }
+
+// rawKinds are the calls that the syscall point's entry program handles
+// itself when it runs at every call (Capture.RawSyscalls), in place of
+// their own tracepoints' programs: the write point's, and close's for the
+// coalescing windows.
+var rawKinds = map[uint32]fsauditFsaSc{
+	unix.SYS_WRITE:    fsauditFsaScSC_WRITE,
+	unix.SYS_PWRITE64: fsauditFsaScSC_PWRITE64,
+	unix.SYS_WRITEV:   fsauditFsaScSC_WRITEV,
+	unix.SYS_PWRITEV:  fsauditFsaScSC_PWRITEV,
+	unix.SYS_PWRITEV2: fsauditFsaScSC_PWRITEV2,
+	unix.SYS_CLOSE:    fsauditFsaScSC_CLOSE,
+}

@@ -147,6 +147,8 @@ type AgentConfig struct {
 	Wrap []string
 	// Attr starts the agent in namespaces of its own, and the like.
 	Attr *syscall.SysProcAttr
+	// Env adds to the agent's environment.
+	Env []string
 }
 
 // StartAgent runs the agent with a config for cfg and returns once it
@@ -201,7 +203,7 @@ path = %q
 	if len(cfg.Wrap) > 0 {
 		a.cmd = exec.Command(cfg.Wrap[0], append(cfg.Wrap[1:], bin, "run", "--config", conf)...)
 	}
-	a.cmd.Env = append(os.Environ(), "FSAUDIT_BPF_OBJECT="+cfg.Object)
+	a.cmd.Env = append(append(os.Environ(), "FSAUDIT_BPF_OBJECT="+cfg.Object), cfg.Env...)
 	a.cmd.SysProcAttr = cfg.Attr
 	stderr, err := a.cmd.StderrPipe()
 	if err != nil {

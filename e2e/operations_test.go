@@ -177,12 +177,22 @@ func diffLines(want, got []string) (missing, extra []string) {
 // reported never.
 func TestFileOperations(t *testing.T) {
 	requireRoot(t)
-	for _, obj := range objects(t) {
+	objs := objects(t)
+	for _, obj := range objs {
 		t.Run(obj, func(t *testing.T) { fileOperations(t, obj) })
 	}
+	// Where the syscall point runs one program at each end of every call
+	// (to see the 32-bit ones), the per-call tracepoints it takes elsewhere
+	// (a kernel that runs no 32-bit code) are proven here, forced.
+	t.Run("per-call", func(t *testing.T) {
+		a := fileOperations(t, objs[0], "FSAUDIT_PER_CALL_TRACEPOINTS=1")
+		if !strings.Contains(a.Log(), "FSAUDIT_PER_CALL_TRACEPOINTS is set") {
+			t.Errorf("the agent did not take the per-call tracepoints:\n%s", a.Log())
+		}
+	})
 }
 
-func fileOperations(t *testing.T, object string) {
+func fileOperations(t *testing.T, object string, env ...string) *Agent {
 	w := tmpDir(t, "fsaudit-ops-", 0o755)
 	must := func(err error) {
 		t.Helper()
@@ -202,7 +212,7 @@ func fileOperations(t *testing.T, object string) {
 	must(err)
 	defer unix.Close(subfd)
 
-	agent := StartAgent(t, AgentConfig{Include: []string{w}, Sink: filepath.Join(t.TempDir(), "audit.jsonl"), Object: object, Actions: allActions})
+	agent := StartAgent(t, AgentConfig{Include: []string{w}, Sink: filepath.Join(t.TempDir(), "audit.jsonl"), Object: object, Actions: allActions, Env: env})
 	users := names(t, "/etc/passwd")
 	groups := names(t, "/etc/group")
 	me := selfComm(t)
@@ -363,4 +373,5 @@ func fileOperations(t *testing.T, object string) {
 	logSummary(t, records, w)
 	checkHooks(t, records, modes)
 	checkChanges(t, records, wants, w)
+	return agent
 }

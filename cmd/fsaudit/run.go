@@ -216,6 +216,9 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 	} else if capture.CloseHook != nil {
 		log.Warn().Str("error", oneLine(capture.CloseHook)).Msg("close(2) tracepoint did not attach: merged writes are reported when their window ends, not at close")
 	}
+	if capture.IA32 != nil {
+		log.Info().Err(capture.IA32).Msg("32-bit system calls not watched: no process can make them")
+	}
 	if capture.URingComplete != nil {
 		log.Warn().Err(capture.URingComplete).Msg("io_uring completion tracepoint did not attach: creates, renames, deletes ... done through io_uring go unaudited")
 	}
