@@ -1521,6 +1521,8 @@ static __always_inline int save_strings(__u64 id, __u64 *a, __u32 strs)
 		return -1;
 	__u32 i = low_bit(strs);
 	__u32 j = low_bit(strs & ~(1u << i));
+	if ((i >= 6 || !a[i & 7]) && (j >= 6 || !a[j & 7]))
+		return -1; /* no string given (futimens' NULL path) */
 	s->ptr[0] = s->ptr[1] = 0;
 	s->len[0] = s->len[1] = -1;
 	if (i < 6) {
