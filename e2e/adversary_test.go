@@ -962,16 +962,27 @@ func TestAdversaryBindMount(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(dir, 0o777)
-	for _, f := range []string{"b-write", "b-mv", "b-rm", "p-write", "f-write", "c-write"} {
+	for _, f := range []string{"b-write", "b-mv", "b-rm", "p-write", "f-write", "c-write", "h-mv", "h-rm"} {
 		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o666); err != nil {
 			t.Fatal(err)
 		}
 		os.Chown(filepath.Join(dir, f), 65534, 65534)
 	}
+	// A bind mount the administrator made in the host's namespace: the
+	// user's changes by path through it are named where the host has the
+	// files in every mode (in tracepoint mode from the host's mount table).
+	hostAlt := tmpDir(t, "fsaudit-bindhost-", 0o755)
+	if err := unix.Mount(dir, hostAlt, "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind mount in the host's namespace: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(hostAlt, unix.MNT_DETACH) })
 	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
 	agent := StartAgent(t, AgentConfig{Include: []string{dir}, Sink: sinkPath,
 		Actions: []string{"write", "create", "rename", "delete"}})
 	bb := busyboxPath(t)
+	viaHost := exec.Command(bb, "sh", "-c", fmt.Sprintf("%[1]s mv %[2]s/h-mv %[2]s/h-moved && %[1]s rm %[2]s/h-rm", bb, hostAlt))
+	viaHost.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
+	runCmd(t, viaHost)
 	script := fmt.Sprintf(`set -e
 %[1]s mkdir -p %[2]s/d %[2]s/p %[2]s/f
 %[1]s mount --bind %[3]s %[2]s/d
@@ -1007,6 +1018,8 @@ echo new > %[2]s/d/b-new
 		{"rename", dir + "/b-mv", alt + "/d/b-mv", true},
 		{"delete", dir + "/b-rm", alt + "/d/b-rm", true},
 		{"write", dir + "/c-write", dir + "/c-write", false},
+		{"rename", dir + "/h-mv", hostAlt + "/h-mv", false},
+		{"delete", dir + "/h-rm", hostAlt + "/h-rm", false},
 	}
 	for _, c := range changes {
 		if c.pathNamed && *agentHook == "tracepoint" {

@@ -26,6 +26,7 @@ type Enricher struct {
 	meta    *Metadata
 	clock   Clock
 	mntNS   uint32 // the agent's mount namespace
+	hostNS  uint32 // the host's (its init's), whose mounts only root changes
 	mounts  *hostMounts
 	// resolver follows symbolic links in paths named by a string, as the
 	// agent sees them, refusing any way through /proc (which would be the
@@ -87,11 +88,39 @@ func New(o Options) (*Enricher, error) {
 		meta:    o.Metadata,
 		mntNS:   uint32(ns.Ino),
 		mounts:  newHostMounts(hostMountinfo()),
+		hostNS:  hostMountNS(uint32(ns.Ino)),
 		// A second: far beyond any local lookup, even on a loaded or
 		// emulated machine, and still short for a mount that hangs.
 		resolver:      newResolver(evalOutsideProc, 4, time.Second),
 		magicResolver: newResolver(filepath.EvalSymlinks, 4, time.Second),
 	}, nil
+}
+
+// hostMountNS is the host's mount namespace: its init's, else the agent's.
+func hostMountNS(agent uint32) uint32 {
+	var st unix.Stat_t
+	if unix.Stat("/proc/1/ns/mnt", &st) != nil {
+		return agent
+	}
+	return uint32(st.Ino)
+}
+
+// givenHostView is the host's view of a path named by a string that a
+// writer of the host's mount namespace gave, when the string went through
+// a bind mount of a directory (which only root makes there): the kernel
+// walked none of its mounts. host is the view so far.
+func (x *Enricher) givenHostView(ev *bpf.Event, flags bpf.Flags, p Path, host string) string {
+	if flags&bpf.FlagGiven == 0 || p.Truncated || p.Unresolved || ev.MntNS != x.hostNS {
+		return host
+	}
+	view := host
+	if view == "" {
+		view = p.Full
+	}
+	if c := x.mounts.canonical(view); c != "" && c != p.Full {
+		return c
+	}
+	return host
 }
 
 // hostMountinfo is the host's mount table: its init's, which a container
@@ -138,6 +167,7 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) filter.Paths {
 	} else if view != "" {
 		hostPath = view
 	}
+	hostPath = x.givenHostView(ev, ev.Flags, p, hostPath)
 	*r = record.Record{
 		Time:   x.clock.Wall(ev.KernelTime),
 		Action: ev.Op.String(),
@@ -322,6 +352,7 @@ func (x *Enricher) fillAction(ev *bpf.Event, r *record.Record, names *Names, pat
 		} else if view != "" {
 			a.TargetHostPath = view
 		}
+		a.TargetHostPath = x.givenHostView(ev, ev.TargetFlags, t, a.TargetHostPath)
 		a.PathTruncated = a.PathTruncated || t.Truncated
 		a.PathUnresolved = a.PathUnresolved || t.Unresolved
 		paths.Target, paths.HasTarget, paths.TargetHost = filterPath(t), true, a.TargetHostPath

@@ -19,6 +19,7 @@ import (
 type hostMounts struct {
 	mountinfo string // the host's mount table
 	mu        sync.Mutex
+	all       []mountLine // in the table's order: a later mount on the same point is on top
 	byDev     map[uint32][]mountLine
 	read      time.Time
 }
@@ -52,18 +53,54 @@ func kernelDev(s string) (uint32, bool) {
 func (h *hostMounts) lines(dev uint32) []mountLine {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	now := time.Now()
-	age := now.Sub(h.read)
+	age := time.Since(h.read)
 	if _, ok := h.byDev[dev]; (!ok && age >= mountsReread) || age >= mountsMaxAge {
-		byDev := map[uint32][]mountLine{}
-		for _, l := range readMountinfo(h.mountinfo) {
-			if d, ok := kernelDev(l.dev); ok {
-				byDev[d] = append(byDev[d], l)
-			}
-		}
-		h.byDev, h.read = byDev, now
+		h.reread()
 	}
 	return h.byDev[dev]
+}
+
+// reread reads the table again; h.mu is held.
+func (h *hostMounts) reread() {
+	byDev := map[uint32][]mountLine{}
+	all := readMountinfo(h.mountinfo)
+	for _, l := range all {
+		if d, ok := kernelDev(l.dev); ok {
+			byDev[d] = append(byDev[d], l)
+		}
+	}
+	h.all, h.byDev, h.read = all, byDev, time.Now()
+}
+
+// canonical is the host's path of p (a path in the host's view) when p
+// lies in a bind mount of a directory: the path through the host mount
+// that shows the most of that file system. "" when p is that path already.
+func (h *hostMounts) canonical(p string) string {
+	h.mu.Lock()
+	if time.Since(h.read) >= mountsReread {
+		h.reread()
+	}
+	all := h.all
+	h.mu.Unlock()
+	var m *mountLine
+	for i := range all {
+		if underDir(p, all[i].mountPoint) && (m == nil || len(all[i].mountPoint) >= len(m.mountPoint)) {
+			m = &all[i]
+		}
+	}
+	if m == nil || m.root == "/" {
+		return "" // a whole file system
+	}
+	dev, ok := kernelDev(m.dev)
+	if !ok {
+		return ""
+	}
+	rest := strings.TrimPrefix(p, strings.TrimSuffix(m.mountPoint, "/"))
+	host, ok := h.hostPath(dev, path.Join(m.root, rest))
+	if !ok || host == p {
+		return ""
+	}
+	return host
 }
 
 // hostPath is the host's path of fsPath (a path from the root of the file

@@ -82,3 +82,30 @@ func TestHostMountsPath(t *testing.T) {
 		}
 	}
 }
+
+func TestHostMountsCanonical(t *testing.T) {
+	info := filepath.Join(t.TempDir(), "mountinfo")
+	lines := "" +
+		"22 1 8:1 / / rw - ext4 /dev/sda1 rw\n" +
+		"30 22 8:1 /etc /srv/etc rw - ext4 /dev/sda1 rw\n" +
+		"31 22 8:2 / /home rw - ext4 /dev/sda2 rw\n" +
+		"32 22 8:2 / /mnt/home rw - ext4 /dev/sda2 rw\n" +
+		"33 22 0:40 / /srv/over rw - tmpfs tmpfs rw\n" +
+		"34 33 8:1 /var/lib /srv/over rw - ext4 /dev/sda1 rw\n"
+	if err := os.WriteFile(info, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newHostMounts(info)
+	for _, tc := range []struct{ p, want string }{
+		{"/srv/etc/cron.d/x", "/etc/cron.d/x"},
+		{"/srv/etc", "/etc"},
+		{"/etc/cron.d/x", ""},                   // the file system's own mount
+		{"/mnt/home/ann/f", ""},                 // a whole file system, mounted twice: left as it is
+		{"/srv/over/dpkg/x", "/var/lib/dpkg/x"}, // the mount on top
+		{"/srv/etcetera/x", ""},
+	} {
+		if got := h.canonical(tc.p); got != tc.want {
+			t.Errorf("canonical(%q) = %q, want %q", tc.p, got, tc.want)
+		}
+	}
+}
