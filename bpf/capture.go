@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -388,21 +389,27 @@ type sharedMaps struct {
 	CoalesceStats  *ebpf.Map `ebpf:"coalesce_stats"`
 	SavedStrs      *ebpf.Map `ebpf:"saved_strs"`
 	SavedScratch   *ebpf.Map `ebpf:"saved_scratch"`
+	UserMounts     *ebpf.Map `ebpf:"user_mounts"`
+	UserLinks      *ebpf.Map `ebpf:"user_links"`
+	TaintFull      *ebpf.Map `ebpf:"taint_full"`
 }
 
-func (m *sharedMaps) replacements() map[string]*ebpf.Map {
-	return map[string]*ebpf.Map{
-		"events": m.Events, "scratch": m.Scratch, "settings": m.Settings,
-		"excluded_comms": m.ExcludedComms, "excluded_uids": m.ExcludedUIDs, "excluded_exes": m.ExcludedExes, "compat_kinds": m.CompatKinds, "lost": m.Lost, "walks": m.Walks,
-		"audited_cgroups": m.AuditedCgroups, "syscall_kinds": m.SyscallKinds, "pending": m.Pending,
-		"inflight": m.Inflight, "coalesce": m.Coalesce, "coalesce_stats": m.CoalesceStats,
-		"saved_strs": m.SavedStrs, "saved_scratch": m.SavedScratch,
+// fields are the maps by their names in the object (the ebpf tags).
+func (m *sharedMaps) fields() map[string]*ebpf.Map {
+	out := map[string]*ebpf.Map{}
+	v := reflect.ValueOf(m).Elem()
+	for i := range v.NumField() {
+		if name := v.Type().Field(i).Tag.Get("ebpf"); name != "" {
+			out[name] = v.Field(i).Interface().(*ebpf.Map)
+		}
 	}
+	return out
 }
+
+func (m *sharedMaps) replacements() map[string]*ebpf.Map { return m.fields() }
 
 func (m *sharedMaps) close() {
-	for _, x := range []*ebpf.Map{m.Events, m.Scratch, m.Settings, m.ExcludedComms, m.ExcludedUIDs, m.ExcludedExes, m.CompatKinds, m.Lost, m.Walks, m.AuditedCgroups, m.SyscallKinds, m.Pending, m.Inflight,
-		m.Coalesce, m.CoalesceStats, m.SavedStrs, m.SavedScratch} {
+	for _, x := range m.fields() {
 		if x != nil {
 			x.Close()
 		}
@@ -710,7 +717,7 @@ func (c *Capture) watchSyscalls() error {
 		if sc.kind == fsauditFsaScSC_ASYNC_SUBMIT {
 			watch = c.actions.has(OpWrite) && (writeMode == ModeFentry || writeMode == ModeKprobe)
 		}
-		v := uint8(sc.kind)
+		v := uint8(sc.kind) | tracked(sc.kind)
 		if watch {
 			v |= scWatched
 		}
@@ -718,11 +725,16 @@ func (c *Capture) watchSyscalls() error {
 			return fmt.Errorf("writing the watched syscalls: %w", err)
 		}
 	}
+	for nr, k := range trackKinds {
+		if err := c.maps.SyscallKinds.Put(nr, uint8(k)|scTrack); err != nil {
+			return fmt.Errorf("writing the tracked syscalls: %w", err)
+		}
+	}
 	// The same for the 32-bit calls, by their i386 numbers; their writes
 	// only where the write point is on tracepoints (vfs_write sees them
 	// otherwise).
 	for nr, cc := range compatKinds {
-		v := fsauditCompatKind{Kind: uint8(cc.kind), Conv: cc.conv}
+		v := fsauditCompatKind{Kind: uint8(cc.kind) | tracked(cc.kind), Conv: cc.conv}
 		if cc.conv >= cvWrite {
 			if !c.actions.has(OpWrite) || writeMode != ModeTracepoint {
 				v.Conv = cvSame
@@ -776,8 +788,23 @@ func (c *Capture) watchSyscalls() error {
 	return nil
 }
 
-// scWatched marks a syscall whose entry and exit the syscall point keeps.
-const scWatched = 0x80
+// scWatched marks a syscall whose entry and exit the syscall point keeps;
+// scTrack one whose success the exit program notes, watched or not
+// (FSA_SC_TRACK: the users who made hard links, the mount namespaces whose
+// mounts a user changed), for what a path string cannot tell.
+const (
+	scWatched = 0x80
+	scTrack   = 0x40
+)
+
+// tracked is scTrack for the calls that make hard links or mounts.
+func tracked(k fsauditFsaSc) uint8 {
+	switch k {
+	case fsauditFsaScSC_LINK, fsauditFsaScSC_LINKAT, fsauditFsaScSC_MOUNT:
+		return scTrack
+	}
+	return 0
+}
 
 // attach loads the programs of one point in one mode and attaches them all,
 // or none.

@@ -232,7 +232,21 @@ type Event struct {
 	// Links is the inode's link count (i_nlink) when the event has the
 	// inode: more than one, and the file has other names, anywhere.
 	Links uint32
+	// Taint says, for a path named by a string, what its writer may have
+	// done that the string cannot tell: TaintMounts, TaintLinks.
+	Taint uint16
 }
+
+// Taints of a path string (enum fsa_taint).
+const (
+	// TaintMounts: a user (not root) changed the mounts of the writer's
+	// mount namespace; a bind mount may have given an audited directory
+	// the name the string spells, and no mount in a string is walked.
+	TaintMounts = 1
+	// TaintLinks: the writer's user made hard links; the file the string
+	// names may have other names.
+	TaintLinks = 2
+)
 
 // MountView is where a walked path entered the file's own mount.
 type MountView struct {
@@ -363,6 +377,7 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 		ExecID:        raw.ExecId,
 		Generation:    raw.Generation,
 		Links:         raw.Nlink,
+		Taint:         raw.Taint,
 	}
 	e.TargetMount = MountView{Off: -1}
 	if targetLen > 0 {

@@ -154,6 +154,8 @@ struct event {
 	__u16 target_mnt_off;   /* as mnt_off and alias_len, for the target, counted from its start */
 	__u16 target_alias_len;
 	__u32 nlink;        /* the inode's links (i_nlink) */
+	__u16 taint;        /* a path named by a string: enum fsa_taint of its writer */
+	__u16 _pad3;
 	char comm[FSA_COMM_LEN];
 	__u8 path[FSA_PATH_BUF];
 	__u8 args[FSA_ARGS_MAX]; /* exec: argv, each ending in a NUL; sent only by exec events */
@@ -723,6 +725,7 @@ static __always_inline void start(struct event *e, struct task_struct *task, __u
 	e->target_mnt_off = FSA_NO_MOUNT;
 	e->target_alias_len = 0;
 	e->nlink = 0;
+	e->taint = 0;
 	e->target_flags = 0;
 	e->end_ns = 0;
 	e->writes = 0;
@@ -1264,6 +1267,7 @@ enum fsa_sc {
 	SC_PWRITEV,       /* fd, iovec *, vlen, pos */
 	SC_PWRITEV2,      /* fd, iovec *, vlen, pos (-1: the file's own), flags */
 	SC_CLOSE,         /* fd: a coalescing window ends */
+	SC_MOUNT,         /* mount, move_mount, pivot_root: only tracked (track()) */
 	SC_MAX,
 };
 
@@ -1303,6 +1307,8 @@ struct {
 	__type(value, struct compat_kind);
 } compat_kinds SEC(".maps");
 #define FSA_SC_WATCHED 0x80
+#define FSA_SC_TRACK 0x40 /* at its exit, whether watched or not: see track() */
+#define FSA_SC_KIND 0x3f  /* enum fsa_sc */
 
 /* A watched call between its entry and its exit, by thread. */
 struct pending {
@@ -1600,7 +1606,7 @@ int tp_syscall_enter(struct syscall_enter *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	if (compat_task(task))
 		return 0;
-	struct pending p = {.kind = *kind & ~FSA_SC_WATCHED, .pos = -1};
+	struct pending p = {.kind = *kind & FSA_SC_KIND, .pos = -1};
 	if (bpf_probe_read_kernel(p.args, sizeof(p.args), ctx->args))
 		return 0;
 	return keep_pending(&p, task);
@@ -1639,6 +1645,83 @@ static __always_inline long read_user_str(struct event *e, __u32 base, __u64 str
 	return str_len(e, base, bpf_probe_read_user_str(dst, FSA_PATH_MAX, (void *)str));
 }
 
+/* What a path string cannot tell, by what its writer may have done: a user
+ * (not root) changed the mounts of its mount namespace (a bind mount can
+ * give an audited directory another name, which the kernel side never
+ * walks in a string), or made hard links (a change by path to a file of
+ * several links changes it under all of its names). Kept by track() at
+ * the exit of those calls, by mount namespace and by user. */
+enum fsa_taint {
+	FSA_TAINT_MOUNTS = 1,
+	FSA_TAINT_LINKS = 2,
+};
+
+#define FSA_MAX_TAINTED 65536
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FSA_MAX_TAINTED);
+	__type(key, __u32); /* mount namespace inode */
+	__type(value, __u8);
+} user_mounts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FSA_MAX_TAINTED);
+	__type(key, __u32); /* euid, in the initial user namespace */
+	__type(value, __u8);
+} user_links SEC(".maps");
+
+/* Set when either map was full: every path string is then taken as both. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u8);
+} taint_full SEC(".maps");
+
+static __always_inline __u32 current_mnt_ns(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+}
+
+/* A mount or link call by the current task succeeded. */
+static __always_inline void track(__u8 kind)
+{
+	__u32 euid = current_euid();
+	if (euid == 0)
+		return; /* root can do worse than that */
+	__u8 one = 1;
+	long err;
+	if (kind == SC_MOUNT) {
+		__u32 ns = current_mnt_ns();
+		err = bpf_map_update_elem(&user_mounts, &ns, &one, BPF_ANY);
+	} else {
+		err = bpf_map_update_elem(&user_links, &euid, &one, BPF_ANY);
+	}
+	if (err) {
+		__u32 zero = 0;
+		bpf_map_update_elem(&taint_full, &zero, &one, BPF_ANY);
+	}
+}
+
+/* The taint of a path string the current task gave. */
+static __always_inline __u16 taint_of(void)
+{
+	__u32 zero = 0;
+	__u8 *full = bpf_map_lookup_elem(&taint_full, &zero);
+	if (full && *full)
+		return FSA_TAINT_MOUNTS | FSA_TAINT_LINKS;
+	__u16 t = 0;
+	__u32 ns = current_mnt_ns();
+	if (bpf_map_lookup_elem(&user_mounts, &ns))
+		t |= FSA_TAINT_MOUNTS;
+	__u32 euid = current_euid();
+	if (bpf_map_lookup_elem(&user_links, &euid))
+		t |= FSA_TAINT_LINKS;
+	return t;
+}
+
 /* Names a file by the path string a process gave, relative to dfd (or its
  * working directory, or its root when absolute): the string goes first in
  * the path, then the walk of the directory it is relative to. */
@@ -1651,6 +1734,7 @@ static __always_inline void name_at(struct event *e, struct task_struct *task, i
 		return;
 	}
 	o->flags |= FSA_F_GIVEN;
+	e->taint = taint_of();
 	char first = *path_at(e, base);
 	struct dentry *d;
 	struct vfsmount *m;
@@ -1900,10 +1984,10 @@ static __always_inline void confirm(struct config *cfg, __u64 id, long ret, __u3
 		if (compat_task((struct task_struct *)bpf_get_current_task())) {
 			/* a 32-bit call: its number is i386's */
 			struct compat_kind *ck = bpf_map_lookup_elem(&compat_kinds, &n);
-			k = ck ? ck->kind & ~FSA_SC_WATCHED : 0;
+			k = ck ? ck->kind & FSA_SC_KIND : 0;
 		} else {
 			__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &n);
-			k = kind ? *kind & ~FSA_SC_WATCHED : 0;
+			k = kind ? *kind & FSA_SC_KIND : 0;
 		}
 		if (k == SC_OPEN || k == SC_CREAT || k == SC_OPENAT || k == SC_OPENAT2)
 			sub = FSA_RESULT_OPEN;
@@ -2112,13 +2196,21 @@ int BPF_PROG(any_sys_exit, struct pt_regs *regs, long ret)
 		if (bpf_map_lookup_elem(&inflight, &id))
 			confirm(cfg, id, ret, 0, (__u32)nr);
 	}
-	if (compat_call())
+	__u32 n = nr;
+	if (compat_call()) {
+		struct compat_kind *ck = n < FSA_MAX_COMPAT ? bpf_map_lookup_elem(&compat_kinds, &n) : 0;
+		if (ck && (ck->kind & FSA_SC_TRACK) && ret == 0)
+			track(ck->kind & FSA_SC_KIND);
 		return fsa_syscall_exit(ret, 1);
+	}
 	if (nr >= FSA_MAX_SYSCALL)
 		return 0;
-	__u32 n = nr;
 	__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &n);
-	if (!kind || !(*kind & FSA_SC_WATCHED) || (*kind & ~FSA_SC_WATCHED) >= SC_WRITE)
+	if (!kind)
+		return 0;
+	if ((*kind & FSA_SC_TRACK) && ret == 0)
+		track(*kind & FSA_SC_KIND);
+	if (!(*kind & FSA_SC_WATCHED) || (*kind & FSA_SC_KIND) >= SC_WRITE)
 		return 0;
 	return fsa_syscall_exit(ret, 0);
 }
@@ -2691,7 +2783,7 @@ static __always_inline int compat_enter(struct pt_regs *regs, __u32 nr)
 	}
 	if (!(k.kind & FSA_SC_WATCHED) || !admit())
 		return 0;
-	struct pending p = {.kind = k.kind & ~FSA_SC_WATCHED, .pos = -1, .flags = FSA_P_COMPAT};
+	struct pending p = {.kind = k.kind & FSA_SC_KIND, .pos = -1, .flags = FSA_P_COMPAT};
 	switch (k.conv) {
 	case CV_LEN64:
 		a[1] = a[1] | a[2] << 32;
@@ -2781,7 +2873,7 @@ int BPF_PROG(any_sys_enter, struct pt_regs *regs, long id)
 	__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &nr);
 	if (!kind || !(*kind & FSA_SC_WATCHED))
 		return 0;
-	__u8 k = *kind & ~FSA_SC_WATCHED;
+	__u8 k = *kind & FSA_SC_KIND;
 	if (k == SC_CLOSE)
 		return closed(regs->di);
 	if (k >= SC_WRITE)

@@ -111,10 +111,11 @@ type fsauditEvent struct {
 	TargetMntOff   uint16
 	TargetAliasLen uint16
 	Nlink          uint32
+	Taint          uint16
+	Pad3           uint16
 	Comm           [16]int8
 	Path           [8448]uint8
 	Args           [2048]uint8
-	_              [4]byte
 }
 
 type fsauditExeKey struct {
@@ -180,7 +181,8 @@ const (
 	fsauditFsaScSC_PWRITEV         fsauditFsaSc = 51
 	fsauditFsaScSC_PWRITEV2        fsauditFsaSc = 52
 	fsauditFsaScSC_CLOSE           fsauditFsaSc = 53
-	fsauditFsaScSC_MAX             fsauditFsaSc = 54
+	fsauditFsaScSC_MOUNT           fsauditFsaSc = 54
+	fsauditFsaScSC_MAX             fsauditFsaSc = 55
 )
 
 type fsauditInflight struct {
@@ -248,6 +250,9 @@ const (
 	fsauditMapScratch                     = "scratch"
 	fsauditMapSettings                    = "settings"
 	fsauditMapSyscallKinds                = "syscall_kinds"
+	fsauditMapTaintFull                   = "taint_full"
+	fsauditMapUserLinks                   = "user_links"
+	fsauditMapUserMounts                  = "user_mounts"
 	fsauditMapWalks                       = "walks"
 	fsauditProgAnySysEnter                = "any_sys_enter"
 	fsauditProgAnySysExit                 = "any_sys_exit"
@@ -399,6 +404,9 @@ type fsauditMapSpecs struct {
 	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
 	Settings       *ebpf.MapSpec `ebpf:"settings"`
 	SyscallKinds   *ebpf.MapSpec `ebpf:"syscall_kinds"`
+	TaintFull      *ebpf.MapSpec `ebpf:"taint_full"`
+	UserLinks      *ebpf.MapSpec `ebpf:"user_links"`
+	UserMounts     *ebpf.MapSpec `ebpf:"user_mounts"`
 	Walks          *ebpf.MapSpec `ebpf:"walks"`
 }
 
@@ -444,6 +452,9 @@ type fsauditMaps struct {
 	Scratch        *ebpf.Map `ebpf:"scratch"`
 	Settings       *ebpf.Map `ebpf:"settings"`
 	SyscallKinds   *ebpf.Map `ebpf:"syscall_kinds"`
+	TaintFull      *ebpf.Map `ebpf:"taint_full"`
+	UserLinks      *ebpf.Map `ebpf:"user_links"`
+	UserMounts     *ebpf.Map `ebpf:"user_mounts"`
 	Walks          *ebpf.Map `ebpf:"walks"`
 }
 
@@ -465,6 +476,9 @@ func (m *fsauditMaps) Close() error {
 		m.Scratch,
 		m.Settings,
 		m.SyscallKinds,
+		m.TaintFull,
+		m.UserLinks,
+		m.UserMounts,
 		m.Walks,
 	)
 }

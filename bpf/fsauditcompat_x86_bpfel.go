@@ -111,10 +111,11 @@ type fsauditCompatEvent struct {
 	TargetMntOff   uint16
 	TargetAliasLen uint16
 	Nlink          uint32
+	Taint          uint16
+	Pad3           uint16
 	Comm           [16]int8
 	Path           [8448]uint8
 	Args           [2048]uint8
-	_              [4]byte
 }
 
 type fsauditCompatExeKey struct {
@@ -180,7 +181,8 @@ const (
 	fsauditCompatFsaScSC_PWRITEV         fsauditCompatFsaSc = 51
 	fsauditCompatFsaScSC_PWRITEV2        fsauditCompatFsaSc = 52
 	fsauditCompatFsaScSC_CLOSE           fsauditCompatFsaSc = 53
-	fsauditCompatFsaScSC_MAX             fsauditCompatFsaSc = 54
+	fsauditCompatFsaScSC_MOUNT           fsauditCompatFsaSc = 54
+	fsauditCompatFsaScSC_MAX             fsauditCompatFsaSc = 55
 )
 
 type fsauditCompatInflight struct {
@@ -248,6 +250,9 @@ const (
 	fsauditCompatMapScratch                     = "scratch"
 	fsauditCompatMapSettings                    = "settings"
 	fsauditCompatMapSyscallKinds                = "syscall_kinds"
+	fsauditCompatMapTaintFull                   = "taint_full"
+	fsauditCompatMapUserLinks                   = "user_links"
+	fsauditCompatMapUserMounts                  = "user_mounts"
 	fsauditCompatMapWalks                       = "walks"
 	fsauditCompatProgAnySysEnter                = "any_sys_enter"
 	fsauditCompatProgAnySysExit                 = "any_sys_exit"
@@ -399,6 +404,9 @@ type fsauditCompatMapSpecs struct {
 	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
 	Settings       *ebpf.MapSpec `ebpf:"settings"`
 	SyscallKinds   *ebpf.MapSpec `ebpf:"syscall_kinds"`
+	TaintFull      *ebpf.MapSpec `ebpf:"taint_full"`
+	UserLinks      *ebpf.MapSpec `ebpf:"user_links"`
+	UserMounts     *ebpf.MapSpec `ebpf:"user_mounts"`
 	Walks          *ebpf.MapSpec `ebpf:"walks"`
 }
 
@@ -444,6 +452,9 @@ type fsauditCompatMaps struct {
 	Scratch        *ebpf.Map `ebpf:"scratch"`
 	Settings       *ebpf.Map `ebpf:"settings"`
 	SyscallKinds   *ebpf.Map `ebpf:"syscall_kinds"`
+	TaintFull      *ebpf.Map `ebpf:"taint_full"`
+	UserLinks      *ebpf.Map `ebpf:"user_links"`
+	UserMounts     *ebpf.Map `ebpf:"user_mounts"`
 	Walks          *ebpf.Map `ebpf:"walks"`
 }
 
@@ -465,6 +476,9 @@ func (m *fsauditCompatMaps) Close() error {
 		m.Scratch,
 		m.Settings,
 		m.SyscallKinds,
+		m.TaintFull,
+		m.UserLinks,
+		m.UserMounts,
 		m.Walks,
 	)
 }

@@ -96,6 +96,23 @@ func New(o Options) (*Enricher, error) {
 	}, nil
 }
 
+// tainted says whether a path named by a string (flags: its walk's) may
+// name its file other than the host does, by what the kernel side says its
+// writer did: a user changed the mounts of the writer's mount namespace (a
+// bind mount of an audited directory, which no string's walk sees), or, for
+// the file the call changes (primary) in content or attributes, the
+// writer's user made hard links. Such a path is unresolved: every filter
+// keeps it.
+func tainted(ev *bpf.Event, flags bpf.Flags, primary bool) bool {
+	if flags&bpf.FlagGiven == 0 {
+		return false
+	}
+	if ev.Taint&bpf.TaintMounts != 0 {
+		return true
+	}
+	return primary && ev.Taint&bpf.TaintLinks != 0 && filter.LinkedChange(ev.Op.String(), 2)
+}
+
 // hostMountNS is the host's mount namespace: its init's, else the agent's.
 func hostMountNS(agent uint32) uint32 {
 	var st unix.Stat_t
@@ -168,6 +185,7 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) filter.Paths {
 		hostPath = view
 	}
 	hostPath = x.givenHostView(ev, ev.Flags, p, hostPath)
+	p.Unresolved = p.Unresolved || tainted(ev, ev.Flags, true)
 	*r = record.Record{
 		Time:   x.clock.Wall(ev.KernelTime),
 		Action: ev.Op.String(),
@@ -353,6 +371,7 @@ func (x *Enricher) fillAction(ev *bpf.Event, r *record.Record, names *Names, pat
 			a.TargetHostPath = view
 		}
 		a.TargetHostPath = x.givenHostView(ev, ev.TargetFlags, t, a.TargetHostPath)
+		t.Unresolved = t.Unresolved || tainted(ev, ev.TargetFlags, false)
 		a.PathTruncated = a.PathTruncated || t.Truncated
 		a.PathUnresolved = a.PathUnresolved || t.Unresolved
 		paths.Target, paths.HasTarget, paths.TargetHost = filterPath(t), true, a.TargetHostPath
