@@ -1316,6 +1316,11 @@ struct pending {
 	__s64 pos;   /* transfers: the output file's offset before the call; openat2: how->flags */
 	enum fsa_sc kind;
 	__u32 flags; /* transfers: FSA_F_APPEND when the output appends; FSA_P_COMPAT */
+	/* The structure a call reads its input from, copied at its entry as
+	 * the kernel copies it (another thread could change it before the
+	 * exit): the times of utimensat and its kin, FICLONERANGE's range.
+	 * FSA_P_DATA says it was read. */
+	__u8 data[32];
 };
 
 /* pending.flags: kept by compat_sys_enter, from a 32-bit call; its time
@@ -1323,6 +1328,7 @@ struct pending {
 #define FSA_P_COMPAT (1u << 31)
 #define FSA_P_TIME32 (1u << 30)
 #define FSA_P_SAVED (1u << 29) /* its strings are in saved_strs */
+#define FSA_P_DATA (1u << 28)  /* data holds its input structure */
 
 /* The strings a path-named call names its files (and attributes) by,
  * copied at its entry, as the kernel copies them: read again at its exit,
@@ -1484,6 +1490,47 @@ struct syscall_enter {
 	__u64 args[6];
 };
 
+/* Copies the input structure of a call that has one into p->data: its
+ * size by the call and the ABI (32-bit times from a 32-bit call). */
+static __always_inline void keep_data(struct pending *p)
+{
+	__u64 *a = p->args;
+	__u64 ptr = 0;
+	__u32 size = 32;
+	int time32 = p->flags & FSA_P_TIME32;
+	switch (p->kind) {
+	case SC_UTIMENSAT: case SC_FUTIMESAT: /* timespec[2], timeval[2] */
+		ptr = a[2];
+		size = time32 ? 16 : 32;
+		break;
+	case SC_UTIMES: /* timeval[2] */
+		ptr = a[1];
+		size = time32 ? 16 : 32;
+		break;
+	case SC_UTIME: /* utimbuf */
+		ptr = a[1];
+		size = time32 ? 8 : 16;
+		break;
+	case SC_IOCTL:
+		if ((__u32)a[1] == FSA_FICLONERANGE)
+			ptr = a[2];
+		break;
+	default:
+		break;
+	}
+	if (!ptr)
+		return;
+	long err;
+	if (size == 32)
+		err = bpf_probe_read_user(p->data, 32, (void *)ptr);
+	else if (size == 16)
+		err = bpf_probe_read_user(p->data, 16, (void *)ptr);
+	else
+		err = bpf_probe_read_user(p->data, 8, (void *)ptr);
+	if (!err)
+		p->flags |= FSA_P_DATA;
+}
+
 /* Which arguments of a call are the strings it names files and attributes
  * by, a bit each (the first two set are saved). Opens are named by the
  * descriptor they return. */
@@ -1581,6 +1628,7 @@ static __always_inline int keep_pending(struct pending *p, struct task_struct *t
 	default:
 		break;
 	}
+	keep_data(p);
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 strs = string_args(p->kind);
 	if (strs && save_strings(id, a, strs) == 0)
@@ -2272,7 +2320,8 @@ struct fsa_dedupe_info {
 /* The reflink and dedupe ioctls that succeeded: FICLONE and FICLONERANGE
  * write the ioctl's file (from src_fd), FIDEDUPERANGE each destination
  * whose range it shared (its status 0, FILE_DEDUPE_RANGE_SAME). */
-static __always_inline int cloned(struct config *cfg, struct task_struct *task, int fd, __u32 cmd, __u64 arg)
+static __always_inline int cloned(struct config *cfg, struct task_struct *task, int fd, __u32 cmd, __u64 arg,
+				  const __u8 *range)
 {
 	if (cmd == FSA_FICLONE) {
 		struct file *src = fd_file(task, (int)arg);
@@ -2280,9 +2329,11 @@ static __always_inline int cloned(struct config *cfg, struct task_struct *task, 
 		return written(cfg, task, fd, size, 0, FSA_WRITE_CLONE);
 	}
 	if (cmd == FSA_FICLONERANGE) {
+		/* the range as the call read it, at its entry (keep_data) */
 		struct fsa_clone_range r = {};
-		if (bpf_probe_read_user(&r, sizeof(r), (void *)arg))
+		if (!range)
 			return 0;
+		__builtin_memcpy(&r, range, sizeof(r));
 		__u64 bytes = r.src_length;
 		if (!bytes) { /* to the source's end */
 			struct file *src = fd_file(task, (int)r.src_fd);
@@ -2334,23 +2385,26 @@ static __always_inline int times_set(struct config *cfg, struct task_struct *tas
 	__s64 v[4] = {}; /* atime sec, nsec (or usec), mtime sec, nsec */
 	__u32 sub = 0;
 	int time32 = p->flags & FSA_P_TIME32;
+	/* The times as the call read them, at its entry (keep_data). */
 	if (!times) {
 		sub = FSA_UT_ATIME_NOW | FSA_UT_MTIME_NOW;
+	} else if (!(p->flags & FSA_P_DATA)) {
+		return 0; /* unreadable then: the call could not read them either */
 	} else if (p->kind == SC_UTIME) { /* struct utimbuf: actime, modtime (seconds) */
 		if (time32) {
 			__s32 t[2] = {};
-			bpf_probe_read_user(t, sizeof(t), (void *)times);
+			__builtin_memcpy(t, p->data, sizeof(t));
 			v[0] = t[0], v[2] = t[1];
 		} else {
-			bpf_probe_read_user(&v[0], sizeof(__s64), (void *)times);
-			bpf_probe_read_user(&v[2], sizeof(__s64), (void *)(times + 8));
+			__builtin_memcpy(&v[0], p->data, sizeof(__s64));
+			__builtin_memcpy(&v[2], p->data + 8, sizeof(__s64));
 		}
 	} else if (time32) { /* two pairs of 32-bit fields */
 		__s32 t[4] = {};
-		bpf_probe_read_user(t, sizeof(t), (void *)times);
+		__builtin_memcpy(t, p->data, sizeof(t));
 		v[0] = t[0], v[1] = t[1], v[2] = t[2], v[3] = t[3];
 	} else {
-		bpf_probe_read_user(v, sizeof(v), (void *)times);
+		__builtin_memcpy(v, p->data, sizeof(v));
 	}
 	if (times && p->kind != SC_UTIMENSAT) { /* timeval: microseconds */
 		v[1] *= 1000;
@@ -2417,7 +2471,7 @@ static __always_inline int syscall_done(struct config *cfg, struct pending *pp, 
 			return 0;
 		return written(cfg, task, a[0], a[3], a[2], FSA_WRITE_FALLOCATE);
 	case SC_IOCTL:
-		return cloned(cfg, task, a[0], (__u32)a[1], a[2]);
+		return cloned(cfg, task, a[0], (__u32)a[1], a[2], p.flags & FSA_P_DATA ? p.data : 0);
 	case SC_UTIMENSAT: case SC_UTIMES: case SC_FUTIMESAT: case SC_UTIME:
 		return times_set(cfg, task, &p);
 	case SC_MMAP: {

@@ -199,6 +199,7 @@ type fsauditPending struct {
 	Pos   int64
 	Kind  fsauditFsaSc
 	Flags uint32
+	Data  [32]uint8
 }
 
 type fsauditSavedStrs struct {

@@ -199,6 +199,7 @@ type fsauditCompatPending struct {
 	Pos   int64
 	Kind  fsauditCompatFsaSc
 	Flags uint32
+	Data  [32]uint8
 }
 
 type fsauditCompatSavedStrs struct {
