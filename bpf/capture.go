@@ -389,9 +389,9 @@ type sharedMaps struct {
 	CoalesceStats  *ebpf.Map `ebpf:"coalesce_stats"`
 	SavedStrs      *ebpf.Map `ebpf:"saved_strs"`
 	SavedScratch   *ebpf.Map `ebpf:"saved_scratch"`
-	UserMounts     *ebpf.Map `ebpf:"user_mounts"`
 	UserLinks      *ebpf.Map `ebpf:"user_links"`
 	TaintFull      *ebpf.Map `ebpf:"taint_full"`
+	PendingCopy    *ebpf.Map `ebpf:"pending_copy"`
 }
 
 // fields are the maps by their names in the object (the ebpf tags).
@@ -550,6 +550,21 @@ func Open(opts Options) (*Capture, error) {
 			err := st.Attempts[len(st.Attempts)-1].Err
 			c.Close()
 			return nil, fmt.Errorf("hook %s: cannot attach %s: %w", hook, pt.name, err)
+		}
+	}
+	if c.RawSyscalls && syscallsMode == "" {
+		// The write point on tracepoints is the syscall point's entry
+		// program then: without it, no write would be seen.
+		for i := range c.Points {
+			if st := &c.Points[i]; st.Point == "write" && st.Mode == ModeTracepoint {
+				st.Mode, st.Sees = "", ""
+				st.Attempts = append(st.Attempts, Attempt{Mode: ModeTracepoint, Err: errNeedsSyscalls})
+				attached--
+				if hook != "auto" {
+					c.Close()
+					return nil, fmt.Errorf("hook %s: cannot attach write: %w", hook, errNeedsSyscalls)
+				}
+			}
 		}
 	}
 	if attached == 0 {
@@ -725,11 +740,6 @@ func (c *Capture) watchSyscalls() error {
 			return fmt.Errorf("writing the watched syscalls: %w", err)
 		}
 	}
-	for nr, k := range trackKinds {
-		if err := c.maps.SyscallKinds.Put(nr, uint8(k)|scTrack); err != nil {
-			return fmt.Errorf("writing the tracked syscalls: %w", err)
-		}
-	}
 	// The same for the 32-bit calls, by their i386 numbers; their writes
 	// only where the write point is on tracepoints (vfs_write sees them
 	// otherwise).
@@ -789,18 +799,18 @@ func (c *Capture) watchSyscalls() error {
 }
 
 // scWatched marks a syscall whose entry and exit the syscall point keeps;
-// scTrack one whose success the exit program notes, watched or not
-// (FSA_SC_TRACK: the users who made hard links, the mount namespaces whose
-// mounts a user changed), for what a path string cannot tell.
+// scTrack one whose entry the syscall point notes, watched or not
+// (FSA_SC_TRACK: the users who make hard links), for what a path string
+// cannot tell.
 const (
 	scWatched = 0x80
 	scTrack   = 0x40
 )
 
-// tracked is scTrack for the calls that make hard links or mounts.
+// tracked is scTrack for the calls that make hard links.
 func tracked(k fsauditFsaSc) uint8 {
 	switch k {
-	case fsauditFsaScSC_LINK, fsauditFsaScSC_LINKAT, fsauditFsaScSC_MOUNT:
+	case fsauditFsaScSC_LINK, fsauditFsaScSC_LINKAT:
 		return scTrack
 	}
 	return 0
@@ -1031,8 +1041,9 @@ func kernelHas(fn string) bool {
 }
 
 // errNeedsSyscalls: a VFS point's events are confirmed by the syscall
-// point's exit program, which did not attach.
-var errNeedsSyscalls = errors.New("needs the syscall point, whose exit program confirms its events, and that did not attach")
+// point's exit program, and the tracepoint mode's writes are its entry
+// program's where it runs at every call, and it did not attach.
+var errNeedsSyscalls = errors.New("needs the syscall point, whose programs confirm its events or see its calls, and that did not attach")
 
 // pollEvery bounds how long an event can sit in the ring buffer unread.
 const pollEvery = 10 * time.Millisecond

@@ -232,20 +232,28 @@ type Event struct {
 	// Links is the inode's link count (i_nlink) when the event has the
 	// inode: more than one, and the file has other names, anywhere.
 	Links uint32
-	// Taint says, for a path named by a string, what its writer may have
-	// done that the string cannot tell: TaintMounts, TaintLinks.
+	// Taint says what the event's paths cannot tell: TaintMounts,
+	// TaintLinks, TaintLate, TaintStale.
 	Taint uint16
 }
 
 // Taints of a path string (enum fsa_taint).
 const (
-	// TaintMounts: a user (not root) changed the mounts of the writer's
-	// mount namespace; a bind mount may have given an audited directory
+	// TaintMounts: the writer's mount namespace belongs to a user
+	// namespace other than the initial one, so a user (not root) may have
+	// changed its mounts; a bind mount may have given an audited directory
 	// the name the string spells, and no mount in a string is walked.
 	TaintMounts = 1
 	// TaintLinks: the writer's user made hard links; the file the string
 	// names may have other names.
 	TaintLinks = 2
+	// TaintLate: a string or structure the call gave was not in memory at
+	// its entry, and was read at its exit, when another thread may have
+	// changed it.
+	TaintLate = 4
+	// TaintStale: the file's name (a walked one) was unlinked while the
+	// file keeps other links: the name is not the file's any more.
+	TaintStale = 8
 )
 
 // MountView is where a walked path entered the file's own mount.
@@ -260,6 +268,9 @@ type MountView struct {
 	// AliasLost says that the mount shows a directory whose names did not
 	// fit beside the path.
 	AliasLost bool
+	// Dev is that mount's file system (kernel dev_t), known even when the
+	// file is not yet (a create seen before it happens).
+	Dev uint32
 }
 
 // WindowKey names one coalescing window: the process, as its record names
@@ -300,8 +311,8 @@ const noMount = 0xffff
 
 // mountView splits a walk's bytes into the path's components and the names
 // of its mount's root that follow them.
-func mountView(walk []byte, off, aliasLen uint16) ([]byte, MountView, error) {
-	m := MountView{Off: -1}
+func mountView(walk []byte, off, aliasLen uint16, dev uint32) ([]byte, MountView, error) {
+	m := MountView{Off: -1, Dev: dev}
 	switch {
 	case aliasLen == noMount:
 		m.AliasLost = true
@@ -332,7 +343,7 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 	if headerSize+pathLen+targetLen > n || pathLen+targetLen > len(raw.Path) {
 		return fmt.Errorf("%w: %d bytes hold no %d-byte path and %d-byte target", ErrBadSample, len(sample), pathLen, targetLen)
 	}
-	path, mount, err := mountView(raw.Path[:pathLen], raw.MntOff, raw.AliasLen)
+	path, mount, err := mountView(raw.Path[:pathLen], raw.MntOff, raw.AliasLen, raw.MntDev)
 	if err != nil {
 		return fmt.Errorf("%w: path: %w", ErrBadSample, err)
 	}
@@ -381,7 +392,7 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 	}
 	e.TargetMount = MountView{Off: -1}
 	if targetLen > 0 {
-		target, tm, err := mountView(raw.Path[pathLen:pathLen+targetLen], raw.TargetMntOff, raw.TargetAliasLen)
+		target, tm, err := mountView(raw.Path[pathLen:pathLen+targetLen], raw.TargetMntOff, raw.TargetAliasLen, raw.TargetMntDev)
 		if err != nil {
 			return fmt.Errorf("%w: target: %w", ErrBadSample, err)
 		}

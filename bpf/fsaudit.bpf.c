@@ -106,6 +106,26 @@ enum fsa_flags {
 	FSA_F_TEMPLATE = 1 << 15,   /* not a record: names the file and writer of the merged writes to come */
 };
 
+/* What a path the kernel side sends cannot tell (enum fsa_taint):
+ * FSA_TAINT_MOUNTS: the writer's mount namespace belongs to a user
+ *   namespace other than the initial one, so a user (not root) may have
+ *   changed its mounts: a bind mount can give an audited directory another
+ *   name, and no mount in a path string is walked;
+ * FSA_TAINT_LINKS: the writer's user made hard links (link, linkat, noted
+ *   by track() at their entry): a change by path may reach a file that has
+ *   other names;
+ * FSA_TAINT_LATE: a string or structure the call gave could not be copied
+ *   at its entry (not in memory then), and was read at its exit, when another
+ *   thread may have changed it;
+ * FSA_TAINT_STALE: the file's name was unlinked while other links remain:
+ *   the name is not the file's any more. */
+enum fsa_taint {
+	FSA_TAINT_MOUNTS = 1,
+	FSA_TAINT_LINKS = 2,
+	FSA_TAINT_LATE = 4,
+	FSA_TAINT_STALE = 8,
+};
+
 /* The event: a fixed header, then path_len bytes of path components, leaf
  * first, each ending in a NUL. Only header + path_len bytes reach user space. */
 struct event {
@@ -154,8 +174,10 @@ struct event {
 	__u16 target_mnt_off;   /* as mnt_off and alias_len, for the target, counted from its start */
 	__u16 target_alias_len;
 	__u32 nlink;        /* the inode's links (i_nlink) */
-	__u16 taint;        /* a path named by a string: enum fsa_taint of its writer */
+	__u16 taint;        /* enum fsa_taint */
 	__u16 _pad3;
+	__u32 mnt_dev;      /* kernel dev_t of the file's own mount (mnt_off), whose root alias names */
+	__u32 target_mnt_dev;
 	char comm[FSA_COMM_LEN];
 	__u8 path[FSA_PATH_BUF];
 	__u8 args[FSA_ARGS_MAX]; /* exec: argv, each ending in a NUL; sent only by exec events */
@@ -267,6 +289,7 @@ struct walk {
 	__u32 root_off;
 	__u32 base;        /* where in e->path this walk writes its first byte */
 	__u32 mnt_off;     /* off when the walk reached the root of the file's own mount; FSA_NO_MOUNT before */
+	__u32 mnt_dev;     /* that mount's super block's dev_t */
 	__u32 in_fs;       /* the alias walk: parents within one file system, no mounts */
 	__u32 alias_len;   /* bytes the alias walk wrote after the path; FSA_NO_MOUNT: they did not fit */
 	__u32 alias_end;   /* the path's end, where the alias walk began */
@@ -354,6 +377,7 @@ static long walk_step(__u32 i, void *arg)
 		 * point the writer put it on. */
 		if (w->mnt_off == FSA_NO_MOUNT) {
 			w->mnt_off = w->off;
+			w->mnt_dev = BPF_CORE_READ(vfsmnt, mnt_sb, s_dev);
 			if (BPF_CORE_READ(d, d_parent) != d)
 				w->alias = (__u64)d;
 		}
@@ -428,6 +452,7 @@ struct walk_out {
 	__u16 flags;
 	__u16 mnt_off;  /* counted from the walk's base; FSA_NO_MOUNT */
 	__u16 alias_len;
+	__u32 mnt_dev;
 };
 
 /* Walks from dentry d in mount vfsmnt up to the top of the current task's
@@ -461,6 +486,7 @@ __noinline int fsa_walk(__u64 d, __u64 vfsmnt, __u32 base, __u32 given)
 	w->done = 0;
 	w->root_off = 0;
 	w->mnt_off = FSA_NO_MOUNT;
+	w->mnt_dev = 0;
 	w->in_fs = 0;
 	w->alias = 0;
 	w->alias_len = 0;
@@ -502,6 +528,7 @@ static __always_inline void walk_from(struct event *e, struct dentry *d, struct 
 	out->root_off = w->flags & FSA_F_PASSED_ROOT ? w->root_off - base : 0;
 	out->mnt_off = w->mnt_off == FSA_NO_MOUNT ? FSA_NO_MOUNT : w->mnt_off - base;
 	out->alias_len = w->alias_len;
+	out->mnt_dev = w->mnt_dev;
 }
 
 /* The event's primary path and its target, from their walks. */
@@ -513,6 +540,7 @@ static __always_inline void set_path(struct event *e, struct walk_out *o)
 	e->root_off = o->root_off;
 	e->mnt_off = o->mnt_off;
 	e->alias_len = o->alias_len;
+	e->mnt_dev = o->mnt_dev;
 }
 
 static __always_inline void set_target(struct event *e, struct walk_out *o)
@@ -523,10 +551,19 @@ static __always_inline void set_target(struct event *e, struct walk_out *o)
 	e->target_root_off = o->root_off;
 	e->target_mnt_off = o->mnt_off;
 	e->target_alias_len = o->alias_len;
+	e->target_mnt_dev = o->mnt_dev;
 }
 
 static __always_inline void walk_path(struct event *e, struct file *file, struct task_struct *task)
 {
+	/* A name unlinked while the file keeps other links (its dentry
+	 * dropped from the hash, the inode still linked) is not the file's
+	 * name any more: a write through a descriptor opened by a second link
+	 * that was then removed. */
+	struct dentry *d = BPF_CORE_READ(file, f_path.dentry);
+	if (e->nlink > 0 && (e->mode & FSA_S_IFMT) == FSA_S_IFREG && !BPF_CORE_READ(d, d_hash.pprev) &&
+	    BPF_CORE_READ(d, d_parent) != d)
+		e->taint |= FSA_TAINT_STALE;
 	struct walk_out o = {};
 	walk_from(e, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), task, 0, 0, &o);
 	set_path(e, &o);
@@ -583,6 +620,53 @@ static __always_inline __u32 current_euid(void)
 	return BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), cred, euid.val);
 #endif
 }
+
+#define FSA_MAX_TAINTED 65536
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FSA_MAX_TAINTED);
+	__type(key, __u32); /* euid, in the initial user namespace */
+	__type(value, __u8);
+} user_links SEC(".maps");
+
+/* Set when user_links was full: every path string is then taken as a
+ * linking user's. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u8);
+} taint_full SEC(".maps");
+
+/* A hard link call by the current task is about to run (noted at its
+ * entry: another thread could use the link before the call's exit). */
+static __always_inline void track(void)
+{
+	__u32 euid = current_euid();
+	if (euid == 0)
+		return; /* root can do worse than that */
+	__u8 one = 1;
+	if (bpf_map_update_elem(&user_links, &euid, &one, BPF_ANY)) {
+		__u32 zero = 0;
+		bpf_map_update_elem(&taint_full, &zero, &one, BPF_ANY);
+	}
+}
+
+/* The taint of a path string the current task gave. */
+static __always_inline __u16 taint_of(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u16 t = 0;
+	if (BPF_CORE_READ(task, nsproxy, mnt_ns, user_ns, level) > 0)
+		t |= FSA_TAINT_MOUNTS;
+	__u32 zero = 0;
+	__u8 *full = bpf_map_lookup_elem(&taint_full, &zero);
+	__u32 euid = current_euid();
+	if ((full && *full) || bpf_map_lookup_elem(&user_links, &euid))
+		t |= FSA_TAINT_LINKS;
+	return t;
+}
+
 
 /* Sum the lengths of a user iovec array. */
 static __always_inline __u64 iov_bytes(const struct iovec *vec, __u64 vlen, __u16 *flags)
@@ -726,6 +810,8 @@ static __always_inline void start(struct event *e, struct task_struct *task, __u
 	e->target_alias_len = 0;
 	e->nlink = 0;
 	e->taint = 0;
+	e->mnt_dev = 0;
+	e->target_mnt_dev = 0;
 	e->target_flags = 0;
 	e->end_ns = 0;
 	e->writes = 0;
@@ -1267,7 +1353,6 @@ enum fsa_sc {
 	SC_PWRITEV,       /* fd, iovec *, vlen, pos */
 	SC_PWRITEV2,      /* fd, iovec *, vlen, pos (-1: the file's own), flags */
 	SC_CLOSE,         /* fd: a coalescing window ends */
-	SC_MOUNT,         /* mount, move_mount, pivot_root: only tracked (track()) */
 	SC_MAX,
 };
 
@@ -1307,7 +1392,7 @@ struct {
 	__type(value, struct compat_kind);
 } compat_kinds SEC(".maps");
 #define FSA_SC_WATCHED 0x80
-#define FSA_SC_TRACK 0x40 /* at its exit, whether watched or not: see track() */
+#define FSA_SC_TRACK 0x40 /* at its entry, whether watched or not: see track() */
 #define FSA_SC_KIND 0x3f  /* enum fsa_sc */
 
 /* A watched call between its entry and its exit, by thread. */
@@ -1322,6 +1407,13 @@ struct pending {
 	 * FSA_P_DATA says it was read. */
 	__u8 data[32];
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pending);
+} pending_copy SEC(".maps");
 
 /* pending.flags: kept by compat_sys_enter, from a 32-bit call; its time
  * structures have 32-bit fields */
@@ -1647,7 +1739,11 @@ int tp_syscall_enter(struct syscall_enter *ctx)
 	if (nr >= FSA_MAX_SYSCALL)
 		return 0;
 	__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &nr);
-	if (!kind || !(*kind & FSA_SC_WATCHED))
+	if (!kind)
+		return 0;
+	if (*kind & FSA_SC_TRACK)
+		track();
+	if (!(*kind & FSA_SC_WATCHED))
 		return 0;
 	if (!admit())
 		return 0;
@@ -1690,84 +1786,8 @@ static __always_inline long read_user_str(struct event *e, __u32 base, __u64 str
 	char *dst = path_at(e, base);
 	if (saved)
 		return str_len(e, base, bpf_probe_read_kernel_str(dst, FSA_PATH_MAX, saved));
+	e->taint |= FSA_TAINT_LATE; /* not copied at the entry: read now */
 	return str_len(e, base, bpf_probe_read_user_str(dst, FSA_PATH_MAX, (void *)str));
-}
-
-/* What a path string cannot tell, by what its writer may have done: a user
- * (not root) changed the mounts of its mount namespace (a bind mount can
- * give an audited directory another name, which the kernel side never
- * walks in a string), or made hard links (a change by path to a file of
- * several links changes it under all of its names). Kept by track() at
- * the exit of those calls, by mount namespace and by user. */
-enum fsa_taint {
-	FSA_TAINT_MOUNTS = 1,
-	FSA_TAINT_LINKS = 2,
-};
-
-#define FSA_MAX_TAINTED 65536
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FSA_MAX_TAINTED);
-	__type(key, __u32); /* mount namespace inode */
-	__type(value, __u8);
-} user_mounts SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FSA_MAX_TAINTED);
-	__type(key, __u32); /* euid, in the initial user namespace */
-	__type(value, __u8);
-} user_links SEC(".maps");
-
-/* Set when either map was full: every path string is then taken as both. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u8);
-} taint_full SEC(".maps");
-
-static __always_inline __u32 current_mnt_ns(void)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-}
-
-/* A mount or link call by the current task succeeded. */
-static __always_inline void track(__u8 kind)
-{
-	__u32 euid = current_euid();
-	if (euid == 0)
-		return; /* root can do worse than that */
-	__u8 one = 1;
-	long err;
-	if (kind == SC_MOUNT) {
-		__u32 ns = current_mnt_ns();
-		err = bpf_map_update_elem(&user_mounts, &ns, &one, BPF_ANY);
-	} else {
-		err = bpf_map_update_elem(&user_links, &euid, &one, BPF_ANY);
-	}
-	if (err) {
-		__u32 zero = 0;
-		bpf_map_update_elem(&taint_full, &zero, &one, BPF_ANY);
-	}
-}
-
-/* The taint of a path string the current task gave. */
-static __always_inline __u16 taint_of(void)
-{
-	__u32 zero = 0;
-	__u8 *full = bpf_map_lookup_elem(&taint_full, &zero);
-	if (full && *full)
-		return FSA_TAINT_MOUNTS | FSA_TAINT_LINKS;
-	__u16 t = 0;
-	__u32 ns = current_mnt_ns();
-	if (bpf_map_lookup_elem(&user_mounts, &ns))
-		t |= FSA_TAINT_MOUNTS;
-	__u32 euid = current_euid();
-	if (bpf_map_lookup_elem(&user_links, &euid))
-		t |= FSA_TAINT_LINKS;
-	return t;
 }
 
 /* Names a file by the path string a process gave, relative to dfd (or its
@@ -1782,7 +1802,7 @@ static __always_inline void name_at(struct event *e, struct task_struct *task, i
 		return;
 	}
 	o->flags |= FSA_F_GIVEN;
-	e->taint = taint_of();
+	e->taint |= taint_of();
 	char first = *path_at(e, base);
 	struct dentry *d;
 	struct vfsmount *m;
@@ -1824,10 +1844,12 @@ static __always_inline void name_primary(struct event *e, struct task_struct *ta
 	if (empty_ok) {
 		char c = 0;
 		const char *saved = saved_str(str);
-		if (saved)
+		if (saved) {
 			bpf_probe_read_kernel(&c, 1, saved);
-		else
+		} else {
+			e->taint |= FSA_TAINT_LATE;
 			bpf_probe_read_user(&c, 1, (void *)str);
+		}
 		if (c == 0) {
 			if (name_fd(e, task, dfd))
 				e->flags |= FSA_F_TRUNCATED;
@@ -2244,21 +2266,13 @@ int BPF_PROG(any_sys_exit, struct pt_regs *regs, long ret)
 		if (bpf_map_lookup_elem(&inflight, &id))
 			confirm(cfg, id, ret, 0, (__u32)nr);
 	}
-	__u32 n = nr;
-	if (compat_call()) {
-		struct compat_kind *ck = n < FSA_MAX_COMPAT ? bpf_map_lookup_elem(&compat_kinds, &n) : 0;
-		if (ck && (ck->kind & FSA_SC_TRACK) && ret == 0)
-			track(ck->kind & FSA_SC_KIND);
+	if (compat_call())
 		return fsa_syscall_exit(ret, 1);
-	}
 	if (nr >= FSA_MAX_SYSCALL)
 		return 0;
+	__u32 n = nr;
 	__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &n);
-	if (!kind)
-		return 0;
-	if ((*kind & FSA_SC_TRACK) && ret == 0)
-		track(*kind & FSA_SC_KIND);
-	if (!(*kind & FSA_SC_WATCHED) || (*kind & FSA_SC_KIND) >= SC_WRITE)
+	if (!kind || !(*kind & FSA_SC_WATCHED) || (*kind & FSA_SC_KIND) >= SC_WRITE)
 		return 0;
 	return fsa_syscall_exit(ret, 0);
 }
@@ -2269,7 +2283,8 @@ int BPF_PROG(any_sys_exit, struct pt_regs *regs, long ret)
 
 /* A write of bytes at pos into the file open at fd, made by a call other
  * than write(2): fallocate, a reflink. */
-static __always_inline int written(struct config *cfg, struct task_struct *task, int fd, __u64 bytes, __s64 pos, __u32 sub)
+static __always_inline int written(struct config *cfg, struct task_struct *task, int fd, __u64 bytes, __s64 pos, __u32 sub,
+				   __u16 taint)
 {
 	if (!(cfg->syscall_ops & (1 << FSA_OP_WRITE)))
 		return 0;
@@ -2287,6 +2302,7 @@ static __always_inline int written(struct config *cfg, struct task_struct *task,
 	e->bytes = bytes;
 	e->offset = pos;
 	walk_path(e, f, task);
+	e->taint |= taint;
 	finish(e);
 	return 0;
 }
@@ -2321,26 +2337,32 @@ struct fsa_dedupe_info {
  * write the ioctl's file (from src_fd), FIDEDUPERANGE each destination
  * whose range it shared (its status 0, FILE_DEDUPE_RANGE_SAME). */
 static __always_inline int cloned(struct config *cfg, struct task_struct *task, int fd, __u32 cmd, __u64 arg,
-				  const __u8 *range)
+				  struct pending *p)
 {
 	if (cmd == FSA_FICLONE) {
 		struct file *src = fd_file(task, (int)arg);
 		__u64 size = src ? BPF_CORE_READ(src, f_inode, i_size) : 0;
-		return written(cfg, task, fd, size, 0, FSA_WRITE_CLONE);
+		return written(cfg, task, fd, size, 0, FSA_WRITE_CLONE, 0);
 	}
 	if (cmd == FSA_FICLONERANGE) {
-		/* the range as the call read it, at its entry (keep_data) */
+		/* the range as the call read it, at its entry (keep_data), or,
+		 * when it was not in memory then, now (FSA_TAINT_LATE) */
 		struct fsa_clone_range r = {};
-		if (!range)
-			return 0;
-		__builtin_memcpy(&r, range, sizeof(r));
+		__u16 late = 0;
+		if (p->flags & FSA_P_DATA) {
+			__builtin_memcpy(&r, p->data, sizeof(r));
+		} else {
+			late = FSA_TAINT_LATE;
+			if (bpf_probe_read_user(&r, sizeof(r), (void *)arg))
+				return 0;
+		}
 		__u64 bytes = r.src_length;
 		if (!bytes) { /* to the source's end */
 			struct file *src = fd_file(task, (int)r.src_fd);
 			__u64 size = src ? BPF_CORE_READ(src, f_inode, i_size) : 0;
 			bytes = size > r.src_offset ? size - r.src_offset : 0;
 		}
-		return written(cfg, task, fd, bytes, r.dest_offset, FSA_WRITE_CLONE);
+		return written(cfg, task, fd, bytes, r.dest_offset, FSA_WRITE_CLONE, late);
 	}
 	struct fsa_dedupe_range d = {};
 	if (bpf_probe_read_user(&d, sizeof(d), (void *)arg))
@@ -2352,7 +2374,7 @@ static __always_inline int cloned(struct config *cfg, struct task_struct *task, 
 		if (bpf_probe_read_user(&info, sizeof(info), (void *)(arg + sizeof(d) + i * sizeof(info))))
 			break;
 		if (info.status == 0 && info.bytes_deduped)
-			written(cfg, task, (int)info.dest_fd, info.bytes_deduped, info.dest_offset, FSA_WRITE_CLONE);
+			written(cfg, task, (int)info.dest_fd, info.bytes_deduped, info.dest_offset, FSA_WRITE_CLONE, 0);
 	}
 	return 0;
 }
@@ -2386,10 +2408,16 @@ static __always_inline int times_set(struct config *cfg, struct task_struct *tas
 	__u32 sub = 0;
 	int time32 = p->flags & FSA_P_TIME32;
 	/* The times as the call read them, at its entry (keep_data). */
+	int late = 0;
+	if (times && !(p->flags & FSA_P_DATA)) {
+		/* Not in memory at the entry: read now (FSA_TAINT_LATE). */
+		late = 1;
+		if (bpf_probe_read_user(p->data, sizeof(p->data), (void *)times) &&
+		    bpf_probe_read_user(p->data, 8, (void *)times))
+			return 0;
+	}
 	if (!times) {
 		sub = FSA_UT_ATIME_NOW | FSA_UT_MTIME_NOW;
-	} else if (!(p->flags & FSA_P_DATA)) {
-		return 0; /* unreadable then: the call could not read them either */
 	} else if (p->kind == SC_UTIME) { /* struct utimbuf: actime, modtime (seconds) */
 		if (time32) {
 			__s32 t[2] = {};
@@ -2413,6 +2441,8 @@ static __always_inline int times_set(struct config *cfg, struct task_struct *tas
 	struct event *e = begin(cfg, task, FSA_OP_UTIMES, FSA_HOOK_TRACEPOINT);
 	if (!e)
 		return 0;
+	if (late)
+		e->taint |= FSA_TAINT_LATE;
 	if (!(sub & FSA_UT_ATIME_NOW))
 		e->offset = one_time(v[0], v[1], FSA_UT_ATIME_NOW, FSA_UT_ATIME_OMIT, &sub);
 	if (!(sub & FSA_UT_MTIME_NOW))
@@ -2444,13 +2474,12 @@ static __always_inline int times_set(struct config *cfg, struct task_struct *tas
 /* Reports a call kept at its entry, now that it returned ret. */
 static __always_inline int syscall_done(struct config *cfg, struct pending *pp, long ret)
 {
-	struct pending p = *pp;
 	if (ret < 0 && ret > -4096)
 		return 0; /* it failed: nothing changed */
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 *a = p.args;
+	__u64 *a = pp->args;
 
-	switch (p.kind) {
+	switch (pp->kind) {
 	case SC_OPEN:
 		return opened(cfg, task, ret, a[1]);
 	case SC_CREAT:
@@ -2458,22 +2487,22 @@ static __always_inline int syscall_done(struct config *cfg, struct pending *pp, 
 	case SC_OPENAT:
 		return opened(cfg, task, ret, a[2]);
 	case SC_OPENAT2:
-		return opened(cfg, task, ret, p.pos);
+		return opened(cfg, task, ret, pp->pos);
 	case SC_SENDFILE:
-		return transferred(cfg, task, &p, a[0], ret, FSA_WRITE_SENDFILE);
+		return transferred(cfg, task, pp, a[0], ret, FSA_WRITE_SENDFILE);
 	case SC_SPLICE:
-		return transferred(cfg, task, &p, a[2], ret, FSA_WRITE_SPLICE);
+		return transferred(cfg, task, pp, a[2], ret, FSA_WRITE_SPLICE);
 	case SC_COPY_FILE_RANGE:
-		return transferred(cfg, task, &p, a[2], ret, FSA_WRITE_COPY_RANGE);
+		return transferred(cfg, task, pp, a[2], ret, FSA_WRITE_COPY_RANGE);
 	case SC_FALLOCATE:
 		/* Allocation alone (FALLOC_FL_KEEP_SIZE) changes neither content nor size. */
 		if ((a[1] & FSA_FALLOC_KEEP_SIZE) && !(a[1] & FSA_FALLOC_CHANGES))
 			return 0;
-		return written(cfg, task, a[0], a[3], a[2], FSA_WRITE_FALLOCATE);
+		return written(cfg, task, a[0], a[3], a[2], FSA_WRITE_FALLOCATE, 0);
 	case SC_IOCTL:
-		return cloned(cfg, task, a[0], (__u32)a[1], a[2], p.flags & FSA_P_DATA ? p.data : 0);
+		return cloned(cfg, task, a[0], (__u32)a[1], a[2], pp);
 	case SC_UTIMENSAT: case SC_UTIMES: case SC_FUTIMESAT: case SC_UTIME:
-		return times_set(cfg, task, &p);
+		return times_set(cfg, task, pp);
 	case SC_MMAP: {
 		if (!(cfg->syscall_ops & (1 << FSA_OP_MMAP_WRITE)))
 			return 0;
@@ -2503,7 +2532,7 @@ static __always_inline int syscall_done(struct config *cfg, struct pending *pp, 
 
 	/* The rest name files by path or by descriptor and make one event. */
 	__u16 op;
-	switch (p.kind) {
+	switch (pp->kind) {
 	case SC_MKNOD: case SC_MKNODAT: case SC_MKDIR: case SC_MKDIRAT:
 	case SC_LINK: case SC_LINKAT: case SC_SYMLINK: case SC_SYMLINKAT:
 		op = FSA_OP_CREATE;
@@ -2536,7 +2565,7 @@ static __always_inline int syscall_done(struct config *cfg, struct pending *pp, 
 	if (!e)
 		return 0;
 
-	switch (p.kind) {
+	switch (pp->kind) {
 	case SC_MKNOD:
 		e->sub = FSA_CREATE_MKNOD;
 		e->new_mode = created_mode(task, (a[1] & FSA_S_IFMT) ?: FSA_S_IFREG, a[1]);
@@ -2635,7 +2664,7 @@ static __always_inline int syscall_done(struct config *cfg, struct pending *pp, 
 	case SC_CHOWN: case SC_LCHOWN:
 		e->new_uid = a[1];
 		e->new_gid = a[2];
-		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, p.kind == SC_CHOWN);
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, pp->kind == SC_CHOWN);
 		break;
 	case SC_FCHOWN:
 		e->new_uid = a[1];
@@ -2649,12 +2678,12 @@ static __always_inline int syscall_done(struct config *cfg, struct pending *pp, 
 		name_primary(e, task, a[0], a[1], a[4] & FSA_AT_EMPTY_PATH, !(a[4] & FSA_AT_SYMLINK_NOFOLLOW));
 		break;
 	case SC_SETXATTR: case SC_LSETXATTR:
-		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, p.kind == SC_SETXATTR);
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, pp->kind == SC_SETXATTR);
 		raw_target(e, a[1]);
 		break;
 	case SC_REMOVEXATTR: case SC_LREMOVEXATTR:
 		e->sub = FSA_XATTR_REMOVE;
-		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, p.kind == SC_REMOVEXATTR);
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, pp->kind == SC_REMOVEXATTR);
 		raw_target(e, a[1]);
 		break;
 	case SC_FSETXATTR:
@@ -2692,14 +2721,21 @@ __noinline int fsa_syscall_exit(long ret, __u32 compat)
 	if (!cfg || cfg->stopped)
 		return 0;
 	struct pending *pp = bpf_map_lookup_elem(&pending, &id);
-	if (!pp)
+	if (!pp || !(pp->flags & FSA_P_COMPAT) != !compat) {
+		/* None (evicted), or kept by the other ABI's entry: strings the
+		 * thread saved for it are stale. */
+		bpf_map_delete_elem(&saved_strs, &id);
 		return 0;
-	if (!(pp->flags & FSA_P_COMPAT) != !compat)
-		return 0; /* kept by the other ABI's entry */
-	struct pending p = *pp;
+	}
+	/* A copy out of the map (an LRU map may hand the entry to another
+	 * thread once deleted), off the stack, which the walks need. */
+	struct pending *p = bpf_map_lookup_elem(&pending_copy, &zero);
+	if (!p)
+		return 0;
+	*p = *pp;
 	bpf_map_delete_elem(&pending, &id);
-	int r = syscall_done(cfg, &p, ret);
-	if (p.flags & FSA_P_SAVED)
+	int r = syscall_done(cfg, p, ret);
+	if (p->flags & FSA_P_SAVED)
 		bpf_map_delete_elem(&saved_strs, &id);
 	return r;
 }
@@ -2802,6 +2838,8 @@ static __always_inline int compat_enter(struct pt_regs *regs, __u32 nr)
 	struct compat_kind *ck = bpf_map_lookup_elem(&compat_kinds, &nr);
 	if (!ck || (!ck->kind && ck->conv < CV_WRITE))
 		return 0;
+	if (ck->kind & FSA_SC_TRACK)
+		track();
 	struct compat_kind k = *ck;
 	__u64 a[6];
 	a[0] = (__u32)BPF_CORE_READ(regs, bx);
@@ -2925,7 +2963,11 @@ int BPF_PROG(any_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	__u32 nr = id;
 	__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &nr);
-	if (!kind || !(*kind & FSA_SC_WATCHED))
+	if (!kind)
+		return 0;
+	if (*kind & FSA_SC_TRACK)
+		track();
+	if (!(*kind & FSA_SC_WATCHED))
 		return 0;
 	__u8 k = *kind & FSA_SC_KIND;
 	if (k == SC_CLOSE)

@@ -113,6 +113,8 @@ type fsauditEvent struct {
 	Nlink          uint32
 	Taint          uint16
 	Pad3           uint16
+	MntDev         uint32
+	TargetMntDev   uint32
 	Comm           [16]int8
 	Path           [8448]uint8
 	Args           [2048]uint8
@@ -181,8 +183,7 @@ const (
 	fsauditFsaScSC_PWRITEV         fsauditFsaSc = 51
 	fsauditFsaScSC_PWRITEV2        fsauditFsaSc = 52
 	fsauditFsaScSC_CLOSE           fsauditFsaSc = 53
-	fsauditFsaScSC_MOUNT           fsauditFsaSc = 54
-	fsauditFsaScSC_MAX             fsauditFsaSc = 55
+	fsauditFsaScSC_MAX             fsauditFsaSc = 54
 )
 
 type fsauditInflight struct {
@@ -223,11 +224,13 @@ type fsauditWalk struct {
 	RootOff     uint32
 	Base        uint32
 	MntOff      uint32
+	MntDev      uint32
 	InFs        uint32
 	AliasLen    uint32
 	AliasEnd    uint32
 	DepthBefore uint32
 	SavedFlags  uint32
+	_           [4]byte
 	Alias       uint64
 }
 
@@ -246,6 +249,7 @@ const (
 	fsauditMapInflight                    = "inflight"
 	fsauditMapLost                        = "lost"
 	fsauditMapPending                     = "pending"
+	fsauditMapPendingCopy                 = "pending_copy"
 	fsauditMapSavedScratch                = "saved_scratch"
 	fsauditMapSavedStrs                   = "saved_strs"
 	fsauditMapScratch                     = "scratch"
@@ -253,7 +257,6 @@ const (
 	fsauditMapSyscallKinds                = "syscall_kinds"
 	fsauditMapTaintFull                   = "taint_full"
 	fsauditMapUserLinks                   = "user_links"
-	fsauditMapUserMounts                  = "user_mounts"
 	fsauditMapWalks                       = "walks"
 	fsauditProgAnySysEnter                = "any_sys_enter"
 	fsauditProgAnySysExit                 = "any_sys_exit"
@@ -400,6 +403,7 @@ type fsauditMapSpecs struct {
 	Inflight       *ebpf.MapSpec `ebpf:"inflight"`
 	Lost           *ebpf.MapSpec `ebpf:"lost"`
 	Pending        *ebpf.MapSpec `ebpf:"pending"`
+	PendingCopy    *ebpf.MapSpec `ebpf:"pending_copy"`
 	SavedScratch   *ebpf.MapSpec `ebpf:"saved_scratch"`
 	SavedStrs      *ebpf.MapSpec `ebpf:"saved_strs"`
 	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
@@ -407,7 +411,6 @@ type fsauditMapSpecs struct {
 	SyscallKinds   *ebpf.MapSpec `ebpf:"syscall_kinds"`
 	TaintFull      *ebpf.MapSpec `ebpf:"taint_full"`
 	UserLinks      *ebpf.MapSpec `ebpf:"user_links"`
-	UserMounts     *ebpf.MapSpec `ebpf:"user_mounts"`
 	Walks          *ebpf.MapSpec `ebpf:"walks"`
 }
 
@@ -448,6 +451,7 @@ type fsauditMaps struct {
 	Inflight       *ebpf.Map `ebpf:"inflight"`
 	Lost           *ebpf.Map `ebpf:"lost"`
 	Pending        *ebpf.Map `ebpf:"pending"`
+	PendingCopy    *ebpf.Map `ebpf:"pending_copy"`
 	SavedScratch   *ebpf.Map `ebpf:"saved_scratch"`
 	SavedStrs      *ebpf.Map `ebpf:"saved_strs"`
 	Scratch        *ebpf.Map `ebpf:"scratch"`
@@ -455,7 +459,6 @@ type fsauditMaps struct {
 	SyscallKinds   *ebpf.Map `ebpf:"syscall_kinds"`
 	TaintFull      *ebpf.Map `ebpf:"taint_full"`
 	UserLinks      *ebpf.Map `ebpf:"user_links"`
-	UserMounts     *ebpf.Map `ebpf:"user_mounts"`
 	Walks          *ebpf.Map `ebpf:"walks"`
 }
 
@@ -472,6 +475,7 @@ func (m *fsauditMaps) Close() error {
 		m.Inflight,
 		m.Lost,
 		m.Pending,
+		m.PendingCopy,
 		m.SavedScratch,
 		m.SavedStrs,
 		m.Scratch,
@@ -479,7 +483,6 @@ func (m *fsauditMaps) Close() error {
 		m.SyscallKinds,
 		m.TaintFull,
 		m.UserLinks,
-		m.UserMounts,
 		m.Walks,
 	)
 }

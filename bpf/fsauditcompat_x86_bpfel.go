@@ -113,6 +113,8 @@ type fsauditCompatEvent struct {
 	Nlink          uint32
 	Taint          uint16
 	Pad3           uint16
+	MntDev         uint32
+	TargetMntDev   uint32
 	Comm           [16]int8
 	Path           [8448]uint8
 	Args           [2048]uint8
@@ -181,8 +183,7 @@ const (
 	fsauditCompatFsaScSC_PWRITEV         fsauditCompatFsaSc = 51
 	fsauditCompatFsaScSC_PWRITEV2        fsauditCompatFsaSc = 52
 	fsauditCompatFsaScSC_CLOSE           fsauditCompatFsaSc = 53
-	fsauditCompatFsaScSC_MOUNT           fsauditCompatFsaSc = 54
-	fsauditCompatFsaScSC_MAX             fsauditCompatFsaSc = 55
+	fsauditCompatFsaScSC_MAX             fsauditCompatFsaSc = 54
 )
 
 type fsauditCompatInflight struct {
@@ -223,11 +224,13 @@ type fsauditCompatWalk struct {
 	RootOff     uint32
 	Base        uint32
 	MntOff      uint32
+	MntDev      uint32
 	InFs        uint32
 	AliasLen    uint32
 	AliasEnd    uint32
 	DepthBefore uint32
 	SavedFlags  uint32
+	_           [4]byte
 	Alias       uint64
 }
 
@@ -246,6 +249,7 @@ const (
 	fsauditCompatMapInflight                    = "inflight"
 	fsauditCompatMapLost                        = "lost"
 	fsauditCompatMapPending                     = "pending"
+	fsauditCompatMapPendingCopy                 = "pending_copy"
 	fsauditCompatMapSavedScratch                = "saved_scratch"
 	fsauditCompatMapSavedStrs                   = "saved_strs"
 	fsauditCompatMapScratch                     = "scratch"
@@ -253,7 +257,6 @@ const (
 	fsauditCompatMapSyscallKinds                = "syscall_kinds"
 	fsauditCompatMapTaintFull                   = "taint_full"
 	fsauditCompatMapUserLinks                   = "user_links"
-	fsauditCompatMapUserMounts                  = "user_mounts"
 	fsauditCompatMapWalks                       = "walks"
 	fsauditCompatProgAnySysEnter                = "any_sys_enter"
 	fsauditCompatProgAnySysExit                 = "any_sys_exit"
@@ -400,6 +403,7 @@ type fsauditCompatMapSpecs struct {
 	Inflight       *ebpf.MapSpec `ebpf:"inflight"`
 	Lost           *ebpf.MapSpec `ebpf:"lost"`
 	Pending        *ebpf.MapSpec `ebpf:"pending"`
+	PendingCopy    *ebpf.MapSpec `ebpf:"pending_copy"`
 	SavedScratch   *ebpf.MapSpec `ebpf:"saved_scratch"`
 	SavedStrs      *ebpf.MapSpec `ebpf:"saved_strs"`
 	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
@@ -407,7 +411,6 @@ type fsauditCompatMapSpecs struct {
 	SyscallKinds   *ebpf.MapSpec `ebpf:"syscall_kinds"`
 	TaintFull      *ebpf.MapSpec `ebpf:"taint_full"`
 	UserLinks      *ebpf.MapSpec `ebpf:"user_links"`
-	UserMounts     *ebpf.MapSpec `ebpf:"user_mounts"`
 	Walks          *ebpf.MapSpec `ebpf:"walks"`
 }
 
@@ -448,6 +451,7 @@ type fsauditCompatMaps struct {
 	Inflight       *ebpf.Map `ebpf:"inflight"`
 	Lost           *ebpf.Map `ebpf:"lost"`
 	Pending        *ebpf.Map `ebpf:"pending"`
+	PendingCopy    *ebpf.Map `ebpf:"pending_copy"`
 	SavedScratch   *ebpf.Map `ebpf:"saved_scratch"`
 	SavedStrs      *ebpf.Map `ebpf:"saved_strs"`
 	Scratch        *ebpf.Map `ebpf:"scratch"`
@@ -455,7 +459,6 @@ type fsauditCompatMaps struct {
 	SyscallKinds   *ebpf.Map `ebpf:"syscall_kinds"`
 	TaintFull      *ebpf.Map `ebpf:"taint_full"`
 	UserLinks      *ebpf.Map `ebpf:"user_links"`
-	UserMounts     *ebpf.Map `ebpf:"user_mounts"`
 	Walks          *ebpf.Map `ebpf:"walks"`
 }
 
@@ -472,6 +475,7 @@ func (m *fsauditCompatMaps) Close() error {
 		m.Inflight,
 		m.Lost,
 		m.Pending,
+		m.PendingCopy,
 		m.SavedScratch,
 		m.SavedStrs,
 		m.Scratch,
@@ -479,7 +483,6 @@ func (m *fsauditCompatMaps) Close() error {
 		m.SyscallKinds,
 		m.TaintFull,
 		m.UserLinks,
-		m.UserMounts,
 		m.Walks,
 	)
 }

@@ -68,12 +68,3 @@ var rawKinds = map[uint32]fsauditFsaSc{
 	unix.SYS_PWRITEV2: fsauditFsaScSC_PWRITEV2,
 	unix.SYS_CLOSE:    fsauditFsaScSC_CLOSE,
 }
-
-// trackKinds are calls the exit program only notes when they succeed
-// (scTrack), without a per-call tracepoint: those that change a mount
-// namespace's mounts.
-var trackKinds = map[uint32]fsauditFsaSc{
-	unix.SYS_MOUNT:      fsauditFsaScSC_MOUNT,
-	unix.SYS_MOVE_MOUNT: fsauditFsaScSC_MOUNT,
-	unix.SYS_PIVOT_ROOT: fsauditFsaScSC_MOUNT,
-}

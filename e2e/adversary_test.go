@@ -1063,7 +1063,7 @@ func TestAdversaryHardLink(t *testing.T) {
 	requireRoot(t)
 	dir := tmpDir(t, "fsaudit-linked-", 0o777)
 	outside := tmpDir(t, "fsaudit-linkout-", 0o777)
-	for _, f := range []string{dir + "/f", dir + "/c", outside + "/single"} {
+	for _, f := range []string{dir + "/f", dir + "/g", dir + "/c", outside + "/single"} {
 		if err := os.WriteFile(f, []byte("0123456789"), 0o666); err != nil {
 			t.Fatal(err)
 		}
@@ -1078,6 +1078,11 @@ func TestAdversaryHardLink(t *testing.T) {
 echo through >> %[3]s/l
 %[1]s chmod 600 %[3]s/l
 %[1]s truncate -s 2 %[3]s/l
+%[1]s ln %[2]s/g %[3]s/m
+exec 7>>%[3]s/m
+%[1]s rm %[3]s/m
+echo stale >&7
+exec 7>&-
 echo alone >> %[3]s/single
 echo plain >> %[2]s/c`, bb, dir, outside))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
@@ -1094,6 +1099,7 @@ echo plain >> %[2]s/c`, bb, dir, outside))
 		{"chmod", outside + "/l", true},
 		{"truncate", outside + "/l", false}, // busybox truncate: open(2), ftruncate(2)
 		{"write", dir + "/c", false},
+		{"write", outside + "/m", false}, // through a descriptor whose link is gone
 	} {
 		found := false
 		for _, r := range recs {
@@ -1103,6 +1109,12 @@ echo plain >> %[2]s/c`, bb, dir, outside))
 			found = true
 			switch {
 			case c.path == dir+"/c":
+			case c.path == outside+"/m":
+				// The name is stale (unlinked, the file keeps its link
+				// in the audited directory): kept as unresolved.
+				if !r.FSAudit.PathUnresolved {
+					t.Errorf("write through the unlinked second link %s: not marked path_unresolved", c.path)
+				}
 			case c.pathNamed && *agentHook == "tracepoint":
 				// Named by a string, without the inode: the user made
 				// hard links, so the record is kept as unresolved.

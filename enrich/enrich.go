@@ -96,21 +96,26 @@ func New(o Options) (*Enricher, error) {
 	}, nil
 }
 
-// tainted says whether a path named by a string (flags: its walk's) may
-// name its file other than the host does, by what the kernel side says its
-// writer did: a user changed the mounts of the writer's mount namespace (a
-// bind mount of an audited directory, which no string's walk sees), or, for
-// the file the call changes (primary) in content or attributes, the
-// writer's user made hard links. Such a path is unresolved: every filter
-// keeps it.
+// tainted says whether a path (flags: its walk's) may name its file other
+// than the host does, by what the kernel side says: a name unlinked while
+// the file keeps other links, for a change to the file's content or
+// attributes (primary); for a path named by a string, a mount namespace
+// whose mounts a user may have changed (a bind mount of an audited
+// directory, which no string's walk sees), a string read after the call
+// began, or, for such a change, a writer whose user made hard links. Such a
+// path is unresolved: every filter keeps it.
 func tainted(ev *bpf.Event, flags bpf.Flags, primary bool) bool {
+	change := primary && filter.LinkedChange(ev.Op.String(), 2)
+	if change && ev.Taint&bpf.TaintStale != 0 {
+		return true
+	}
 	if flags&bpf.FlagGiven == 0 {
 		return false
 	}
-	if ev.Taint&bpf.TaintMounts != 0 {
+	if ev.Taint&(bpf.TaintMounts|bpf.TaintLate) != 0 {
 		return true
 	}
-	return primary && ev.Taint&bpf.TaintLinks != 0 && filter.LinkedChange(ev.Op.String(), 2)
+	return change && ev.Taint&bpf.TaintLinks != 0
 }
 
 // hostMountNS is the host's mount namespace: its init's, else the agent's.

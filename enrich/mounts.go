@@ -200,7 +200,7 @@ func (x *Enricher) mountView(ev *bpf.Event, components []byte, flags bpf.Flags, 
 	if !ok {
 		return "", m.Alias != nil
 	}
-	p, ok := x.mounts.hostPath(ev.Dev, fs)
+	p, ok := x.mounts.hostPath(m.Dev, fs)
 	if !ok || p == own || p == host {
 		return "", false
 	}
