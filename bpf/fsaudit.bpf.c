@@ -970,6 +970,44 @@ static __always_inline void coalesce_new(struct coalesce_val *v, struct task_str
 	v->hook = hook;
 }
 
+#ifdef HAVE_BPF_LOOP
+/* 6.2 and later: a typed, read-only view of any kernel pointer. Weak: on
+ * older kernels it is 0, and the probe reads below are taken instead. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+#endif
+
+/* A file's f_mode and f_inode, on the path every write takes: plain loads
+ * through a typed view where the kernel gives one, a probe read each
+ * elsewhere. */
+static __always_inline void file_head(struct file *f, __u32 *fmode, struct inode **inode)
+{
+#ifdef HAVE_BPF_LOOP
+	if (bpf_rdonly_cast) {
+		struct file *t = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+		*fmode = t->f_mode;
+		*inode = t->f_inode;
+		return;
+	}
+#endif
+	*fmode = BPF_CORE_READ(f, f_mode);
+	*inode = BPF_CORE_READ(f, f_inode);
+}
+
+/* An inode's number and generation, the same way. */
+static __always_inline void inode_id(struct inode *i, __u64 *ino, __u32 *gen)
+{
+#ifdef HAVE_BPF_LOOP
+	if (bpf_rdonly_cast) {
+		struct inode *t = bpf_rdonly_cast(i, bpf_core_type_id_kernel(struct inode));
+		*ino = t->i_ino;
+		*gen = t->i_generation;
+		return;
+	}
+#endif
+	*ino = BPF_CORE_READ(i, i_ino);
+	*gen = BPF_CORE_READ(i, i_generation);
+}
+
 /* Builds and sends the event for a write of bytes to file at offset
  * (offset < 0: the file's own position). With a coalescing window, a write
  * to a file whose window is open by the same process only adds to its
@@ -979,10 +1017,11 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 {
 	if (!file)
 		return 0;
-	__u32 fmode = BPF_CORE_READ(file, f_mode);
+	__u32 fmode;
+	struct inode *inode;
+	file_head(file, &fmode, &inode);
 	if (!(fmode & FMODE_WRITE))
 		return 0;
-	struct inode *inode = BPF_CORE_READ(file, f_inode);
 
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct coalesce_key k = {};
@@ -1000,7 +1039,11 @@ static __always_inline int emit_write(struct config *cfg, struct file *file, __u
 		 * them apart. Such an entry is taken over only once it holds
 		 * nothing unreported; until then this file's writes are events of
 		 * their own. */
-		if (v && (v->ino != BPF_CORE_READ(inode, i_ino) || v->generation != BPF_CORE_READ(inode, i_generation))) {
+		__u64 ino = 0;
+		__u32 gen = 0;
+		if (v)
+			inode_id(inode, &ino, &gen);
+		if (v && (v->ino != ino || v->generation != gen)) {
 			take_over = v->writes == 0;
 		} else if (v) {
 			__u64 now = bpf_ktime_get_ns();
