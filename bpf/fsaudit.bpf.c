@@ -1775,25 +1775,33 @@ static __always_inline int keep_pending(struct pending *p, struct task_struct *t
 /* Where no 32-bit call can be made (else any_sys_enter does its work):
  * attached to the entry of each call in syscall_kinds, and of no other, so
  * the system calls nobody watches run no program at their entry. */
-SEC("tracepoint/syscalls/sys_enter_watched")
-int tp_syscall_enter(struct syscall_enter *ctx)
+/* The kind of native call nr at its entry, 0 when it is not watched, once
+ * what track() notes is noted. */
+static __always_inline __u8 entry_kind(__u64 nr)
 {
-	__u32 nr = ctx->nr;
 	if (nr >= FSA_MAX_SYSCALL)
 		return 0;
-	__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &nr);
+	__u32 n = nr;
+	__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &n);
 	if (!kind)
 		return 0;
 	if (*kind & FSA_SC_TRACK)
 		track();
 	if (!(*kind & FSA_SC_WATCHED))
 		return 0;
-	if (!admit())
+	return *kind & FSA_SC_KIND;
+}
+
+SEC("tracepoint/syscalls/sys_enter_watched")
+int tp_syscall_enter(struct syscall_enter *ctx)
+{
+	__u8 k = entry_kind((__u32)ctx->nr);
+	if (!k || !admit())
 		return 0;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	if (compat_task(task))
 		return 0;
-	struct pending p = {.kind = *kind & FSA_SC_KIND, .pos = -1};
+	struct pending p = {.kind = k, .pos = -1};
 	if (bpf_probe_read_kernel(p.args, sizeof(p.args), ctx->args))
 		return 0;
 	return keep_pending(&p, task);
@@ -3002,17 +3010,9 @@ int BPF_PROG(any_sys_enter, struct pt_regs *regs, long id)
 {
 	if (compat_call())
 		return compat_enter(regs, id);
-	if ((__u64)id >= FSA_MAX_SYSCALL)
+	__u8 k = entry_kind(id);
+	if (!k)
 		return 0;
-	__u32 nr = id;
-	__u8 *kind = bpf_map_lookup_elem(&syscall_kinds, &nr);
-	if (!kind)
-		return 0;
-	if (*kind & FSA_SC_TRACK)
-		track();
-	if (!(*kind & FSA_SC_WATCHED))
-		return 0;
-	__u8 k = *kind & FSA_SC_KIND;
 	if (k == SC_CLOSE)
 		return closed(regs->di);
 	if (k >= SC_WRITE)
