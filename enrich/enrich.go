@@ -96,6 +96,16 @@ func New(o Options) (*Enricher, error) {
 	}, nil
 }
 
+// hardLinks is the file's count of hard links when it has other names: 0
+// for one link, an unknown inode, and a directory, whose links are its
+// subdirectories' "..", not other names.
+func hardLinks(ev *bpf.Event) uint32 {
+	if ev.Links < 2 || ev.Flags&bpf.FlagNoInode != 0 || ev.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return 0
+	}
+	return ev.Links
+}
+
 // tainted says whether a path (flags: its walk's) may name its file other
 // than the host does, by what the kernel side says: a name unlinked while
 // the file keeps other links, for a change to the file's content or
@@ -218,9 +228,7 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) filter.Paths {
 			Deleted:        ev.Flags&bpf.FlagDeleted != 0,
 		},
 	}
-	if ev.Links > 1 && ev.Flags&bpf.FlagNoInode == 0 {
-		r.FSAudit.Links = ev.Links
-	}
+	r.FSAudit.Links = hardLinks(ev)
 	paths := filter.Paths{Own: filterPath(p), OwnHost: hostPath, Linked: filter.LinkedChange(r.Action, r.FSAudit.Links)}
 	if ev.Flags&bpf.FlagNoInode != 0 {
 		r.File.Inode, r.File.DevMajor, r.File.DevMinor = 0, 0, 0

@@ -109,3 +109,20 @@ func TestHostMountsCanonical(t *testing.T) {
 		}
 	}
 }
+
+func TestHardLinks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ev   bpf.Event
+		want uint32
+	}{
+		{"second link", bpf.Event{Links: 2, Mode: 0o100644}, 2},
+		{"one link", bpf.Event{Links: 1, Mode: 0o100644}, 0},
+		{"directory", bpf.Event{Links: 5, Mode: 0o040755}, 0},
+		{"inode unknown", bpf.Event{Links: 3, Mode: 0o100644, Flags: bpf.FlagNoInode}, 0},
+	} {
+		if got := hardLinks(&tc.ev); got != tc.want {
+			t.Errorf("%s: hardLinks = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
