@@ -96,6 +96,30 @@ func New(o Options) (*Enricher, error) {
 	}, nil
 }
 
+// walked is one of an event's paths as the kernel side sent it; primary:
+// the file the call changes (not a rename's new name or a link's target).
+type walked struct {
+	components []byte
+	flags      bpf.Flags
+	rootOff    int
+	mount      bpf.MountView
+	primary    bool
+}
+
+// mountViews finishes a path's host view (host, so far) from what the
+// kernel side says of the mounts it went through, and marks p unresolved
+// when it may name the file other than the host does.
+func (x *Enricher) mountViews(ev *bpf.Event, w walked, p *Path, host string) string {
+	if view, lost := x.mountView(ev, w.components, w.flags, w.rootOff, w.mount, p.Full, host); lost {
+		p.Unresolved = true
+	} else if view != "" {
+		host = view
+	}
+	host = x.givenHostView(ev, w.flags, *p, host)
+	p.Unresolved = p.Unresolved || tainted(ev, w.flags, w.primary)
+	return host
+}
+
 // hardLinks is the file's count of hard links when it has other names: 0
 // for one link, an unknown inode, and a directory, whose links are its
 // subdirectories' "..", not other names.
@@ -194,13 +218,7 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) filter.Paths {
 	p = x.resolveGiven(ev, p, ev.Flags)
 	names, namesPending := x.roots.For(ev.RootDev, ev.RootIno, ev.PID, rootHostDir(p, hostPath))
 	hostPath = names.hostView(p, hostPath)
-	if view, lost := x.mountView(ev, ev.Components, ev.Flags, ev.RootOff, ev.Mount, p.Full, hostPath); lost {
-		p.Unresolved = true
-	} else if view != "" {
-		hostPath = view
-	}
-	hostPath = x.givenHostView(ev, ev.Flags, p, hostPath)
-	p.Unresolved = p.Unresolved || tainted(ev, ev.Flags, true)
+	hostPath = x.mountViews(ev, walked{ev.Components, ev.Flags, ev.RootOff, ev.Mount, true}, &p, hostPath)
 	*r = record.Record{
 		Time:   x.clock.Wall(ev.KernelTime),
 		Action: ev.Op.String(),
@@ -378,13 +396,7 @@ func (x *Enricher) fillAction(ev *bpf.Event, r *record.Record, names *Names, pat
 		t = x.resolveGiven(ev, t, ev.TargetFlags)
 		f.TargetPath = t.Full
 		a.TargetHostPath = names.hostView(t, host)
-		if view, lost := x.mountView(ev, ev.Target, ev.TargetFlags, ev.TargetRootOff, ev.TargetMount, t.Full, a.TargetHostPath); lost {
-			t.Unresolved = true
-		} else if view != "" {
-			a.TargetHostPath = view
-		}
-		a.TargetHostPath = x.givenHostView(ev, ev.TargetFlags, t, a.TargetHostPath)
-		t.Unresolved = t.Unresolved || tainted(ev, ev.TargetFlags, false)
+		a.TargetHostPath = x.mountViews(ev, walked{ev.Target, ev.TargetFlags, ev.TargetRootOff, ev.TargetMount, false}, &t, a.TargetHostPath)
 		a.PathTruncated = a.PathTruncated || t.Truncated
 		a.PathUnresolved = a.PathUnresolved || t.Unresolved
 		paths.Target, paths.HasTarget, paths.TargetHost = filterPath(t), true, a.TargetHostPath
