@@ -770,7 +770,7 @@ func (c *Capture) watchSyscalls() error {
 	if vfs {
 		// A VFS point's event is confirmed by whichever system call made
 		// it, watched or not: the syscall point's program on every call's
-		// exit (compat_sys_exit) does it once settings say lsm, and
+		// exit (any_sys_exit) does it once settings say lsm, and
 		// io_uring's completions for the operations io_uring made.
 		p, err := c.loadProgram("tp_io_uring_complete")
 		if err == nil {

@@ -1407,7 +1407,7 @@ struct {
 	__type(value, __u8); /* enum fsa_sc, | FSA_SC_WATCHED when its entry and exit are kept */
 } syscall_kinds SEC(".maps");
 
-/* The 32-bit calls, by i386 number (see compat_sys_enter). */
+/* The 32-bit calls, by i386 number (see compat_enter). */
 enum fsa_compat_conv {
 	CV_SAME = 0,     /* the native layout, 32-bit values */
 	CV_LEN64,        /* truncate64, ftruncate64: (x, lo, hi) -> (x, lo | hi << 32) */
@@ -1458,7 +1458,7 @@ struct {
 	__type(value, struct pending);
 } pending_copy SEC(".maps");
 
-/* pending.flags: kept by compat_sys_enter, from a 32-bit call; its time
+/* pending.flags: kept by compat_enter, from a 32-bit call; its time
  * structures have 32-bit fields */
 #define FSA_P_COMPAT (1u << 31)
 #define FSA_P_TIME32 (1u << 30)
@@ -2519,7 +2519,7 @@ static __always_inline int times_set(struct config *cfg, struct task_struct *tas
 	return 0;
 }
 
-/* The exit of a call kept at its entry (compat: by compat_sys_enter),
+/* The exit of a call kept at its entry (compat: by compat_enter),
  * which returned ret: reported when it succeeded. One function the
  * verifier checks once for both programs that call it. */
 /* Reports a call kept at its entry, now that it returned ret. */
@@ -2854,14 +2854,13 @@ int tp_sched_process_exit(void *ctx)
 /* ---- 32-bit system calls ----
  *
  * A system call through the 32-bit ABI (int $0x80, sysenter, also from a
- * 64-bit program) fires no syscalls:sys_enter_<call> tracepoint: the
- * syscall point would not see it. raw_syscalls' tracepoints fire for every
- * call; these programs, attached to them as raw tracepoints in tracepoint
- * mode, return at once unless the call is a 32-bit one, then take its
- * arguments from the registers the i386 ABI passes them in, in the native
- * call's layout, and go on as the native programs do. compat_kinds holds,
- * by i386 call number, the native kind (enum fsa_sc, | FSA_SC_WATCHED as
- * syscall_kinds has it, or one of the writes below) and how to convert. */
+ * 64-bit program) fires no syscalls:sys_enter_<call> tracepoint: only the
+ * raw tracepoints sys_enter and sys_exit see it. any_sys_enter (below)
+ * hands such a call to compat_enter, which takes its arguments from the
+ * registers the i386 ABI passes them in, in the native call's layout, and
+ * goes on as the native calls do. compat_kinds holds, by i386 call number,
+ * the native kind (enum fsa_sc, | FSA_SC_WATCHED and FSA_SC_TRACK as
+ * syscall_kinds has them, or one of the writes below) and how to convert. */
 
 
 /* The bytes of a vector of 32-bit iovecs (at most FSA_MAX_IOV of them). */
