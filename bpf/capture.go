@@ -709,6 +709,24 @@ func (c *Capture) watchSyscalls() error {
 			}
 		}
 	}
+	// The kind byte of a watched call (native or 32-bit): the operations it
+	// reports are audited and no VFS point reports them; io_uring_enter and
+	// io_submit while the write point is on a VFS hook, so that it knows a
+	// write is an inline io_uring or AIO one.
+	kindByte := func(k fsauditFsaSc) uint8 {
+		watch := false
+		for _, o := range kindOps[k] {
+			watch = watch || syscallOps.has(o)
+		}
+		if k == fsauditFsaScSC_ASYNC_SUBMIT {
+			watch = c.actions.has(OpWrite) && (writeMode == ModeFentry || writeMode == ModeKprobe)
+		}
+		v := uint8(k) | tracked(k)
+		if watch {
+			v |= scWatched
+		}
+		return v
+	}
 	if c.RawSyscalls {
 		for nr, k := range rawKinds {
 			watch := c.actions.has(OpWrite) && writeMode == ModeTracepoint
@@ -725,18 +743,7 @@ func (c *Capture) watchSyscalls() error {
 		}
 	}
 	for nr, sc := range syscallKinds {
-		watch := false
-		for _, o := range kindOps[sc.kind] {
-			watch = watch || syscallOps.has(o)
-		}
-		if sc.kind == fsauditFsaScSC_ASYNC_SUBMIT {
-			watch = c.actions.has(OpWrite) && (writeMode == ModeFentry || writeMode == ModeKprobe)
-		}
-		v := uint8(sc.kind) | tracked(sc.kind)
-		if watch {
-			v |= scWatched
-		}
-		if err := c.maps.SyscallKinds.Put(nr, v); err != nil {
+		if err := c.maps.SyscallKinds.Put(nr, kindByte(sc.kind)); err != nil {
 			return fmt.Errorf("writing the watched syscalls: %w", err)
 		}
 	}
@@ -750,18 +757,7 @@ func (c *Capture) watchSyscalls() error {
 				v.Conv = cvSame
 			}
 		} else {
-			watch := false
-			for _, o := range kindOps[cc.kind] {
-				watch = watch || syscallOps.has(o)
-			}
-			if cc.kind == fsauditFsaScSC_ASYNC_SUBMIT {
-				// As the native ones: kept so that the VFS write point knows
-				// a write is an inline io_uring or AIO one.
-				watch = c.actions.has(OpWrite) && (writeMode == ModeFentry || writeMode == ModeKprobe)
-			}
-			if watch {
-				v.Kind |= scWatched
-			}
+			v.Kind = kindByte(cc.kind)
 		}
 		if err := c.maps.CompatKinds.Put(nr, v); err != nil {
 			return fmt.Errorf("writing the watched 32-bit syscalls: %w", err)
