@@ -1,18 +1,19 @@
 // Package chain owns the hash chain over a sink's records: each record's
-// hash covers the previous record's hash and its own canonical encoding
-// (its json format without the chain), with SHA-256 or, given a key,
-// HMAC-SHA-256; and the check of a chained stream, which names the first
-// record that was edited, removed, inserted or reordered.
+// hash covers the previous record's hash, its sequence in the chain and
+// its own canonical encoding (its json format without the chain), with
+// SHA-256 or, given a key, HMAC-SHA-256; the forward-secure seals over
+// it (seal.go); and the check of a chained stream (verify.go), which names
+// the first record that was edited, removed, inserted or reordered.
 package chain
 
 import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"hash"
+	"strconv"
 )
 
 // Hash is one link of the chain.
@@ -21,32 +22,41 @@ type Hash [32]byte
 // String is the hash in lower-case hex, as records carry it.
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }
 
+// State is where a chain stands: the last record's sequence in it (0: no
+// record yet, a new chain) and its hash.
+type State struct {
+	Seq  uint64
+	Hash Hash
+}
+
 // Chainer computes the hashes of a stream of records.
 type Chainer struct {
-	mac  hash.Hash // HMAC-SHA-256, or plain SHA-256; reset for each record
-	prev Hash
+	mac hash.Hash // HMAC-SHA-256, or plain SHA-256; reset for each record
+	at  State
 }
 
-// New starts (or continues, from prev) a chain; key, when not empty, makes
-// it an HMAC chain that only holders of the key can extend or check.
-func New(key []byte, prev Hash) *Chainer {
-	return &Chainer{prev: prev, mac: newMAC(key)}
+// New starts a chain (at, the zero State) or continues one; key, when not
+// empty, makes it an HMAC chain that only holders of the key can extend or
+// check.
+func New(key []byte, at State) *Chainer {
+	return &Chainer{at: at, mac: newMAC(key)}
 }
 
-// Prev is the hash the next record will follow.
-func (c *Chainer) Prev() Hash { return c.prev }
+// State is where the chain stands: the next record follows it.
+func (c *Chainer) State() State { return c.at }
 
-// Reset makes the next record follow prev: records linked since were never
+// Reset makes the next record follow at: records linked since were never
 // written (a full spool refused them), so the chain goes on without them.
-func (c *Chainer) Reset(prev Hash) { c.prev = prev }
+func (c *Chainer) Reset(at State) { c.at = at }
 
-// Next links a record, given its canonical encoding, and returns the hash
-// it follows and its own.
-func (c *Chainer) Next(canonical []byte) (prev, h Hash) {
-	prev = c.prev
-	h = sum(c.mac, prev, canonical)
-	c.prev = h
-	return prev, h
+// Next links a record, given its canonical encoding, and returns the state
+// it follows and its own sequence and hash.
+func (c *Chainer) Next(canonical []byte) (prev, own State) {
+	prev = c.at
+	own = State{Seq: prev.Seq + 1}
+	own.Hash = sum(c.mac, prev.Hash, own.Seq, canonical)
+	c.at = own
+	return prev, own
 }
 
 // newMAC is the hash of a chain: HMAC-SHA-256 with a key, else SHA-256.
@@ -57,96 +67,73 @@ func newMAC(key []byte) hash.Hash {
 	return sha256.New()
 }
 
-func sum(mac hash.Hash, prev Hash, canonical []byte) Hash {
+// sum is a record's hash: over the previous hash, the record's sequence in
+// its chain (big-endian; 0 for records of versions before sequences, whose
+// hash did not cover one) and its canonical encoding.
+func sum(mac hash.Hash, prev Hash, seq uint64, canonical []byte) Hash {
 	var h Hash
 	mac.Reset()
 	mac.Write(prev[:])
+	if seq != 0 {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], seq)
+		mac.Write(b[:])
+	}
 	mac.Write(canonical)
 	mac.Sum(h[:0])
 	return h
 }
 
 // Split takes a json-format line apart: the canonical encoding (the line
-// without its chain member) and the chain's two hashes. ok is false when
-// the line carries no chain where the format puts it (at the end of the
-// fsaudit object, which ends the record).
-func Split(line []byte) (canonical []byte, prev, h Hash, ok bool) {
-	// ,"chain":{"prev":"<64 hex>","hash":"<64 hex>"}}}
-	const head, mid, tail = `,"chain":{"prev":"`, `","hash":"`, `"}}}`
-	n := len(head) + 64 + len(mid) + 64 + len(tail)
+// without its chain member), the record's sequence in its chain (0 in
+// lines of versions before sequences), and the chain's two hashes. ok is
+// false when the line carries no chain where the format puts it (at the
+// end of the fsaudit object, which ends the record). Values inside the
+// record are JSON strings, whose quotes are escaped, so no value can end
+// in what Split takes for the chain.
+func Split(line []byte) (canonical []byte, seq uint64, prev, h Hash, ok bool) {
+	// ,"chain":{"seq":N,"prev":"<64 hex>","hash":"<64 hex>"}}}  ("seq":N, absent in older lines)
+	const head, seqKey, prevKey, mid, tail = `,"chain":{`, `"seq":`, `"prev":"`, `","hash":"`, `"}}}`
 	line = bytes.TrimRight(line, "\r\n")
-	if len(line) < n {
-		return nil, prev, h, false
+	n := len(prevKey) + 64 + len(mid) + 64 + len(tail)
+	if len(line) < n+len(head) {
+		return nil, 0, prev, h, false
 	}
 	suffix := line[len(line)-n:]
-	if !bytes.HasPrefix(suffix, []byte(head)) || !bytes.HasSuffix(suffix, []byte(tail)) ||
-		!bytes.Equal(suffix[len(head)+64:len(head)+64+len(mid)], []byte(mid)) {
-		return nil, prev, h, false
+	if !bytes.HasPrefix(suffix, []byte(prevKey)) || !bytes.HasSuffix(suffix, []byte(tail)) ||
+		!bytes.Equal(suffix[len(prevKey)+64:len(prevKey)+64+len(mid)], []byte(mid)) {
+		return nil, 0, prev, h, false
 	}
-	if _, err := hex.Decode(prev[:], suffix[len(head):len(head)+64]); err != nil {
-		return nil, prev, h, false
+	if _, err := hex.Decode(prev[:], suffix[len(prevKey):len(prevKey)+64]); err != nil {
+		return nil, 0, prev, h, false
 	}
-	if _, err := hex.Decode(h[:], suffix[len(head)+64+len(mid):len(head)+128+len(mid)]); err != nil {
-		return nil, prev, h, false
+	if _, err := hex.Decode(h[:], suffix[len(prevKey)+64+len(mid):len(prevKey)+128+len(mid)]); err != nil {
+		return nil, 0, prev, h, false
 	}
-	canonical = make([]byte, 0, len(line)-n+2)
-	canonical = append(canonical, line[:len(line)-n]...)
-	canonical = append(canonical, "}}"...)
-	return canonical, prev, h, true
-}
-
-// ErrBroken wraps every verification failure.
-var ErrBroken = errors.New("chain broken")
-
-// Verifier checks a chained stream line by line. A line that repeats one
-// already verified, byte for byte, is a record sent again after a crash
-// (delivery is at least once): it is counted, not an error.
-type Verifier struct {
-	mac        hash.Hash
-	prev       Hash
-	start      bool // no line seen yet
-	seen       map[Hash]struct{}
-	order      []Hash // the seen hashes, oldest first, to bound the map
-	Lines      int    // lines verified
-	Duplicates int    // lines that repeated an earlier one
-}
-
-// duplicateWindow is how many recent hashes are remembered to recognise
-// records sent again.
-const duplicateWindow = 1 << 20
-
-// NewVerifier checks a stream; the first line's prev is taken as given
-// (the stream may start anywhere in the chain).
-func NewVerifier(key []byte) *Verifier {
-	return &Verifier{start: true, seen: map[Hash]struct{}{}, mac: newMAC(key)}
-}
-
-// Last is the hash of the last line verified: where the chain goes on.
-func (v *Verifier) Last() Hash { return v.prev }
-
-// Line checks the next line and says, wrapping ErrBroken, what is wrong.
-func (v *Verifier) Line(line []byte) error {
-	canonical, prev, h, ok := Split(line)
-	if !ok {
-		return fmt.Errorf("%w: no chain at the end of the record (not fsaudit json output with a chain)", ErrBroken)
-	}
-	if sum(v.mac, prev, canonical) != h {
-		return fmt.Errorf("%w: edited: the record does not match its hash (or the key is wrong)", ErrBroken)
-	}
-	if !v.start && prev != v.prev {
-		if _, again := v.seen[h]; again {
-			v.Duplicates++
-			return nil
+	rest := line[:len(line)-n]
+	if bytes.HasSuffix(rest, []byte(",")) {
+		// "seq":N, before "prev"
+		rest = rest[:len(rest)-1]
+		i := len(rest)
+		for i > 0 && rest[i-1] >= '0' && rest[i-1] <= '9' {
+			i--
 		}
-		return fmt.Errorf("%w: does not follow the line before: a record was removed, inserted or moved here", ErrBroken)
+		digits := rest[i:]
+		if len(digits) == 0 || len(digits) > 20 || digits[0] == '0' || !bytes.HasSuffix(rest[:i], []byte(seqKey)) {
+			return nil, 0, prev, h, false
+		}
+		v, err := strconv.ParseUint(string(digits), 10, 64)
+		if err != nil {
+			return nil, 0, prev, h, false
+		}
+		seq, rest = v, rest[:i-len(seqKey)]
 	}
-	v.prev, v.start = h, false
-	v.Lines++
-	v.seen[h] = struct{}{}
-	v.order = append(v.order, h)
-	if len(v.order) > duplicateWindow {
-		delete(v.seen, v.order[0])
-		v.order = v.order[1:]
+	if !bytes.HasSuffix(rest, []byte(head)) {
+		return nil, 0, prev, h, false
 	}
-	return nil
+	rest = rest[:len(rest)-len(head)]
+	canonical = make([]byte, 0, len(rest)+2)
+	canonical = append(canonical, rest...)
+	canonical = append(canonical, "}}"...)
+	return canonical, seq, prev, h, true
 }

@@ -78,6 +78,10 @@ type Spool struct {
 type Chain struct {
 	Enabled bool   `toml:"enabled"`
 	KeyFile string `toml:"key_file"` // HMAC key; "": plain SHA-256
+	// SealKeyFile is the evolving sealing key made by fsaudit keygen; "":
+	// no sealing.
+	SealKeyFile  string   `toml:"seal_key_file"`
+	SealInterval Duration `toml:"seal_interval"` // the longest between two seals
 }
 
 // Containers holds the [containers] table: where the container runtimes
@@ -179,7 +183,7 @@ func Defaults() Config {
 		},
 		Coalesce: Coalesce{Window: Duration{time.Second}},
 		Spool:    Spool{Dir: "/var/lib/fsaudit/spool", MaxSizeMB: 1024, Full: "drop_oldest"},
-		Chain:    Chain{Enabled: true},
+		Chain:    Chain{Enabled: true, SealInterval: Duration{15 * time.Minute}},
 		Containers: Containers{
 			DockerRoot:    "/var/lib/docker",
 			StorageRoot:   "/var/lib/containers/storage",
@@ -189,8 +193,9 @@ func Defaults() Config {
 	}
 }
 
-// sinkDefaults fills what a [[sink]] leaves out.
-func sinkDefaults(s *Sink) {
+// sinkDefaults fills what a [[sink]] leaves out; set lists the keys the
+// file gave it, for defaults that a 0 set on purpose must not replace.
+func sinkDefaults(s *Sink, set []string) {
 	if s.Format == "" {
 		s.Format = "json"
 	}
@@ -217,7 +222,8 @@ func sinkDefaults(s *Sink) {
 		if s.MaxSizeMB == 0 {
 			s.MaxSizeMB = 100
 		}
-		if s.MaxBackups == 0 {
+		if !slices.Contains(set, "max_backups") {
+			// max_backups = 0 keeps no rotated file.
 			s.MaxBackups = 10
 		}
 		if s.Fsync == "" {
@@ -342,7 +348,7 @@ func Parse(source string, data []byte) (*Config, error) {
 		return nil, &Error{Source: source, Line: idx.line(k), Key: k.String(), Msg: msg}
 	}
 	for i := range cfg.Sinks {
-		sinkDefaults(&cfg.Sinks[i])
+		sinkDefaults(&cfg.Sinks[i], keysOfSink(md, i))
 	}
 	if err := cfg.validate(idx, md); err != nil {
 		return nil, err
@@ -512,6 +518,15 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 	}
 	if c.Chain.KeyFile != "" && !filepath.IsAbs(c.Chain.KeyFile) {
 		return errAt(fmt.Sprintf("%q is not an absolute path", c.Chain.KeyFile), "chain", "key_file")
+	}
+	if c.Chain.SealKeyFile != "" && !filepath.IsAbs(c.Chain.SealKeyFile) {
+		return errAt(fmt.Sprintf("%q is not an absolute path", c.Chain.SealKeyFile), "chain", "seal_key_file")
+	}
+	if c.Chain.SealKeyFile != "" && !c.Chain.Enabled {
+		return errAt("seals a chain: needs [chain] enabled = true", "chain", "seal_key_file")
+	}
+	if c.Chain.SealInterval.Duration < time.Second {
+		return errAt("must be at least 1s", "chain", "seal_interval")
 	}
 	for _, p := range []struct{ key, path string }{{"docker_root", c.Containers.DockerRoot}, {"storage_root", c.Containers.StorageRoot}} {
 		if p.path != "" && !filepath.IsAbs(p.path) {

@@ -2,7 +2,9 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +69,40 @@ func TestParseGood(t *testing.T) {
 	}
 	if c.Sinks[1].Protocol != "rfc5424" || c.Sinks[2].Key != "host" {
 		t.Errorf("sink defaults = %+v %+v", c.Sinks[1], c.Sinks[2])
+	}
+}
+
+// TestMaxBackups: an unset max_backups keeps 10 rotated files, and an
+// explicit 0 keeps none; each [[sink]] on its own.
+func TestMaxBackups(t *testing.T) {
+	sink := func(name, extra string) string {
+		return fmt.Sprintf("[[sink]]\nname = %q\ntype = \"file\"\npath = \"/var/log/%s.jsonl\"\n%s", name, name, extra)
+	}
+	tests := []struct {
+		name string
+		toml string
+		want []int
+	}{
+		{"unset", sink("a", ""), []int{10}},
+		{"zero", sink("a", "max_backups = 0\n"), []int{0}},
+		{"three", sink("a", "max_backups = 3\n"), []int{3}},
+		{"zero then unset", sink("a", "max_backups = 0\n") + sink("b", ""), []int{0, 10}},
+		{"unset then zero", sink("a", "") + sink("b", "max_backups = 0\n"), []int{10, 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("t.toml", []byte(tc.toml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for _, s := range c.Sinks {
+				got = append(got, s.MaxBackups)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("max_backups = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 

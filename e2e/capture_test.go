@@ -288,6 +288,11 @@ func checkRecords(t *testing.T, records []Record, wants []want, root, sinkPath s
 			byPath[r.File.Path] = append(byPath[r.File.Path], r)
 		}
 	}
+	for _, r := range ReadAllRecords(t, sinkPath) {
+		if r.Event.Action == "seal" { // numbered like every record
+			seqs = append(seqs, r.Event.Sequence)
+		}
+	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
 	for i, s := range seqs {
 		if s != uint64(i+1) {

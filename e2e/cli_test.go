@@ -349,3 +349,76 @@ func TestCheckSinksAndAgent(t *testing.T) {
 		})
 	}
 }
+
+// TestUnsafeFilesRefused: run does not start, and check fails, on a key or
+// password file others may read or that is a link, and on a file sink in a
+// directory others may write; each with one line naming the file. Nothing
+// is written through the link or into the directory.
+func TestUnsafeFilesRefused(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	loose := filepath.Join(dir, "loose.key")
+	if err := os.WriteFile(loose, []byte("key"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "good.key")
+	if err := os.WriteFile(good, []byte("key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.key")
+	if err := os.Symlink(good, link); err != nil {
+		t.Fatal(err)
+	}
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	linked := filepath.Join(dir, "linked.jsonl")
+	if err := os.Symlink(victim, linked); err != nil {
+		t.Fatal(err)
+	}
+	fileSink := func(path string) string {
+		return fmt.Sprintf("[[sink]]\nname = \"local\"\ntype = \"file\"\npath = %q\n", path)
+	}
+	safeSink := fileSink(filepath.Join(dir, "log", "audit.jsonl"))
+	for _, tc := range []struct {
+		name, conf, want string
+	}{
+		{"key readable by others", fmt.Sprintf("[chain]\nkey_file = %q\n", loose) + safeSink,
+			"chain key_file " + loose + ": mode 0644 lets group or others read or change it; want 0600 or 0400"},
+		{"key through a link", fmt.Sprintf("[chain]\nkey_file = %q\n", link) + safeSink,
+			"chain key_file " + link + ": is a symbolic link, which is not followed"},
+		{"password readable by others", safeSink + fmt.Sprintf("[[sink]]\nname = \"k\"\ntype = \"kafka\"\nbrokers = [\"127.0.0.1:9\"]\ntopic = \"t\"\ntls = true\n"+
+			"sasl_mechanism = \"plain\"\nsasl_username = \"u\"\nsasl_password_file = %q\n", loose),
+			"sink k: sasl_password_file " + loose + ": mode 0644 lets group or others read or change it"},
+		{"sink in a sticky world-writable directory", fileSink(filepath.Join(open, "audit.jsonl")),
+			"directory " + open + " is writable by group or others (mode 1777): insecure permissions"},
+		{"sink path a link", fileSink(linked), "is a symbolic link: a file sink never follows one"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := writeConfig(t, fmt.Sprintf("[agent]\nhook = %q\n[spool]\ndir = %q\n%s", *agentHook, t.TempDir(), tc.conf))
+			code, _, stderr := runAgentCmd(t, "run", "--config", conf)
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if last := lines[len(lines)-1]; code != 1 || !strings.HasPrefix(last, "fsaudit: ") || !strings.Contains(last, tc.want) {
+				t.Errorf("run: exit %d, last line %q; want 1 and a line with %q", code, last, tc.want)
+			}
+			code, stdout, _ := runAgentCmd(t, "check", "--config", conf)
+			if code != 1 || !strings.Contains(stdout, "  FAIL ") || !strings.Contains(stdout, tc.want) {
+				t.Errorf("check: exit %d; want 1 and a FAIL line with %q:\n%s", code, tc.want, stdout)
+			}
+		})
+	}
+	if b, err := os.ReadFile(victim); err != nil || len(b) != 0 {
+		t.Errorf("victim: %q, %v", b, err)
+	}
+	if entries, _ := os.ReadDir(open); len(entries) != 0 {
+		t.Errorf("the refused directory holds %d entries", len(entries))
+	}
+}

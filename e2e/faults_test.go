@@ -112,7 +112,10 @@ compress = true
 	if len(files) < 3 {
 		t.Fatalf("%d files: want the output rotated at least twice", len(files))
 	}
-	if code, out := verifyFiles(t, files...); code != 0 || !strings.Contains(out, "verified 3000 records") {
+	// Each run adds its start and stop seals, each file after the first
+	// starts with one.
+	seals := strings.Count(strings.Join(readLines(t, files), "\n"), `"event":{"action":"seal"`)
+	if code, out := verifyFiles(t, files...); code != 0 || seals != 4+len(files)-1 || !strings.Contains(out, fmt.Sprintf("verified %d records", 3000+seals)) {
 		t.Fatalf("untouched output: exit %d: %s", code, out)
 	}
 	lines := readLines(t, files)
@@ -127,8 +130,8 @@ compress = true
 			ls[1200] = strings.Replace(ls[1200], `"bytes":1`, `"bytes":2`, 1)
 			return ls
 		}, 1201, "edited"},
-		{"deleted", func(ls []string) []string { return append(ls[:1700], ls[1701:]...) }, 1701, "removed, inserted or moved"},
-		{"swapped", func(ls []string) []string { ls[2500], ls[2501] = ls[2501], ls[2500]; return ls }, 2501, "removed, inserted or moved"},
+		{"deleted", func(ls []string) []string { return append(ls[:1700], ls[1701:]...) }, 1701, "record 1701 of the chain is missing"},
+		{"swapped", func(ls []string) []string { ls[2500], ls[2501] = ls[2501], ls[2500]; return ls }, 2501, "record 2501 of the chain is missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ls := tc.change(append([]string(nil), lines...))
@@ -144,7 +147,7 @@ compress = true
 	}
 }
 
-// spoolHeld reads the sequence numbers of the records a sink's spool holds
+// spoolHeld reads the chain sequences of the records a sink's spool holds
 // (what it was given and had not seen acknowledged), as the agent left it.
 func spoolHeld(t *testing.T, dir string) map[uint64]bool {
 	t.Helper()
@@ -210,7 +213,7 @@ address = "tcp://127.0.0.1:%d"
 	rs.start()
 	agent = StartAgent(t, AgentConfig{Include: []string{work}, Sink: sinkPath, SpoolDir: spoolDir, Extra: extra})
 	sh(t, nil, `printf x > "$1/after"`, work)
-	after := agent.Stop()
+	agent.Stop()
 
 	// Every record the syslog spool held arrived.
 	got := map[uint64]bool{}
@@ -222,7 +225,7 @@ address = "tcp://127.0.0.1:%d"
 		}
 		var r Record
 		if json.Unmarshal([]byte(strings.TrimPrefix(m.Msg, " ")), &r) == nil {
-			got[r.Event.Sequence] = true
+			got[r.FSAudit.Chain.Seq] = true // what the spool keeps of a chained record
 		}
 	}
 	missing := 0
@@ -238,12 +241,12 @@ address = "tcp://127.0.0.1:%d"
 	// The file sink's output: everything from before the crash is still
 	// there, and the whole verifies as one chain.
 	lines := readLines(t, []string{sinkPath})
-	if len(lines) <= len(before) || strings.Join(lines[:len(before)], "\n") != strings.Join(before, "\n") || len(after) != len(lines) {
+	if len(lines) <= len(before) || strings.Join(lines[:len(before)], "\n") != strings.Join(before, "\n") || len(ReadAllRecords(t, sinkPath)) != len(lines) {
 		t.Errorf("file sink: %d lines after the restart, %d before it: want what was there kept and more after", len(lines), len(before))
 	}
 	inFile := map[uint64]bool{}
-	for _, r := range after {
-		inFile[r.Event.Sequence] = true
+	for _, r := range ReadAllRecords(t, sinkPath) {
+		inFile[r.FSAudit.Chain.Seq] = true
 	}
 	for seq := range heldLocal {
 		if !inFile[seq] {
@@ -332,7 +335,7 @@ create_topic = true
 func TestFileSinkDiskFull(t *testing.T) {
 	requireRoot(t)
 	small := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "fsaudit-full", small).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "fsaudit-full", small).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", small).Run() })
@@ -348,10 +351,10 @@ path = "` + smallPath + `"
 	sh(t, nil, `i=0; while [ $i -lt 400 ]; do printf x > "$1/f$i"; i=$((i+1)); done`, work)
 	// The witness gets everything while the small file system is full.
 	deadline := time.Now().Add(30 * time.Second)
-	for len(readLines(t, []string{witness})) < 400 && time.Now().Before(deadline) {
+	for len(ReadRecords(t, witness)) < 400 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if n := len(readLines(t, []string{witness})); n != 400 {
+	if n := len(ReadRecords(t, witness)); n != 400 {
 		t.Fatalf("the other sink got %d of 400 records while the disk was full", n)
 	}
 	if log := agent.Log(); !strings.Contains(log, "no space left on device") {
@@ -361,14 +364,13 @@ path = "` + smallPath + `"
 		t.Fatalf("growing the tmpfs: %v: %s", err, out)
 	}
 	records := agent.Stop()
-	got := readLines(t, []string{smallPath})
+	got := ReadRecords(t, smallPath) // each sink's own seals left out
 	if len(got) != len(records) {
 		t.Fatalf("the small file got %d records, want %d", len(got), len(records))
 	}
-	for i, l := range got {
-		var r Record
-		if err := json.Unmarshal([]byte(l), &r); err != nil || r.Event.ID != records[i].Event.ID {
-			t.Fatalf("line %d of the small file: %v, id %s, want %s", i+1, err, r.Event.ID, records[i].Event.ID)
+	for i, r := range got {
+		if r.Event.ID != records[i].Event.ID {
+			t.Fatalf("record %d of the small file: id %s, want %s", i+1, r.Event.ID, records[i].Event.ID)
 		}
 	}
 	if code, out := verifyFiles(t, smallPath); code != 0 {

@@ -335,7 +335,16 @@ func (p *Pipeline) number(r *record.Record) {
 // LostRecord makes a numbered lost record for n records lost on the way
 // to one sink (its spool was full); safe from any goroutine.
 func (p *Pipeline) LostRecord(n uint64) *record.Record {
-	r := &record.Record{Time: time.Now(), Action: record.ActionLost, Host: p.enr.Host(), FSAudit: record.FSAudit{Lost: n}}
+	r := p.Numbered(record.ActionLost)
+	r.FSAudit.Lost = n
+	return r
+}
+
+// Numbered makes a record of action, timed now and numbered like every
+// record, for what the agent itself reports (lost and seal records); safe
+// from any goroutine.
+func (p *Pipeline) Numbered(action string) *record.Record {
+	r := &record.Record{Time: time.Now(), Action: action, Host: p.enr.Host()}
 	p.number(r)
 	return r
 }

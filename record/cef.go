@@ -63,6 +63,8 @@ func cefName(action string) string {
 		return "File times set"
 	case ActionLost:
 		return "Audit events lost"
+	case ActionSeal:
+		return "Audit chain sealed"
 	}
 	return "File changed"
 }
@@ -137,6 +139,12 @@ func (c CEF) Append(b []byte, r *Record) []byte {
 	kv("act", r.Action)
 	if r.Action == ActionLost {
 		num("cnt", r.FSAudit.Lost)
+		return b
+	}
+	if r.Action == ActionSeal {
+		if sl := r.FSAudit.Seal; sl != nil {
+			kv("msg", "seal ("+sl.Reason+") of sink "+sl.Sink+" through chain sequence "+strconv.FormatUint(sl.Sequence, 10))
+		}
 		return b
 	}
 	if r.Action == ActionRename && r.File.TargetPath != "" {

@@ -92,7 +92,19 @@ type jsonRecord struct {
 		} `json:"xattr"`
 		RenameFlags []string `json:"rename_flags"`
 		Lost        uint64   `json:"lost"`
-		Chain       *struct {
+		Seal        *struct {
+			Reason     string     `json:"reason"`
+			Sink       string     `json:"sink"`
+			Instance   string     `json:"instance"`
+			Sequence   uint64     `json:"sequence"`
+			Hash       string     `json:"hash"`
+			Epoch      uint64     `json:"epoch"`
+			KeyID      string     `json:"key_id"`
+			NextBefore *time.Time `json:"next_before"`
+			MAC        string     `json:"mac"`
+		} `json:"seal"`
+		Chain *struct {
+			Seq  uint64 `json:"seq"`
 			Prev string `json:"prev"`
 			Hash string `json:"hash"`
 		} `json:"chain"`
@@ -142,10 +154,23 @@ func ParseJSON(data []byte, r *Record) error {
 		if f.Chain.Hash == "" {
 			return bad("fsaudit.chain without a hash")
 		}
-		chain = Chain{Prev: f.Chain.Prev, Hash: f.Chain.Hash}
+		chain = Chain{Seq: f.Chain.Seq, Prev: f.Chain.Prev, Hash: f.Chain.Hash}
 	}
-	if r.Action == ActionLost {
+	switch r.Action {
+	case ActionLost:
 		r.FSAudit.Lost, r.FSAudit.Chain = f.Lost, chain
+		return nil
+	case ActionSeal:
+		if f.Seal == nil {
+			return bad("a seal record without fsaudit.seal")
+		}
+		sl := f.Seal
+		r.FSAudit.Seal = &Seal{Reason: sl.Reason, Sink: sl.Sink, Instance: sl.Instance, Sequence: sl.Sequence, Hash: sl.Hash,
+			Epoch: sl.Epoch, KeyID: sl.KeyID, MAC: sl.MAC}
+		if sl.NextBefore != nil {
+			r.FSAudit.Seal.NextBefore = *sl.NextBefore
+		}
+		r.FSAudit.Chain = chain
 		return nil
 	}
 	if j.File == nil || j.Process == nil || j.User == nil || j.File.Path == "" {

@@ -30,7 +30,7 @@ func AppendJSON(b []byte, r *Record) []byte {
 	}
 	b = append(b, '}')
 
-	if r.Action != ActionLost {
+	if !Marker(r.Action) {
 		b = appendFile(b, &r.File)
 		b = appendProcess(b, &r.Process)
 		b = appendUser(b, &r.User)
@@ -56,7 +56,7 @@ func eventType(action string) string {
 		return "creation"
 	case "delete":
 		return "deletion"
-	case ActionLost:
+	case ActionLost, ActionSeal:
 		return "info"
 	}
 	return "change"
@@ -252,10 +252,13 @@ func appendNameImage(b []byte, c *Container) []byte {
 func appendFSAudit(b []byte, r *Record) []byte {
 	f := &r.FSAudit
 	b = append(b, `,"fsaudit":{`...)
-	if r.Action == ActionLost {
+	switch r.Action {
+	case ActionLost:
 		b = append(b, `"lost":`...)
 		b = strconv.AppendUint(b, f.Lost, 10)
-	} else {
+	case ActionSeal:
+		b = appendSeal(b, f.Seal)
+	default:
 		b = appendFSAuditFields(b, r.Action, f)
 	}
 	if f.Chain.Hash != "" {
@@ -278,10 +281,46 @@ func AppendChained(b, canonical []byte, c Chain) []byte {
 	return append(b, "}}"...)
 }
 
+// appendSeal writes a seal record's seal member.
+func appendSeal(b []byte, s *Seal) []byte {
+	if s == nil {
+		s = &Seal{}
+	}
+	b = append(b, `"seal":{"reason":`...)
+	b = appendString(b, s.Reason)
+	b = append(b, `,"sink":`...)
+	b = appendString(b, s.Sink)
+	b = append(b, `,"instance":`...)
+	b = appendString(b, s.Instance)
+	b = append(b, `,"sequence":`...)
+	b = strconv.AppendUint(b, s.Sequence, 10)
+	b = append(b, `,"hash":`...)
+	b = appendString(b, s.Hash)
+	if s.KeyID != "" {
+		b = append(b, `,"epoch":`...)
+		b = strconv.AppendUint(b, s.Epoch, 10)
+		b = append(b, `,"key_id":`...)
+		b = appendString(b, s.KeyID)
+		if !s.NextBefore.IsZero() {
+			b = append(b, `,"next_before":`...)
+			b = appendTime(b, s.NextBefore)
+		}
+		b = append(b, `,"mac":`...)
+		b = appendString(b, s.MAC)
+	}
+	return append(b, '}')
+}
+
 // AppendChain writes the chain member that ends the fsaudit object:
-// `,"chain":{"prev":"..","hash":".."}`.
+// `,"chain":{"seq":N,"prev":"..","hash":".."}` ("seq" only when set).
 func AppendChain(b []byte, c Chain) []byte {
-	b = append(b, `,"chain":{"prev":`...)
+	b = append(b, `,"chain":{`...)
+	if c.Seq != 0 {
+		b = append(b, `"seq":`...)
+		b = strconv.AppendUint(b, c.Seq, 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"prev":`...)
 	b = appendString(b, c.Prev)
 	b = append(b, `,"hash":`...)
 	b = appendString(b, c.Hash)

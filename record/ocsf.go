@@ -58,9 +58,12 @@ func ocsfFileType(mode uint32) (int, string) {
 // Append implements Format.
 func (o OCSF) Append(b []byte, r *Record) []byte {
 	id, name := ocsfActivity(r.Action)
-	lost := r.Action == ActionLost
-	if lost {
+	lost := Marker(r.Action) // lost and seal records: no actor, no file
+	switch r.Action {
+	case ActionLost:
 		name = "Lost"
+	case ActionSeal:
+		name = "Seal"
 	}
 	b = append(b, `{"class_uid":1001,"class_name":"File System Activity","category_uid":1,"category_name":"System Activity","activity_id":`...)
 	b = strconv.AppendInt(b, int64(id), 10)
@@ -70,7 +73,9 @@ func (o OCSF) Append(b []byte, r *Record) []byte {
 	b = strconv.AppendInt(b, 100100+int64(id), 10)
 	b = append(b, `,"type_name":`...)
 	b = appendString(b, "File System Activity: "+name)
-	if lost {
+	if r.Action == ActionSeal {
+		b = append(b, `,"severity_id":1,"severity":"Informational","status_id":1,"status":"Success","message":"audit chain sealed"`...)
+	} else if lost {
 		b = append(b, `,"severity_id":3,"severity":"Medium","status_id":2,"status":"Failure","message":`...)
 		b = appendString(b, strconv.FormatUint(r.FSAudit.Lost, 10)+" events the kernel could not deliver")
 	} else {
@@ -144,10 +149,13 @@ func (o OCSF) Append(b []byte, r *Record) []byte {
 	}
 
 	b = append(b, `,"unmapped":{"fsaudit":{`...)
-	if lost {
+	switch r.Action {
+	case ActionLost:
 		b = append(b, `"lost":`...)
 		b = strconv.AppendUint(b, r.FSAudit.Lost, 10)
-	} else {
+	case ActionSeal:
+		b = appendSeal(b, r.FSAudit.Seal)
+	default:
 		b = appendFSAuditFields(b, r.Action, &r.FSAudit)
 		if r.File.TargetPath != "" && r.Action != ActionRename {
 			b = append(b, `,"target_path":`...)

@@ -9,7 +9,12 @@ import "time"
 const (
 	ActionWrite = "write"
 	ActionLost  = "lost"
+	ActionSeal  = "seal"
 )
+
+// Marker tells the records that are not file changes (lost and seal):
+// they carry no file, process or user.
+func Marker(action string) bool { return action == ActionLost || action == ActionSeal }
 
 // Record is one audit record: one event, enriched.
 type Record struct {
@@ -125,12 +130,29 @@ type FSAudit struct {
 	XattrName   string   // xattr: the attribute's name
 	RenameFlags []string // rename: noreplace, exchange, whiteout
 	Lost        uint64
+	Seal        *Seal // seal records only
 	Chain       Chain
+}
+
+// Seal is what a seal record says about its sink's chain (see package
+// chain): why it was made, the record it covers (the one before it), and
+// with a sealing key the epoch and MAC; strings in hex.
+type Seal struct {
+	Reason     string // start, interval, stop, rotate
+	Sink       string
+	Instance   string // the agent run that made it
+	Sequence   uint64 // the chain sequence it covers
+	Hash       string // that record's chain hash
+	Epoch      uint64
+	KeyID      string // "": a seal without a sealing key (a marker of the chain's structure)
+	NextBefore time.Time
+	MAC        string
 }
 
 // Chain links a record to the one before it in its sink's stream:
 // Hash = SHA-256 (or HMAC-SHA-256) over Prev and the record's canonical
 // encoding (its json format without the chain), both in hex.
 type Chain struct {
+	Seq        uint64 // the record's place in its sink's chain, from 1
 	Prev, Hash string
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/fsaudit/fsaudit/record"
@@ -21,12 +23,19 @@ type FileOptions struct {
 	Path       string
 	MaxBytes   int64         // rotate before a write would make the file larger; 0: never
 	MaxAge     time.Duration // rotate a file that was started this long ago; 0: never
-	MaxBackups int           // rotated files kept as Path.1 (newest) to Path.N
+	MaxBackups int           // rotated files kept as Path.1 (newest) to Path.N; 0: none, a rotation removes the file
 	Compress   bool          // gzip rotated files (Path.1.gz ...)
 	// Fsync is how soon written records reach the disk: 0 after every
 	// batch, > 0 at most that long after a write, < 0 left to the kernel.
 	Fsync  time.Duration
 	Format record.Format
+	// Marked makes every file the sink starts (by rotation or on Reopen)
+	// begin with a seal record of its chain: when a file is due to end,
+	// the sink asks its route for one (TakeMarkRequest) and starts the
+	// next file at the message that carries it (Message.Mark). A verifier
+	// then tells a file whose head retention removed from one whose first
+	// lines were cut.
+	Marked bool
 }
 
 // File appends records to a file, one per line, and rotates it by size
@@ -41,14 +50,25 @@ type File struct {
 	started time.Time // when the current file was opened
 	dirty   bool      // written since the last sync
 	buf     []byte
-	stop    chan struct{}
-	done    chan struct{}
+	// With Marked: a mark is wanted (a file is due to end), and whether
+	// the next file comes from Reopen rather than rotation.
+	markWanted atomic.Bool
+	reopenDue  bool
+	stop       chan struct{}
+	done       chan struct{}
 }
 
 var _ Sink = (*File)(nil)
 var _ Reopener = (*File)(nil)
+var _ MarkRequester = (*File)(nil)
 
-// OpenFile opens (or creates, mode 0600, with its directory) the sink's file.
+// TakeMarkRequest implements MarkRequester: true once for each file due
+// to end.
+func (s *File) TakeMarkRequest() bool { return s.markWanted.CompareAndSwap(true, false) }
+
+// OpenFile opens (or creates, mode 0600, with its directory) the sink's
+// file. It never follows a symbolic link at the path, and refuses a
+// directory that other users could plant names in (see CheckFileDir).
 func OpenFile(o FileOptions) (*File, error) {
 	s := &File{opts: o}
 	if err := s.open(); err != nil {
@@ -93,13 +113,20 @@ func (s *File) sync() error {
 // Name is the sink's configured name.
 func (s *File) Name() string { return s.opts.Name }
 
+// open opens Path for appending, creating it and its directory: at the
+// start, on Reopen and after each rotation. Neither a link planted at Path
+// nor a directory others can write is ever used.
 func (s *File) open() error {
-	if err := os.MkdirAll(filepath.Dir(s.opts.Path), 0o750); err != nil {
+	dir := filepath.Dir(s.opts.Path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("file sink %s: creating directory: %w", s.opts.Name, err)
 	}
-	f, err := os.OpenFile(s.opts.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
+	if err := CheckFileDir(dir); err != nil {
 		return fmt.Errorf("file sink %s: %w", s.opts.Name, err)
+	}
+	f, err := os.OpenFile(s.opts.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return fmt.Errorf("file sink %s: %w", s.opts.Name, noFollowError(s.opts.Path, err))
 	}
 	st, err := f.Stat()
 	if err != nil {
@@ -112,6 +139,61 @@ func (s *File) open() error {
 	}
 	s.f, s.size, s.started = f, st.Size(), time.Now()
 	return nil
+}
+
+// CheckFileDir refuses dir as the directory of a sink file when anyone but
+// root and the agent's own user could create or replace names in it (as
+// logrotate refuses "insecure permissions"): a directory owned by another
+// user, or writable by group or others, sticky or not (in /tmp others can
+// plant a link at the name before the agent creates the file). A directory
+// that does not exist yet passes: OpenFile creates it, 0750, owned by the
+// agent.
+func CheckFileDir(dir string) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	const fix = "insecure permissions, make it 0755 and owned by root"
+	if st.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("directory %s is writable by group or others (mode %04o): %s", dir, unixMode(st.Mode()), fix)
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 && int(sys.Uid) != os.Geteuid() {
+		return fmt.Errorf("directory %s is owned by uid %d, neither root nor the agent's user (uid %d): %s", dir, sys.Uid, os.Geteuid(), fix)
+	}
+	return nil
+}
+
+// unixMode is m's permission, sticky, setgid and setuid bits as chmod
+// takes them (01777 for /tmp).
+func unixMode(m os.FileMode) uint32 {
+	u := uint32(m.Perm())
+	if m&os.ModeSticky != 0 {
+		u |= 0o1000
+	}
+	if m&os.ModeSetgid != 0 {
+		u |= 0o2000
+	}
+	if m&os.ModeSetuid != 0 {
+		u |= 0o4000
+	}
+	return u
+}
+
+// noFollowError says in words that an open with O_NOFOLLOW met a symbolic
+// link; other errors it returns as they are.
+func noFollowError(path string, err error) error {
+	if errors.Is(err, syscall.ELOOP) {
+		if st, lerr := os.Lstat(path); lerr == nil && st.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("%s is a symbolic link: a file sink never follows one", path)
+		}
+	}
+	return err
 }
 
 // Encode implements Sink: one record per line.
@@ -131,7 +213,8 @@ func (s *File) EncodeJSON(buf []byte, _ *record.Record, json []byte) ([]byte, Me
 }
 
 // Write appends the batch, rotating first whenever the next record would
-// push the file past MaxBytes.
+// push the file past MaxBytes. With Marked it rotates (or reopens) only at
+// a marked message, and asks for one when the file is due to end.
 func (s *File) Write(ctx context.Context, batch []Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -143,13 +226,31 @@ func (s *File) Write(ctx context.Context, batch []Message) error {
 	s.buf = s.buf[:0]
 	pending := int64(0)
 	if s.opts.MaxAge > 0 && s.size > 0 && time.Since(s.started) >= s.opts.MaxAge {
-		if err := s.rotate(); err != nil {
+		if s.opts.Marked {
+			s.markWanted.Store(true)
+		} else if err := s.rotate(); err != nil {
 			return err
 		}
 	}
 	for _, m := range batch {
 		rec := m.Value
-		if s.opts.MaxBytes > 0 && s.size+pending > 0 && s.size+pending+int64(len(rec)) > s.opts.MaxBytes {
+		full := s.opts.MaxBytes > 0 && s.size+pending > 0 && s.size+pending+int64(len(rec)) > s.opts.MaxBytes
+		// A mark comes after what the route had queued or spooled by the
+		// time it was asked for: a backlog can keep it long, and twice
+		// the limit is the most a file may wait for it.
+		overdue := full && s.size+pending+int64(len(rec)) > 2*s.opts.MaxBytes
+		switch {
+		case s.opts.Marked && m.Mark && s.size+pending > 0:
+			if err := s.flush(); err != nil {
+				return err
+			}
+			pending = 0
+			if err := s.next(); err != nil {
+				return err
+			}
+		case s.opts.Marked && full && !overdue:
+			s.markWanted.Store(true) // go on until the mark comes
+		case full:
 			if err := s.flush(); err != nil {
 				return err
 			}
@@ -192,8 +293,9 @@ func (s *File) flush() error {
 }
 
 // rotate moves Path to Path.1, Path.1 to Path.2 and so on (each .gz when
-// compressing), dropping what falls past MaxBackups, then opens a fresh
-// Path. The file is synced before it moves, whatever the fsync policy.
+// compressing), dropping what falls past MaxBackups (with MaxBackups 0,
+// Path itself), then opens a fresh Path. The file is synced before it
+// moves, whatever the fsync policy.
 func (s *File) rotate() error {
 	if err := s.sync(); err != nil {
 		return err
@@ -236,15 +338,20 @@ func (s *File) rotate() error {
 }
 
 // gzipFile writes src compressed to dst (mode 0600, synced), replacing dst
-// only once it is whole.
+// only once it is whole. Neither src nor the temporary file is reached
+// through a symbolic link: a stale or planted dst.tmp is removed (the
+// link itself, not its target) and the new one made with O_EXCL.
 func gzipFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
-		return err
+		return noFollowError(src, err)
 	}
 	defer in.Close()
 	tmp := dst + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return err
 	}
@@ -269,10 +376,30 @@ func gzipFile(src, dst string) error {
 	return nil
 }
 
-// Reopen closes the file and opens Path again, for log rotators that moved it.
+// next starts the next file at a mark: by reopening Path when Reopen asked
+// for it (a log rotator moved the file), else by rotation.
+func (s *File) next() error {
+	if !s.reopenDue && (s.opts.MaxBytes > 0 || s.opts.MaxAge > 0) {
+		return s.rotate()
+	}
+	s.reopenDue = false
+	return s.reopen()
+}
+
+// Reopen closes the file and opens Path again, for log rotators that moved
+// it; with Marked, at the mark it asks for, so the new file begins with it.
 func (s *File) Reopen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.opts.Marked {
+		s.reopenDue = true
+		s.markWanted.Store(true)
+		return nil
+	}
+	return s.reopen()
+}
+
+func (s *File) reopen() error {
 	if s.f != nil {
 		if err := s.sync(); err != nil {
 			return err

@@ -157,7 +157,7 @@ func TestFileFullDisk(t *testing.T) {
 		t.Skip("needs root to mount a tmpfs")
 	}
 	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=8k"); err != nil {
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=8k,mode=0700"); err != nil {
 		t.Fatalf("mounting tmpfs: %v", err)
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, 0) })
@@ -180,6 +180,191 @@ func TestFileFullDisk(t *testing.T) {
 	got := read(t, path)
 	if len(got) == 0 || len(got)%10 != 0 || !strings.HasSuffix(got, "}\n") {
 		t.Errorf("file after ENOSPC holds a torn record: %d bytes, ends %q", len(got), got[max(0, len(got)-12):])
+	}
+}
+
+// plantVictim makes a file the agent must never write, in a directory of
+// its own, and returns its path and content.
+func plantVictim(t *testing.T) (string, string) {
+	t.Helper()
+	victim := filepath.Join(t.TempDir(), "victim")
+	const content = "root's own file\n"
+	if err := os.WriteFile(victim, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return victim, content
+}
+
+// TestFileSymlinkAtPath: a link planted at the sink's path, before the
+// start or before a reopen, is refused, and its target left as it was.
+func TestFileSymlinkAtPath(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		reopen bool // plant after the first open, then Reopen
+	}{{"at open", false}, {"at reopen", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			victim, content := plantVictim(t)
+			path := filepath.Join(t.TempDir(), "audit.jsonl")
+			var s *File
+			if tc.reopen {
+				var err error
+				if s, err = OpenFile(FileOptions{Name: "t", Path: path}); err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				if err := os.Rename(path, path+".old"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Symlink(victim, path); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if tc.reopen {
+				err = s.Reopen()
+			} else {
+				s, err = OpenFile(FileOptions{Name: "t", Path: path})
+				if err == nil {
+					s.Write(context.Background(), recs(0, 1))
+					s.Close()
+				}
+			}
+			if err == nil || !strings.Contains(err.Error(), path+" is a symbolic link") {
+				t.Errorf("err = %v, want one naming %s as a symbolic link", err, path)
+			}
+			if got := read(t, victim); got != content {
+				t.Errorf("the link's target now holds %q", got)
+			}
+		})
+	}
+}
+
+// TestFileRotationPlantedLinks: a link planted at a name rotation creates,
+// removes or writes through (the compressor's temporary file included)
+// never changes its target.
+func TestFileRotationPlantedLinks(t *testing.T) {
+	for _, tc := range []struct {
+		planted    string // suffix of Path
+		compress   bool
+		maxBackups int
+		want       map[string]string // suffix -> content after the rotation
+	}{
+		{".1.gz.tmp", true, 2, map[string]string{".1.gz": joined(recs(0, 3))}},
+		{".1.gz", true, 2, map[string]string{".1.gz": joined(recs(0, 3))}},
+		{".1", false, 2, map[string]string{".1": joined(recs(0, 3))}},
+		{".2", false, 2, map[string]string{".1": joined(recs(0, 3))}},
+	} {
+		t.Run(tc.planted, func(t *testing.T) {
+			victim, content := plantVictim(t)
+			path := filepath.Join(t.TempDir(), "audit.jsonl")
+			if err := os.Symlink(victim, path+tc.planted); err != nil {
+				t.Fatal(err)
+			}
+			s, err := OpenFile(FileOptions{Name: "t", Path: path, MaxBytes: 30, MaxBackups: tc.maxBackups, Compress: tc.compress})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range [][]Message{recs(0, 3), recs(3, 1)} { // the second rotates
+				if err := s.Write(context.Background(), b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := read(t, victim); got != content {
+				t.Errorf("the link's target now holds %q", got)
+			}
+			for suffix, want := range tc.want {
+				st, err := os.Lstat(path + suffix)
+				if err != nil || !st.Mode().IsRegular() {
+					t.Fatalf("%s: %v, mode %v: want a regular file", path+suffix, err, st.Mode())
+				}
+				got := ""
+				if tc.compress {
+					got = gunzip(t, path+suffix)
+				} else {
+					got = read(t, path+suffix)
+				}
+				if got != want {
+					t.Errorf("%s holds %q, want %q", path+suffix, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestCheckFileDir: a directory others can plant names in is refused, by
+// CheckFileDir and by OpenFile, which then creates nothing in it.
+func TestCheckFileDir(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		mode  os.FileMode
+		owner int // 0: the test's own user
+		err   string
+	}{
+		{"0755 own", 0o755, 0, ""},
+		{"0700 own", 0o700, 0, ""},
+		{"0750 own", 0o750, 0, ""},
+		{"0777", 0o777, 0, "is writable by group or others (mode 0777): insecure permissions"},
+		{"1777 like /tmp", os.ModeSticky | 0o777, 0, "is writable by group or others (mode 1777): insecure permissions"},
+		{"0775", 0o775, 0, "is writable by group or others (mode 0775)"},
+		{"0757", 0o757, 0, "is writable by group or others (mode 0757)"},
+		{"0755 another user's", 0o755, 65534, "is owned by uid 65534, neither root nor the agent's user"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "log")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			if tc.owner != 0 {
+				if os.Geteuid() != 0 {
+					t.Skip("needs root to give the directory to another user")
+				}
+				if err := os.Chown(dir, tc.owner, tc.owner); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := CheckFileDir(dir)
+			path := filepath.Join(dir, "audit.jsonl")
+			s, oerr := OpenFile(FileOptions{Name: "local", Path: path})
+			if tc.err == "" {
+				if err != nil || oerr != nil {
+					t.Fatalf("refused: %v; OpenFile: %v", err, oerr)
+				}
+				s.Close()
+				return
+			}
+			if s != nil {
+				s.Close()
+			}
+			want := "directory " + dir + " " + tc.err
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("CheckFileDir: %v, want %q", err, want)
+			}
+			if oerr == nil || !strings.HasPrefix(oerr.Error(), "file sink local: "+want) || strings.Contains(oerr.Error(), "\n") {
+				t.Errorf("OpenFile: %v, want one line starting %q", oerr, "file sink local: "+want)
+			}
+			if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("OpenFile created %s in a refused directory", path)
+			}
+		})
+	}
+	// A directory that is not there yet passes, and OpenFile makes it 0750.
+	dir := filepath.Join(t.TempDir(), "new", "log")
+	if err := CheckFileDir(dir); err != nil {
+		t.Errorf("missing directory: %v", err)
+	}
+	s, err := OpenFile(FileOptions{Name: "local", Path: filepath.Join(dir, "audit.jsonl")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm()&0o027 != 0 {
+		t.Errorf("created directory: %v, mode %v; want at most 0750", err, st.Mode())
 	}
 }
 

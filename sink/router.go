@@ -16,7 +16,8 @@ import (
 )
 
 // Filter selects the records one sink takes. The zero Filter takes all.
-// Lost records pass every filter: each sink must see its gaps.
+// Lost and seal records pass every filter: each sink must see its gaps,
+// and its chain's seals are its own.
 type Filter struct {
 	Paths      *filter.Prefixes // nil: every path
 	Actions    []string         // empty: every action
@@ -25,7 +26,7 @@ type Filter struct {
 
 // Keep tells whether the sink takes r.
 func (f *Filter) Keep(r *record.Record) bool {
-	if r.Action == record.ActionLost {
+	if record.Marker(r.Action) {
 		return true
 	}
 	if len(f.Actions) > 0 && !slices.Contains(f.Actions, r.Action) {
@@ -60,6 +61,18 @@ type RouteOptions struct {
 	Lost func(n uint64) *record.Record
 }
 
+// Sealing configures the seal records of every chained sink (see package
+// chain): a start seal before a sink's first record, a stop seal after its
+// last, and, with a sealing key, one every Interval.
+type Sealing struct {
+	Key      *chain.SealKey // nil: seals without MACs, which mark where runs start and stop
+	Interval time.Duration  // with Key: the longest between two seals
+	Instance string         // names this run of the agent in its start seals
+	// Record makes a numbered record (time, id, sequence, host) to make a
+	// seal of; nil: one with the time alone.
+	Record func() *record.Record
+}
+
 // RouteStats count what one sink was given and what became of it.
 type RouteStats struct {
 	Filtered atomic.Uint64 // records the sink's filter left out
@@ -76,6 +89,9 @@ type route struct {
 	sink        Sink
 	opts        RouteOptions
 	q           chan *record.Record
+	seals       sealQueue
+	sealing     *Sealing // nil: no seal records
+	stopping    bool     // the queue ended: what is left goes into the spool even when full
 	stats       RouteStats
 	pendingLost uint64         // records a full spool dropped, not yet told by a lost record
 	lostRec     *record.Record // the lost record that will tell them, numbered once
@@ -86,10 +102,14 @@ type route struct {
 // Router gives each sink its own bounded queue, filter, batching and
 // retries, so that a slow or failing sink never holds up the others.
 type Router struct {
-	routes []*route
-	log    zerolog.Logger
-	wg     sync.WaitGroup
-	closed bool
+	routes  []*route
+	log     zerolog.Logger
+	wg      sync.WaitGroup
+	closed  bool
+	sealing *Sealing
+	started bool // Start ran: the routes make the seals they are given
+	sealWG  sync.WaitGroup
+	endSeal chan struct{} // closed at Close: no more interval seals
 }
 
 // NewRouter returns a router without sinks.
@@ -109,12 +129,30 @@ func (rt *Router) Add(s Sink, o RouteOptions) {
 	if o.RetryFor <= 0 {
 		o.RetryFor = 30 * time.Second
 	}
-	rt.routes = append(rt.routes, &route{sink: s, opts: o, q: make(chan *record.Record, o.QueueLen)})
+	r := &route{sink: s, opts: o, q: make(chan *record.Record, o.QueueLen)}
+	r.seals.init()
+	rt.routes = append(rt.routes, r)
 }
+
+// SetSealing makes every chained sink's stream carry seal records; call
+// it before Start.
+func (rt *Router) SetSealing(s Sealing) { rt.sealing = &s }
 
 // Start runs one goroutine per sink. Cancelling ctx abandons what is
 // queued and stops retries.
 func (rt *Router) Start(ctx context.Context) {
+	rt.started = true
+	if rt.sealing != nil {
+		for _, r := range rt.routes {
+			r.sealing = rt.sealing
+		}
+		rt.round(chain.SealStart)
+		if rt.sealing.Key != nil && rt.sealing.Interval > 0 {
+			rt.endSeal = make(chan struct{})
+			rt.sealWG.Add(1)
+			go rt.sealEvery(ctx)
+		}
+	}
 	for _, r := range rt.routes {
 		log := rt.log.With().Str("sink", r.sink.Name()).Logger()
 		stopping := make(chan struct{}) // closed once run has put everything in the spool
@@ -158,10 +196,22 @@ func (rt *Router) Close() {
 		return
 	}
 	rt.closed = true
+	if rt.endSeal != nil {
+		close(rt.endSeal)
+		rt.sealWG.Wait()
+	}
+	if rt.sealing != nil && rt.started {
+		// The stop seals follow whatever is still queued: run makes them
+		// once its queue is empty and closed.
+		rt.round(chain.SealStop)
+	}
 	for _, r := range rt.routes {
 		close(r.q)
 	}
 	rt.wg.Wait()
+	if rt.sealing != nil && rt.sealing.Key != nil {
+		rt.sealing.Key.Close()
+	}
 	for _, r := range rt.routes {
 		if err := r.sink.Close(); err != nil {
 			rt.log.Error().Err(err).Str("sink", r.sink.Name()).Msg("closing sink")
@@ -204,13 +254,17 @@ func (rt *Router) Sinks() []Sink {
 func (r *route) run(ctx context.Context, log zerolog.Logger) {
 	var buf, canonical, full []byte
 	je, _ := r.sink.(JSONEncoder) // nil: the sink encodes every record itself
-	var linked record.Record      // the chained copy of the record at hand, reused
-	var lastHash chain.Hash       // the last hash linked, and in hex: the next one's prev
+	mr, _ := r.sink.(MarkRequester)
+	if r.opts.Chain == nil {
+		mr = nil // marks are seal records of the chain
+	}
+	var linked record.Record // the chained copy of the record at hand, reused
+	var lastHash chain.Hash  // the last hash linked, and in hex: the next one's prev
 	var lastHashHex string
 	var batch []Message
 	var entries []spool.Entry
-	var chainStart chain.Hash // where the chain stood before the entries
-	var times []time.Time     // each record's event time, for the latency
+	var chainStart chain.State // where the chain stood before the entries
+	var times []time.Time      // each record's event time, for the latency
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	// A lost record waits for room in a full spool; it is tried each second.
@@ -229,67 +283,102 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 		}
 		batch, entries, buf, times = batch[:0], entries[:0], buf[:0], times[:0]
 	}
+	// add links rec (when the sink has a chain), encodes it and batches it.
+	add := func(rec *record.Record) {
+		var own chain.State
+		if r.opts.Chain != nil && len(entries) == 0 {
+			chainStart = r.opts.Chain.State()
+		}
+		if r.opts.Chain != nil {
+			// The chain is the sink's own: link a copy of the record.
+			linked = *rec
+			linked.FSAudit.Chain = record.Chain{}
+			canonical = record.AppendJSON(canonical[:0], &linked)
+			var prev chain.State
+			prev, own = r.opts.Chain.Next(canonical)
+			if prev.Hash != lastHash || lastHashHex == "" {
+				lastHashHex = prev.Hash.String()
+			}
+			prevHex := lastHashHex
+			lastHash, lastHashHex = own.Hash, own.Hash.String()
+			linked.FSAudit.Chain = record.Chain{Seq: own.Seq, Prev: prevHex, Hash: lastHashHex}
+			rec = &linked
+		}
+		var m Message
+		encoded := false
+		if je != nil && r.opts.Chain != nil {
+			// The canonical encoding and the chain make the json one.
+			full = record.AppendChained(full[:0], canonical, linked.FSAudit.Chain)
+			buf, m, encoded = je.EncodeJSON(buf, rec, full)
+		}
+		if !encoded {
+			buf, m = r.sink.Encode(buf, rec)
+		}
+		m.Mark = rec.Action == record.ActionSeal && rec.FSAudit.Seal != nil && rec.FSAudit.Seal.Reason == chain.SealRotate
+		if r.opts.Spool != nil {
+			seq := rec.Sequence
+			if r.opts.Chain != nil {
+				seq = own.Seq // the spool keeps where the chain stands
+			}
+			entries = append(entries, spool.Entry{Seq: seq, Time: rec.Time, Hash: own.Hash, Key: m.Key, Value: m.Value, Mark: m.Mark})
+		} else {
+			batch = append(batch, m)
+			times = append(times, rec.Time)
+		}
+		if len(batch)+len(entries) == 1 {
+			timer.Reset(r.opts.BatchTimeout)
+		}
+		if len(batch)+len(entries) >= r.opts.BatchSize {
+			flush()
+		}
+	}
+	// seal makes the seal records due, in the order their rounds came;
+	// last: the stop seal too. A file sink's request for a mark to start
+	// its next file with comes first.
+	seal := func(last bool) {
+		if mr != nil && mr.TakeMarkRequest() {
+			add(r.sealRecord(sealToken{reason: chain.SealRotate}))
+		}
+		for _, t := range r.seals.take(last) {
+			if r.opts.Chain != nil {
+				add(r.sealRecord(t))
+			}
+		}
+	}
+	seal(false) // the start seal comes first
 	for {
 		select {
 		case rec, ok := <-r.q:
 			if !ok {
+				seal(false)
 				flush()
 				if r.pendingLost > 0 && r.opts.Lost != nil {
 					r.spoolLost(log, true)
 				}
+				// The stop seal comes last, into the spool even when it
+				// is full: the agent cannot wait for room.
+				r.stopping = true
+				seal(true)
+				flush()
 				return
 			}
 			if !r.opts.Filter.Keep(rec) {
 				r.stats.Filtered.Add(1)
 				continue
 			}
-			var h chain.Hash
-			if r.opts.Chain != nil && len(entries) == 0 {
-				chainStart = r.opts.Chain.Prev()
+			if mr != nil && mr.TakeMarkRequest() {
+				add(r.sealRecord(sealToken{reason: chain.SealRotate}))
 			}
-			if r.opts.Chain != nil {
-				// The chain is the sink's own: link a copy of the record.
-				linked = *rec
-				linked.FSAudit.Chain = record.Chain{}
-				canonical = record.AppendJSON(canonical[:0], &linked)
-				var prev chain.Hash
-				prev, h = r.opts.Chain.Next(canonical)
-				if prev != lastHash || lastHashHex == "" {
-					lastHashHex = prev.String()
-				}
-				prevHex := lastHashHex
-				lastHash, lastHashHex = h, h.String()
-				linked.FSAudit.Chain = record.Chain{Prev: prevHex, Hash: lastHashHex}
-				rec = &linked
-			}
-			var m Message
-			encoded := false
-			if je != nil && r.opts.Chain != nil {
-				// The canonical encoding and the chain make the json one.
-				full = record.AppendChained(full[:0], canonical, linked.FSAudit.Chain)
-				buf, m, encoded = je.EncodeJSON(buf, rec, full)
-			}
-			if !encoded {
-				buf, m = r.sink.Encode(buf, rec)
-			}
-			if r.opts.Spool != nil {
-				entries = append(entries, spool.Entry{Seq: rec.Sequence, Time: rec.Time, Hash: h, Key: m.Key, Value: m.Value})
-			} else {
-				batch = append(batch, m)
-				times = append(times, rec.Time)
-			}
-			if len(batch)+len(entries) == 1 {
-				timer.Reset(r.opts.BatchTimeout)
-			}
-			if len(batch)+len(entries) >= r.opts.BatchSize {
-				flush()
-			}
+			add(rec)
+		case <-r.seals.ready:
+			seal(false)
 		case <-timer.C:
 			flush()
 		case <-lostTick.C:
 			if r.pendingLost > 0 && r.opts.Lost != nil {
 				r.spoolLost(log, false)
 			}
+			seal(false) // a mark a file sink asked for while no record came
 		case <-ctx.Done():
 			if n := len(batch) + len(entries) + len(r.q); n > 0 {
 				r.stats.Failed.Add(uint64(n))
@@ -305,8 +394,15 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 // disk is full) refuses them: either way they are counted and logged, and
 // a lost record with their number follows in the sink's stream as soon as
 // the spool takes records again.
-func (r *route) spoolAppend(log zerolog.Logger, entries []spool.Entry, chainStart chain.Hash) {
-	dropped, refused, err := r.opts.Spool.Append(entries)
+func (r *route) spoolAppend(log zerolog.Logger, entries []spool.Entry, chainStart chain.State) {
+	var dropped int
+	var refused bool
+	var err error
+	if r.stopping {
+		err = r.opts.Spool.AppendOver(entries)
+	} else {
+		dropped, refused, err = r.opts.Spool.Append(entries)
+	}
 	if err != nil {
 		dropped, refused = len(entries), true
 		log.Error().Err(err).Int("records", len(entries)).Msg("spool write failed: records lost for this sink")
@@ -351,15 +447,17 @@ func (r *route) spoolLost(log zerolog.Logger, force bool) {
 	}
 	rec := *r.lostRec
 	rec.FSAudit.Lost = r.pendingLost
-	var h, before chain.Hash
+	var own, before chain.State
+	seq := rec.Sequence
 	if r.opts.Chain != nil {
-		before = r.opts.Chain.Prev()
-		var prev chain.Hash
-		prev, h = r.opts.Chain.Next(record.AppendJSON(nil, &rec))
-		rec.FSAudit.Chain = record.Chain{Prev: prev.String(), Hash: h.String()}
+		before = r.opts.Chain.State()
+		var prev chain.State
+		prev, own = r.opts.Chain.Next(record.AppendJSON(nil, &rec))
+		rec.FSAudit.Chain = record.Chain{Seq: own.Seq, Prev: prev.Hash.String(), Hash: own.Hash.String()}
+		seq = own.Seq
 	}
 	_, m := r.sink.Encode(nil, &rec)
-	entry := []spool.Entry{{Seq: rec.Sequence, Time: rec.Time, Hash: h, Key: m.Key, Value: m.Value}}
+	entry := []spool.Entry{{Seq: seq, Time: rec.Time, Hash: own.Hash, Key: m.Key, Value: m.Value}}
 	var dropped int
 	var refused bool
 	var err error
@@ -413,7 +511,7 @@ func (r *route) drain(ctx context.Context, log zerolog.Logger, stopping <-chan s
 		}
 		batch = batch[:0]
 		for _, e := range es {
-			batch = append(batch, Message{Key: e.Key, Value: e.Value, Time: e.Time})
+			batch = append(batch, Message{Key: e.Key, Value: e.Value, Time: e.Time, Mark: e.Mark})
 		}
 		// While the agent runs, a failing sink is tried until it takes the
 		// batch; once it stops, for stopRetry more: the records are safe on
@@ -433,7 +531,7 @@ func (r *route) drain(ctx context.Context, log zerolog.Logger, stopping <-chan s
 		if err != nil {
 			return
 		}
-		if err := sp.Ack(next, len(es), es[len(es)-1].Hash); err != nil {
+		if err := sp.Ack(next, len(es), es[len(es)-1]); err != nil {
 			log.Error().Err(err).Msg("spool: recording the acknowledgement (these records may be sent again)")
 		}
 		r.stats.Sent.Add(uint64(len(es)))

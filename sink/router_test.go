@@ -193,7 +193,8 @@ func TestRouterSpoolAndChain(t *testing.T) {
 	s := &jsonSink{memSink: memSink{name: "j", gate: gate}}
 	rt := NewRouter(zerolog.Nop())
 	var lostSeq uint64 = 1000
-	rt.Add(s, RouteOptions{BatchSize: 5, BatchTimeout: time.Millisecond, Spool: sp, Chain: chain.New(nil, chain.Hash{}),
+	rt.SetSealing(Sealing{Instance: "run-1", Record: sealRec}) // start and stop seals without MACs
+	rt.Add(s, RouteOptions{BatchSize: 5, BatchTimeout: time.Millisecond, Spool: sp, Chain: chain.New(nil, chain.State{}),
 		Lost: func(n uint64) *record.Record {
 			lostSeq++
 			return &record.Record{Action: record.ActionLost, ID: "lost", Sequence: lostSeq, Host: record.Host{Name: "h"}, FSAudit: record.FSAudit{Lost: n}}
@@ -209,25 +210,33 @@ func TestRouterSpoolAndChain(t *testing.T) {
 	close(gate)
 	rt.Close()
 	got := s.records()
-	v := chain.NewVerifier(nil)
-	var delivered, lost uint64
+	v := chain.NewVerifier(nil, nil)
+	var delivered, lost, seals uint64
 	for i, line := range got {
-		if err := v.Line([]byte(line)); err != nil {
+		if err := v.Line(fmt.Sprint("line ", i), []byte(line)); err != nil {
 			t.Fatalf("line %d does not verify: %v\n%s", i, err, line)
 		}
 		var r record.Record
 		if err := record.ParseJSON([]byte(line), &r); err != nil {
 			t.Fatal(err)
 		}
-		if r.Action == record.ActionLost {
+		switch r.Action {
+		case record.ActionLost:
 			lost += r.FSAudit.Lost
-		} else {
+		case record.ActionSeal:
+			seals++
+		default:
 			delivered++
 		}
 	}
+	if _, err := v.End(time.Now()); err != nil {
+		t.Error(err)
+	}
 	st := rt.Routes()[0].Stats
-	if lost == 0 || delivered+lost != 60 || st.Dropped.Load() != lost {
-		t.Errorf("delivered %d, lost records count %d, dropped %d: want every one of 60 accounted for", delivered, lost, st.Dropped.Load())
+	// The start and stop seals go through the spool like records: a full
+	// spool may drop them too, and the lost record counts them.
+	if lost == 0 || delivered+seals+lost != 62 || st.Dropped.Load() != lost {
+		t.Errorf("delivered %d and %d seals, lost records count %d, dropped %d: want every one of 60 and 2 seals accounted for", delivered, seals, lost, st.Dropped.Load())
 	}
 }
 
@@ -255,7 +264,8 @@ func TestRouterChainedFileSink(t *testing.T) {
 			t.Fatal(err)
 		}
 		rt := NewRouter(zerolog.Nop())
-		rt.Add(fs, RouteOptions{BatchSize: 3, BatchTimeout: time.Millisecond, Chain: chain.New(nil, chain.Hash{})})
+		rt.SetSealing(Sealing{Instance: "run-1", Record: sealRec})
+		rt.Add(fs, RouteOptions{BatchSize: 3, BatchTimeout: time.Millisecond, Chain: chain.New(nil, chain.State{})})
 		rt.Start(context.Background())
 		for i := 1; i <= 10; i++ {
 			r := rec(uint64(i), fmt.Sprintf("/d/f%d \"}}\n", i), "write", "")
@@ -268,15 +278,15 @@ func TestRouterChainedFileSink(t *testing.T) {
 			t.Fatal(err)
 		}
 		lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-		if len(lines) != 10 {
-			t.Fatalf("%s: %d lines, want 10", format, len(lines))
+		if len(lines) != 12 {
+			t.Fatalf("%s: %d lines, want 10 and the start and stop seals", format, len(lines))
 		}
 		if format != "json" {
 			continue
 		}
-		v := chain.NewVerifier(nil)
+		v := chain.NewVerifier(nil, nil)
 		for i, line := range lines {
-			if err := v.Line([]byte(line)); err != nil {
+			if err := v.Line(fmt.Sprint("line ", i), []byte(line)); err != nil {
 				t.Fatalf("line %d does not verify: %v\n%s", i, err, line)
 			}
 			var r record.Record
@@ -286,6 +296,93 @@ func TestRouterChainedFileSink(t *testing.T) {
 			if again := record.AppendJSON(nil, &r); string(again) != line {
 				t.Errorf("line %d is not the record's encoding:\n%s\n%s", i, line, again)
 			}
+		}
+	}
+}
+
+// sealRec is a numbered record for a seal, as the pipeline makes them.
+func sealRec() *record.Record {
+	return &record.Record{Time: time.Now(), ID: "seal", Host: record.Host{Name: "h"}}
+}
+
+// TestRouterMarkedRotation: a chained file sink starts every file it
+// rotates to (and reopens, after a log rotator moved the file) with a
+// seal record, through a spool or not; each file verifies on its own as a
+// chain that starts at a file's start, and all of them as one chain.
+func TestRouterMarkedRotation(t *testing.T) {
+	for _, spooled := range []bool{false, true} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "out", "audit.jsonl")
+		fs, err := OpenFile(FileOptions{Name: "local", Path: path, Fsync: -1, Format: record.JSON{}, MaxBytes: 4000, MaxBackups: 100, Marked: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := RouteOptions{BatchSize: 4, BatchTimeout: time.Millisecond, Chain: chain.New(nil, chain.State{})}
+		if spooled {
+			if o.Spool, _, err = spool.Open(spool.Options{Dir: filepath.Join(dir, "spool")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rt := NewRouter(zerolog.Nop())
+		rt.SetSealing(Sealing{Instance: "run-1", Record: sealRec})
+		rt.Add(fs, o)
+		rt.Start(context.Background())
+		for i := 1; i <= 60; i++ {
+			r := rec(uint64(i), fmt.Sprintf("/d/f%d", i), "write", "")
+			r.Host.Name, r.ID = "h", fmt.Sprint("id-", i)
+			rt.Publish(r)
+			if i == 40 {
+				// A log rotator moves the file away and signals.
+				time.Sleep(50 * time.Millisecond)
+				os.Rename(path, path+".moved")
+				if err := fs.Reopen(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+		rt.Close()
+		names, _ := filepath.Glob(path + ".*")
+		names = append(names, path)
+		files := 0
+		for _, n := range names {
+			data, err := os.ReadFile(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+			if len(data) > 2*4000 {
+				t.Errorf("spooled %v: %s holds %d bytes, past the limit", spooled, n, len(data))
+			}
+			var first record.Record
+			if err := record.ParseJSON([]byte(lines[0]), &first); err != nil {
+				t.Fatal(err)
+			}
+			if first.Action != record.ActionSeal || (first.FSAudit.Seal.Reason != chain.SealRotate && first.FSAudit.Seal.Reason != chain.SealStart) {
+				t.Errorf("spooled %v: %s starts with %s", spooled, n, lines[0])
+				continue
+			}
+			files++
+			v := chain.NewVerifier(nil, nil)
+			for i, l := range lines {
+				if err := v.Line(fmt.Sprintf("%s:%d", n, i+1), []byte(l)); err != nil {
+					t.Errorf("spooled %v: %v", spooled, err)
+					break
+				}
+			}
+			if first.FSAudit.Seal.Reason == chain.SealRotate && (len(v.Notes) == 0 || !strings.Contains(v.Notes[0], "earlier files not given")) {
+				t.Errorf("spooled %v: %s: notes %q", spooled, n, v.Notes)
+			}
+			// Its first line cut, a file no longer verifies.
+			if len(lines) > 2 {
+				v := chain.NewVerifier(nil, nil)
+				if err := v.Line("cut", []byte(lines[1])); err == nil || !strings.Contains(err.Error(), "the head is missing") {
+					t.Errorf("spooled %v: %s without its first line: %v", spooled, n, err)
+				}
+			}
+		}
+		if files < 4 {
+			t.Errorf("spooled %v: %d files, want the output rotated several times and moved once", spooled, files)
 		}
 	}
 }

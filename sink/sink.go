@@ -16,6 +16,9 @@ type Message struct {
 	Key   []byte
 	Value []byte
 	Time  time.Time // the event's time, where the destination keeps one (Kafka)
+	// Mark: the seal record a MarkRequester asked for, which starts its
+	// next file.
+	Mark bool
 }
 
 // A Sink delivers records to one destination.
@@ -37,6 +40,13 @@ type Sink interface {
 // opens them again at their configured paths (on SIGHUP).
 type Reopener interface {
 	Reopen() error
+}
+
+// MarkRequester is a Sink that starts each file with a seal record of its
+// chain: TakeMarkRequest says, once per file due to end, that it wants
+// one, and the sink starts its next file at the message marked so.
+type MarkRequester interface {
+	TakeMarkRequest() bool
 }
 
 // appendLine encodes r in f, then a newline: the envelope of line-based

@@ -164,6 +164,11 @@ func (s *Syslog) appendHeader(b []byte, r *record.Record, truncated int) []byte 
 	param("seq", strconv.FormatUint(r.Sequence, 10))
 	if r.Action == record.ActionLost {
 		param("lost", strconv.FormatUint(r.FSAudit.Lost, 10))
+	} else if r.Action == record.ActionSeal {
+		if sl := r.FSAudit.Seal; sl != nil {
+			param("seal", sl.Reason)
+			param("chain_seq", strconv.FormatUint(sl.Sequence, 10))
+		}
 	} else {
 		longParam("path", r.File.Path)
 		param("pid", strconv.FormatUint(uint64(r.Process.PID), 10))

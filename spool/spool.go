@@ -31,6 +31,7 @@ type Entry struct {
 	Hash  [32]byte // the chain's hash after this record; zero when not chaining
 	Key   []byte
 	Value []byte
+	Mark  bool // the record starts its sink's next file (see sink.Message)
 }
 
 // Options configure a spool.
@@ -62,6 +63,7 @@ var ErrClosed = errors.New("spool closed")
 const (
 	frameHeader  = 8 // length, CRC-32C
 	entryVersion = 1
+	entryMarked  = 2 // an entry of version 1 with Mark set
 	maxEntry     = 64 << 20
 )
 
@@ -91,6 +93,8 @@ type Spool struct {
 	cursor   Position   // the first entry not acknowledged
 	lastHash [32]byte   // chain hash of the last entry appended
 	ackHash  [32]byte   // chain hash of the last entry acknowledged
+	lastSeq  uint64     // Seq of the last entry appended
+	ackSeq   uint64     // Seq of the last entry acknowledged
 	entries  int        // entries after the cursor
 	bytes    int64      // bytes in all segments
 	dropped  uint64     // entries dropped because the spool was full
@@ -181,7 +185,7 @@ func (s *Spool) recover() (*Recovery, error) {
 		}
 		s.entries += n
 		if n > 0 {
-			s.lastHash = last
+			s.lastHash, s.lastSeq = last.Hash, last.Seq
 		}
 		if good < seg.size {
 			if i == len(s.segs)-1 {
@@ -197,7 +201,7 @@ func (s *Spool) recover() (*Recovery, error) {
 		}
 	}
 	if s.entries == 0 {
-		s.lastHash = s.ackHash
+		s.lastHash, s.lastSeq = s.ackHash, s.ackSeq
 	}
 	rec.Entries = s.entries
 	if err := s.openWriter(); err != nil {
@@ -206,10 +210,17 @@ func (s *Spool) recover() (*Recovery, error) {
 	return rec, nil
 }
 
+// lastEntry is what the spool keeps of the last entry of a segment.
+type lastEntry struct {
+	Seq  uint64
+	Hash [32]byte
+}
+
 // scan reads the frames of a segment from offset start and returns how
-// many are whole, where the last whole one ends, and the last chain hash.
-func scan(path string, start int64) (int, int64, [32]byte, error) {
-	var last [32]byte
+// many are whole, where the last whole one ends, and the last entry's
+// sequence and chain hash.
+func scan(path string, start int64) (int, int64, lastEntry, error) {
+	var last lastEntry
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, last, fmt.Errorf("spool: %w", err)
@@ -230,7 +241,7 @@ func scan(path string, start int64) (int, int64, [32]byte, error) {
 		}
 		n++
 		off += size
-		last = e.Hash
+		last = lastEntry{Seq: e.Seq, Hash: e.Hash}
 	}
 }
 
@@ -263,9 +274,10 @@ func readFrame(r *bufio.Reader, e *Entry, arena *[]byte) (int64, error) {
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return 0, errTorn
 	}
-	if crc32.Checksum(buf, crcTable) != binary.LittleEndian.Uint32(h[4:8]) || buf[0] != entryVersion {
+	if crc32.Checksum(buf, crcTable) != binary.LittleEndian.Uint32(h[4:8]) || buf[0] != entryVersion && buf[0] != entryMarked {
 		return 0, errTorn
 	}
+	e.Mark = buf[0] == entryMarked
 	e.Seq = binary.LittleEndian.Uint64(buf[1:9])
 	e.Time = time.Unix(0, int64(binary.LittleEndian.Uint64(buf[9:17])))
 	copy(e.Hash[:], buf[17:49])
@@ -296,7 +308,11 @@ func appendFrame(b []byte, e *Entry) []byte {
 	b = binary.LittleEndian.AppendUint32(b, uint32(n))
 	b = append(b, 0, 0, 0, 0)
 	p := len(b)
-	b = append(b, entryVersion)
+	if e.Mark {
+		b = append(b, entryMarked)
+	} else {
+		b = append(b, entryVersion)
+	}
 	b = binary.LittleEndian.AppendUint64(b, e.Seq)
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
 	b = append(b, e.Hash[:]...)
@@ -307,8 +323,8 @@ func appendFrame(b []byte, e *Entry) []byte {
 	return b
 }
 
-// cursor file: "SEGMENT OFFSET HASH\n", the numbers zero-padded (older
-// versions wrote them without padding).
+// cursor file: "SEGMENT OFFSET HASH SEQ\n", the numbers zero-padded
+// (older versions wrote them without padding, and without SEQ).
 func (s *Spool) readCursor() {
 	data, err := os.ReadFile(filepath.Join(s.opts.Dir, "cursor"))
 	if err != nil {
@@ -317,8 +333,15 @@ func (s *Spool) readCursor() {
 	// NULs after the line: a crash between lengthening an older, shorter
 	// cursor file and writing its first padded line.
 	f := strings.Fields(strings.TrimRight(string(data), "\x00"))
-	if len(f) != 3 {
+	if len(f) != 3 && len(f) != 4 {
 		return
+	}
+	var seq uint64
+	if len(f) == 4 {
+		var err error
+		if seq, err = strconv.ParseUint(f[3], 10, 64); err != nil {
+			return
+		}
 	}
 	seg, err1 := strconv.ParseUint(f[0], 10, 64)
 	off, err2 := strconv.ParseInt(f[1], 10, 64)
@@ -328,6 +351,7 @@ func (s *Spool) readCursor() {
 	}
 	s.cursor = Position{Segment: seg, Offset: off}
 	copy(s.ackHash[:], h)
+	s.ackSeq = seq
 }
 
 func (s *Spool) writeCursor() error {
@@ -346,7 +370,7 @@ func (s *Spool) writeCursor() error {
 		}
 		s.cursorFile = f
 	}
-	line := fmt.Appendf(s.cursorBuf[:0], "%020d %020d %s\n", s.cursor.Segment, s.cursor.Offset, hex.EncodeToString(s.ackHash[:]))
+	line := fmt.Appendf(s.cursorBuf[:0], "%020d %020d %s %020d\n", s.cursor.Segment, s.cursor.Offset, hex.EncodeToString(s.ackHash[:]), s.ackSeq)
 	s.cursorBuf = line
 	if _, err := s.cursorFile.WriteAt(line, 0); err != nil {
 		return fmt.Errorf("spool: writing the cursor: %w", err)
@@ -354,8 +378,8 @@ func (s *Spool) writeCursor() error {
 	return nil
 }
 
-// cursorLineLen is the cursor file's length: "SEGMENT OFFSET HASH\n".
-const cursorLineLen = 20 + 1 + 20 + 1 + 64 + 1
+// cursorLineLen is the cursor file's length: "SEGMENT OFFSET HASH SEQ\n".
+const cursorLineLen = 20 + 1 + 20 + 1 + 64 + 1 + 20 + 1
 
 // openWriter opens the last segment for appending, first starting a new
 // one when there is none or the last is full.
@@ -389,6 +413,14 @@ func (s *Spool) LastHash() [32]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastHash
+}
+
+// LastSeq is the Seq of the last entry appended (or acknowledged, when
+// nothing waits): with a chain, its sequence, after which the chain goes on.
+func (s *Spool) LastSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastSeq
 }
 
 // Append writes entries at the end. When the spool would pass MaxBytes
@@ -482,7 +514,7 @@ func (s *Spool) append(entries []Entry, limit bool) (dropped int, refused bool, 
 	last.size += int64(n)
 	s.bytes += int64(n)
 	s.entries += len(entries)
-	s.lastHash = entries[len(entries)-1].Hash
+	s.lastHash, s.lastSeq = entries[len(entries)-1].Hash, entries[len(entries)-1].Seq
 	s.cond.Broadcast()
 	return dropped, false, nil
 }
@@ -666,10 +698,10 @@ func (s *Spool) openReader(p Position) error {
 }
 
 // Ack marks everything before p delivered: the cursor moves there (and is
-// written down), and segments wholly before it are deleted. hash is the
-// chain hash of the last entry acknowledged, and n how many entries that
-// were.
-func (s *Spool) Ack(p Position, n int, hash [32]byte) error {
+// written down), and segments wholly before it are deleted. last is the
+// last entry acknowledged (its sequence and chain hash are kept), and n how
+// many entries that were.
+func (s *Spool) Ack(p Position, n int, last Entry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// These entries were read, so no drop counted them: they leave the
@@ -678,7 +710,7 @@ func (s *Spool) Ack(p Position, n int, hash [32]byte) error {
 	if p.Segment < s.cursor.Segment || p.Segment == s.cursor.Segment && p.Offset <= s.cursor.Offset {
 		return nil
 	}
-	s.cursor, s.ackHash = p, hash
+	s.cursor, s.ackHash, s.ackSeq = p, last.Hash, last.Seq
 	for len(s.segs) > 1 && s.segs[0].id < p.Segment {
 		if s.r != nil && s.rSeg == s.segs[0].id {
 			s.r.Close()

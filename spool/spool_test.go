@@ -50,7 +50,7 @@ func readAll(t *testing.T, s *Spool) []uint64 {
 		for _, e := range es {
 			seqs = append(seqs, e.Seq)
 		}
-		if err := s.Ack(next, len(es), es[len(es)-1].Hash); err != nil {
+		if err := s.Ack(next, len(es), es[len(es)-1]); err != nil {
 			t.Fatal(err)
 		}
 		pos = next
@@ -132,7 +132,7 @@ func TestReopenRedelivers(t *testing.T) {
 	s, _ := open(t, Options{Dir: dir, SegmentBytes: 2000})
 	s.Append(entries(0, 40))
 	es, next, _ := s.Read(15, 0, Position{})
-	if err := s.Ack(next, len(es), es[len(es)-1].Hash); err != nil {
+	if err := s.Ack(next, len(es), es[len(es)-1]); err != nil {
 		t.Fatal(err)
 	}
 	s.Read(10, 0, next) // read, never acknowledged
@@ -316,7 +316,7 @@ func TestLimitCountsWaitingOnly(t *testing.T) {
 			t.Fatalf("append %d: dropped %d refused %v %v", i, dropped, refused, err)
 		}
 		es, next, _ := s.Read(10, 0, pos)
-		s.Ack(next, len(es), es[len(es)-1].Hash)
+		s.Ack(next, len(es), es[len(es)-1])
 		pos = next
 	}
 }
@@ -347,7 +347,7 @@ func TestDropOldestSparesInFlight(t *testing.T) {
 	if refused || dropped != 0 {
 		t.Errorf("dropped %d refused %v: the in-flight entries are not lost", dropped, refused)
 	}
-	s.Ack(next, len(es), es[len(es)-1].Hash)
+	s.Ack(next, len(es), es[len(es)-1])
 	if s.Len() != 6 {
 		t.Errorf("%d waiting after the Ack, want 6", s.Len())
 	}
@@ -390,7 +390,7 @@ func TestCursorForms(t *testing.T) {
 			if err != nil || len(es) != 4 {
 				t.Fatalf("read %d entries: %v", len(es), err)
 			}
-			if err := s.Ack(next, len(es), es[3].Hash); err != nil {
+			if err := s.Ack(next, len(es), es[3]); err != nil {
 				t.Fatal(err)
 			}
 			s.Close()
@@ -420,5 +420,39 @@ func TestCursorForms(t *testing.T) {
 				t.Errorf("read %v after reopening, want the 6 entries not acknowledged", got)
 			}
 		})
+	}
+}
+
+// The chain's place (the last entry's Seq and hash) survives a restart,
+// from the entries waiting or, once all are acknowledged, from the cursor;
+// and an entry's Mark is kept.
+func TestChainStateAndMark(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := open(t, Options{Dir: dir, SegmentBytes: 2000})
+	es := entries(0, 10)
+	es[3].Mark = true
+	s.Append(es)
+	s.lock.Close()
+	s2, _ := open(t, Options{Dir: dir, SegmentBytes: 2000})
+	if s2.LastSeq() != 9 || s2.LastHash()[0] != 9 {
+		t.Errorf("waiting entries: the chain goes on from %d/%x, want 9", s2.LastSeq(), s2.LastHash())
+	}
+	got, next, err := s2.Read(10, 0, Position{})
+	if err != nil || len(got) != 10 {
+		t.Fatalf("read %d entries: %v", len(got), err)
+	}
+	for i, e := range got {
+		if e.Mark != (i == 3) {
+			t.Errorf("entry %d: mark %v", i, e.Mark)
+		}
+	}
+	if err := s2.Ack(next, len(got), got[9]); err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	s3, _ := open(t, Options{Dir: dir, SegmentBytes: 2000})
+	defer s3.Close()
+	if s3.LastSeq() != 9 || s3.LastHash()[0] != 9 {
+		t.Errorf("all acknowledged: the chain goes on from %d/%x, want 9", s3.LastSeq(), s3.LastHash())
 	}
 }

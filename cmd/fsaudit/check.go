@@ -15,6 +15,7 @@ import (
 	"github.com/fsaudit/fsaudit/bpf"
 	"github.com/fsaudit/fsaudit/config"
 	"github.com/fsaudit/fsaudit/metrics"
+	"github.com/fsaudit/fsaudit/sink"
 	"golang.org/x/sys/unix"
 )
 
@@ -192,7 +193,7 @@ func checkKernel(rep *report, cfg *config.Config) {
 }
 
 // checkLocal reports what `run` opens on this host besides the sinks: the
-// spool directory and the metrics address.
+// spool directory, the metrics address and the chain's key file.
 func checkLocal(rep *report, cfg *config.Config) {
 	fmt.Fprintln(rep.w, "agent:")
 	if dir := cfg.Spool.Dir; dir != "" {
@@ -214,6 +215,14 @@ func checkLocal(rep *report, cfg *config.Config) {
 			rep.ok("metrics_listen %s is free: /metrics and /healthz", addr)
 		}
 	}
+	if checkPrivate(rep, chainPrivateFiles(cfg.Chain)) && cfg.Chain.Enabled && cfg.Chain.SealKeyFile != "" {
+		if k, err := openSealKey(cfg.Chain.SealKeyFile); err != nil {
+			rep.fail("%s", oneLine(err))
+		} else {
+			rep.ok("sealing: key %s, next epoch %d, a seal of every sink at least every %s and at every stop", k.ID(), k.Epoch(), cfg.Chain.SealInterval.Duration)
+			k.Close()
+		}
+	}
 	if len(cfg.Filter.ExcludeComms) > 0 {
 		// A note, not a warning: a convenience is not a fault.
 		fmt.Fprintf(rep.w, "  note exclude_comms %v: any process may take any of these names (cp /bin/sh ./NAME); it cuts noise and is no boundary: exclude_executables names the program itself\n", cfg.Filter.ExcludeComms)
@@ -231,12 +240,23 @@ func checkLocal(rep *report, cfg *config.Config) {
 }
 
 // checkSinks opens each sink's destination as `run` would, without
-// writing a record.
+// writing a record. A sink whose key or password file `run` refuses is
+// not dialled.
 func checkSinks(rep *report, cfg *config.Config) {
 	fmt.Fprintln(rep.w, "sinks:")
 	for _, s := range cfg.Sinks {
+		if !checkPrivate(rep, sinkPrivateFiles(s)) {
+			continue
+		}
+		if w := saslInClear(s); w != "" {
+			rep.warn("%s: %s", s.Name, w)
+		}
 		switch s.Type {
 		case "file":
+			if err := sink.CheckFileDir(filepath.Dir(s.Path)); err != nil {
+				rep.fail("%s: file %s: %s", s.Name, s.Path, oneLine(err))
+				continue
+			}
 			if err := fileWritable(s.Path); err != nil {
 				rep.fail("%s: file %s: %s", s.Name, s.Path, oneLine(err))
 				continue
@@ -267,6 +287,21 @@ func checkSinks(rep *report, cfg *config.Config) {
 			rep.fail("%s: type %s is not available in this build", s.Name, s.Type)
 		}
 	}
+}
+
+// checkPrivate reads key and credential files as `run` does, through
+// readPrivate, and reports each; it tells whether all of them pass.
+func checkPrivate(rep *report, files []privateFile) bool {
+	pass := true
+	for _, p := range files {
+		if _, err := readPrivate(p.path, p.what); err != nil {
+			rep.fail("%s", oneLine(err))
+			pass = false
+			continue
+		}
+		rep.ok("%s %s: a regular file only its owner (root or the agent's user) may read", p.what, p.path)
+	}
+	return pass
 }
 
 // printCoverage prints, for every way a file changes, whether each hook
@@ -320,7 +355,7 @@ var errSinkConfig = errors.New("sink cannot be opened")
 // dialSink opens a syslog or Kafka sink and asks its destination whether it
 // would take records (a connection, a TLS handshake, the topic's metadata).
 func dialSink(sc config.Sink, host string) error {
-	sk, err := openSink(sc, host)
+	sk, err := openSink(sc, host, false)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errSinkConfig, err)
 	}
@@ -348,10 +383,14 @@ func dirWritable(dir string) error {
 }
 
 // fileWritable tells whether the sink could open path for appending,
-// creating it and its directories, without creating anything now.
+// creating it and its directories, without creating anything now. Like
+// the sink, it does not follow a symbolic link at path.
 func fileWritable(path string) error {
-	st, err := os.Stat(path)
+	st, err := os.Lstat(path)
 	if err == nil {
+		if st.Mode()&os.ModeSymlink != 0 {
+			return errors.New("is a symbolic link: a file sink never follows one")
+		}
 		if !st.Mode().IsRegular() {
 			return errors.New("not a regular file")
 		}

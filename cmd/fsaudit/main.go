@@ -29,7 +29,9 @@ commands:
   replay  --config PATH --topic T [--brokers H:P,...] [--since TIME] [--until TIME]
           [--sink NAME ...] [--follow] [--group ID] [--offsets P:O,...] [filters]
                             send records from a Kafka topic to the config's sinks
-  verify  [--key-file F] PATH...   check the hash chain of file-sink output, oldest file first
+  verify  [--key-file F] [--verification-key KEY] PATH...
+                            check the hash chain and seals of file-sink output, oldest file first
+  keygen  --seal-key-file PATH   make the sealing key; print the verification key once
   version                   print version, commit and BPF object hash
 `
 
@@ -51,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdReplay(args[1:], stdout, stderr)
 	case "verify":
 		return cmdVerify(args[1:], stdout, stderr)
+	case "keygen":
+		return cmdKeygen(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "fsaudit %s commit %s bpf %s\n", version, commit(), bpf.ObjectHash())
 		return 0

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -73,11 +74,16 @@ func TestFileWritable(t *testing.T) {
 	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	link := filepath.Join(dir, "link.jsonl")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		path string
 		ok   bool
 	}{
 		{file, true},
+		{link, false}, // the sink does not follow it
 		{filepath.Join(dir, "new.jsonl"), true},
 		{filepath.Join(dir, "a", "b", "new.jsonl"), true},
 		{dir, false},
@@ -91,6 +97,52 @@ func TestFileWritable(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
 		t.Error("fileWritable created a directory")
+	}
+}
+
+// TestCheckSinkDirectory: check fails a file sink whose directory others
+// may write (sticky or not) or whose path is a symbolic link, with the
+// sink's own words, and passes a 0755 directory of the agent's user.
+func TestCheckSinkDirectory(t *testing.T) {
+	base := t.TempDir()
+	dirs := map[string]os.FileMode{"open": 0o777, "sticky": os.ModeSticky | 0o777, "good": 0o755}
+	var conf strings.Builder
+	fmt.Fprintf(&conf, "[spool]\ndir = %q\n", filepath.Join(base, "spool"))
+	for name, mode := range dirs {
+		dir := filepath.Join(base, name)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&conf, "[[sink]]\nname = %q\ntype = \"file\"\npath = %q\n", name, filepath.Join(dir, "audit.jsonl"))
+	}
+	victim := filepath.Join(base, "victim")
+	if err := os.WriteFile(victim, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(base, "good", "linked.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&conf, "[[sink]]\nname = \"linked\"\ntype = \"file\"\npath = %q\n", filepath.Join(base, "good", "linked.jsonl"))
+	path := filepath.Join(base, "config.toml")
+	if err := os.WriteFile(path, []byte(conf.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := cmdCheck([]string{"--config", path}, &out, &errb); code != 1 {
+		t.Errorf("check: exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("  FAIL open: file %s/open/audit.jsonl: directory %s/open is writable by group or others (mode 0777): insecure permissions, make it 0755 and owned by root\n", base, base),
+		fmt.Sprintf("  FAIL sticky: file %s/sticky/audit.jsonl: directory %s/sticky is writable by group or others (mode 1777): insecure permissions", base, base),
+		fmt.Sprintf("  FAIL linked: file %s/good/linked.jsonl: is a symbolic link: a file sink never follows one\n", base),
+		fmt.Sprintf("  ok   good: file %s/good/audit.jsonl is writable", base),
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("check lacks %q:\n%s", want, out.String())
+		}
 	}
 }
 

@@ -314,7 +314,7 @@ func replayTargets(cfg *config.Config, a *replayArgs, src replay.Source) ([]repl
 			closeAll()
 			return nil, fmt.Errorf("replay: sink %s writes to topic %s, which is being read: choose the sinks with --sink", sc.Name, a.topic)
 		}
-		s, err := openSink(sc, cfg.Agent.HostName)
+		s, err := openSink(sc, cfg.Agent.HostName, false)
 		if err != nil {
 			closeAll()
 			return nil, err

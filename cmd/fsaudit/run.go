@@ -133,6 +133,16 @@ func captureOptions(cfg *config.Config) (bpf.Options, error) {
 // before anything is attached or after it is all released again.
 func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 	log.Info().Str("config", cfg.Source).Msg("starting")
+	// Every key and credential file the config names, used by this run or
+	// not, is checked before anything is opened; check does the same.
+	if err := checkPrivateFiles(cfg); err != nil {
+		return err
+	}
+	for _, sc := range cfg.Sinks {
+		if w := saslInClear(sc); w != "" {
+			log.Warn().Str("sink", sc.Name).Msg(w)
+		}
+	}
 	if err := canDropCapabilities(); err != nil {
 		return err
 	}
@@ -157,7 +167,8 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 	// The pipeline numbers the lost records of full spools; it is made
 	// after the router, so the router reaches it through this.
 	var pl *pipeline.Pipeline
-	router, err := openRouter(cfg, log, func(n uint64) *record.Record { return pl.LostRecord(n) })
+	router, err := openRouter(cfg, log, func(n uint64) *record.Record { return pl.LostRecord(n) },
+		func() *record.Record { return pl.Numbered(record.ActionSeal) })
 	if err != nil {
 		return err
 	}

@@ -19,10 +19,10 @@ import (
 
 // openRouter builds every configured sink and its route: its spool (when
 // [spool] dir is set) and its hash chain (when [chain] is enabled), which
-// goes on from the last record the spool holds. lost makes the lost record
-// that follows records a full spool dropped. On an error what was opened is
-// closed again.
-func openRouter(cfg *config.Config, log zerolog.Logger, lost func(uint64) *record.Record) (*sink.Router, error) {
+// goes on from the last record the spool holds, and its seals. lost makes
+// the lost record that follows records a full spool dropped, seal a
+// numbered record for a seal. On an error what was opened is closed again.
+func openRouter(cfg *config.Config, log zerolog.Logger, lost func(uint64) *record.Record, seal func() *record.Record) (*sink.Router, error) {
 	rt := sink.NewRouter(log)
 	var key []byte
 	if cfg.Chain.Enabled && cfg.Chain.KeyFile != "" {
@@ -32,7 +32,7 @@ func openRouter(cfg *config.Config, log zerolog.Logger, lost func(uint64) *recor
 		}
 	}
 	for _, sc := range cfg.Sinks {
-		s, err := openSink(sc, cfg.Agent.HostName)
+		s, err := openSink(sc, cfg.Agent.HostName, cfg.Chain.Enabled)
 		if err != nil {
 			rt.Close()
 			return nil, err
@@ -45,7 +45,7 @@ func openRouter(cfg *config.Config, log zerolog.Logger, lost func(uint64) *recor
 			RetryFor:     sc.RetryFor.Duration,
 			Lost:         lost,
 		}
-		var prev chain.Hash
+		var prev chain.State
 		if cfg.Spool.Dir != "" {
 			sp, rec, err := spool.Open(spool.Options{
 				Dir: filepath.Join(cfg.Spool.Dir, sc.Name), MaxBytes: int64(cfg.Spool.MaxSizeMB) << 20,
@@ -62,34 +62,28 @@ func openRouter(cfg *config.Config, log zerolog.Logger, lost func(uint64) *recor
 			}
 			ev.Str("sink", sc.Name).Int("waiting", rec.Entries).Int64("torn_bytes_cut", rec.TornBytes).
 				Strs("corrupt_segments", rec.Corrupt).Msg("spool opened")
-			o.Spool, prev = sp, sp.LastHash()
+			o.Spool, prev = sp, chain.State{Seq: sp.LastSeq(), Hash: sp.LastHash()}
 		}
 		if cfg.Chain.Enabled {
 			o.Chain = chain.New(key, prev)
 		}
 		rt.Add(s, o)
 	}
+	if cfg.Chain.Enabled {
+		sl := sink.Sealing{Interval: cfg.Chain.SealInterval.Duration, Instance: newInstance(), Record: seal}
+		if cfg.Chain.SealKeyFile != "" {
+			k, err := openSealKey(cfg.Chain.SealKeyFile)
+			if err != nil {
+				rt.Close()
+				return nil, err
+			}
+			sl.Key = k
+			log.Info().Str("seal_key_file", cfg.Chain.SealKeyFile).Uint64("epoch", k.Epoch()).Str("key_id", k.ID()).
+				Dur("seal_interval", sl.Interval).Msg("sealing every sink's chain")
+		}
+		rt.SetSealing(sl)
+	}
 	return rt, nil
-}
-
-// readPrivate reads a secret file, refusing one that other users could
-// change (or, for keys, read).
-func readPrivate(path, what string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s %s: mode %04o lets other users read or change it; want 0600 or 0400", what, path, st.Mode().Perm())
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	if len(data) == 0 {
-		return nil, fmt.Errorf("%s %s is empty", what, path)
-	}
-	return data, nil
 }
 
 // routeFilter is a sink's own selection of records.
@@ -107,9 +101,10 @@ func routeFilter(sc config.Sink) sink.Filter {
 
 func product() record.Product { return record.Product{Name: "fsaudit", Version: version} }
 
-// openSink builds one sink from its [[sink]] table; cfgHost is
-// [agent] host_name.
-func openSink(sc config.Sink, cfgHost string) (sink.Sink, error) {
+// openSink builds one sink from its [[sink]] table; cfgHost is [agent]
+// host_name; chained: its records are chained, so a file sink starts each
+// file at a seal record (sink.FileOptions.Marked).
+func openSink(sc config.Sink, cfgHost string, chained bool) (sink.Sink, error) {
 	format, err := record.NewFormat(sc.Format, product())
 	if err != nil {
 		return nil, fmt.Errorf("sink %s: %w", sc.Name, err)
@@ -120,7 +115,7 @@ func openSink(sc config.Sink, cfgHost string) (sink.Sink, error) {
 		o := sink.FileOptions{
 			Name: sc.Name, Path: sc.Path, Format: format,
 			MaxBytes: int64(sc.MaxSizeMB) << 20, MaxAge: sc.MaxAge.Duration, MaxBackups: sc.MaxBackups,
-			Compress: sc.Compress, Fsync: fsync,
+			Compress: sc.Compress, Fsync: fsync, Marked: chained,
 		}
 		if sc.Rotation == "external" {
 			// logrotate moves the file and sends SIGHUP, which reopens it.
@@ -178,7 +173,8 @@ func hostName(configured string) string {
 }
 
 // secret reads a sink's SASL password from its file (one trailing newline
-// dropped) or its environment variable. Its value is never logged.
+// dropped; the file read through readPrivate) or its environment variable.
+// Its value is never logged.
 func secret(sc config.Sink) (string, error) {
 	if sc.SASLPasswordEnv != "" {
 		v, ok := os.LookupEnv(sc.SASLPasswordEnv)
@@ -187,9 +183,9 @@ func secret(sc config.Sink) (string, error) {
 		}
 		return v, nil
 	}
-	b, err := os.ReadFile(sc.SASLPasswordFile)
+	b, err := readPrivate(sc.SASLPasswordFile, sinkFile(sc, "sasl_password_file"))
 	if err != nil {
-		return "", fmt.Errorf("sink %s: sasl_password_file: %w", sc.Name, err)
+		return "", err
 	}
 	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if v == "" {
@@ -198,7 +194,8 @@ func secret(sc config.Sink) (string, error) {
 	return v, nil
 }
 
-// tlsConfig reads a sink's CA and client certificate files.
+// tlsConfig reads a sink's CA and client certificate files, the key
+// through readPrivate.
 func tlsConfig(sc config.Sink) (*tls.Config, error) {
 	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: sc.TLSServerName}
 	if sc.TLSCAFile != "" {
@@ -212,9 +209,17 @@ func tlsConfig(sc config.Sink) (*tls.Config, error) {
 		}
 	}
 	if sc.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(sc.TLSCertFile, sc.TLSKeyFile)
+		certPEM, err := os.ReadFile(sc.TLSCertFile)
 		if err != nil {
-			return nil, fmt.Errorf("sink %s: client certificate: %w", sc.Name, err)
+			return nil, fmt.Errorf("sink %s: tls_cert_file: %w", sc.Name, err)
+		}
+		keyPEM, err := readPrivate(sc.TLSKeyFile, sinkFile(sc, "tls_key_file"))
+		if err != nil {
+			return nil, err
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("sink %s: client certificate %s with key %s: %w", sc.Name, sc.TLSCertFile, sc.TLSKeyFile, err)
 		}
 		c.Certificates = []tls.Certificate{cert}
 	}

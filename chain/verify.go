@@ -1,0 +1,275 @@
+package chain
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"time"
+)
+
+// ErrBroken wraps every verification failure.
+var ErrBroken = errors.New("chain broken")
+
+// maxEpoch bounds the epoch a verifier derives a key for: 2^26 seals are
+// two years at one a second; a seal claiming more is refused rather than
+// hashed towards.
+var maxEpoch uint64 = 1 << 26
+
+// Verifier checks a chained stream line by line: each record's hash, its
+// link to the record before it, its sequence, where the chain starts, and,
+// given a verification key, every seal. A line that repeats one already
+// verified, byte for byte, is a record sent again after a crash (delivery
+// is at least once): it is named, not an error.
+type Verifier struct {
+	mac hash.Hash
+	vk  *VerificationKey
+
+	at      State // the last record verified
+	started bool
+	seen    map[Hash]struct{}
+	order   []Hash // the seen hashes, oldest first, to bound the map
+
+	afterStop string // where the last stop seal was, while no start followed it
+	sealSink  string
+	lastSeal  *sealAt // the last seal with a MAC
+	haveEpoch bool
+
+	Lines      int      // records verified (duplicates not counted)
+	Duplicates []string // where records were sent again (the first ten)
+	Resent     int      // how many were
+	Chains     int      // chains that start within the input
+	FirstSeq   uint64   // the first record's sequence in its chain
+	Head       string   // what the first record is
+	Notes      []string // legitimate boundaries met: restarts, files not given
+	Seals      int      // seals with a MAC checked against the verification key
+	Unsealed   int      // records after the last seal with a MAC
+}
+
+type sealAt struct {
+	where      string
+	seq        uint64
+	epoch      uint64
+	reason     string
+	time       time.Time
+	nextBefore time.Time
+}
+
+// duplicateWindow is how many recent hashes are remembered to recognise
+// records sent again.
+const duplicateWindow = 1 << 20
+
+// NewVerifier checks a stream whose chain has key (nil: plain SHA-256);
+// vk, when not nil, checks the seals too.
+func NewVerifier(key []byte, vk *VerificationKey) *Verifier {
+	return &Verifier{seen: map[Hash]struct{}{}, mac: newMAC(key), vk: vk}
+}
+
+// Last is where the chain stands after the last line verified.
+func (v *Verifier) Last() State { return v.at }
+
+func broken(where, format string, a ...any) error {
+	return fmt.Errorf("%s: %w: %s", where, ErrBroken, fmt.Sprintf(format, a...))
+}
+
+// Line checks the next line, found at where (file:line), and says,
+// wrapping ErrBroken, what is wrong.
+func (v *Verifier) Line(where string, line []byte) error {
+	canonical, seq, prev, h, ok := Split(line)
+	if !ok {
+		return broken(where, "no chain at the end of the record (not fsaudit json output with a chain)")
+	}
+	if sum(v.mac, prev, seq, canonical) != h {
+		return broken(where, "edited: the record does not match its hash (or the chain key is wrong)")
+	}
+	seal, err := parseSeal(canonical)
+	if err != nil {
+		return broken(where, "%v", err)
+	}
+	newChain := seal != nil && seal.Reason == SealStart && seq == 1 && prev == Hash{}
+	switch {
+	case !v.started:
+		v.started, v.FirstSeq = true, seq
+		switch {
+		case seq == 0:
+			v.Head = "records without chain sequences (written by an older fsaudit): where the chain starts is not known"
+		case newChain:
+			v.Head = "the chain's start (agent run " + seal.Instance + ")"
+			v.Chains++
+		case seal != nil && (seal.Reason == SealRotate || seal.Reason == SealStart):
+			v.Head = fmt.Sprintf("a file's start: the chain starts at sequence %d; earlier files not given", seq)
+			v.Notes = append(v.Notes, fmt.Sprintf("starts at sequence %d; earlier files not given", seq))
+		default:
+			return broken(where, "the head is missing: the first record is number %d of its chain and neither the chain's start nor a file's start (the records before it were cut)", seq)
+		}
+	case prev != v.at.Hash || (seq != 0 && seq != v.at.Seq+1):
+		if _, again := v.seen[h]; again {
+			v.Resent++
+			if len(v.Duplicates) < 10 {
+				v.Duplicates = append(v.Duplicates, fmt.Sprintf("%s: record %d sent again (the same as before)", where, seq))
+			}
+			return nil
+		}
+		switch {
+		case newChain:
+			v.Chains++
+			v.Notes = append(v.Notes, fmt.Sprintf("%s: a new chain starts (agent run %s, which had no spool to go on from)", where, seal.Instance))
+		case seq == 0 || v.at.Seq == 0 && seq != 1:
+			return broken(where, "does not follow the line before: a record was removed, inserted or moved here")
+		case seq > v.at.Seq+1:
+			if seq == v.at.Seq+2 {
+				return broken(where, "record %d of the chain is missing: removed before this line", v.at.Seq+1)
+			}
+			return broken(where, "records %d to %d of the chain are missing: removed before this line", v.at.Seq+1, seq-1)
+		case seq <= v.at.Seq:
+			return broken(where, "record %d comes after record %d: records were moved or inserted here", seq, v.at.Seq)
+		default:
+			return broken(where, "does not follow the line before: record %d was replaced, or this one inserted", v.at.Seq)
+		}
+	}
+	if v.afterStop != "" && !(seal != nil && seal.Reason == SealStart) {
+		return broken(where, "a record after the agent's stop seal (%s) and before any new start: added after the agent stopped", v.afterStop)
+	}
+	v.afterStop = ""
+	if seal != nil {
+		if err := v.checkSeal(where, seq, prev, seal, newChain); err != nil {
+			return err
+		}
+	} else {
+		v.Unsealed++
+	}
+	v.at = State{Seq: seq, Hash: h}
+	v.Lines++
+	v.seen[h] = struct{}{}
+	v.order = append(v.order, h)
+	if len(v.order) > duplicateWindow {
+		delete(v.seen, v.order[0])
+		v.order = v.order[1:]
+	}
+	return nil
+}
+
+// checkSeal checks a seal record, the record seq of its chain, whose prev
+// is the record it covers.
+func (v *Verifier) checkSeal(where string, seq uint64, prev Hash, s *Seal, newChain bool) error {
+	if seq != 0 && (s.Seq != seq-1 || s.Hash != prev) {
+		return broken(where, "the seal names record %d (%s), not the record before it", s.Seq, s.Hash)
+	}
+	if v.sealSink != "" && s.Sink != v.sealSink && !newChain {
+		return broken(where, "a seal of sink %q in the chain of sink %q", s.Sink, v.sealSink)
+	}
+	v.sealSink = s.Sink
+	if s.Reason == SealStop {
+		v.afterStop = where
+	}
+	if s.KeyID == "" || v.vk == nil {
+		// A marker of the chain's structure, or a seal no key was given
+		// to check: it covers nothing.
+		v.Unsealed++
+		return nil
+	}
+	if s.KeyID != v.vk.ID {
+		return broken(where, "sealed with another key (key id %s; the verification key's is %s)", s.KeyID, v.vk.ID)
+	}
+	if v.haveEpoch && s.Epoch != v.lastSeal.epoch+1 {
+		if s.Epoch <= v.lastSeal.epoch {
+			return broken(where, "seal epoch %d after epoch %d: seals were moved or made again", s.Epoch, v.lastSeal.epoch)
+		}
+		if s.Epoch == v.lastSeal.epoch+2 {
+			return broken(where, "the seal of epoch %d is missing after the seal at %s: what it sealed was removed", v.lastSeal.epoch+1, v.lastSeal.where)
+		}
+		return broken(where, "the seals of epochs %d to %d are missing after the seal at %s: what they sealed was removed", v.lastSeal.epoch+1, s.Epoch-1, v.lastSeal.where)
+	}
+	if s.Epoch > maxEpoch {
+		return broken(where, "seal epoch %d is past any this key can have reached", s.Epoch)
+	}
+	mac := s.MAC(v.vk.Token(s.Epoch, s.Sink))
+	if hex.EncodeToString(mac[:]) != s.mac {
+		return broken(where, "the seal of epoch %d does not verify: a record before it was changed, removed or inserted, or the seal was forged", s.Epoch)
+	}
+	if !v.haveEpoch && s.Epoch > 0 {
+		v.Notes = append(v.Notes, fmt.Sprintf("the first seal given is of epoch %d (made %s): the seals of earlier epochs are in files not given", s.Epoch, s.Time.UTC().Format(time.RFC3339)))
+	}
+	v.haveEpoch = true
+	v.lastSeal = &sealAt{where: where, seq: seq, epoch: s.Epoch, reason: s.Reason, time: s.Time, nextBefore: s.NextBefore}
+	v.Seals++
+	v.Unsealed = 0
+	return nil
+}
+
+// End checks what only the whole input tells, at time now: that it held
+// records and, with a verification key, that nothing sealed was cut from
+// its end. It returns, when all is well, a line on how the input ends.
+func (v *Verifier) End(now time.Time) (string, error) {
+	if v.Lines == 0 {
+		return "", fmt.Errorf("%w: no records: the input is empty", ErrBroken)
+	}
+	if v.vk == nil {
+		return "", nil
+	}
+	if v.lastSeal == nil {
+		return "", fmt.Errorf("%w: nothing is sealed: no seal with a MAC in the input (is [chain] seal_key_file set?)", ErrBroken)
+	}
+	ls := v.lastSeal
+	if ls.reason == SealStop && v.Unsealed == 0 {
+		return fmt.Sprintf("sealed to the end: the agent stopped at %s (seal epoch %d)", ls.time.UTC().Format(time.RFC3339), ls.epoch), nil
+	}
+	if ls.reason == SealStop || !now.Before(ls.nextBefore) {
+		return "", fmt.Errorf("%w: the seal due before %s is missing: the records after record %d (sealed at %s) were cut, or the agent stopped without sealing (its next start seals them)",
+			ErrBroken, ls.nextBefore.UTC().Format(time.RFC3339), ls.seq, ls.where)
+	}
+	return fmt.Sprintf("%d records after the last seal (%s, epoch %d) are not sealed yet: the next seal is due before %s",
+		v.Unsealed, ls.where, ls.epoch, ls.nextBefore.UTC().Format(time.RFC3339)), nil
+}
+
+// sealPrefix is how a seal record's canonical encoding goes on after its
+// @timestamp; no other record has it there.
+var sealPrefix = []byte(`","event":{"action":"seal",`)
+
+// parseSeal reads a seal record's seal; nil when the record is no seal.
+func parseSeal(canonical []byte) (*Seal, error) {
+	head := canonical[:min(len(canonical), 96)]
+	if !bytes.HasPrefix(head, []byte(`{"@timestamp":"`)) || !bytes.Contains(head, sealPrefix) {
+		return nil, nil
+	}
+	var j struct {
+		Timestamp time.Time `json:"@timestamp"`
+		FSAudit   struct {
+			Seal *struct {
+				Reason     string    `json:"reason"`
+				Sink       string    `json:"sink"`
+				Instance   string    `json:"instance"`
+				Sequence   uint64    `json:"sequence"`
+				Hash       string    `json:"hash"`
+				Epoch      uint64    `json:"epoch"`
+				KeyID      string    `json:"key_id"`
+				NextBefore time.Time `json:"next_before"`
+				MAC        string    `json:"mac"`
+			} `json:"seal"`
+		} `json:"fsaudit"`
+	}
+	if err := json.Unmarshal(canonical, &j); err != nil {
+		return nil, fmt.Errorf("a seal record that does not read: %v", err)
+	}
+	js := j.FSAudit.Seal
+	if js == nil {
+		return nil, errors.New("a seal record without fsaudit.seal")
+	}
+	switch js.Reason {
+	case SealStart, SealInterval, SealStop, SealRotate:
+	default:
+		return nil, fmt.Errorf("a seal record of an unknown reason %q", js.Reason)
+	}
+	s := &Seal{Reason: js.Reason, Sink: js.Sink, Instance: js.Instance, Seq: js.Sequence, Time: j.Timestamp,
+		Epoch: js.Epoch, KeyID: js.KeyID, NextBefore: js.NextBefore, mac: js.MAC}
+	if js.Hash != "" {
+		b, err := hex.DecodeString(js.Hash)
+		if err != nil || len(b) != len(s.Hash) {
+			return nil, errors.New("a seal record whose hash is not 64 hex digits")
+		}
+		copy(s.Hash[:], b)
+	}
+	return s, nil
+}
