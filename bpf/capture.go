@@ -51,6 +51,10 @@ type Options struct {
 	// RingBufferBytes sizes the ring buffer: a power of two and a multiple
 	// of the page size. Zero keeps the object's default (8 MiB).
 	RingBufferBytes uint32
+	// MaxArgsBytes is how many bytes of a process's argv its exec event
+	// carries (at most MaxArgsBytes; 0: that many); a longer argv is cut
+	// there and flagged (FlagArgsTrunc).
+	MaxArgsBytes int
 	// Cgroups, when not empty, audits only tasks in these cgroup v2
 	// directories (absolute paths) or below them, at most MaxCgroups.
 	Cgroups []string
@@ -622,7 +626,7 @@ func (c *Capture) configure(opts Options) error {
 	}
 	c.AgentTGID = opts.AgentPID
 	cfg := fsauditConfig{AgentTgid: opts.AgentPID, FmodeCreated: fmodeCreated, Actions: uint32(c.actions | 1<<OpResult),
-		WindowNs: uint64(opts.CoalesceWindow)}
+		WindowNs: uint64(opts.CoalesceWindow), ArgsMax: uint32(min(max(opts.MaxArgsBytes, 0), MaxArgsBytes))}
 	if opts.RegularOnly {
 		cfg.RegularOnly = 1
 	}

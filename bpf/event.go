@@ -419,3 +419,7 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 	e.Comm = comm
 	return nil
 }
+
+// MaxArgsBytes is the most of a process's argv an exec event can carry
+// (FSA_ARGS_MAX - 1).
+const MaxArgsBytes = 8191

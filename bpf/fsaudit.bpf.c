@@ -26,7 +26,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define FSA_NO_MOUNT 0xffff /* mnt_off: the walk crossed no mount */
 #define FSA_MAX_IOV 64 /* iovec entries summed for writev; more sets FSA_F_IOV_PARTIAL */
 #define FSA_COMM_LEN 16
-#define FSA_ARGS_MAX 2048   /* argv bytes an exec event carries */
+#define FSA_ARGS_MAX 8192   /* argv bytes an exec event can carry; config.args_max says how many it does */
 /* Wake the reader only once this much is waiting; it also polls on a short
  * deadline, so a lone event waits at most that long. */
 #define FSA_WAKEUP_BYTES (64 << 10)
@@ -94,7 +94,7 @@ enum fsa_flags {
 	FSA_F_NO_OFFSET = 1 << 3,   /* the hook could not tell the offset */
 	FSA_F_IOV_PARTIAL = 1 << 4, /* writev with more than FSA_MAX_IOV entries: bytes is a lower bound */
 	FSA_F_OUTSIDE_ROOT = 1 << 5,/* the walk reached the top of the mount tree without passing the task's root */
-	FSA_F_ARGS_TRUNCATED = 1 << 6, /* exec: argv was longer than FSA_ARGS_MAX */
+	FSA_F_ARGS_TRUNCATED = 1 << 6, /* exec: argv was longer than config.args_max */
 	FSA_F_PASSED_ROOT = 1 << 7, /* the walk passed the task's root: root_off splits the two views */
 	FSA_F_GIVEN = 1 << 8,       /* the first component is a path as the process gave it, relative to the rest */
 	FSA_F_RAW = 1 << 9,         /* target only: one string (a symlink's text, an xattr's name), not a path */
@@ -198,6 +198,8 @@ struct config {
 	__u8 stopped;        /* the agent stops (or only probes): admit nothing */
 	__u8 filter_exes;    /* consult excluded_exes */
 	__u64 window_ns;     /* coalescing window; 0: one event per write */
+	__u32 args_max;      /* exec: argv bytes carried, at most FSA_ARGS_MAX - 1; more set FSA_F_ARGS_TRUNCATED */
+	__u32 _pad2;
 };
 
 struct {
@@ -2804,8 +2806,12 @@ static __always_inline void fill_task(struct event *e, struct task_struct *task,
 SEC("tracepoint/sched/sched_process_exec")
 int tp_sched_process_exec(void *ctx)
 {
-	if (!admit())
+	struct config *cfg = admit();
+	if (!cfg)
 		return 0;
+	__u64 max = cfg->args_max;
+	if (!max || max > FSA_ARGS_MAX - 1)
+		max = FSA_ARGS_MAX - 1;
 	__u32 zero = 0;
 	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
@@ -2821,8 +2827,8 @@ int tp_sched_process_exec(void *ctx)
 	__u64 start = BPF_CORE_READ(task, mm, arg_start);
 	__u64 end = BPF_CORE_READ(task, mm, arg_end);
 	__u64 len = end > start ? end - start : 0;
-	if (len > FSA_ARGS_MAX - 1) {
-		len = FSA_ARGS_MAX - 1;
+	if (len > max) {
+		len = max;
 		e->flags |= FSA_F_ARGS_TRUNCATED;
 	}
 	len &= FSA_ARGS_MAX - 1;

@@ -62,6 +62,8 @@ type fsauditCompatConfig struct {
 	Stopped      uint8
 	FilterExes   uint8
 	WindowNs     uint64
+	ArgsMax      uint32
+	Pad2         uint32
 }
 
 type fsauditCompatEvent struct {
@@ -117,7 +119,7 @@ type fsauditCompatEvent struct {
 	TargetMntDev   uint32
 	Comm           [16]int8
 	Path           [8448]uint8
-	Args           [2048]uint8
+	Args           [8192]uint8
 }
 
 type fsauditCompatExeKey struct {

@@ -84,6 +84,43 @@ func sum(mac hash.Hash, prev Hash, seq uint64, canonical []byte) Hash {
 	return h
 }
 
+// stripReplay takes off the end of rest the replay member that fsaudit
+// replay adds to the records it sends again (record.AppendReplay): it is
+// no part of the record as it was chained. The member is
+// ,"replay":{"topic":"T","partition":N,"offset":N} with a topic of Kafka's
+// characters; anything else is left as it is.
+func stripReplay(rest []byte) []byte {
+	const key = `,"replay":{"topic":"`
+	i := bytes.LastIndex(rest, []byte(key))
+	if i < 0 || rest[len(rest)-1] != '}' {
+		return rest
+	}
+	m := rest[i+len(key) : len(rest)-1]
+	topic, m, ok := bytes.Cut(m, []byte(`","partition":`))
+	if !ok || len(topic) == 0 || bytes.ContainsFunc(topic, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
+	}) {
+		return rest
+	}
+	part, off, ok := bytes.Cut(m, []byte(`,"offset":`))
+	if !ok || !digits(part) || !digits(off) {
+		return rest
+	}
+	return rest[:i]
+}
+
+func digits(b []byte) bool {
+	if len(b) == 0 || len(b) > 20 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // Split takes a json-format line apart: the canonical encoding (the line
 // without its chain member), the record's sequence in its chain (0 in
 // lines of versions before sequences), and the chain's two hashes. ok is
@@ -92,23 +129,29 @@ func sum(mac hash.Hash, prev Hash, seq uint64, canonical []byte) Hash {
 // record are JSON strings, whose quotes are escaped, so no value can end
 // in what Split takes for the chain.
 func Split(line []byte) (canonical []byte, seq uint64, prev, h Hash, ok bool) {
+	canonical, seq, prev, h, _, ok = split(line)
+	return canonical, seq, prev, h, ok
+}
+
+// split is Split, and tells whether the line carries a replay member.
+func split(line []byte) (canonical []byte, seq uint64, prev, h Hash, replayed, ok bool) {
 	// ,"chain":{"seq":N,"prev":"<64 hex>","hash":"<64 hex>"}}}  ("seq":N, absent in older lines)
 	const head, seqKey, prevKey, mid, tail = `,"chain":{`, `"seq":`, `"prev":"`, `","hash":"`, `"}}}`
 	line = bytes.TrimRight(line, "\r\n")
 	n := len(prevKey) + 64 + len(mid) + 64 + len(tail)
 	if len(line) < n+len(head) {
-		return nil, 0, prev, h, false
+		return nil, 0, prev, h, false, false
 	}
 	suffix := line[len(line)-n:]
 	if !bytes.HasPrefix(suffix, []byte(prevKey)) || !bytes.HasSuffix(suffix, []byte(tail)) ||
 		!bytes.Equal(suffix[len(prevKey)+64:len(prevKey)+64+len(mid)], []byte(mid)) {
-		return nil, 0, prev, h, false
+		return nil, 0, prev, h, false, false
 	}
 	if _, err := hex.Decode(prev[:], suffix[len(prevKey):len(prevKey)+64]); err != nil {
-		return nil, 0, prev, h, false
+		return nil, 0, prev, h, false, false
 	}
 	if _, err := hex.Decode(h[:], suffix[len(prevKey)+64+len(mid):len(prevKey)+128+len(mid)]); err != nil {
-		return nil, 0, prev, h, false
+		return nil, 0, prev, h, false, false
 	}
 	rest := line[:len(line)-n]
 	if bytes.HasSuffix(rest, []byte(",")) {
@@ -120,20 +163,22 @@ func Split(line []byte) (canonical []byte, seq uint64, prev, h Hash, ok bool) {
 		}
 		digits := rest[i:]
 		if len(digits) == 0 || len(digits) > 20 || digits[0] == '0' || !bytes.HasSuffix(rest[:i], []byte(seqKey)) {
-			return nil, 0, prev, h, false
+			return nil, 0, prev, h, false, false
 		}
 		v, err := strconv.ParseUint(string(digits), 10, 64)
 		if err != nil {
-			return nil, 0, prev, h, false
+			return nil, 0, prev, h, false, false
 		}
 		seq, rest = v, rest[:i-len(seqKey)]
 	}
 	if !bytes.HasSuffix(rest, []byte(head)) {
-		return nil, 0, prev, h, false
+		return nil, 0, prev, h, false, false
 	}
 	rest = rest[:len(rest)-len(head)]
+	stripped := stripReplay(rest)
+	replayed, rest = len(stripped) != len(rest), stripped
 	canonical = make([]byte, 0, len(rest)+2)
 	canonical = append(canonical, rest...)
 	canonical = append(canonical, "}}"...)
-	return canonical, seq, prev, h, true
+	return canonical, seq, prev, h, replayed, true
 }

@@ -168,7 +168,7 @@ func TestVerifyChain(t *testing.T) {
 			if tc.name == "sent again" && (v.Resent != 2 || len(v.Duplicates) != 2 || !strings.HasPrefix(v.Duplicates[0], "line 7: record 5 sent again")) {
 				t.Errorf("key %q: resends not named: %d %q", key, v.Resent, v.Duplicates)
 			}
-			if tc.name == "restart without a spool" && (v.Chains != 2 || len(v.Notes) != 1 || !strings.Contains(v.Notes[0], "line 11: a new chain starts (agent run run-2")) {
+			if tc.name == "restart without a spool" && (v.Chains != 2 || len(v.Notes) != 1 || !strings.Contains(v.Notes[0], "line 11: a new chain starts (agent run \"run-2\"")) {
 				t.Errorf("key %q: restart not named: %d chains, notes %q", key, v.Chains, v.Notes)
 			}
 		}
@@ -447,4 +447,138 @@ func FuzzVerify(f *testing.F) {
 		}
 		v.End(time.Unix(0, 0))
 	})
+}
+
+// Copies of the seals kept elsewhere find a cut tail, a rewrite and a run
+// removed between two others, even in a plain chain anyone can recompute;
+// copies of seals before the files given (retention) are no error.
+func TestCheckAnchors(t *testing.T) {
+	w := newWriter(t, nil, nil)
+	var runs [][]string
+	for run := 0; run < 3; run++ {
+		start := len(w.lines)
+		w.run = fmt.Sprint("run-", run)
+		w.c = New(nil, State{}) // no spool: each run a new chain
+		w.runOf(t, 6, 2)
+		runs = append(runs, w.lines[start:])
+	}
+	var anchors []*Seal
+	for _, l := range w.lines {
+		s, err := ParseAnchored([]byte("<133>1 host fsaudit - seal - " + l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s != nil {
+			anchors = append(anchors, s)
+		}
+	}
+	if len(anchors) != 3*5 {
+		t.Fatalf("%d seals read back, want 15", len(anchors))
+	}
+	all := w.lines
+	anchored := func(ls []string) (int, error) {
+		v, err := check(nil, nil, time.Now(), ls)
+		if err != nil {
+			return 0, fmt.Errorf("verify without the anchors: %w", err)
+		}
+		return v.CheckAnchors(anchors)
+	}
+	if n, err := anchored(all); err != nil || n != 15 {
+		t.Fatalf("untouched: %d anchors, %v", n, err)
+	}
+	// Retention: the first run's file is gone.
+	if _, err := anchored(all[len(runs[0]):]); err != nil {
+		t.Errorf("the first run not given: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		ls   []string
+		want string
+	}{
+		{"tail cut", all[:len(all)-4], "is missing from the files: their end was cut"},
+		{"last run cut", all[:len(all)-len(runs[2])], "is missing from the files, which end before it: their end was cut"},
+		{"middle run removed", append(append([]string(nil), runs[0]...), runs[2]...), "the records of that run were removed"},
+		{"rewritten", rechain(t, runs[2], 2, func(l string) string { return strings.Replace(l, `"bytes":2`, `"bytes":9`, 1) }), "differs from the files' seal"},
+	} {
+		if _, err := anchored(tc.ls); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// Made over in the older form (no sequences), recomputed: a seal without a
+// sequence, or any record after sequenced ones, is refused; the whole
+// history must start at epoch 0 when asked; an old last seal fails
+// MaxAge.
+func TestVerifyMadeOver(t *testing.T) {
+	k, vk, _ := newSealKey(t)
+	w := newWriter(t, nil, k)
+	w.runOf(t, 6, 3)
+	stopAt := w.clock
+	// Strip every sequence and recompute the hashes the older way.
+	var old []string
+	var prev Hash
+	for _, l := range w.lines {
+		canonical, _, _, _, _ := Split([]byte(l))
+		h := sum(newMAC(nil), prev, 0, canonical)
+		old = append(old, string(record.AppendChained(nil, canonical, record.Chain{Prev: prev.String(), Hash: h.String()})))
+		prev = h
+	}
+	if _, err := check(nil, vk, stopAt, old); err == nil || !strings.Contains(err.Error(), "line 1: chain broken: a record without a chain sequence") {
+		t.Errorf("sealed lines made over without sequences: %v", err)
+	}
+	mixed := append(append([]string(nil), w.lines[:3]...), old[3:]...)
+	if _, err := check(nil, nil, stopAt, mixed); err == nil || !strings.Contains(err.Error(), "line 4: chain broken: a record without a chain sequence") {
+		t.Errorf("sequenced lines, then older ones: %v", err)
+	}
+	// The whole history starts at epoch 0; a later run alone does not.
+	w2 := newWriter(t, nil, k)
+	w2.runOf(t, 2, 0)
+	v := NewVerifier(nil, vk)
+	v.Whole = true
+	for i, l := range w.lines {
+		if err := v.Line(fmt.Sprint("line ", i+1), []byte(l)); err != nil {
+			t.Fatalf("the whole history: %v", err)
+		}
+	}
+	v = NewVerifier(nil, vk)
+	v.Whole = true
+	if err := v.Line("line 1", []byte(w2.lines[0])); err == nil || !strings.Contains(err.Error(), "the first seal is of epoch 4, not 0") {
+		t.Errorf("a later run as the whole history: %v", err)
+	}
+	// MaxAge: the stop seal is older than asked.
+	v = NewVerifier(nil, vk)
+	v.MaxAge = time.Minute
+	for i, l := range w.lines {
+		v.Line(fmt.Sprint("line ", i+1), []byte(l))
+	}
+	if _, err := v.End(stopAt.Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "more than 1m0s ago") {
+		t.Errorf("an old last seal with MaxAge: %v", err)
+	}
+	if _, err := v.End(stopAt.Add(time.Second)); err != nil {
+		t.Errorf("a fresh last seal with MaxAge: %v", err)
+	}
+}
+
+// BenchmarkSealRound is one epoch: tokens for two sinks, the next key
+// written over the old one and synced.
+func BenchmarkSealRound(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "seal.key")
+	if _, err := CreateSealKey(path); err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, err := OpenSealKey(f, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer k.Close()
+	for b.Loop() {
+		if _, _, err := k.Round([]string{"local", "siem"}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

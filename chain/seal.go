@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
 	"syscall"
 	"time"
 )
@@ -110,30 +111,46 @@ func OpenSealKey(f *os.File, path string) (*SealKey, error) {
 		return nil, fmt.Errorf("seal key %s: %w", path, err)
 	}
 	epoch, id, key, err := parseKeyLine(buf[:n])
+	clear(buf)
 	if err != nil {
 		return nil, fmt.Errorf("seal key %s: %w", path, err)
 	}
 	return &SealKey{f: f, path: path, epoch: epoch, id: id, key: key, sync: (*os.File).Sync}, nil
 }
 
+// parseKeyLine reads a key file's line; the key is decoded from the bytes
+// given (which the caller clears), never copied into a string.
 func parseKeyLine(b []byte) (epoch uint64, id string, key [32]byte, err error) {
 	if len(b) != keyLineLen || b[len(b)-1] != '\n' {
 		return 0, "", key, errors.New("not a sealing key made by fsaudit keygen (wrong length)")
 	}
-	f := strings.Fields(string(b))
-	if len(f) != 4 || f[0] != keyFileMagic || len(f[2]) != 16 || len(f[3]) != 64 {
+	f := bytes.Split(b[:len(b)-1], []byte(" "))
+	if len(f) != 4 || string(f[0]) != keyFileMagic || len(f[1]) != 20 || len(f[2]) != 16 || len(f[3]) != 64 {
 		return 0, "", key, errors.New("not a sealing key made by fsaudit keygen")
 	}
-	if epoch, err = strconv.ParseUint(f[1], 10, 64); err != nil {
+	if epoch, err = strconv.ParseUint(string(f[1]), 10, 64); err != nil {
 		return 0, "", key, errors.New("not a sealing key made by fsaudit keygen (epoch)")
 	}
-	if _, err := hex.Decode(key[:], []byte(f[3])); err != nil {
+	if _, err := hex.Decode(key[:], f[3]); err != nil {
 		return 0, "", key, errors.New("not a sealing key made by fsaudit keygen (key)")
 	}
-	if _, err := hex.DecodeString(f[2]); err != nil {
+	if _, err := hex.DecodeString(string(f[2])); err != nil {
 		return 0, "", key, errors.New("not a sealing key made by fsaudit keygen (key id)")
 	}
-	return epoch, f[2], key, nil
+	return epoch, string(f[2]), key, nil
+}
+
+// Lock takes the key file for this process alone (an exclusive flock):
+// a second agent on the same key would write back a key of an epoch
+// already sealed. The lock goes with the file at Close.
+func (k *SealKey) Lock() error {
+	if err := syscall.Flock(int(k.f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("seal key %s is in use by another fsaudit process", k.path)
+		}
+		return fmt.Errorf("seal key %s: locking: %w", k.path, err)
+	}
+	return nil
 }
 
 // Epoch is the epoch the next round seals.
@@ -161,6 +178,7 @@ func (k *SealKey) Round(sinks []string) (uint64, [][32]byte, error) {
 	}
 	next := evolve(k.key)
 	line := keyLine(k.epoch+1, k.id, next)
+	defer clear(line)
 	if _, err := k.f.WriteAt(line, 0); err != nil {
 		clear(next[:])
 		return 0, nil, fmt.Errorf("seal key %s: overwriting the key of epoch %d: %w", k.path, k.epoch, err)
@@ -207,6 +225,7 @@ type Seal struct {
 	KeyID      string
 	NextBefore time.Time // the next seal comes before this, unless the agent stops
 	mac        string    // the MAC in hex, as a record read back carries it
+	anchored   bool      // a copy in an anchor sink's stream
 }
 
 // The reasons for a seal record.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strconv"
 	"time"
 )
 
@@ -46,6 +47,107 @@ type Verifier struct {
 	Notes      []string // legitimate boundaries met: restarts, files not given
 	Seals      int      // seals with a MAC checked against the verification key
 	Unsealed   int      // records after the last seal with a MAC
+	// Replayed counts records that carry fsaudit.replay: sent again by
+	// fsaudit replay. The mark is no part of the chain; in the agent's own
+	// output there is none.
+	Replayed int
+	// AnyStart takes the first line as the stream's start wherever it is
+	// in its chain (a window of a Kafka topic), not as the head of files.
+	AnyStart bool
+	// Whole: the input is the sink's whole history since the sealing key
+	// was made, so its first seal must be of epoch 0.
+	Whole bool
+	// MaxAge, with a verification key: the last seal may be at most this
+	// old (a host whose agent runs seals all the time).
+	MaxAge time.Duration
+
+	sequenced bool // a line with a chain sequence was seen
+
+	seals map[sealKey]*Seal   // every seal of the input, for its anchored copies
+	runs  map[string]*runSpan // the covered sequences each agent run sealed
+	first time.Time           // the earliest seal's time
+	last  time.Time           // the latest seal's time
+}
+
+// sealKey names one seal of a sink's chain.
+type sealKey struct {
+	instance, reason string
+	seq              uint64
+}
+
+// runSpan is what the input holds of one agent run's seals.
+type runSpan struct{ first, last uint64 }
+
+// noteSeal keeps a seal of the input, to check its anchored copy against.
+func (v *Verifier) noteSeal(s *Seal) {
+	if v.seals == nil {
+		v.seals, v.runs = map[sealKey]*Seal{}, map[string]*runSpan{}
+	}
+	if len(v.seals) >= duplicateWindow {
+		return
+	}
+	v.seals[sealKey{s.Instance, s.Reason, s.Seq}] = s
+	if r := v.runs[s.Instance]; r == nil {
+		v.runs[s.Instance] = &runSpan{first: s.Seq, last: s.Seq}
+	} else {
+		r.first, r.last = min(r.first, s.Seq), max(r.last, s.Seq)
+	}
+	if s.Time.After(v.last) {
+		v.last = s.Time
+	}
+	if v.first.IsZero() || s.Time.Before(v.first) {
+		v.first = s.Time
+	}
+}
+
+// ParseAnchored reads a line of an anchor sink's stream (or of any copy of
+// seal records, one per line, chained or not) and returns the seal it
+// holds; nil when the line is no seal record.
+func ParseAnchored(line []byte) (*Seal, error) {
+	// A syslog receiver's line has its header before the record.
+	if i := bytes.Index(line, []byte(`{"@timestamp":"`)); i > 0 {
+		line = line[i:]
+	}
+	canonical, _, _, _, ok := Split(line)
+	if !ok {
+		canonical = bytes.TrimRight(line, "\r\n")
+	}
+	return parseSeal(canonical)
+}
+
+// CheckAnchors compares the input's seals with copies kept elsewhere (the
+// anchor sink's), after the last line: a copy of a seal of this sink's
+// chain must match the input's seal in every field, and a copy the input
+// lacks must lie before the input's start (files not given), not within
+// or after it (records removed or the tail cut). It returns how many
+// copies belonged to this chain.
+func (v *Verifier) CheckAnchors(anchors []*Seal) (int, error) {
+	used := 0
+	for _, a := range anchors {
+		if a.Sink != v.sealSink || v.sealSink == "" {
+			continue
+		}
+		used++
+		what := fmt.Sprintf("the anchored %s seal of run %s after record %d", a.Reason, a.Instance, a.Seq)
+		s, ok := v.seals[sealKey{a.Instance, a.Reason, a.Seq}]
+		if ok {
+			if s.Hash != a.Hash || s.mac != a.mac || s.Epoch != a.Epoch || s.KeyID != a.KeyID || !s.Time.Equal(a.Time) {
+				return used, fmt.Errorf("%w: %s differs from the files' seal: the records before it were rewritten", ErrBroken, what)
+			}
+			continue
+		}
+		switch r := v.runs[a.Instance]; {
+		case r != nil && a.Seq > r.last:
+			return used, fmt.Errorf("%w: %s is missing from the files: their end was cut", ErrBroken, what)
+		case r != nil && a.Seq >= r.first:
+			return used, fmt.Errorf("%w: %s is missing from the files: records were removed", ErrBroken, what)
+		case r == nil && a.Time.After(v.last):
+			return used, fmt.Errorf("%w: %s is missing from the files, which end before it: their end was cut", ErrBroken, what)
+		case r == nil && a.Time.After(v.first):
+			return used, fmt.Errorf("%w: %s is missing from the files: the records of that run were removed", ErrBroken, what)
+		}
+	}
+	return used, nil
 }
 
 type sealAt struct {
@@ -67,6 +169,9 @@ func NewVerifier(key []byte, vk *VerificationKey) *Verifier {
 	return &Verifier{seen: map[Hash]struct{}{}, mac: newMAC(key), vk: vk}
 }
 
+// Sink is the sink the input's seals name ("" before any seal).
+func (v *Verifier) Sink() string { return v.sealSink }
+
 // Last is where the chain stands after the last line verified.
 func (v *Verifier) Last() State { return v.at }
 
@@ -77,7 +182,7 @@ func broken(where, format string, a ...any) error {
 // Line checks the next line, found at where (file:line), and says,
 // wrapping ErrBroken, what is wrong.
 func (v *Verifier) Line(where string, line []byte) error {
-	canonical, seq, prev, h, ok := Split(line)
+	canonical, seq, prev, h, replayed, ok := split(line)
 	if !ok {
 		return broken(where, "no chain at the end of the record (not fsaudit json output with a chain)")
 	}
@@ -88,6 +193,16 @@ func (v *Verifier) Line(where string, line []byte) error {
 	if err != nil {
 		return broken(where, "%v", err)
 	}
+	if seal != nil && seal.anchored {
+		seal = nil // another sink's seal, copied here: a record of this chain like any
+	}
+	if seq == 0 && (seal != nil || v.sequenced) {
+		// Seals and sequences came together: a seal, or a record after
+		// sequenced ones, without a sequence is a line made over in the
+		// older form to escape the checks of sequences and seals.
+		return broken(where, "a record without a chain sequence among records with one (or a seal without one): made over")
+	}
+	v.sequenced = v.sequenced || seq != 0
 	newChain := seal != nil && seal.Reason == SealStart && seq == 1 && prev == Hash{}
 	switch {
 	case !v.started:
@@ -96,8 +211,10 @@ func (v *Verifier) Line(where string, line []byte) error {
 		case seq == 0:
 			v.Head = "records without chain sequences (written by an older fsaudit): where the chain starts is not known"
 		case newChain:
-			v.Head = "the chain's start (agent run " + seal.Instance + ")"
+			v.Head = "the start of a chain (agent run " + strconv.Quote(seal.Instance) + "); runs before it, if any, are not in the input"
 			v.Chains++
+		case v.AnyStart:
+			v.Head = fmt.Sprintf("the stream starts at record %d of its chain", seq)
 		case seal != nil && (seal.Reason == SealRotate || seal.Reason == SealStart):
 			v.Head = fmt.Sprintf("a file's start: the chain starts at sequence %d; earlier files not given", seq)
 			v.Notes = append(v.Notes, fmt.Sprintf("starts at sequence %d; earlier files not given", seq))
@@ -115,7 +232,7 @@ func (v *Verifier) Line(where string, line []byte) error {
 		switch {
 		case newChain:
 			v.Chains++
-			v.Notes = append(v.Notes, fmt.Sprintf("%s: a new chain starts (agent run %s, which had no spool to go on from)", where, seal.Instance))
+			v.Notes = append(v.Notes, fmt.Sprintf("%s: a new chain starts (agent run %q, which had no spool to go on from)", where, seal.Instance))
 		case seq == 0 || v.at.Seq == 0 && seq != 1:
 			return broken(where, "does not follow the line before: a record was removed, inserted or moved here")
 		case seq > v.at.Seq+1:
@@ -140,6 +257,9 @@ func (v *Verifier) Line(where string, line []byte) error {
 	} else {
 		v.Unsealed++
 	}
+	if replayed {
+		v.Replayed++
+	}
 	v.at = State{Seq: seq, Hash: h}
 	v.Lines++
 	v.seen[h] = struct{}{}
@@ -154,13 +274,14 @@ func (v *Verifier) Line(where string, line []byte) error {
 // checkSeal checks a seal record, the record seq of its chain, whose prev
 // is the record it covers.
 func (v *Verifier) checkSeal(where string, seq uint64, prev Hash, s *Seal, newChain bool) error {
-	if seq != 0 && (s.Seq != seq-1 || s.Hash != prev) {
+	if s.Seq != seq-1 || s.Hash != prev {
 		return broken(where, "the seal names record %d (%s), not the record before it", s.Seq, s.Hash)
 	}
 	if v.sealSink != "" && s.Sink != v.sealSink && !newChain {
 		return broken(where, "a seal of sink %q in the chain of sink %q", s.Sink, v.sealSink)
 	}
 	v.sealSink = s.Sink
+	v.noteSeal(s)
 	if s.Reason == SealStop {
 		v.afterStop = where
 	}
@@ -177,10 +298,14 @@ func (v *Verifier) checkSeal(where string, seq uint64, prev Hash, s *Seal, newCh
 		if s.Epoch <= v.lastSeal.epoch {
 			return broken(where, "seal epoch %d after epoch %d: seals were moved or made again", s.Epoch, v.lastSeal.epoch)
 		}
-		if s.Epoch == v.lastSeal.epoch+2 {
-			return broken(where, "the seal of epoch %d is missing after the seal at %s: what it sealed was removed", v.lastSeal.epoch+1, v.lastSeal.where)
+		why := "what they sealed was removed"
+		if s.Reason == SealStart {
+			why = "records were removed, or the agent died between making them and writing them"
 		}
-		return broken(where, "the seals of epochs %d to %d are missing after the seal at %s: what they sealed was removed", v.lastSeal.epoch+1, s.Epoch-1, v.lastSeal.where)
+		if s.Epoch == v.lastSeal.epoch+2 {
+			return broken(where, "the seal of epoch %d is missing after the seal at %s: %s", v.lastSeal.epoch+1, v.lastSeal.where, why)
+		}
+		return broken(where, "the seals of epochs %d to %d are missing after the seal at %s: %s", v.lastSeal.epoch+1, s.Epoch-1, v.lastSeal.where, why)
 	}
 	if s.Epoch > maxEpoch {
 		return broken(where, "seal epoch %d is past any this key can have reached", s.Epoch)
@@ -188,6 +313,9 @@ func (v *Verifier) checkSeal(where string, seq uint64, prev Hash, s *Seal, newCh
 	mac := s.MAC(v.vk.Token(s.Epoch, s.Sink))
 	if hex.EncodeToString(mac[:]) != s.mac {
 		return broken(where, "the seal of epoch %d does not verify: a record before it was changed, removed or inserted, or the seal was forged", s.Epoch)
+	}
+	if !v.haveEpoch && s.Epoch > 0 && v.Whole {
+		return broken(where, "the first seal is of epoch %d, not 0: the input is not the whole history since the key was made (records before it removed, or files not given)", s.Epoch)
 	}
 	if !v.haveEpoch && s.Epoch > 0 {
 		v.Notes = append(v.Notes, fmt.Sprintf("the first seal given is of epoch %d (made %s): the seals of earlier epochs are in files not given", s.Epoch, s.Time.UTC().Format(time.RFC3339)))
@@ -213,6 +341,10 @@ func (v *Verifier) End(now time.Time) (string, error) {
 		return "", fmt.Errorf("%w: nothing is sealed: no seal with a MAC in the input (is [chain] seal_key_file set?)", ErrBroken)
 	}
 	ls := v.lastSeal
+	if v.MaxAge > 0 && now.Sub(ls.time) > v.MaxAge {
+		return "", fmt.Errorf("%w: the last seal (%s, epoch %d) was made %s, more than %s ago: later records were cut, or the agent stopped", ErrBroken,
+			ls.where, ls.epoch, ls.time.UTC().Format(time.RFC3339), v.MaxAge)
+	}
 	if ls.reason == SealStop && v.Unsealed == 0 {
 		return fmt.Sprintf("sealed to the end: the agent stopped at %s (seal epoch %d)", ls.time.UTC().Format(time.RFC3339), ls.epoch), nil
 	}
@@ -247,6 +379,7 @@ func parseSeal(canonical []byte) (*Seal, error) {
 				KeyID      string    `json:"key_id"`
 				NextBefore time.Time `json:"next_before"`
 				MAC        string    `json:"mac"`
+				Anchored   bool      `json:"anchored"`
 			} `json:"seal"`
 		} `json:"fsaudit"`
 	}
@@ -263,7 +396,7 @@ func parseSeal(canonical []byte) (*Seal, error) {
 		return nil, fmt.Errorf("a seal record of an unknown reason %q", js.Reason)
 	}
 	s := &Seal{Reason: js.Reason, Sink: js.Sink, Instance: js.Instance, Seq: js.Sequence, Time: j.Timestamp,
-		Epoch: js.Epoch, KeyID: js.KeyID, NextBefore: js.NextBefore, mac: js.MAC}
+		Epoch: js.Epoch, KeyID: js.KeyID, NextBefore: js.NextBefore, mac: js.MAC, anchored: js.Anchored}
 	if js.Hash != "" {
 		b, err := hex.DecodeString(js.Hash)
 		if err != nil || len(b) != len(s.Hash) {

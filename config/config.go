@@ -39,8 +39,11 @@ type Config struct {
 
 // Agent holds the [agent] table.
 type Agent struct {
-	Hook          string `toml:"hook"`
-	RingBufferKB  int    `toml:"ring_buffer_kb"`
+	Hook         string `toml:"hook"`
+	RingBufferKB int    `toml:"ring_buffer_kb"`
+	// MaxArgsBytes is how much of a process's argv process.args holds; a
+	// longer one is cut there and flagged fsaudit.args_truncated.
+	MaxArgsBytes  int    `toml:"max_args_bytes"`
 	HostName      string `toml:"host_name"`
 	LogLevel      string `toml:"log_level"`
 	MetricsListen string `toml:"metrics_listen"`
@@ -106,6 +109,9 @@ type Sink struct {
 	Actions      []string `toml:"actions"`
 	Containers   string   `toml:"containers"`
 	QueueSize    int      `toml:"queue_size"`
+	// SealAnchor names another sink (kafka or syslog) that gets a copy of
+	// each of this sink's seal records.
+	SealAnchor   string   `toml:"seal_anchor"`
 	BatchSize    int      `toml:"batch_size"`
 	BatchTimeout Duration `toml:"batch_timeout"`
 	RetryFor     Duration `toml:"retry_for"`
@@ -174,7 +180,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // Defaults returns the values a key takes when the file does not set it.
 func Defaults() Config {
 	return Config{
-		Agent: Agent{Hook: "auto", LogLevel: "info", RingBufferKB: 8192},
+		Agent: Agent{Hook: "auto", LogLevel: "info", RingBufferKB: 8192, MaxArgsBytes: 4096},
 		Filter: Filter{
 			IncludePaths:     []string{"/"},
 			ExcludePaths:     []string{"/proc", "/sys", "/dev"},
@@ -467,6 +473,9 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 			}
 		}
 	}
+	if n := c.Agent.MaxArgsBytes; n < 64 || n > 8191 {
+		return errAt(fmt.Sprintf("%d: want 64 to 8191 (the most an exec event carries)", n), "agent", "max_args_bytes")
+	}
 	if kb := c.Agent.RingBufferKB; kb < 4 || kb&(kb-1) != 0 || kb > 1<<20 {
 		return errAt(fmt.Sprintf("%d: want a power of two from 4 (one page) to 1048576", kb), "agent", "ring_buffer_kb")
 	}
@@ -576,6 +585,28 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 		}
 		if err := validateSink(s, at); err != nil {
 			return err
+		}
+	}
+	for i := range c.Sinks {
+		s := &c.Sinks[i]
+		if s.SealAnchor == "" {
+			continue
+		}
+		at := func(msg string) error {
+			return &Error{Source: c.Source, Line: idx.sinkLine(i, "seal_anchor"), Key: fmt.Sprintf("sink[%d].seal_anchor", i), Msg: msg}
+		}
+		j, ok := seen[s.SealAnchor]
+		switch {
+		case !c.Chain.Enabled:
+			return at("anchors the sink's seals: needs [chain] enabled = true")
+		case !ok:
+			return at(fmt.Sprintf("no sink is named %q", s.SealAnchor))
+		case j == i:
+			return at("a sink cannot anchor its seals in itself")
+		case c.Sinks[j].SealAnchor != "":
+			return at(fmt.Sprintf("sink %q anchors its own seals elsewhere: an anchor has none", s.SealAnchor))
+		case c.Sinks[j].Type != "kafka" && c.Sinks[j].Type != "syslog":
+			return at(fmt.Sprintf("sink %q is a %s sink: anchor in a kafka or syslog sink, a copy off this host", s.SealAnchor, c.Sinks[j].Type))
 		}
 	}
 	return nil
@@ -711,7 +742,7 @@ func validateSink(s *Sink, at func(msg, key string) error) error {
 }
 
 var sinkKeys = map[string][]string{
-	"":       {"name", "type", "format", "include_paths", "exclude_paths", "actions", "containers", "queue_size", "batch_size", "batch_timeout", "retry_for"},
+	"":       {"name", "type", "format", "include_paths", "exclude_paths", "actions", "containers", "queue_size", "batch_size", "batch_timeout", "retry_for", "seal_anchor"},
 	"file":   {"path", "rotation", "max_size_mb", "max_backups", "max_age", "compress", "fsync"},
 	"syslog": {"address", "protocol", "framing", "facility", "severity", "max_message_bytes", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name"},
 	"kafka": {"brokers", "topic", "key", "acks", "compression", "tls", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name",

@@ -384,9 +384,11 @@ type Record struct {
 		Xattr          struct {
 			Name string `json:"name"`
 		} `json:"xattr"`
-		RenameFlags    []string `json:"rename_flags"`
-		TargetHostPath string   `json:"target_host_path"`
-		Incomplete     []string `json:"incomplete"`
+		RenameFlags    []string          `json:"rename_flags"`
+		TargetHostPath string            `json:"target_host_path"`
+		Incomplete     []string          `json:"incomplete"`
+		ArgsTruncated  bool              `json:"args_truncated"`
+		RawBytes       map[string]string `json:"raw_bytes"`
 		Seal           *struct {
 			Reason string `json:"reason"`
 			Epoch  uint64 `json:"epoch"`

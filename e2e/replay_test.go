@@ -278,3 +278,101 @@ func TestReplayFollowRestart(t *testing.T) {
 		t.Errorf("followed %d records, want each of the %d once", len(gotRaw), len(want))
 	}
 }
+
+// TestReplayValidates: replay refuses messages that are not records of
+// this version (an unknown action, a field of the wrong type) and names
+// each by partition and offset; --verify-chain checks the host's chain in
+// its partition and names a forged record there, exiting 1, while the
+// untouched topic verifies; every replayed record is marked with where it
+// was read, and still verifies against the chain it was made in.
+func TestReplayValidates(t *testing.T) {
+	b := kafkaBroker(t)
+	topic := "fsaudit-validate-" + randHex(t, 4)
+	work := tmpDir(t, "fsaudit-validate-", 0)
+	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	agent := StartAgent(t, AgentConfig{Include: []string{work}, Sink: sinkPath, Extra: fmt.Sprintf(`
+[[sink]]
+name = "kafka"
+type = "kafka"
+brokers = [%q]
+topic = %q
+key = "host"
+create_topic = true
+`, b.Plain, topic)})
+	for i := 0; i < 12; i++ {
+		sh(t, nil, `printf x > "$1"`, filepath.Join(work, fmt.Sprint(i)))
+	}
+	records := agent.Stop()
+	if len(records) != 12 {
+		t.Fatalf("file sink: %d records, want 12", len(records))
+	}
+	msgs := b.readTopic(t, topic, 12)
+	partition := msgs[0].Partition
+	host := records[0].Raw[strings.Index(records[0].Raw, `"host":{"name":"`)+len(`"host":{"name":"`):]
+	host = host[:strings.IndexByte(host, '"')]
+
+	replayOut := func(args ...string) (int, string, []Record) {
+		out := filepath.Join(t.TempDir(), "replayed.jsonl")
+		conf := replayConfig(t, b, out)
+		code, stdout, stderr := runAgentCmd(t, append([]string{"replay", "--config", conf, "--topic", topic, "--sink", "out", "--brokers", b.Plain}, args...)...)
+		var got []Record
+		if _, err := os.Stat(out); err == nil {
+			got = ReadAllRecords(t, out)
+		}
+		return code, stdout + stderr, got
+	}
+	// The untouched topic: every record, its chain whole, each marked.
+	code, out, got := replayOut("--verify-chain")
+	if code != 0 || !strings.Contains(out, "chains: 14 records checked, 0 breaks") {
+		t.Fatalf("the untouched topic: exit %d:\n%s", code, out)
+	}
+	if len(got) != 14 {
+		t.Fatalf("replayed %d records, want the 12 and the two seals", len(got))
+	}
+	replayedFile := filepath.Join(t.TempDir(), "replayed.jsonl")
+	var raws []string
+	for _, r := range got {
+		if !strings.Contains(r.Raw, fmt.Sprintf(`"replay":{"topic":%q,"partition":%d,"offset":`, topic, partition)) {
+			t.Errorf("a replayed record without its mark: %s", r.Raw)
+		}
+		raws = append(raws, r.Raw)
+	}
+	saveLines(t, replayedFile, raws)
+	if code, out := verifyFiles(t, replayedFile); code != 0 || !strings.Contains(out, "14 records carry fsaudit.replay") {
+		t.Errorf("replayed records do not verify against their chain: exit %d:\n%s", code, out)
+	}
+
+	// Messages in the host's partition: an action this version does not
+	// know, a field of the wrong type, and a record forged after the last.
+	last := string(msgs[len(msgs)-1].Value)
+	unknown := strings.Replace(last, `"action":"write"`, `"action":"exfiltrate"`, 1)
+	wrongType := regexp.MustCompile(`"sequence":(\d+)`).ReplaceAllString(last, `"sequence":"$1"`)
+	forged := strings.Replace(string(msgs[5].Value), `"bytes":1`, `"bytes":2`, 1)
+	if unknown == last || wrongType == last || forged == string(msgs[5].Value) {
+		t.Fatal("the tampered messages are not tampered")
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(b.Plain), Topic: topic, Balancer: kafka.Murmur2Balancer{}, BatchTimeout: time.Millisecond, Transport: freshTransport()}
+	var tampered []kafka.Message
+	for _, v := range []string{unknown, wrongType, forged} {
+		tampered = append(tampered, kafka.Message{Key: []byte(host), Value: []byte(v)})
+	}
+	if err := w.WriteMessages(context.Background(), tampered...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	first := msgs[len(msgs)-1].Offset + 2 // after the stop seal
+	code, out, _ = replayOut("--verify-chain")
+	for _, want := range []string{
+		fmt.Sprintf("skipped partition %d offset %d: unknown event.action \"exfiltrate\"", partition, first),
+		fmt.Sprintf("skipped partition %d offset %d: not an fsaudit record", partition, first+1),
+		"chains: 15 records checked, 1 breaks",
+		fmt.Sprintf("partition %d offset %d (host %s): chain broken: edited", partition, first+2, host),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if code != 1 {
+		t.Errorf("exit %d with a chain broken, want 1:\n%s", code, out)
+	}
+}

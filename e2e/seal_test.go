@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -251,5 +252,74 @@ max_backups = 1
 	path := saveLines(t, filepath.Join(t.TempDir(), "cut.jsonl"), lines[1:])
 	if code, out := verifyFiles(t, path); code != 1 || !strings.Contains(out, "the head is missing") {
 		t.Errorf("a rotated file with its first line cut: exit %d:\n%s", code, out)
+	}
+}
+
+// TestSealAnchor: a file sink anchors its seals in a syslog sink (a real
+// rsyslogd): the copies there verify the file, and find its cut tail and
+// a rewrite of its records, which the plain chain alone cannot.
+func TestSealAnchor(t *testing.T) {
+	requireRoot(t)
+	rs := startRsyslogd(t, writePKI(t, t.TempDir()))
+	work := tmpDir(t, "fsaudit-anchor-", 0)
+	dir := t.TempDir()
+	sinkPath := filepath.Join(dir, "out", "audit.jsonl")
+	agent, vk := sealedAgent(t, work, sinkPath, filepath.Join(dir, "seal.key"), "1s", AgentConfig{Extra: fmt.Sprintf(`seal_anchor = "siem"
+
+[[sink]]
+name = "siem"
+type = "syslog"
+address = "tcp://127.0.0.1:%d"
+`, rs.ports["tcp"])})
+	sh(t, nil, `i=0; while [ $i -lt 30 ]; do printf x > "$1/f$i"; i=$((i+1)); sleep 0.1; done`, work)
+	agent.Stop()
+	// What the SIEM keeps: the copies of the local sink's seals.
+	var copies []string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		copies = copies[:0]
+		data, _ := os.ReadFile(rs.out("tcp"))
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var m received
+			if json.Unmarshal([]byte(l), &m) == nil && strings.Contains(m.Msg, `"anchored":true`) {
+				copies = append(copies, strings.TrimPrefix(m.Msg, " "))
+			}
+		}
+		if len(copies) > 0 && strings.Contains(copies[len(copies)-1], `"reason":"stop"`) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(copies) < 4 || !strings.Contains(copies[0], `"sink":"local"`) {
+		t.Fatalf("the syslog sink holds %d copies of the local sink's seals", len(copies))
+	}
+	seals := saveLines(t, filepath.Join(t.TempDir(), "seals.jsonl"), copies)
+	code, stdout, stderr := runAgentCmd(t, "verify", "--verification-key", vk, "--seals", seals, sinkPath)
+	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("anchored seals: %d of this sink's chain", len(copies))) {
+		t.Fatalf("the file against its anchored seals: exit %d:\n%s%s", code, stdout, stderr)
+	}
+	lines := readLines(t, []string{sinkPath})
+	tamper := t.TempDir()
+	stolen := filepath.Join(tamper, "stolen.key")
+	data, _ := os.ReadFile(filepath.Join(dir, "seal.key"))
+	saveLines(t, stolen, []string{strings.TrimSuffix(string(data), "\n")})
+	for _, tc := range []struct {
+		name string
+		ls   []string
+		want string
+	}{
+		// Without a key, a cut tail is a shorter chain...
+		{"tail cut", lines[:len(lines)-6], "their end was cut"},
+		// ...and a rewrite with the chain made whole again verifies.
+		{"rewritten", forge(t, lines, 1, stolen), "differs from the files' seal"},
+	} {
+		path := saveLines(t, filepath.Join(tamper, strings.ReplaceAll(tc.name, " ", "-")+".jsonl"), tc.ls)
+		if code, out := verifyFiles(t, path); code != 0 {
+			t.Errorf("%s: the plain chain alone should not see it: exit %d:\n%s", tc.name, code, out)
+		}
+		code, stdout, _ := runAgentCmd(t, "verify", "--seals", seals, path)
+		if code != 1 || !strings.Contains(stdout, tc.want) {
+			t.Errorf("%s: exit %d, want 1 and %q:\n%s", tc.name, code, tc.want, stdout)
+		}
 	}
 }

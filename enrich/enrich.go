@@ -44,6 +44,10 @@ type Options struct {
 	Root     string // the host's file system, whose /etc/passwd and /etc/group name host ids; empty: "/"
 	// Metadata names containers, images and pods; nil leaves those out.
 	Metadata *Metadata
+	// MaxArgsBytes bounds the arguments read from /proc for processes
+	// that started before the agent, as the kernel bounds an exec event's
+	// (bpf.Options.MaxArgsBytes); 0: bpf.MaxArgsBytes.
+	MaxArgsBytes int
 }
 
 // New reads the host's identity and prepares the name caches.
@@ -84,7 +88,7 @@ func New(o Options) (*Enricher, error) {
 		host:    record.Host{Name: name, BootID: strings.TrimSpace(string(boot))},
 		roots:   roots,
 		cgroups: cgroups,
-		procs:   NewProcesses(1<<16, side),
+		procs:   newProcesses(1<<16, side, o.MaxArgsBytes),
 		meta:    o.Metadata,
 		mntNS:   uint32(ns.Ino),
 		mounts:  newHostMounts(hostMountinfo()),
@@ -256,6 +260,7 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) filter.Paths {
 	if pr != nil {
 		r.Process.Executable = pr.Executable
 		r.Process.Args = pr.Args
+		r.FSAudit.ArgsTruncated = pr.ArgsTruncated
 	}
 	var pending incomplete
 	if namesPending {

@@ -16,6 +16,9 @@ import (
 type Proc struct {
 	Executable string
 	Args       []string
+	// ArgsTruncated: the argv was longer than the bound, and Args holds
+	// its start.
+	ArgsTruncated bool
 }
 
 type procKey struct {
@@ -29,11 +32,12 @@ type procKey struct {
 // from /proc once, beside the event path (reading a process's cmdline
 // takes its memory map's lock, which the process can keep busy).
 type Processes struct {
-	mu     sync.Mutex
-	m      map[procKey]*procEntry
-	max    int
-	proc   string // where procfs is mounted
-	beside *beside
+	mu      sync.Mutex
+	m       map[procKey]*procEntry
+	max     int
+	proc    string // where procfs is mounted
+	beside  *beside
+	maxArgs int // bytes of arguments read from /proc
 }
 
 // procEntry is a cache entry: proc is nil when nothing is known, busy while
@@ -44,8 +48,15 @@ type procEntry struct {
 }
 
 // NewProcesses returns an empty cache bounded to max entries.
-func NewProcesses(max int, b *beside) *Processes {
-	return &Processes{m: map[procKey]*procEntry{}, max: max, proc: "/proc", beside: b}
+func NewProcesses(max int, b *beside) *Processes { return newProcesses(max, b, 0) }
+
+// newProcesses is NewProcesses reading at most maxArgs bytes of a
+// process's arguments from /proc (0: bpf.MaxArgsBytes).
+func newProcesses(max int, b *beside, maxArgs int) *Processes {
+	if maxArgs <= 0 || maxArgs > bpf.MaxArgsBytes {
+		maxArgs = bpf.MaxArgsBytes
+	}
+	return &Processes{m: map[procKey]*procEntry{}, max: max, proc: "/proc", beside: b, maxArgs: maxArgs}
 }
 
 // Observe takes an exec or exit event.
@@ -56,7 +67,7 @@ func (p *Processes) Observe(ev *bpf.Event) {
 	switch ev.Op {
 	case bpf.OpExec:
 		exe, _ := Views(ev)
-		p.m[key] = &procEntry{proc: &Proc{Executable: exe.Full, Args: splitArgs(ev.Args)}}
+		p.m[key] = &procEntry{proc: &Proc{Executable: exe.Full, Args: splitArgs(ev.Args), ArgsTruncated: ev.Flags&bpf.FlagArgsTrunc != 0}}
 		p.bound()
 	case bpf.OpExit:
 		delete(p.m, key)
@@ -125,7 +136,10 @@ func (p *Processes) fromProc(pid uint32, start uint64) *Proc {
 	}
 	// As much as the kernel's exec event carries, no more: a record stays
 	// far below what any sink takes in one message.
-	if cmdline, err := readBounded(dir+"cmdline", maxArgsBytes); err == nil {
+	if cmdline, err := readBounded(dir+"cmdline", int64(p.maxArgs)+1); err == nil {
+		if len(cmdline) > p.maxArgs {
+			cmdline, pr.ArgsTruncated = cmdline[:p.maxArgs], true
+		}
 		pr.Args = splitArgs(cmdline)
 	}
 	return pr
@@ -140,10 +154,6 @@ func readBounded(path string, max int64) ([]byte, error) {
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, max))
 }
-
-// maxArgsBytes bounds the arguments read from /proc, as FSA_ARGS_MAX - 1
-// bounds those of exec events.
-const maxArgsBytes = 2047
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's start time.
 const clockTicks = 100

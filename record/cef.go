@@ -94,6 +94,12 @@ func cefDetail(r *Record) string {
 	if !r.File.Accessed.IsZero() {
 		parts = append(parts, "accessed "+r.File.Accessed.UTC().Format(time.RFC3339Nano))
 	}
+	if raw := rawPairs(r); raw != "" {
+		parts = append(parts, "raw bytes "+raw)
+	}
+	if rp := r.FSAudit.Replay; rp != nil {
+		parts = append(parts, "replayed from "+rp.Topic+"/"+strconv.Itoa(rp.Partition)+"/"+strconv.FormatInt(rp.Offset, 10))
+	}
 	return strings.Join(parts, "; ")
 }
 
@@ -209,7 +215,7 @@ func (c CEF) Append(b []byte, r *Record) []byte {
 		kv("cs6Label", "loginUser")
 	}
 	if len(r.Process.Args) > 0 {
-		kv("flexString2", strings.Join(r.Process.Args, " "))
+		kv("flexString2", QuoteArgs(r.Process.Args))
 		kv("flexString2Label", "args")
 	}
 	var flags []string

@@ -102,7 +102,15 @@ type jsonRecord struct {
 			KeyID      string     `json:"key_id"`
 			NextBefore *time.Time `json:"next_before"`
 			MAC        string     `json:"mac"`
+			Anchored   bool       `json:"anchored"`
 		} `json:"seal"`
+		ArgsTruncated bool              `json:"args_truncated"`
+		RawBytes      map[string]string `json:"raw_bytes"`
+		Replay        *struct {
+			Topic     string `json:"topic"`
+			Partition int    `json:"partition"`
+			Offset    int64  `json:"offset"`
+		} `json:"replay"`
 		Chain *struct {
 			Seq  uint64 `json:"seq"`
 			Prev string `json:"prev"`
@@ -156,9 +164,13 @@ func ParseJSON(data []byte, r *Record) error {
 		}
 		chain = Chain{Seq: f.Chain.Seq, Prev: f.Chain.Prev, Hash: f.Chain.Hash}
 	}
+	var replay *Replay
+	if f.Replay != nil {
+		replay = &Replay{Topic: f.Replay.Topic, Partition: f.Replay.Partition, Offset: f.Replay.Offset}
+	}
 	switch r.Action {
 	case ActionLost:
-		r.FSAudit.Lost, r.FSAudit.Chain = f.Lost, chain
+		r.FSAudit.Lost, r.FSAudit.Chain, r.FSAudit.Replay = f.Lost, chain, replay
 		return nil
 	case ActionSeal:
 		if f.Seal == nil {
@@ -166,11 +178,11 @@ func ParseJSON(data []byte, r *Record) error {
 		}
 		sl := f.Seal
 		r.FSAudit.Seal = &Seal{Reason: sl.Reason, Sink: sl.Sink, Instance: sl.Instance, Sequence: sl.Sequence, Hash: sl.Hash,
-			Epoch: sl.Epoch, KeyID: sl.KeyID, MAC: sl.MAC}
+			Epoch: sl.Epoch, KeyID: sl.KeyID, MAC: sl.MAC, Anchored: sl.Anchored}
 		if sl.NextBefore != nil {
 			r.FSAudit.Seal.NextBefore = *sl.NextBefore
 		}
-		r.FSAudit.Chain = chain
+		r.FSAudit.Chain, r.FSAudit.Replay = chain, replay
 		return nil
 	}
 	if j.File == nil || j.Process == nil || j.User == nil || j.File.Path == "" {
@@ -178,7 +190,7 @@ func ParseJSON(data []byte, r *Record) error {
 	}
 	r.FSAudit = FSAudit{Hook: f.Hook, Bytes: f.Bytes, Writes: f.Writes, Offset: f.Offset, HostPath: f.HostPath,
 		TargetHostPath: f.TargetHostPath, PathTruncated: f.PathTruncated, PathUnresolved: f.PathUnresolved, Deleted: f.Deleted, Links: f.Links, Via: f.Via,
-		RenameFlags: f.RenameFlags, Incomplete: f.Incomplete, Chain: chain}
+		RenameFlags: f.RenameFlags, Incomplete: f.Incomplete, ArgsTruncated: f.ArgsTruncated, Replay: replay, Chain: chain}
 	if f.Xattr != nil {
 		r.FSAudit.XattrName = f.Xattr.Name
 	}
@@ -262,7 +274,7 @@ func ParseJSON(data []byte, r *Record) error {
 	if o := j.Orchestrator; o != nil {
 		r.Orchestrator = Orchestrator{Namespace: o.Namespace, ResourceName: o.Resource.Name, ResourceID: o.Resource.ID}
 	}
-	return nil
+	return restoreRaw(r, f.RawBytes)
 }
 
 var fileTypeBits = map[string]uint32{

@@ -260,10 +260,26 @@ func appendFSAudit(b []byte, r *Record) []byte {
 		b = appendSeal(b, f.Seal)
 	default:
 		b = appendFSAuditFields(b, r.Action, f)
+		b = appendRawBytes(b, r)
+	}
+	if f.Replay != nil {
+		b = AppendReplay(b, f.Replay)
 	}
 	if f.Chain.Hash != "" {
 		b = AppendChain(b, f.Chain)
 	}
+	return append(b, '}')
+}
+
+// AppendReplay writes the replay member, which comes right before the
+// chain: `,"replay":{"topic":"..","partition":N,"offset":N}`.
+func AppendReplay(b []byte, r *Replay) []byte {
+	b = append(b, `,"replay":{"topic":`...)
+	b = appendString(b, r.Topic)
+	b = append(b, `,"partition":`...)
+	b = strconv.AppendInt(b, int64(r.Partition), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, r.Offset, 10)
 	return append(b, '}')
 }
 
@@ -307,6 +323,9 @@ func appendSeal(b []byte, s *Seal) []byte {
 		}
 		b = append(b, `,"mac":`...)
 		b = appendString(b, s.MAC)
+	}
+	if s.Anchored {
+		b = append(b, `,"anchored":true`...)
 	}
 	return append(b, '}')
 }
@@ -373,6 +392,9 @@ func appendFSAuditFields(b []byte, action string, f *FSAudit) []byte {
 	if f.Deleted {
 		b = append(b, `,"deleted":true`...)
 	}
+	if f.ArgsTruncated {
+		b = append(b, `,"args_truncated":true`...)
+	}
 	return appendStringList(b, `,"incomplete":`, f.Incomplete)
 }
 
@@ -405,7 +427,8 @@ const hex = "0123456789abcdef"
 // appendString writes s as a JSON string. Quotes, backslashes and every
 // control character are escaped, so a value can never end the line or the
 // string; U+2028 and U+2029 are escaped for JavaScript consumers; bytes that
-// are not UTF-8 become U+FFFD (the character itself, not an escape).
+// are not UTF-8 become U+FFFD (the character itself, not an escape), and
+// the record keeps the exact bytes in fsaudit.raw_bytes (see raw.go).
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0

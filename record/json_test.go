@@ -134,7 +134,50 @@ func FuzzAppendJSON(f *testing.F) {
 		if !utf8.ValidString(name) && !strings.Contains(m.File.Name, "\ufffd") {
 			t.Errorf("invalid UTF-8 %q not marked: %q", name, m.File.Name)
 		}
+		// The exact bytes come back: no two names make one record.
+		var back Record
+		if err := ParseJSON(out, &back); err != nil {
+			t.Fatalf("read back: %v: %s", err, out)
+		}
+		if back.File.Name != name || back.File.Path != "/d/"+name || back.Process.Name != comm {
+			t.Errorf("read back %q %q, want %q %q", back.File.Name, back.Process.Name, name, comm)
+		}
 	})
+}
+
+func TestRawBytesAndQuotedArgs(t *testing.T) {
+	a, b := sample(), sample()
+	a.File.Path, b.File.Path = "/d/\xff", "/d/\xfe"
+	a.Process.Args, b.Process.Args = []string{"cp", "x\xff"}, []string{"cp", "x\xfe"}
+	ja, jb := AppendJSON(nil, a), AppendJSON(nil, b)
+	if bytes.Equal(ja, jb) {
+		t.Fatal("two names that are not UTF-8 make one record")
+	}
+	if !bytes.Contains(ja, []byte(`"raw_bytes":{"file.path":"L2Qv/w==","process.args.1":"eP8="}`)) {
+		t.Errorf("raw_bytes: %s", ja)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"a b"}, `'a b'`},
+		{[]string{"a", "b"}, `a b`},
+		{[]string{"rm", "-rf", "it's", ""}, `rm -rf 'it'\''s' ''`},
+		{[]string{"--x=/a/b,c:d@e%f+g"}, `--x=/a/b,c:d@e%f+g`},
+		{[]string{"$(id)", "a;b"}, `'$(id)' 'a;b'`},
+	} {
+		if got := QuoteArgs(tc.args); got != tc.want {
+			t.Errorf("QuoteArgs(%q) = %s, want %s", tc.args, got, tc.want)
+		}
+	}
+	o := sample()
+	o.Process.Args = []string{"a b"}
+	one := string(OCSF{}.Append(nil, o))
+	o.Process.Args = []string{"a", "b"}
+	two := string(OCSF{}.Append(nil, o))
+	if one == two || !strings.Contains(one, `"cmd_line":"'a b'"`) {
+		t.Errorf("OCSF cmd_line does not tell [\"a b\"] from [\"a\",\"b\"]:\n%s\n%s", one, two)
+	}
 }
 
 func BenchmarkAppendJSON(b *testing.B) {

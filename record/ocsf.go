@@ -157,6 +157,7 @@ func (o OCSF) Append(b []byte, r *Record) []byte {
 		b = appendSeal(b, r.FSAudit.Seal)
 	default:
 		b = appendFSAuditFields(b, r.Action, &r.FSAudit)
+		b = appendRawBytes(b, r)
 		if r.File.TargetPath != "" && r.Action != ActionRename {
 			b = append(b, `,"target_path":`...)
 			b = appendString(b, r.File.TargetPath)
@@ -165,6 +166,9 @@ func (o OCSF) Append(b []byte, r *Record) []byte {
 			b = append(b, `,"file_gid":`...)
 			b = appendString(b, strconv.FormatUint(uint64(r.File.GID), 10))
 		}
+	}
+	if r.FSAudit.Replay != nil {
+		b = AppendReplay(b, r.FSAudit.Replay)
 	}
 	b = append(b, `,"event_action":`...)
 	b = appendString(b, r.Action)
@@ -221,7 +225,7 @@ func (o OCSF) appendActor(b []byte, r *Record) []byte {
 	}
 	if len(p.Args) > 0 {
 		b = append(b, `,"cmd_line":`...)
-		b = appendString(b, strings.Join(p.Args, " "))
+		b = appendString(b, QuoteArgs(p.Args))
 	}
 	b = append(b, `,"parent_process":{"pid":`...)
 	b = strconv.AppendUint(b, uint64(p.PPID), 10)

@@ -12,6 +12,16 @@ const (
 	ActionSeal  = "seal"
 )
 
+// KnownAction tells whether a is an event.action of this version.
+func KnownAction(a string) bool {
+	switch a {
+	case ActionWrite, ActionCreate, ActionTruncate, ActionRename, ActionDelete, ActionChmod, ActionChown,
+		ActionXattr, ActionMmapWrite, ActionUtimes, ActionLost, ActionSeal:
+		return true
+	}
+	return false
+}
+
 // Marker tells the records that are not file changes (lost and seal):
 // they carry no file, process or user.
 func Marker(action string) bool { return action == ActionLost || action == ActionSeal }
@@ -130,8 +140,22 @@ type FSAudit struct {
 	XattrName   string   // xattr: the attribute's name
 	RenameFlags []string // rename: noreplace, exchange, whiteout
 	Lost        uint64
-	Seal        *Seal // seal records only
-	Chain       Chain
+	// ArgsTruncated: process.args holds the start of an argv longer than
+	// [agent] max_args_bytes.
+	ArgsTruncated bool
+	Seal          *Seal   // seal records only
+	Replay        *Replay // a record sent again by fsaudit replay: where it was read
+	Chain         Chain
+}
+
+// Replay marks a record that fsaudit replay read back from Kafka and sent
+// again: the topic, partition and offset it came from. It is no part of
+// the record's hash chain (see chain.Split), so a replayed record still
+// verifies against the chain it was made in.
+type Replay struct {
+	Topic     string
+	Partition int
+	Offset    int64
 }
 
 // Seal is what a seal record says about its sink's chain (see package
@@ -147,6 +171,9 @@ type Seal struct {
 	KeyID      string // "": a seal without a sealing key (a marker of the chain's structure)
 	NextBefore time.Time
 	MAC        string
+	// Anchored marks the copy of another sink's seal that its anchor sink
+	// carries (sink.RouteOptions.SealAnchor): no seal of this chain.
+	Anchored bool
 }
 
 // Chain links a record to the one before it in its sink's stream:

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fsaudit/fsaudit/chain"
 	"github.com/fsaudit/fsaudit/filter"
 	"github.com/fsaudit/fsaudit/record"
 	"github.com/fsaudit/fsaudit/sink"
@@ -98,7 +99,13 @@ type Options struct {
 
 	Targets   []Target
 	BatchSize int // default 512
-	Log       zerolog.Logger
+	// VerifyChain checks, while replaying, the hash chain of each host's
+	// records in each partition (a Kafka sink keyed by host keeps them in
+	// order there), with ChainKey when the chain has one; every break is
+	// told in the summary.
+	VerifyChain bool
+	ChainKey    []byte
+	Log         zerolog.Logger
 	// Progress is called about twice a second, and once at the end.
 	Progress func(Progress)
 }
@@ -137,6 +144,11 @@ type Summary struct {
 	Skips       []Skip            // the first 1000 of them
 	Partitions  []*PartitionSummary
 	Interrupted bool // ctx ended before the range was read
+	// With VerifyChain: records checked, and the breaks (the first 1000,
+	// each at its partition and offset, and how many in all).
+	ChainChecked uint64
+	ChainBreaks  []string
+	ChainBroken  uint64
 }
 
 // Resume says how to go on from where the replay stopped.
@@ -222,6 +234,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	var batch []*record.Record
 	var batchParts []int
 	var batchOffsets []int64
+	chains := chainChecks{key: o.ChainKey, by: map[chainStream]*chain.Verifier{}}
 	// flush delivers the batch; nil entries stand for messages read but not
 	// delivered, which move the resume point all the same. A stop (Ctrl-C)
 	// does not cut a delivery or its commit short: they have a minute.
@@ -302,6 +315,13 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			p.Read++
 			var r record.Record
 			reason := classify(&m.msg, &r)
+			if reason == "" && o.VerifyChain {
+				chains.check(sum, m.partition, m.msg.Offset, r.Host.Name, m.msg.Value)
+			}
+			if r.FSAudit.Replay == nil {
+				// A record replayed before keeps where it was first read.
+				r.FSAudit.Replay = &record.Replay{Topic: o.Topic, Partition: m.partition, Offset: m.msg.Offset}
+			}
 			switch {
 			case reason != "":
 				sum.Skipped[reason]++
@@ -378,7 +398,47 @@ func classify(m *kafka.Message, r *record.Record) string {
 		}
 		return "not an fsaudit record"
 	}
+	if !record.KnownAction(r.Action) {
+		return "unknown event.action " + strconv.Quote(r.Action)
+	}
 	return ""
+}
+
+// chainStream is one chain a topic holds in order: a host's records in a
+// partition.
+type chainStream struct {
+	partition int
+	host      string
+}
+
+// chainChecks verifies the chains of a replay's records as they are read.
+type chainChecks struct {
+	key []byte
+	by  map[chainStream]*chain.Verifier
+}
+
+// check verifies the next record of host in partition (at offset), and
+// tells a break in sum; the stream then goes on from that record.
+func (c *chainChecks) check(sum *Summary, partition int, offset int64, host string, value []byte) {
+	k := chainStream{partition, host}
+	v := c.by[k]
+	if v == nil {
+		v = chain.NewVerifier(c.key, nil)
+		v.AnyStart = true
+		c.by[k] = v
+	}
+	sum.ChainChecked++
+	where := fmt.Sprintf("partition %d offset %d (host %s)", partition, offset, host)
+	if err := v.Line(where, value); err != nil {
+		sum.ChainBroken++
+		if len(sum.ChainBreaks) < maxSkips {
+			sum.ChainBreaks = append(sum.ChainBreaks, err.Error())
+		}
+		v = chain.NewVerifier(c.key, nil)
+		v.AnyStart = true
+		c.by[k] = v
+		v.Line(where, value)
+	}
 }
 
 // deliver sends a batch to every target (each after its own filter) and

@@ -52,10 +52,11 @@ type File struct {
 	buf     []byte
 	// With Marked: a mark is wanted (a file is due to end), and whether
 	// the next file comes from Reopen rather than rotation.
-	markWanted atomic.Bool
-	reopenDue  bool
-	stop       chan struct{}
-	done       chan struct{}
+	markWanted  atomic.Bool
+	outstanding bool // a mark was asked for and has not come: ask once per file
+	reopenDue   bool
+	stop        chan struct{}
+	done        chan struct{}
 }
 
 var _ Sink = (*File)(nil)
@@ -227,7 +228,7 @@ func (s *File) Write(ctx context.Context, batch []Message) error {
 	pending := int64(0)
 	if s.opts.MaxAge > 0 && s.size > 0 && time.Since(s.started) >= s.opts.MaxAge {
 		if s.opts.Marked {
-			s.markWanted.Store(true)
+			s.askMark()
 		} else if err := s.rotate(); err != nil {
 			return err
 		}
@@ -239,6 +240,9 @@ func (s *File) Write(ctx context.Context, batch []Message) error {
 		// time it was asked for: a backlog can keep it long, and twice
 		// the limit is the most a file may wait for it.
 		overdue := full && s.size+pending+int64(len(rec)) > 2*s.opts.MaxBytes
+		if m.Mark {
+			s.outstanding = false
+		}
 		switch {
 		case s.opts.Marked && m.Mark && s.size+pending > 0:
 			if err := s.flush(); err != nil {
@@ -249,7 +253,7 @@ func (s *File) Write(ctx context.Context, batch []Message) error {
 				return err
 			}
 		case s.opts.Marked && full && !overdue:
-			s.markWanted.Store(true) // go on until the mark comes
+			s.askMark() // go on until the mark comes
 		case full:
 			if err := s.flush(); err != nil {
 				return err
@@ -376,6 +380,14 @@ func gzipFile(src, dst string) error {
 	return nil
 }
 
+// askMark asks the route for a mark, once until it comes.
+func (s *File) askMark() {
+	if !s.outstanding {
+		s.outstanding = true
+		s.markWanted.Store(true)
+	}
+}
+
 // next starts the next file at a mark: by reopening Path when Reopen asked
 // for it (a log rotator moved the file), else by rotation.
 func (s *File) next() error {
@@ -393,7 +405,7 @@ func (s *File) Reopen() error {
 	defer s.mu.Unlock()
 	if s.opts.Marked {
 		s.reopenDue = true
-		s.markWanted.Store(true)
+		s.askMark()
 		return nil
 	}
 	return s.reopen()

@@ -59,6 +59,9 @@ type RouteOptions struct {
 	Chain *chain.Chainer
 	// Lost makes the lost record that follows records a full spool dropped.
 	Lost func(n uint64) *record.Record
+	// SealAnchor names another sink, itself without an anchor, that gets
+	// a copy of each of this sink's seal records.
+	SealAnchor string
 }
 
 // Sealing configures the seal records of every chained sink (see package
@@ -90,8 +93,12 @@ type route struct {
 	opts        RouteOptions
 	q           chan *record.Record
 	seals       sealQueue
-	sealing     *Sealing // nil: no seal records
-	stopping    bool     // the queue ended: what is left goes into the spool even when full
+	sealing     *Sealing      // nil: no seal records
+	anchor      *route        // gets a copy of each seal record; nil: none
+	isAnchor    bool          // another route copies its seals here
+	ran         chan struct{} // closed once run returned
+	stopping    bool          // the queue ended: what is left goes into the spool even when full
+	forceAppend bool          // the entries at hand go into the spool even when full (a seal)
 	stats       RouteStats
 	pendingLost uint64         // records a full spool dropped, not yet told by a lost record
 	lostRec     *record.Record // the lost record that will tell them, numbered once
@@ -107,7 +114,8 @@ type Router struct {
 	wg      sync.WaitGroup
 	closed  bool
 	sealing *Sealing
-	started bool // Start ran: the routes make the seals they are given
+	started bool            // Start ran: the routes make the seals they are given
+	ctx     context.Context // Start's: once it ends, the routes make no more seals
 	sealWG  sync.WaitGroup
 	endSeal chan struct{} // closed at Close: no more interval seals
 }
@@ -141,7 +149,16 @@ func (rt *Router) SetSealing(s Sealing) { rt.sealing = &s }
 // Start runs one goroutine per sink. Cancelling ctx abandons what is
 // queued and stops retries.
 func (rt *Router) Start(ctx context.Context) {
-	rt.started = true
+	rt.started, rt.ctx = true, ctx
+	byName := map[string]*route{}
+	for _, r := range rt.routes {
+		byName[r.sink.Name()] = r
+	}
+	for _, r := range rt.routes {
+		if a := byName[r.opts.SealAnchor]; a != nil && a != r && a.opts.SealAnchor == "" {
+			r.anchor, a.isAnchor = a, true
+		}
+	}
 	if rt.sealing != nil {
 		for _, r := range rt.routes {
 			r.sealing = rt.sealing
@@ -156,6 +173,7 @@ func (rt *Router) Start(ctx context.Context) {
 	for _, r := range rt.routes {
 		log := rt.log.With().Str("sink", r.sink.Name()).Logger()
 		stopping := make(chan struct{}) // closed once run has put everything in the spool
+		r.ran = stopping
 		rt.wg.Add(1)
 		go func() {
 			defer rt.wg.Done()
@@ -200,13 +218,27 @@ func (rt *Router) Close() {
 		close(rt.endSeal)
 		rt.sealWG.Wait()
 	}
-	if rt.sealing != nil && rt.started {
+	if rt.sealing != nil && rt.started && rt.ctx.Err() == nil {
 		// The stop seals follow whatever is still queued: run makes them
 		// once its queue is empty and closed.
 		rt.round(chain.SealStop)
 	}
+	// The anchors' queues close last: the stop seals of the sinks they
+	// anchor are copied into them.
 	for _, r := range rt.routes {
-		close(r.q)
+		if !r.isAnchor {
+			close(r.q)
+		}
+	}
+	for _, r := range rt.routes {
+		if !r.isAnchor && r.ran != nil && r.anchor != nil {
+			<-r.ran
+		}
+	}
+	for _, r := range rt.routes {
+		if r.isAnchor {
+			close(r.q)
+		}
 	}
 	rt.wg.Wait()
 	if rt.sealing != nil && rt.sealing.Key != nil {
@@ -284,7 +316,15 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 		batch, entries, buf, times = batch[:0], entries[:0], buf[:0], times[:0]
 	}
 	// add links rec (when the sink has a chain), encodes it and batches it.
+	// A seal goes into the spool on its own and even when the spool is
+	// full: its epoch is spent, and a seal missing would read as records
+	// removed.
 	add := func(rec *record.Record) {
+		if rec.Action == record.ActionSeal && r.opts.Spool != nil {
+			flush()
+			r.forceAppend = true
+			defer func() { flush(); r.forceAppend = false }()
+		}
 		var own chain.State
 		if r.opts.Chain != nil && len(entries) == 0 {
 			chainStart = r.opts.Chain.State()
@@ -341,7 +381,14 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 		}
 		for _, t := range r.seals.take(last) {
 			if r.opts.Chain != nil {
-				add(r.sealRecord(t))
+				rec := r.sealRecord(t)
+				add(rec)
+				if r.anchor != nil {
+					cp, sl := *rec, *rec.FSAudit.Seal
+					sl.Anchored = true
+					cp.FSAudit = record.FSAudit{Seal: &sl}
+					r.anchor.offer(log, &cp)
+				}
 			}
 		}
 	}
@@ -398,7 +445,7 @@ func (r *route) spoolAppend(log zerolog.Logger, entries []spool.Entry, chainStar
 	var dropped int
 	var refused bool
 	var err error
-	if r.stopping {
+	if r.stopping || r.forceAppend {
 		err = r.opts.Spool.AppendOver(entries)
 	} else {
 		dropped, refused, err = r.opts.Spool.Append(entries)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fsaudit/fsaudit/chain"
 	"github.com/fsaudit/fsaudit/record"
+	"github.com/rs/zerolog"
 )
 
 // sealToken is one seal a route owes its chain: why, and with a sealing
@@ -55,8 +56,11 @@ func (q *sealQueue) take(last bool) []sealToken {
 			}
 		}
 	}
-	t := q.owed[:n:n]
-	q.owed = q.owed[n:]
+	t := append([]sealToken(nil), q.owed[:n]...)
+	// The tokens leave no copy behind in the queue's array.
+	rest := append([]sealToken(nil), q.owed[n:]...)
+	clear(q.owed)
+	q.owed = rest
 	return t
 }
 
@@ -87,7 +91,7 @@ func (rt *Router) round(reason string) {
 	if err != nil {
 		rt.log.Error().Err(err).Str("seal", reason).Msg("sealing: the key did not evolve: this seal carries no MAC")
 		if reason == chain.SealInterval {
-			return // the next round tries again; verify reports the missed epoch
+			return // no epoch was used: the next round seals it
 		}
 		for _, r := range chained {
 			r.seals.push(sealToken{reason: reason})
@@ -151,4 +155,16 @@ func (r *route) sealRecord(t sealToken) *record.Record {
 	}
 	rec.FSAudit = record.FSAudit{Seal: sl}
 	return rec
+}
+
+// offer queues a copy of another sink's seal record for this sink, its
+// anchor, without waiting: a full queue loses it, counted and logged as a
+// record would be.
+func (r *route) offer(log zerolog.Logger, rec *record.Record) {
+	select {
+	case r.q <- rec:
+	default:
+		r.stats.Dropped.Add(1)
+		log.Error().Str("anchor", r.sink.Name()).Msg("the anchor sink's queue is full: a seal was not anchored")
+	}
 }

@@ -162,6 +162,9 @@ func (s *Syslog) appendHeader(b []byte, r *record.Record, truncated int) []byte 
 	}
 	param("id", r.ID)
 	param("seq", strconv.FormatUint(r.Sequence, 10))
+	if rp := r.FSAudit.Replay; rp != nil {
+		param("replay", rp.Topic+"/"+strconv.Itoa(rp.Partition)+"/"+strconv.FormatInt(rp.Offset, 10))
+	}
 	if r.Action == record.ActionLost {
 		param("lost", strconv.FormatUint(r.FSAudit.Lost, 10))
 	} else if r.Action == record.ActionSeal {

@@ -32,6 +32,9 @@ type Entry struct {
 	Key   []byte
 	Value []byte
 	Mark  bool // the record starts its sink's next file (see sink.Message)
+	// legacy: read from a frame of a version before chain sequences,
+	// whose Seq is no chain's.
+	legacy bool
 }
 
 // Options configure a spool.
@@ -61,9 +64,13 @@ type Position struct {
 var ErrClosed = errors.New("spool closed")
 
 const (
-	frameHeader  = 8 // length, CRC-32C
-	entryVersion = 1
-	entryMarked  = 2 // an entry of version 1 with Mark set
+	frameHeader = 8 // length, CRC-32C
+	// Frame versions: 1, of versions before chain sequences (Seq was the
+	// record's event.sequence, never a chain's); 2, Seq is the chain's
+	// sequence when the sink has a chain; 3, version 2 with Mark set.
+	entryLegacy  = 1
+	entryVersion = 2
+	entryMarked  = 3
 	maxEntry     = 64 << 20
 )
 
@@ -242,6 +249,9 @@ func scan(path string, start int64) (int, int64, lastEntry, error) {
 		n++
 		off += size
 		last = lastEntry{Seq: e.Seq, Hash: e.Hash}
+		if e.legacy {
+			last.Seq = 0 // where the chain goes on from is known by its hash alone
+		}
 	}
 }
 
@@ -274,10 +284,11 @@ func readFrame(r *bufio.Reader, e *Entry, arena *[]byte) (int64, error) {
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return 0, errTorn
 	}
-	if crc32.Checksum(buf, crcTable) != binary.LittleEndian.Uint32(h[4:8]) || buf[0] != entryVersion && buf[0] != entryMarked {
+	if crc32.Checksum(buf, crcTable) != binary.LittleEndian.Uint32(h[4:8]) || buf[0] < entryLegacy || buf[0] > entryMarked {
 		return 0, errTorn
 	}
 	e.Mark = buf[0] == entryMarked
+	e.legacy = buf[0] == entryLegacy
 	e.Seq = binary.LittleEndian.Uint64(buf[1:9])
 	e.Time = time.Unix(0, int64(binary.LittleEndian.Uint64(buf[9:17])))
 	copy(e.Hash[:], buf[17:49])
@@ -711,6 +722,9 @@ func (s *Spool) Ack(p Position, n int, last Entry) error {
 		return nil
 	}
 	s.cursor, s.ackHash, s.ackSeq = p, last.Hash, last.Seq
+	if last.legacy {
+		s.ackSeq = 0
+	}
 	for len(s.segs) > 1 && s.segs[0].id < p.Segment {
 		if s.r != nil && s.rSeg == s.segs[0].id {
 			s.r.Close()

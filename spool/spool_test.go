@@ -3,7 +3,9 @@ package spool
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -454,5 +456,39 @@ func TestChainStateAndMark(t *testing.T) {
 	defer s3.Close()
 	if s3.LastSeq() != 9 || s3.LastHash()[0] != 9 {
 		t.Errorf("all acknowledged: the chain goes on from %d/%x, want 9", s3.LastSeq(), s3.LastHash())
+	}
+}
+
+// A frame of a version before chain sequences keeps its Seq (the event's
+// sequence) from being taken for the chain's.
+func TestLegacyFrame(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := open(t, Options{Dir: dir, SegmentBytes: 1 << 20})
+	s.Append(entries(0, 3))
+	s.lock.Close()
+	// Make the last frame an older version's (its CRC made again).
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) != 1 {
+		t.Fatalf("segments %v", segs)
+	}
+	seg := segs[0]
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 0
+	for i := 0; i < 2; i++ {
+		off += frameHeader + int(binary.LittleEndian.Uint32(data[off:]))
+	}
+	body := data[off+frameHeader:]
+	body[0] = entryLegacy
+	binary.LittleEndian.PutUint32(data[off+4:], crc32.Checksum(body, crcTable))
+	if err := os.WriteFile(seg, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s2, rec := open(t, Options{Dir: dir, SegmentBytes: 1 << 20})
+	defer s2.Close()
+	if rec.Entries != 3 || s2.LastSeq() != 0 || s2.LastHash()[0] != 2 {
+		t.Errorf("%d entries, the chain goes on from %d/%x; want 3, 0 and the hash", rec.Entries, s2.LastSeq(), s2.LastHash())
 	}
 }

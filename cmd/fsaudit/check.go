@@ -215,7 +215,7 @@ func checkLocal(rep *report, cfg *config.Config) {
 			rep.ok("metrics_listen %s is free: /metrics and /healthz", addr)
 		}
 	}
-	if checkPrivate(rep, chainPrivateFiles(cfg.Chain)) && cfg.Chain.Enabled && cfg.Chain.SealKeyFile != "" {
+	if reportPrivate(rep, chainPrivateFiles(cfg.Chain)) && cfg.Chain.Enabled && cfg.Chain.SealKeyFile != "" {
 		if k, err := openSealKey(cfg.Chain.SealKeyFile); err != nil {
 			rep.fail("%s", oneLine(err))
 		} else {
@@ -245,7 +245,7 @@ func checkLocal(rep *report, cfg *config.Config) {
 func checkSinks(rep *report, cfg *config.Config) {
 	fmt.Fprintln(rep.w, "sinks:")
 	for _, s := range cfg.Sinks {
-		if !checkPrivate(rep, sinkPrivateFiles(s)) {
+		if !reportPrivate(rep, sinkPrivateFiles(s)) {
 			continue
 		}
 		if w := saslInClear(s); w != "" {
@@ -289,12 +289,12 @@ func checkSinks(rep *report, cfg *config.Config) {
 	}
 }
 
-// checkPrivate reads key and credential files as `run` does, through
-// readPrivate, and reports each; it tells whether all of them pass.
-func checkPrivate(rep *report, files []privateFile) bool {
+// reportPrivate checks key and credential files as `run` does
+// (checkPrivate) and reports each; it tells whether all of them pass.
+func reportPrivate(rep *report, files []privateFile) bool {
 	pass := true
 	for _, p := range files {
-		if _, err := readPrivate(p.path, p.what); err != nil {
+		if err := checkPrivate(p.path, p.what); err != nil {
 			rep.fail("%s", oneLine(err))
 			pass = false
 			continue

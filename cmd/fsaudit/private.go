@@ -28,6 +28,20 @@ func readPrivate(path, what string) ([]byte, error) {
 	return data, nil
 }
 
+// checkPrivate is readPrivate without reading: the same checks, and the
+// secret stays on disk.
+func checkPrivate(path, what string) error {
+	f, err := openPrivate(path, what, os.O_RDONLY)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() == 0 {
+		return fmt.Errorf("%s %s is empty", what, path)
+	}
+	return nil
+}
+
 // openPrivate opens a key or credential file with flag (os.O_RDONLY or
 // os.O_RDWR) and refuses it, closed again, unless it is a regular file (a
 // symbolic link at path is not followed) of root or the agent's user that
@@ -124,7 +138,7 @@ func sinkFile(sc config.Sink, key string) string {
 // check reports each file the same way.
 func checkPrivateFiles(cfg *config.Config) error {
 	for _, p := range privateFiles(cfg) {
-		if _, err := readPrivate(p.path, p.what); err != nil {
+		if err := checkPrivate(p.path, p.what); err != nil {
 			return err
 		}
 	}

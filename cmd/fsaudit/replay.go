@@ -38,6 +38,8 @@ func (l *listFlag) Set(v string) error {
 // replayArgs are the parsed flags of `fsaudit replay`.
 type replayArgs struct {
 	config, topic, group   string
+	verifyChain            bool
+	chainKeyFile           string
 	brokers, sinks         listFlag
 	since, until           time.Time
 	lateness               time.Duration
@@ -74,6 +76,8 @@ func parseReplayArgs(args []string, stderr io.Writer) (*replayArgs, error) {
 	fs.Var(&a.users, "user", "only records whose user (real or effective) has this name or id (repeatable)")
 	fs.IntVar(&a.batch, "batch-size", 512, "records per delivery")
 	fs.StringVar(&a.interval, "progress-interval", "5s", "how often progress is logged when stderr is not a terminal")
+	fs.BoolVar(&a.verifyChain, "verify-chain", false, "check each host's hash chain in each partition while replaying; a break makes the exit 1")
+	fs.StringVar(&a.chainKeyFile, "chain-key-file", "", "with --verify-chain: the chain's HMAC key ([chain] key_file), if it has one")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -146,6 +150,15 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	var chainKey []byte
+	if a.chainKeyFile != "" {
+		if !a.verifyChain {
+			return fail(errors.New("replay: --chain-key-file goes with --verify-chain"))
+		}
+		if chainKey, err = readPrivate(a.chainKeyFile, "--chain-key-file"); err != nil {
+			return fail(err)
+		}
+	}
 	targets, err := replayTargets(cfg, a, src)
 	if err != nil {
 		return fail(err)
@@ -178,7 +191,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	sum, err := replay.Run(ctx, replay.Options{
 		Source: src, Since: a.since, Until: a.until, Lateness: a.lateness, Offsets: a.offsets,
 		Follow: a.follow, Group: a.group, Filter: a.filter, Targets: targets, BatchSize: a.batch,
-		Log: log, Progress: progress,
+		Log: log, Progress: progress, VerifyChain: a.verifyChain, ChainKey: chainKey,
 	})
 	if terminal {
 		fmt.Fprintln(stderr)
@@ -194,6 +207,8 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "progress is committed to group %s: --follow --group %s goes on from there\n", a.group, a.group)
 			return 0
 		}
+		return 1
+	case sum.ChainBroken > 0:
 		return 1
 	}
 	return 0
@@ -239,6 +254,15 @@ func printSummary(w io.Writer, s *replay.Summary) {
 	}
 	if n := int(skipped) - len(s.Skips); n > 0 {
 		fmt.Fprintf(w, "  (%d more skipped messages not listed)\n", n)
+	}
+	if s.ChainChecked > 0 || s.ChainBroken > 0 {
+		fmt.Fprintf(w, "chains: %d records checked, %d breaks\n", s.ChainChecked, s.ChainBroken)
+		for _, b := range s.ChainBreaks {
+			fmt.Fprintf(w, "  %s\n", b)
+		}
+		if n := int(s.ChainBroken) - len(s.ChainBreaks); n > 0 {
+			fmt.Fprintf(w, "  (%d more breaks not listed)\n", n)
+		}
 	}
 	for _, p := range s.Partitions {
 		end := strconv.FormatInt(p.End, 10)

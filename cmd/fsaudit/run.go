@@ -107,6 +107,7 @@ func captureOptions(cfg *config.Config) (bpf.Options, error) {
 		ExcludeUIDs:        make([]uint32, 0, len(cfg.Filter.ExcludeUIDs)),
 		Actions:            cfg.Filter.Actions,
 		RingBufferBytes:    uint32(cfg.Agent.RingBufferKB) << 10,
+		MaxArgsBytes:       cfg.Agent.MaxArgsBytes,
 		CoalesceWindow:     cfg.Coalesce.Window.Duration,
 		// For tests of the pre-5.17 object on newer kernels.
 		Object: os.Getenv("FSAUDIT_BPF_OBJECT"),
@@ -173,7 +174,7 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 		return err
 	}
 	closeOutputs := router.Close
-	enr, err := enrich.New(enrich.Options{HostName: cfg.Agent.HostName, Metadata: containerMetadata(cfg, log)})
+	enr, err := enrich.New(enrich.Options{HostName: cfg.Agent.HostName, Metadata: containerMetadata(cfg, log), MaxArgsBytes: cfg.Agent.MaxArgsBytes})
 	if err != nil {
 		closeOutputs()
 		return err

@@ -23,6 +23,20 @@ func openSealKey(path string) (*chain.SealKey, error) {
 	return k, nil
 }
 
+// lockSealKey is openSealKey for the run that seals with it: the file is
+// its alone while it runs.
+func lockSealKey(path string) (*chain.SealKey, error) {
+	k, err := openSealKey(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.Lock(); err != nil {
+		k.Close()
+		return nil, fmt.Errorf("chain seal_key_file: %w", err)
+	}
+	return k, nil
+}
+
 // newInstance names one run of the agent in its chains' start seals: 128
 // random bits in UUID layout.
 func newInstance() string {

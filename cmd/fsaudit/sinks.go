@@ -44,6 +44,7 @@ func openRouter(cfg *config.Config, log zerolog.Logger, lost func(uint64) *recor
 			BatchTimeout: sc.BatchTimeout.Duration,
 			RetryFor:     sc.RetryFor.Duration,
 			Lost:         lost,
+			SealAnchor:   sc.SealAnchor,
 		}
 		var prev chain.State
 		if cfg.Spool.Dir != "" {
@@ -72,7 +73,7 @@ func openRouter(cfg *config.Config, log zerolog.Logger, lost func(uint64) *recor
 	if cfg.Chain.Enabled {
 		sl := sink.Sealing{Interval: cfg.Chain.SealInterval.Duration, Instance: newInstance(), Record: seal}
 		if cfg.Chain.SealKeyFile != "" {
-			k, err := openSealKey(cfg.Chain.SealKeyFile)
+			k, err := lockSealKey(cfg.Chain.SealKeyFile)
 			if err != nil {
 				rt.Close()
 				return nil, err

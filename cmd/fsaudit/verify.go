@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"compress/gzip"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,7 +22,11 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	keyFile := fs.String("key-file", "", "HMAC key of the chain ([chain] key_file), if it has one")
-	vkey := fs.String("verification-key", "", "the verification key fsaudit keygen printed: check every seal")
+	vkey := fs.String("verification-key", "", "the verification key fsaudit keygen printed: check every seal (--verification-key-file keeps it off the command line)")
+	vkeyFile := fs.String("verification-key-file", "", "a file holding the verification key")
+	whole := fs.Bool("whole", false, "with the verification key: the files are the sink's whole history since the key was made (the first seal must be of epoch 0)")
+	maxAge := fs.Duration("max-age", 0, "with the verification key: fail when the last seal is older than this (an agent that runs seals all the time)")
+	sealsFile := fs.String("seals", "", "copies of the sink's seal records kept elsewhere (its seal_anchor's stream), one record per line: check the files against them")
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
@@ -38,6 +43,18 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var vk *chain.VerificationKey
+	if *vkeyFile != "" {
+		if *vkey != "" {
+			fmt.Fprintln(stderr, "fsaudit: verify: give --verification-key or --verification-key-file, not both")
+			return 1
+		}
+		b, err := readPrivate(*vkeyFile, "--verification-key-file")
+		if err != nil {
+			fmt.Fprintf(stderr, "fsaudit: verify: %s\n", oneLine(err))
+			return 1
+		}
+		*vkey = string(b)
+	}
 	if *vkey != "" {
 		var err error
 		if vk, err = chain.ParseVerificationKey(*vkey); err != nil {
@@ -45,7 +62,12 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if vk == nil && (*whole || *maxAge > 0) {
+		fmt.Fprintln(stderr, "fsaudit: verify: --whole and --max-age check seals: give the verification key")
+		return 1
+	}
 	v := chain.NewVerifier(key, vk)
+	v.Whole, v.MaxAge = *whole, *maxAge
 	for _, path := range fs.Args() {
 		if err := verifyFile(v, path); err != nil {
 			fmt.Fprintf(stdout, "%s\n", oneLine(err))
@@ -57,9 +79,27 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\n", oneLine(err))
 		return 1
 	}
+	anchored := -1
+	if *sealsFile != "" {
+		anchors, skipped, err := readAnchors(*sealsFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "fsaudit: verify: --seals: %s\n", oneLine(err))
+			return 1
+		}
+		if skipped > 0 {
+			fmt.Fprintf(stdout, "note: %d lines of %s are no seal records that read\n", skipped, *sealsFile)
+		}
+		if anchored, err = v.CheckAnchors(anchors); err != nil {
+			fmt.Fprintf(stdout, "%s\n", oneLine(err))
+			return 1
+		}
+	}
 	fmt.Fprintf(stdout, "verified %d records in %d files; the chain ends at record %d (%s)\n",
 		v.Lines, fs.NArg(), v.Last().Seq, v.Last().Hash)
 	fmt.Fprintf(stdout, "head: %s\n", v.Head)
+	if s := v.Sink(); s != "" {
+		fmt.Fprintf(stdout, "sink: %q (as its seals name it)\n", s)
+	}
 	for _, n := range v.Notes {
 		fmt.Fprintf(stdout, "note: %s\n", n)
 	}
@@ -68,6 +108,12 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 		for _, d := range v.Duplicates {
 			fmt.Fprintf(stdout, "  %s\n", d)
 		}
+	}
+	if v.Replayed > 0 {
+		fmt.Fprintf(stdout, "note: %d records carry fsaudit.replay (sent again by fsaudit replay; the agent's own output has none)\n", v.Replayed)
+	}
+	if anchored >= 0 {
+		fmt.Fprintf(stdout, "anchored seals: %d of this sink's chain in %s, each matching the files or before them\n", anchored, *sealsFile)
 	}
 	if vk != nil {
 		fmt.Fprintf(stdout, "seals: %d verified; %s\n", v.Seals, end)
@@ -94,7 +140,10 @@ func verifyFile(v *chain.Verifier, path string) error {
 	}
 	br := bufio.NewReaderSize(r, 1<<20)
 	for n := 1; ; n++ {
-		line, err := br.ReadBytes('\n')
+		line, err := readLine(br)
+		if errors.Is(err, errLongLine) {
+			return fmt.Errorf("%s:%d: %w: %w", path, n, chain.ErrBroken, err)
+		}
 		if len(line) > 0 {
 			if verr := v.Line(path+":"+strconv.Itoa(n), line); verr != nil {
 				return verr
@@ -105,6 +154,69 @@ func verifyFile(v *chain.Verifier, path string) error {
 		}
 		if err != nil {
 			return fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+	}
+}
+
+// maxLine bounds a line verify reads: a record is far smaller; a longer
+// line (or a stream with no newline) is not read into memory whole.
+const maxLine = 64 << 20
+
+var errLongLine = errors.New("a line longer than 64 MiB: not an fsaudit record")
+
+// readLine reads up to and with the next newline (or the end), refusing
+// lines longer than maxLine.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		if len(line)+len(part) > maxLine {
+			return nil, errLongLine
+		}
+		line = append(line, part...)
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
+}
+
+// readAnchors reads the seal records of an anchor's stream (gzip or not):
+// every line that is a seal record, and how many other lines there were.
+func readAnchors(path string) ([]*chain.Seal, int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", path, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	var out []*chain.Seal
+	skipped := 0
+	br := bufio.NewReaderSize(r, 1<<20)
+	for {
+		line, err := readLine(br)
+		if errors.Is(err, errLongLine) {
+			return nil, 0, fmt.Errorf("%s: %w", path, err)
+		}
+		if len(line) > 0 {
+			if s, perr := chain.ParseAnchored(line); perr != nil || s == nil {
+				skipped++
+			} else {
+				out = append(out, s)
+			}
+		}
+		if err == io.EOF {
+			return out, skipped, nil
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", path, err)
 		}
 	}
 }
