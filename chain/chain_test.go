@@ -84,7 +84,7 @@ func (w *writer) runOf(t *testing.T, n, sealEvery int) {
 	w.seal(t, SealStop)
 }
 
-func newSealKey(t *testing.T) (*SealKey, *VerificationKey, string) {
+func newSealKey(t testing.TB) (*SealKey, *VerificationKey, string) {
 	path := filepath.Join(t.TempDir(), "seal.key")
 	vks, err := CreateSealKey(path)
 	if err != nil {
@@ -563,19 +563,7 @@ func TestVerifyMadeOver(t *testing.T) {
 // BenchmarkSealRound is one epoch: tokens for two sinks, the next key
 // written over the old one and synced.
 func BenchmarkSealRound(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "seal.key")
-	if _, err := CreateSealKey(path); err != nil {
-		b.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	k, err := OpenSealKey(f, path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer k.Close()
+	k, _, _ := newSealKey(b)
 	for b.Loop() {
 		if _, _, err := k.Round([]string{"local", "siem"}); err != nil {
 			b.Fatal(err)

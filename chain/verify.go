@@ -3,12 +3,13 @@ package chain
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
 	"strconv"
 	"time"
+
+	"github.com/fsaudit/fsaudit/record"
 )
 
 // ErrBroken wraps every verification failure.
@@ -366,36 +367,17 @@ func parseSeal(canonical []byte) (*Seal, error) {
 	if !bytes.HasPrefix(head, []byte(`{"@timestamp":"`)) || !bytes.Contains(head, sealPrefix) {
 		return nil, nil
 	}
-	var j struct {
-		Timestamp time.Time `json:"@timestamp"`
-		FSAudit   struct {
-			Seal *struct {
-				Reason     string    `json:"reason"`
-				Sink       string    `json:"sink"`
-				Instance   string    `json:"instance"`
-				Sequence   uint64    `json:"sequence"`
-				Hash       string    `json:"hash"`
-				Epoch      uint64    `json:"epoch"`
-				KeyID      string    `json:"key_id"`
-				NextBefore time.Time `json:"next_before"`
-				MAC        string    `json:"mac"`
-				Anchored   bool      `json:"anchored"`
-			} `json:"seal"`
-		} `json:"fsaudit"`
-	}
-	if err := json.Unmarshal(canonical, &j); err != nil {
+	var r record.Record
+	if err := record.ParseJSON(canonical, &r); err != nil {
 		return nil, fmt.Errorf("a seal record that does not read: %v", err)
 	}
-	js := j.FSAudit.Seal
-	if js == nil {
-		return nil, errors.New("a seal record without fsaudit.seal")
-	}
+	js := r.FSAudit.Seal
 	switch js.Reason {
 	case SealStart, SealInterval, SealStop, SealRotate:
 	default:
 		return nil, fmt.Errorf("a seal record of an unknown reason %q", js.Reason)
 	}
-	s := &Seal{Reason: js.Reason, Sink: js.Sink, Instance: js.Instance, Seq: js.Sequence, Time: j.Timestamp,
+	s := &Seal{Reason: js.Reason, Sink: js.Sink, Instance: js.Instance, Seq: js.Sequence, Time: r.Time,
 		Epoch: js.Epoch, KeyID: js.KeyID, NextBefore: js.NextBefore, mac: js.MAC, anchored: js.Anchored}
 	if js.Hash != "" {
 		b, err := hex.DecodeString(js.Hash)

@@ -25,15 +25,7 @@ func replayWorkload(t *testing.T, b *broker, topic string, phases ...int) [][]Re
 	t.Helper()
 	work := tmpDir(t, "fsaudit-replay-", 0)
 	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
-	agent := StartAgent(t, AgentConfig{Include: []string{work}, Sink: sinkPath, Extra: fmt.Sprintf(`
-[[sink]]
-name = "kafka"
-type = "kafka"
-brokers = [%q]
-topic = %q
-key = "path"
-create_topic = true
-`, b.Plain, topic)})
+	agent := StartAgent(t, AgentConfig{Include: []string{work}, Sink: sinkPath, Extra: kafkaSinkTOML(b, topic, "path")})
 	n := 0
 	for i, count := range phases {
 		if i > 0 {
@@ -58,6 +50,20 @@ create_topic = true
 		records = records[count:]
 	}
 	return out
+}
+
+// kafkaSinkTOML is a [[sink]] named kafka that writes to topic on b,
+// keyed by key, creating the topic.
+func kafkaSinkTOML(b *broker, topic, key string) string {
+	return fmt.Sprintf(`
+[[sink]]
+name = "kafka"
+type = "kafka"
+brokers = [%q]
+topic = %q
+key = %q
+create_topic = true
+`, b.Plain, topic, key)
 }
 
 func replayConfig(t *testing.T, b *broker, out string) string {
@@ -290,15 +296,7 @@ func TestReplayValidates(t *testing.T) {
 	topic := "fsaudit-validate-" + randHex(t, 4)
 	work := tmpDir(t, "fsaudit-validate-", 0)
 	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
-	agent := StartAgent(t, AgentConfig{Include: []string{work}, Sink: sinkPath, Extra: fmt.Sprintf(`
-[[sink]]
-name = "kafka"
-type = "kafka"
-brokers = [%q]
-topic = %q
-key = "host"
-create_topic = true
-`, b.Plain, topic)})
+	agent := StartAgent(t, AgentConfig{Include: []string{work}, Sink: sinkPath, Extra: kafkaSinkTOML(b, topic, "host")})
 	for i := 0; i < 12; i++ {
 		sh(t, nil, `printf x > "$1"`, filepath.Join(work, fmt.Sprint(i)))
 	}
