@@ -350,6 +350,15 @@ func TestVerifySeals(t *testing.T) {
 	}
 }
 
+// forgedRun is a run someone wrote in place of the real ones, later, with
+// a plain chain: its seals match no copy.
+func forgedRun(t *testing.T, at time.Time) []string {
+	f := newWriter(t, nil, nil)
+	f.run, f.clock = "forged", at
+	f.runOf(t, 3, 0)
+	return f.lines
+}
+
 // rechain edits line i with edit and recomputes the plain chain from there
 // on, as someone without the chain key can: every hash and prev matches.
 func rechain(t *testing.T, ls []string, i int, edit func(string) string) []string {
@@ -499,6 +508,7 @@ func TestCheckAnchors(t *testing.T) {
 		{"last run cut", all[:len(all)-len(runs[2])], "is missing from the files, which end before it: their end was cut"},
 		{"middle run removed", append(append([]string(nil), runs[0]...), runs[2]...), "the records of that run were removed"},
 		{"rewritten", rechain(t, runs[2], 2, func(l string) string { return strings.Replace(l, `"bytes":2`, `"bytes":9`, 1) }), "differs from the files' seal"},
+		{"made anew", forgedRun(t, w.clock.Add(time.Hour)), "the newest anchored seal (stop of run \"run-2\" after record 10"},
 	} {
 		if _, err := anchored(tc.ls); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
@@ -568,5 +578,42 @@ func BenchmarkSealRound(b *testing.B) {
 		if _, _, err := k.Round([]string{"local", "siem"}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Copies of another sink (or none at all) check nothing and fail; a
+// replay mark in a sink's own output, or an anchored copy of the chain's
+// own seal, is refused.
+func TestAnchorsAndMarksRefused(t *testing.T) {
+	w := newWriter(t, nil, nil)
+	w.runOf(t, 3, 0)
+	v, err := check(nil, nil, time.Now(), w.lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &Seal{Sink: "elsewhere", Reason: SealStop, Instance: "x", Seq: 4}
+	if _, err := v.CheckAnchors([]*Seal{other}); err == nil || !strings.Contains(err.Error(), "no copy is of sink \"local\"") {
+		t.Errorf("copies of another sink: %v", err)
+	}
+	marked := append([]string(nil), w.lines...)
+	marked[2] = strings.Replace(marked[2], `,"chain":{`, `,"replay":{"topic":"t","partition":0,"offset":1},"chain":{`, 1)
+	if _, err := check(nil, nil, time.Now(), marked); err == nil || !strings.Contains(err.Error(), "line 3: chain broken: a record marked fsaudit.replay") {
+		t.Errorf("a replay mark in a sink's own output: %v", err)
+	}
+	v = NewVerifier(nil, nil)
+	v.AllowReplayed = true
+	for i, l := range marked {
+		if err := v.Line(fmt.Sprint("line ", i+1), []byte(l)); err != nil {
+			t.Errorf("replay output: %v", err)
+		}
+	}
+	// A seal of this very chain dressed as an anchored copy of it.
+	h := newWriter(t, nil, nil)
+	h.seal(t, SealStart)
+	h.record(1)
+	h.add(&record.Record{Time: h.tick(), Action: record.ActionSeal, ID: "s", Host: record.Host{Name: "h"},
+		FSAudit: record.FSAudit{Seal: &record.Seal{Reason: SealInterval, Sink: "local", Instance: "run-1", Sequence: 2, Hash: strings.Repeat("0", 64), Anchored: true}}})
+	if _, err := check(nil, nil, time.Now(), h.lines); err == nil || !strings.Contains(err.Error(), "line 3: chain broken: an anchored copy of this chain's own seal") {
+		t.Errorf("an anchored copy of the chain's own seal: %v", err)
 	}
 }

@@ -226,6 +226,7 @@ type Seal struct {
 	NextBefore time.Time // the next seal comes before this, unless the agent stops
 	mac        string    // the MAC in hex, as a record read back carries it
 	anchored   bool      // a copy in an anchor sink's stream
+	host       string    // the record's host.name
 }
 
 // The reasons for a seal record.

@@ -61,6 +61,17 @@ type Verifier struct {
 	// MaxAge, with a verification key: the last seal may be at most this
 	// old (a host whose agent runs seals all the time).
 	MaxAge time.Duration
+	// AnchorSink names the sink whose anchored copies CheckAnchors takes;
+	// "": the one the files' seals name.
+	AnchorSink string
+	// Replayed accepts records marked fsaudit.replay (the output of
+	// fsaudit replay); in a sink's own output such a mark is refused.
+	AllowReplayed bool
+	// DuplicateWindow is how many recent records are remembered to tell a
+	// record sent again; 0: 2^20.
+	DuplicateWindow int
+
+	sealHost string // the host the files' first seal names
 
 	sequenced bool // a line with a chain sequence was seen
 
@@ -72,8 +83,8 @@ type Verifier struct {
 
 // sealKey names one seal of a sink's chain.
 type sealKey struct {
-	instance, reason string
-	seq              uint64
+	host, instance, reason string
+	seq                    uint64
 }
 
 // runSpan is what the input holds of one agent run's seals.
@@ -87,7 +98,7 @@ func (v *Verifier) noteSeal(s *Seal) {
 	if len(v.seals) >= duplicateWindow {
 		return
 	}
-	v.seals[sealKey{s.Instance, s.Reason, s.Seq}] = s
+	v.seals[sealKey{s.host, s.Instance, s.Reason, s.Seq}] = s
 	if r := v.runs[s.Instance]; r == nil {
 		v.runs[s.Instance] = &runSpan{first: s.Seq, last: s.Seq}
 	} else {
@@ -123,14 +134,25 @@ func ParseAnchored(line []byte) (*Seal, error) {
 // or after it (records removed or the tail cut). It returns how many
 // copies belonged to this chain.
 func (v *Verifier) CheckAnchors(anchors []*Seal) (int, error) {
+	sink, host := v.sealSink, v.sealHost
+	if v.AnchorSink != "" {
+		sink = v.AnchorSink
+	}
+	if sink == "" {
+		return 0, fmt.Errorf("%w: the files hold no seal that names their sink: nothing to check the copies against (give --sink)", ErrBroken)
+	}
 	used := 0
+	var newest *Seal
 	for _, a := range anchors {
-		if a.Sink != v.sealSink || v.sealSink == "" {
+		if a.Sink != sink || host != "" && a.host != host {
 			continue
 		}
 		used++
-		what := fmt.Sprintf("the anchored %s seal of run %s after record %d", a.Reason, a.Instance, a.Seq)
-		s, ok := v.seals[sealKey{a.Instance, a.Reason, a.Seq}]
+		if newest == nil || a.Time.After(newest.Time) {
+			newest = a
+		}
+		what := fmt.Sprintf("the anchored %s seal of run %q after record %d", a.Reason, a.Instance, a.Seq)
+		s, ok := v.seals[sealKey{a.host, a.Instance, a.Reason, a.Seq}]
 		if ok {
 			if s.Hash != a.Hash || s.mac != a.mac || s.Epoch != a.Epoch || s.KeyID != a.KeyID || !s.Time.Equal(a.Time) {
 				return used, fmt.Errorf("%w: %s differs from the files' seal: the records before it were rewritten", ErrBroken, what)
@@ -147,6 +169,15 @@ func (v *Verifier) CheckAnchors(anchors []*Seal) (int, error) {
 		case r == nil && a.Time.After(v.first):
 			return used, fmt.Errorf("%w: %s is missing from the files: the records of that run were removed", ErrBroken, what)
 		}
+	}
+	if used == 0 {
+		return 0, fmt.Errorf("%w: no copy is of sink %q on host %q: nothing to check the files against", ErrBroken, sink, host)
+	}
+	// Whatever the files claim of their runs and times, the last seal the
+	// anchor got must be in them: else they were cut or made anew.
+	if _, ok := v.seals[sealKey{newest.host, newest.Instance, newest.Reason, newest.Seq}]; !ok {
+		return used, fmt.Errorf("%w: the newest anchored seal (%s of run %q after record %d, made %s) is not in the files: their end was cut, or they were made anew (or the copies were taken after the files)",
+			ErrBroken, newest.Reason, newest.Instance, newest.Seq, newest.Time.UTC().Format(time.RFC3339))
 	}
 	return used, nil
 }
@@ -195,7 +226,13 @@ func (v *Verifier) Line(where string, line []byte) error {
 		return broken(where, "%v", err)
 	}
 	if seal != nil && seal.anchored {
+		if v.sealSink != "" && seal.Sink == v.sealSink {
+			return broken(where, "an anchored copy of this chain's own seal in its chain: made to hide a seal")
+		}
 		seal = nil // another sink's seal, copied here: a record of this chain like any
+	}
+	if replayed && !v.AllowReplayed {
+		return broken(where, "a record marked fsaudit.replay in a sink's own output: added after the fact (give --replayed to verify what fsaudit replay wrote)")
 	}
 	if seq == 0 && (seal != nil || v.sequenced) {
 		// Seals and sequences came together: a seal, or a record after
@@ -265,7 +302,11 @@ func (v *Verifier) Line(where string, line []byte) error {
 	v.Lines++
 	v.seen[h] = struct{}{}
 	v.order = append(v.order, h)
-	if len(v.order) > duplicateWindow {
+	window := v.DuplicateWindow
+	if window <= 0 {
+		window = duplicateWindow
+	}
+	if len(v.order) > window {
 		delete(v.seen, v.order[0])
 		v.order = v.order[1:]
 	}
@@ -282,6 +323,9 @@ func (v *Verifier) checkSeal(where string, seq uint64, prev Hash, s *Seal, newCh
 		return broken(where, "a seal of sink %q in the chain of sink %q", s.Sink, v.sealSink)
 	}
 	v.sealSink = s.Sink
+	if v.sealHost == "" {
+		v.sealHost = s.host
+	}
 	v.noteSeal(s)
 	if s.Reason == SealStop {
 		v.afterStop = where
@@ -378,7 +422,7 @@ func parseSeal(canonical []byte) (*Seal, error) {
 		return nil, fmt.Errorf("a seal record of an unknown reason %q", js.Reason)
 	}
 	s := &Seal{Reason: js.Reason, Sink: js.Sink, Instance: js.Instance, Seq: js.Sequence, Time: r.Time,
-		Epoch: js.Epoch, KeyID: js.KeyID, NextBefore: js.NextBefore, mac: js.MAC, anchored: js.Anchored}
+		Epoch: js.Epoch, KeyID: js.KeyID, NextBefore: js.NextBefore, mac: js.MAC, anchored: js.Anchored, host: r.Host.Name}
 	if js.Hash != "" {
 		b, err := hex.DecodeString(js.Hash)
 		if err != nil || len(b) != len(s.Hash) {

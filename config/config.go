@@ -607,6 +607,8 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 			return at(fmt.Sprintf("sink %q anchors its own seals elsewhere: an anchor has none", s.SealAnchor))
 		case c.Sinks[j].Type != "kafka" && c.Sinks[j].Type != "syslog":
 			return at(fmt.Sprintf("sink %q is a %s sink: anchor in a kafka or syslog sink, a copy off this host", s.SealAnchor, c.Sinks[j].Type))
+		case c.Sinks[j].Format != "json":
+			return at(fmt.Sprintf("sink %q writes %s: the copies of seals are read back from json only", s.SealAnchor, c.Sinks[j].Format))
 		}
 	}
 	return nil

@@ -336,7 +336,10 @@ func TestReplayValidates(t *testing.T) {
 		raws = append(raws, r.Raw)
 	}
 	saveLines(t, replayedFile, raws)
-	if code, out := verifyFiles(t, replayedFile); code != 0 || !strings.Contains(out, "14 records carry fsaudit.replay") {
+	if code, out := verifyFiles(t, replayedFile); code != 1 || !strings.Contains(out, "a record marked fsaudit.replay in a sink's own output") {
+		t.Errorf("replay marks taken for a sink's own output: exit %d:\n%s", code, out)
+	}
+	if code, out := verifyFiles(t, "--replayed", replayedFile); code != 0 || !strings.Contains(out, "14 records carry fsaudit.replay") {
 		t.Errorf("replayed records do not verify against their chain: exit %d:\n%s", code, out)
 	}
 

@@ -156,6 +156,17 @@ func TestRawBytesAndQuotedArgs(t *testing.T) {
 	if !bytes.Contains(ja, []byte(`"raw_bytes":{"file.path":"L2Qv/w==","process.args.1":"eP8="}`)) {
 		t.Errorf("raw_bytes: %s", ja)
 	}
+	// raw_bytes that do not match the field they keep are refused.
+	for _, bad := range [][]byte{
+		bytes.Replace(ja, []byte(`"raw_bytes":{"file.path":"L2Qv/w=="`), []byte(`"raw_bytes":{"file.path":"L2Uv/w=="`), 1),
+		bytes.Replace(ja, []byte(`"raw_bytes":{`), []byte(`"raw_bytes":{"fsaudit.xattr.name":"/w==",`), 1),
+		bytes.Replace(ja, []byte(`"raw_bytes":{"file.path":"L2Qv/w=="`), []byte(`"raw_bytes":{"file.path":"L2Qv"`), 1),
+	} {
+		var r Record
+		if err := ParseJSON(bad, &r); err == nil {
+			t.Errorf("inconsistent raw_bytes read: %s", bad)
+		}
+	}
 	for _, tc := range []struct {
 		args []string
 		want string

@@ -82,6 +82,11 @@ func restoreRaw(r *Record, raw map[string]string) error {
 			bad = errorf("fsaudit.raw_bytes.%s is not base64 of bytes that are not UTF-8", name)
 			return
 		}
+		// The field shows these bytes, each that does not decode as U+FFFD.
+		if *s != displayed(b) {
+			bad = errorf("fsaudit.raw_bytes.%s does not match the field it keeps the bytes of", name)
+			return
+		}
 		*s = string(b)
 	})
 	if bad != nil {
@@ -91,6 +96,22 @@ func restoreRaw(r *Record, raw map[string]string) error {
 		return errorf("fsaudit.raw_bytes names a field the record does not have")
 	}
 	return nil
+}
+
+// displayed is how appendString shows b: each byte that does not decode
+// as U+FFFD.
+func displayed(b []byte) string {
+	var out []byte
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 {
+			out = append(out, "\uFFFD"...)
+		} else {
+			out = append(out, b[:size]...)
+		}
+		b = b[size:]
+	}
+	return string(out)
 }
 
 func errorf(format string, a ...any) error {

@@ -309,6 +309,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 					sum.Skips = append(sum.Skips, Skip{Partition: m.partition, Offset: m.gap[0], Reason: reason})
 				}
 				o.Log.Warn().Int("partition", m.partition).Int64("from", m.gap[0]).Int64("to", m.gap[1]).Msg("records gone from the topic while replaying")
+				chains.restart(m.partition)
 				continue
 			}
 			sum.Read++
@@ -324,6 +325,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			}
 			switch {
 			case reason != "":
+				chains.restart(m.partition)
 				sum.Skipped[reason]++
 				p.Skipped++
 				if len(sum.Skips) < maxSkips {
@@ -423,8 +425,7 @@ func (c *chainChecks) check(sum *Summary, partition int, offset int64, host stri
 	k := chainStream{partition, host}
 	v := c.by[k]
 	if v == nil {
-		v = chain.NewVerifier(c.key, nil)
-		v.AnyStart = true
+		v = c.verifier()
 		c.by[k] = v
 	}
 	sum.ChainChecked++
@@ -434,10 +435,29 @@ func (c *chainChecks) check(sum *Summary, partition int, offset int64, host stri
 		if len(sum.ChainBreaks) < maxSkips {
 			sum.ChainBreaks = append(sum.ChainBreaks, err.Error())
 		}
-		v = chain.NewVerifier(c.key, nil)
-		v.AnyStart = true
+		v = c.verifier()
 		c.by[k] = v
 		v.Line(where, value)
+	}
+}
+
+// verifier starts a stream's check anywhere in its chain, remembering
+// the last 65,536 records to tell a resend (a spool's backlog sent
+// again), so that many hosts cost bounded memory each.
+func (c *chainChecks) verifier() *chain.Verifier {
+	v := chain.NewVerifier(c.key, nil)
+	v.AnyStart, v.AllowReplayed, v.DuplicateWindow = true, true, 1<<16
+	return v
+}
+
+// restart forgets where the streams of a partition stood: a message
+// skipped there (not a record of this version) or offsets gone (retention)
+// may have been a record of any of them, and what follows is no break.
+func (c *chainChecks) restart(partition int) {
+	for k := range c.by {
+		if k.partition == partition {
+			delete(c.by, k)
+		}
 	}
 }
 

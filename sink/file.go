@@ -53,7 +53,8 @@ type File struct {
 	// With Marked: a mark is wanted (a file is due to end), and whether
 	// the next file comes from Reopen rather than rotation.
 	markWanted  atomic.Bool
-	outstanding bool // a mark was asked for and has not come: ask once per file
+	outstanding bool      // a mark was asked for and has not come: ask once per file
+	askedAt     time.Time // when; a mark lost on the way is asked for again after markWait
 	reopenDue   bool
 	stop        chan struct{}
 	done        chan struct{}
@@ -380,13 +381,19 @@ func gzipFile(src, dst string) error {
 	return nil
 }
 
-// askMark asks the route for a mark, once until it comes.
+// askMark asks the route for a mark, once until it comes, or again when
+// it has not come for markWait (lost on the way: a spool that could not
+// take it, a delivery given up).
 func (s *File) askMark() {
-	if !s.outstanding {
-		s.outstanding = true
+	if !s.outstanding || time.Since(s.askedAt) >= markWait {
+		s.outstanding, s.askedAt = true, time.Now()
 		s.markWanted.Store(true)
 	}
 }
+
+// markWait is how long a mark asked for may take before it is asked for
+// again.
+const markWait = time.Minute
 
 // next starts the next file at a mark: by reopening Path when Reopen asked
 // for it (a log rotator moved the file), else by rotation.

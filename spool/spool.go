@@ -319,9 +319,12 @@ func appendFrame(b []byte, e *Entry) []byte {
 	b = binary.LittleEndian.AppendUint32(b, uint32(n))
 	b = append(b, 0, 0, 0, 0)
 	p := len(b)
-	if e.Mark {
+	switch {
+	case e.legacy:
+		b = append(b, entryLegacy) // written again as it was read
+	case e.Mark:
 		b = append(b, entryMarked)
-	} else {
+	default:
 		b = append(b, entryVersion)
 	}
 	b = binary.LittleEndian.AppendUint64(b, e.Seq)

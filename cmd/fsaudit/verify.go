@@ -24,6 +24,8 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 	keyFile := fs.String("key-file", "", "HMAC key of the chain ([chain] key_file), if it has one")
 	vkey := fs.String("verification-key", "", "the verification key fsaudit keygen printed: check every seal (--verification-key-file keeps it off the command line)")
 	vkeyFile := fs.String("verification-key-file", "", "a file holding the verification key")
+	sinkName := fs.String("sink", "", "with --seals: the sink whose copies to take (default: the one the files' seals name)")
+	replayedOK := fs.Bool("replayed", false, "the files are fsaudit replay's output: accept records marked fsaudit.replay")
 	whole := fs.Bool("whole", false, "with the verification key: the files are the sink's whole history since the key was made (the first seal must be of epoch 0)")
 	maxAge := fs.Duration("max-age", 0, "with the verification key: fail when the last seal is older than this (an agent that runs seals all the time)")
 	sealsFile := fs.String("seals", "", "copies of the sink's seal records kept elsewhere (its seal_anchor's stream), one record per line: check the files against them")
@@ -67,7 +69,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	v := chain.NewVerifier(key, vk)
-	v.Whole, v.MaxAge = *whole, *maxAge
+	v.Whole, v.MaxAge, v.AnchorSink, v.AllowReplayed = *whole, *maxAge, *sinkName, *replayedOK
 	for _, path := range fs.Args() {
 		if err := verifyFile(v, path); err != nil {
 			fmt.Fprintf(stdout, "%s\n", oneLine(err))
@@ -110,7 +112,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if v.Replayed > 0 {
-		fmt.Fprintf(stdout, "note: %d records carry fsaudit.replay (sent again by fsaudit replay; the agent's own output has none)\n", v.Replayed)
+		fmt.Fprintf(stdout, "note: %d records carry fsaudit.replay (sent again by fsaudit replay)\n", v.Replayed)
 	}
 	if anchored >= 0 {
 		fmt.Fprintf(stdout, "anchored seals: %d of this sink's chain in %s, each matching the files or before them\n", anchored, *sealsFile)
