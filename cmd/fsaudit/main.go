@@ -28,8 +28,10 @@ commands:
   check   [--config PATH]   validate the config, probe the kernel, open each sink
   replay  --config PATH --topic T [--brokers H:P,...] [--since TIME] [--until TIME]
           [--sink NAME ...] [--follow] [--group ID] [--offsets P:O,...] [filters]
+          [--verify-chain [--chain-key-file F]]
                             send records from a Kafka topic to the config's sinks
-  verify  [--key-file F] [--verification-key KEY] PATH...
+  verify  [--key-file F] [--verification-key KEY | --verification-key-file F] [--whole]
+          [--max-age D] [--seals FILE [--sink NAME]] [--replayed] PATH...
                             check the hash chain and seals of file-sink output, oldest file first
   keygen  --seal-key-file PATH   make the sealing key; print the verification key once
   version                   print version, commit and BPF object hash
