@@ -49,8 +49,8 @@ func (f *Filter) Keep(r *record.Record) bool {
 type RouteOptions struct {
 	Filter       Filter
 	QueueLen     int           // records waiting for the sink; default 65536
-	BatchSize    int           // records per write; default 512
-	BatchTimeout time.Duration // longest a record waits for its batch; default 50ms
+	BatchSize    int           // records per write; default DefaultBatchSize
+	BatchTimeout time.Duration // longest a record waits for its batch; default DefaultBatchTimeout
 	RetryFor     time.Duration // how long a failing batch is tried again; default 30s (without a spool)
 	// Spool, when set, takes every record first; the sink is fed from it
 	// and a failing sink is tried until it takes them.
@@ -129,10 +129,10 @@ func (rt *Router) Add(s Sink, o RouteOptions) {
 		o.QueueLen = 1 << 16
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 512
+		o.BatchSize = DefaultBatchSize
 	}
 	if o.BatchTimeout <= 0 {
-		o.BatchTimeout = 50 * time.Millisecond
+		o.BatchTimeout = DefaultBatchTimeout
 	}
 	if o.RetryFor <= 0 {
 		o.RetryFor = 30 * time.Second
@@ -284,15 +284,16 @@ func (rt *Router) Sinks() []Sink {
 }
 
 func (r *route) run(ctx context.Context, log zerolog.Logger) {
-	var buf, canonical, full []byte
+	var buf []byte
 	je, _ := r.sink.(JSONEncoder) // nil: the sink encodes every record itself
 	mr, _ := r.sink.(MarkRequester)
 	if r.opts.Chain == nil {
 		mr = nil // marks are seal records of the chain
 	}
-	var linked record.Record // the chained copy of the record at hand, reused
-	var lastHash chain.Hash  // the last hash linked, and in hex: the next one's prev
-	var lastHashHex string
+	var links *linker // the sink's chain; nil without one
+	if r.opts.Chain != nil {
+		links = &linker{c: r.opts.Chain}
+	}
 	var batch []Message
 	var entries []spool.Entry
 	var chainStart chain.State // where the chain stood before the entries
@@ -326,30 +327,16 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 			defer func() { flush(); r.forceAppend = false }()
 		}
 		var own chain.State
-		if r.opts.Chain != nil && len(entries) == 0 {
+		if links != nil && len(entries) == 0 {
 			chainStart = r.opts.Chain.State()
 		}
-		if r.opts.Chain != nil {
-			// The chain is the sink's own: link a copy of the record.
-			linked = *rec
-			linked.FSAudit.Chain = record.Chain{}
-			canonical = record.AppendJSON(canonical[:0], &linked)
-			var prev chain.State
-			prev, own = r.opts.Chain.Next(canonical)
-			if prev.Hash != lastHash || lastHashHex == "" {
-				lastHashHex = prev.Hash.String()
-			}
-			prevHex := lastHashHex
-			lastHash, lastHashHex = own.Hash, own.Hash.String()
-			linked.FSAudit.Chain = record.Chain{Seq: own.Seq, Prev: prevHex, Hash: lastHashHex}
-			rec = &linked
+		if links != nil {
+			rec, own = links.link(rec) // the chain is the sink's own: a copy is linked
 		}
 		var m Message
 		encoded := false
-		if je != nil && r.opts.Chain != nil {
-			// The canonical encoding and the chain make the json one.
-			full = record.AppendChained(full[:0], canonical, linked.FSAudit.Chain)
-			buf, m, encoded = je.EncodeJSON(buf, rec, full)
+		if je != nil && links != nil {
+			buf, m, encoded = je.EncodeJSON(buf, rec, links.json())
 		}
 		if !encoded {
 			buf, m = r.sink.Encode(buf, rec)
@@ -357,7 +344,7 @@ func (r *route) run(ctx context.Context, log zerolog.Logger) {
 		m.Mark = rec.Action == record.ActionSeal && rec.FSAudit.Seal != nil && rec.FSAudit.Seal.Reason == chain.SealRotate
 		if r.opts.Spool != nil {
 			seq := rec.Sequence
-			if r.opts.Chain != nil {
+			if links != nil {
 				seq = own.Seq // the spool keeps where the chain stands
 			}
 			entries = append(entries, spool.Entry{Seq: seq, Time: rec.Time, Hash: own.Hash, Key: m.Key, Value: m.Value, Mark: m.Mark})
