@@ -212,10 +212,10 @@ func sinkDefaults(s *Sink, set []string) {
 		s.QueueSize = 1 << 16
 	}
 	if s.BatchSize == 0 {
-		s.BatchSize = 512
+		s.BatchSize = 512 // as sink.DefaultBatchSize
 	}
 	if s.BatchTimeout.Duration == 0 {
-		s.BatchTimeout.Duration = 20 * time.Millisecond
+		s.BatchTimeout.Duration = 20 * time.Millisecond // as sink.DefaultBatchTimeout
 	}
 	if s.RetryFor.Duration == 0 {
 		s.RetryFor.Duration = 30 * time.Second
@@ -399,7 +399,7 @@ var (
 	formats       = []string{"json", "ocsf", "cef"}
 	syslogProtos  = []string{"rfc5424", "rfc3164"}
 	kafkaKeyKinds = []string{"host", "container", "path", "none"}
-	// The SPEC's event.action values a sink may select.
+	// The event.action values of file changes a sink may select.
 	actions           = []string{"write", "create", "truncate", "rename", "delete", "chmod", "chown", "xattr", "mmap_write", "utimes"}
 	containerChoices  = []string{"any", "only", "none"}
 	framings          = []string{"octet-counting", "newline"}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fsaudit/fsaudit/sink"
 )
 
 const good = `
@@ -280,5 +282,18 @@ func TestMetricsListenFromEnvironment(t *testing.T) {
 	}
 	if c.Agent.MetricsListen != "10.1.2.3:9464" {
 		t.Errorf("metrics_listen = %q", c.Agent.MetricsListen)
+	}
+}
+
+// A [[sink]] that leaves batching to the defaults batches as a sink
+// given no batching does.
+func TestSinkBatchDefaults(t *testing.T) {
+	cfg, err := Parse("t", []byte("[[sink]]\nname = \"s\"\ntype = \"stdout\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Sinks[0]
+	if s.BatchSize != sink.DefaultBatchSize || s.BatchTimeout.Duration != sink.DefaultBatchTimeout {
+		t.Errorf("batch_size %d, batch_timeout %v; the sinks' defaults are %d and %v", s.BatchSize, s.BatchTimeout.Duration, sink.DefaultBatchSize, sink.DefaultBatchTimeout)
 	}
 }

@@ -37,7 +37,7 @@ func NewFormat(name string, p Product) (Format, error) {
 	return nil, fmt.Errorf("unknown format %q: want one of %s", name, strings.Join(Formats, ", "))
 }
 
-// JSON is the SPEC's record: ECS field names, nested objects.
+// JSON is the record as the README describes it: ECS field names, nested objects.
 type JSON struct{}
 
 // Name implements Format.
@@ -97,7 +97,7 @@ func AppendValidUTF8(b []byte, s string) []byte {
 	return b
 }
 
-// Actions of the SPEC's event.action, for formats that map them.
+// The event.action values of file changes, for formats that map them.
 const (
 	ActionCreate    = "create"
 	ActionTruncate  = "truncate"

@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// AppendJSON appends r as one JSON object (the SPEC's record, ECS field
+// AppendJSON appends r as one JSON object (the record of the README, ECS field
 // names nested as objects) holding no newline: a line of its own once the
 // sink adds one. Fields come in a fixed order; strings are escaped so that
 // no value can end the record early.

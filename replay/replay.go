@@ -98,7 +98,7 @@ type Options struct {
 	Filter Filter
 
 	Targets   []Target
-	BatchSize int // default 512
+	BatchSize int // default sink.DefaultBatchSize
 	// VerifyChain checks, while replaying, the hash chain of each host's
 	// records in each partition (a Kafka sink keyed by host keeps them in
 	// order there), with ChainKey when the chain has one; every break is
@@ -176,7 +176,7 @@ const maxSkips = 1000
 // whole RetryFor; the summary then says how far it came.
 func Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.BatchSize <= 0 {
-		o.BatchSize = 512
+		o.BatchSize = sink.DefaultBatchSize
 	}
 	transport := &kafka.Transport{ClientID: "fsaudit-replay", TLS: o.TLS, SASL: o.SASL, DialTimeout: 10 * time.Second}
 	client := &kafka.Client{Addr: kafka.TCP(o.Brokers...), Transport: transport, Timeout: 15 * time.Second}

@@ -76,7 +76,7 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 		o.WriteTimeout = 10 * time.Second
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 512
+		o.BatchSize = DefaultBatchSize
 	}
 	tr := &kafka.Transport{
 		ClientID:    "fsaudit",

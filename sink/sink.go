@@ -10,6 +10,13 @@ import (
 	"github.com/fsaudit/fsaudit/record"
 )
 
+// The batching of a sink that its [[sink]] table leaves to the defaults
+// (batch_size, batch_timeout).
+const (
+	DefaultBatchSize    = 512
+	DefaultBatchTimeout = 20 * time.Millisecond
+)
+
 // Message is one record as a sink sends it: the encoded record in the
 // sink's format and envelope, and a key where the destination has keys.
 type Message struct {
