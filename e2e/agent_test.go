@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/fsaudit/fsaudit/chain"
 	"io"
 	"os"
 	"os/exec"
@@ -468,13 +467,4 @@ func runCmd(t testing.TB, cmd *exec.Cmd) int {
 		t.Fatalf("%v: timed out", cmd.Args)
 	}
 	return cmd.Process.Pid
-}
-
-// unchained is a json record without its chain member: the same record
-// carries another chain in each sink's stream (their seals differ).
-func unchained(raw string) string {
-	if canonical, _, _, _, ok := chain.Split([]byte(raw)); ok {
-		return string(canonical)
-	}
-	return raw
 }

@@ -57,24 +57,6 @@ func names(t *testing.T, file string) map[uint32]string {
 	return out
 }
 
-// tmpDir makes a directory directly under the system's temporary directory,
-// removed when the test ends. Unlike t.TempDir, whose parent only root may
-// enter, other users can reach it; mode, when not 0, replaces its 0700.
-func tmpDir(t testing.TB, prefix string, mode os.FileMode) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if mode != 0 {
-		if err := os.Chmod(dir, mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // realExe is the absolute, symlink-free path of a command, as the kernel
 // names a process's executable.
 func realExe(t *testing.T, cmd string) string {

@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,47 +14,6 @@ import (
 
 	"github.com/fsaudit/fsaudit/bpf"
 )
-
-func agentPath() string {
-	if *agentBin != "" {
-		return *agentBin
-	}
-	return builtAgent
-}
-
-// runAgentCmd runs the agent binary to its end and returns exit code,
-// stdout and stderr.
-func runAgentCmd(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	cmd := exec.Command(agentPath(), args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	done := make(chan error, 1)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatal(err)
-		}
-	case <-time.After(2 * time.Minute):
-		cmd.Process.Kill()
-		t.Fatalf("%v did not end", args)
-	}
-	return cmd.ProcessState.ExitCode(), out.String(), errb.String()
-}
-
-func writeConfig(t *testing.T, text string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "config.toml")
-	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // TestBadConfigOneLine: a broken config stops run and check at once with
 // one line naming the file, line and key.

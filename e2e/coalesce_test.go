@@ -28,25 +28,6 @@ func writeLines(from, to int) string {
 	return fmt.Sprintf(`i=%d; while [ $i -lt %d ]; do echo line$i >&3; i=$((i+1)); done`, from, to)
 }
 
-// waitRecords polls the sink until cond holds for its records.
-func waitRecords(t *testing.T, sink string, timeout time.Duration, what string, cond func([]Record) bool) []Record {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		var recs []Record
-		if _, err := os.Stat(sink); err == nil {
-			recs = ReadRecords(t, sink)
-		}
-		if cond(recs) {
-			return recs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not in the sink after %s:\n%s", what, timeout, dumpRecords(recs))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func dumpRecords(recs []Record) string {
 	var b strings.Builder
 	for _, r := range recs {

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -34,14 +32,6 @@ func cgroup2Root(t *testing.T) string {
 	}
 	t.Fatal("no cgroup2 mount: container detection needs the unified hierarchy")
 	return ""
-}
-
-func randHex(t testing.TB, n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
 
 // containerRoot builds a root file system holding a static busybox and its

@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,58 +27,6 @@ func faultf(t testing.TB, format string, args ...any) {
 			f.Close()
 		}
 	}
-}
-
-// sinkFiles lists a file sink's output, oldest rotated file first.
-func sinkFiles(t *testing.T, path string) []string {
-	t.Helper()
-	var rotated []string
-	for i := 1; ; i++ {
-		found := ""
-		for _, ext := range []string{"", ".gz"} {
-			if _, err := os.Stat(fmt.Sprintf("%s.%d%s", path, i, ext)); err == nil {
-				found = fmt.Sprintf("%s.%d%s", path, i, ext)
-			}
-		}
-		if found == "" {
-			break
-		}
-		rotated = append([]string{found}, rotated...)
-	}
-	return append(rotated, path)
-}
-
-// readLines reads every line of a file sink's output, in order.
-func readLines(t *testing.T, files []string) []string {
-	t.Helper()
-	var out []string
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasSuffix(f, ".gz") {
-			zr, err := gzip.NewReader(bytes.NewReader(data))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if data, err = io.ReadAll(zr); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
-			if l != "" {
-				out = append(out, l)
-			}
-		}
-	}
-	return out
-}
-
-func verifyFiles(t *testing.T, files ...string) (int, string) {
-	t.Helper()
-	code, stdout, stderr := runAgentCmd(t, append([]string{"verify"}, files...)...)
-	return code, stdout + stderr
 }
 
 // TestChainVerifies: the file sink's output, rotated and gzipped, written

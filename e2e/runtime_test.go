@@ -26,20 +26,6 @@ import (
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// requireTool finds a program the test drives. In CI its absence fails the
-// test (the CI script installs it); elsewhere the test is skipped.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed; scripts/test installs it", name)
-		}
-		t.Skipf("%s is not installed (Debian package in scripts/test)", name)
-	}
-	return p
-}
-
 // daemon runs a daemon for one test, its output kept in a file shown when
 // the test fails, and stops it with SIGTERM at cleanup. It returns once the
 // daemon accepts connections on socket (a unix socket path).

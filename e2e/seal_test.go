@@ -40,18 +40,6 @@ func verifyWith(t *testing.T, vk string, files ...string) (int, string) {
 	return code, stdout + stderr
 }
 
-func saveLines(t *testing.T, path string, ls []string) string {
-	t.Helper()
-	text := strings.Join(ls, "\n")
-	if len(ls) > 0 {
-		text += "\n"
-	}
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // TestSealedChain: the agent seals its file sink's chain (start, every
 // second, stop) under an evolving key; verify with the verification key
 // passes the untouched output and names each way of tampering with it,

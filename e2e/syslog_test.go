@@ -399,10 +399,3 @@ func TestSyslogReceiverRestart(t *testing.T) {
 		})
 	}
 }
-
-// isSeal tells a seal record of a sink's chain, in any format: not a file
-// change, and in every sink's stream.
-func isSeal(msg string) bool {
-	return strings.Contains(msg, `"event":{"action":"seal"`) || strings.Contains(msg, `"activity_name":"Seal"`) ||
-		strings.Contains(msg, "|seal|Audit chain sealed|")
-}
