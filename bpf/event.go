@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"unsafe"
+
+	"github.com/fsaudit/fsaudit/record"
 )
 
 // Mode is how a hook point is attached to the kernel.
@@ -98,35 +100,27 @@ const (
 
 // String names the operation as the record's event.action does.
 func (o Op) String() string {
+	if a, ok := opActions[o]; ok {
+		return a
+	}
 	switch o {
-	case OpWrite:
-		return "write"
 	case OpExec:
 		return "exec"
 	case OpExit:
 		return "exit"
-	case OpCreate:
-		return "create"
-	case OpTruncate:
-		return "truncate"
-	case OpRename:
-		return "rename"
-	case OpDelete:
-		return "delete"
-	case OpChmod:
-		return "chmod"
-	case OpChown:
-		return "chown"
-	case OpXattr:
-		return "xattr"
-	case OpMmapWrite:
-		return "mmap_write"
 	case OpResult:
 		return "result"
-	case OpUtimes:
-		return "utimes"
 	}
 	return fmt.Sprintf("op-%d", uint16(o))
+}
+
+// opActions names the operations that are file changes by their records'
+// event.action.
+var opActions = map[Op]string{
+	OpWrite: record.ActionWrite, OpCreate: record.ActionCreate, OpTruncate: record.ActionTruncate,
+	OpRename: record.ActionRename, OpDelete: record.ActionDelete, OpChmod: record.ActionChmod,
+	OpChown: record.ActionChown, OpXattr: record.ActionXattr, OpMmapWrite: record.ActionMmapWrite,
+	OpUtimes: record.ActionUtimes,
 }
 
 // Flags qualify an event.

@@ -12,14 +12,20 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/fsaudit/fsaudit/record"
 )
 
 // Actions lists every operation the kernel side can report, as records name them.
-var Actions = []string{"write", "create", "truncate", "rename", "delete", "chmod", "chown", "xattr", "mmap_write", "utimes"}
+var Actions = record.FileActions
 
 // actionOps maps record action names to kernel operations.
-var actionOps = map[string]Op{"write": OpWrite, "create": OpCreate, "truncate": OpTruncate, "rename": OpRename,
-	"delete": OpDelete, "chmod": OpChmod, "chown": OpChown, "xattr": OpXattr, "mmap_write": OpMmapWrite, "utimes": OpUtimes}
+var actionOps = func() map[string]Op {
+	m := map[string]Op{}
+	for op, a := range opActions {
+		m[a] = op
+	}
+	return m
+}()
 
 // kindOps says which operations each watched syscall can report.
 var kindOps = map[fsauditFsaSc][]Op{

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/fsaudit/fsaudit/record"
 )
 
 // DefaultPath is where `fsaudit run` looks for a config without --config.
@@ -400,7 +401,7 @@ var (
 	syslogProtos  = []string{"rfc5424", "rfc3164"}
 	kafkaKeyKinds = []string{"host", "container", "path", "none"}
 	// The event.action values of file changes a sink may select.
-	actions           = []string{"write", "create", "truncate", "rename", "delete", "chmod", "chown", "xattr", "mmap_write", "utimes"}
+	actions           = record.FileActions
 	containerChoices  = []string{"any", "only", "none"}
 	framings          = []string{"octet-counting", "newline"}
 	kafkaAcks         = []string{"all", "leader", "none"}

@@ -3,7 +3,10 @@
 // strings (file names, command names) from splitting or forging a record.
 package record
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Actions a record can report (event.action).
 const (
@@ -12,14 +15,14 @@ const (
 	ActionSeal  = "seal"
 )
 
+// FileActions are the event.action values of file changes, in the order
+// the README and the config list them: the one list of them.
+var FileActions = []string{ActionWrite, ActionCreate, ActionTruncate, ActionRename, ActionDelete, ActionChmod,
+	ActionChown, ActionXattr, ActionMmapWrite, ActionUtimes}
+
 // KnownAction tells whether a is an event.action of this version.
 func KnownAction(a string) bool {
-	switch a {
-	case ActionWrite, ActionCreate, ActionTruncate, ActionRename, ActionDelete, ActionChmod, ActionChown,
-		ActionXattr, ActionMmapWrite, ActionUtimes, ActionLost, ActionSeal:
-		return true
-	}
-	return false
+	return a == ActionLost || a == ActionSeal || slices.Contains(FileActions, a)
 }
 
 // Marker tells the records that are not file changes (lost and seal):
