@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+
+	"github.com/fsaudit/fsaudit/record"
 )
 
 // Channel is one way a file gets changed, and which hook point sees it in
@@ -44,31 +46,31 @@ var vfsOnly = func(point string) map[Mode]string {
 
 // Channels lists every way of changing a file the coverage table covers.
 var Channels = []Channel{
-	{Action: "write", Way: "write(2), pwrite64(2), writev(2), pwritev(2), pwritev2(2)", Points: allModes("write")},
-	{Action: "write", Way: "write(2) through the 32-bit system call ABI (int $0x80)", Points: vfsModes("write")},
-	{Action: "write", Way: "sendfile(2), splice(2), copy_file_range(2)", Points: allModes("syscalls")},
-	{Action: "write", Way: "fallocate(2): a hole punched, a range collapsed, zeroed or inserted, the file grown", Points: allModes("syscalls")},
-	{Action: "write", Way: "FICLONE, FICLONERANGE, FIDEDUPERANGE ioctls (reflinks)", Points: allModes("syscalls")},
-	{Action: "write", Way: "io_uring fallocate", Why: map[Mode]string{ModeFentry: whyURingFallocate, ModeKprobe: whyURingFallocate, ModeTracepoint: whyURingFallocate}},
-	{Action: "write", Way: "io_uring writes", Points: map[Mode]string{ModeFentry: "write", ModeKprobe: "write"},
+	{Action: record.ActionWrite, Way: "write(2), pwrite64(2), writev(2), pwritev(2), pwritev2(2)", Points: allModes("write")},
+	{Action: record.ActionWrite, Way: "write(2) through the 32-bit system call ABI (int $0x80)", Points: vfsModes("write")},
+	{Action: record.ActionWrite, Way: "sendfile(2), splice(2), copy_file_range(2)", Points: allModes("syscalls")},
+	{Action: record.ActionWrite, Way: "fallocate(2): a hole punched, a range collapsed, zeroed or inserted, the file grown", Points: allModes("syscalls")},
+	{Action: record.ActionWrite, Way: "FICLONE, FICLONERANGE, FIDEDUPERANGE ioctls (reflinks)", Points: allModes("syscalls")},
+	{Action: record.ActionWrite, Way: "io_uring fallocate", Why: map[Mode]string{ModeFentry: whyURingFallocate, ModeKprobe: whyURingFallocate, ModeTracepoint: whyURingFallocate}},
+	{Action: record.ActionWrite, Way: "io_uring writes", Points: map[Mode]string{ModeFentry: "write", ModeKprobe: "write"},
 		Why: map[Mode]string{ModeTracepoint: whyAsync}},
-	{Action: "write", Way: "Linux AIO writes (io_submit(2))", Points: map[Mode]string{ModeFentry: "write", ModeKprobe: "write"},
+	{Action: record.ActionWrite, Way: "Linux AIO writes (io_submit(2))", Points: map[Mode]string{ModeFentry: "write", ModeKprobe: "write"},
 		Why: map[Mode]string{ModeTracepoint: whyAsync}},
-	{Action: "create", Way: "open(2), openat(2), openat2(2), creat(2) making a file", Points: vfsModes("create")},
-	{Action: "create", Way: "mknod(2), mkdir(2), link(2), symlink(2) and their *at forms", Points: vfsModes("create")},
-	{Action: "create", Way: "io_uring openat, mkdirat, linkat, symlinkat", Points: vfsOnly("create"), Why: map[Mode]string{ModeTracepoint: whyNoHook}},
-	{Action: "truncate", Way: "truncate(2), ftruncate(2), O_TRUNC", Points: vfsModes("truncate")},
-	{Action: "rename", Way: "rename(2), renameat(2), renameat2(2) (RENAME_EXCHANGE too)", Points: vfsModes("rename")},
-	{Action: "rename", Way: "io_uring renameat", Points: vfsOnly("rename"), Why: map[Mode]string{ModeTracepoint: whyNoHook}},
-	{Action: "delete", Way: "unlink(2), unlinkat(2), rmdir(2)", Points: vfsModes("delete")},
-	{Action: "delete", Way: "unlink(2), rename(2) through the 32-bit system call ABI (int $0x80)", Points: vfsModes("delete")},
-	{Action: "delete", Way: "io_uring unlinkat", Points: vfsOnly("delete"), Why: map[Mode]string{ModeTracepoint: whyNoHook}},
-	{Action: "chmod", Way: "chmod(2), fchmod(2), fchmodat(2), fchmodat2(2)", Points: vfsModes("chmod")},
-	{Action: "chown", Way: "chown(2), fchown(2), lchown(2), fchownat(2)", Points: vfsModes("chown")},
-	{Action: "xattr", Way: "setxattr(2), removexattr(2) and their f, l and at forms", Points: allModes("syscalls")},
-	{Action: "mmap_write", Way: "mmap(2) of a file, shared and writable", Points: allModes("syscalls")},
-	{Action: "utimes", Way: "utimensat(2), futimens(3), utimes(2), futimesat(2), utime(2)", Points: allModes("syscalls")},
-	{Action: "mmap_write", Way: "mprotect(2) adding PROT_WRITE to a shared mapping", Why: map[Mode]string{ModeFentry: whyMprotect, ModeKprobe: whyMprotect, ModeTracepoint: whyMprotect}},
+	{Action: record.ActionCreate, Way: "open(2), openat(2), openat2(2), creat(2) making a file", Points: vfsModes("create")},
+	{Action: record.ActionCreate, Way: "mknod(2), mkdir(2), link(2), symlink(2) and their *at forms", Points: vfsModes("create")},
+	{Action: record.ActionCreate, Way: "io_uring openat, mkdirat, linkat, symlinkat", Points: vfsOnly("create"), Why: map[Mode]string{ModeTracepoint: whyNoHook}},
+	{Action: record.ActionTruncate, Way: "truncate(2), ftruncate(2), O_TRUNC", Points: vfsModes("truncate")},
+	{Action: record.ActionRename, Way: "rename(2), renameat(2), renameat2(2) (RENAME_EXCHANGE too)", Points: vfsModes("rename")},
+	{Action: record.ActionRename, Way: "io_uring renameat", Points: vfsOnly("rename"), Why: map[Mode]string{ModeTracepoint: whyNoHook}},
+	{Action: record.ActionDelete, Way: "unlink(2), unlinkat(2), rmdir(2)", Points: vfsModes("delete")},
+	{Action: record.ActionDelete, Way: "unlink(2), rename(2) through the 32-bit system call ABI (int $0x80)", Points: vfsModes("delete")},
+	{Action: record.ActionDelete, Way: "io_uring unlinkat", Points: vfsOnly("delete"), Why: map[Mode]string{ModeTracepoint: whyNoHook}},
+	{Action: record.ActionChmod, Way: "chmod(2), fchmod(2), fchmodat(2), fchmodat2(2)", Points: vfsModes("chmod")},
+	{Action: record.ActionChown, Way: "chown(2), fchown(2), lchown(2), fchownat(2)", Points: vfsModes("chown")},
+	{Action: record.ActionXattr, Way: "setxattr(2), removexattr(2) and their f, l and at forms", Points: allModes("syscalls")},
+	{Action: record.ActionMmapWrite, Way: "mmap(2) of a file, shared and writable", Points: allModes("syscalls")},
+	{Action: record.ActionUtimes, Way: "utimensat(2), futimens(3), utimes(2), futimesat(2), utime(2)", Points: allModes("syscalls")},
+	{Action: record.ActionMmapWrite, Way: "mprotect(2) adding PROT_WRITE to a shared mapping", Why: map[Mode]string{ModeFentry: whyMprotect, ModeKprobe: whyMprotect, ModeTracepoint: whyMprotect}},
 }
 
 // Cell says whether the agent sees one channel with one hook setting.
