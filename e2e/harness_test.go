@@ -47,10 +47,20 @@ func randHex(t testing.TB, n int) string {
 	return hex.EncodeToString(b)
 }
 
+// outsideComponents are the programs of the components beside the kernel
+// that -short leaves out: the Kafka broker, rsyslogd, the container
+// runtimes.
+var outsideComponents = map[string]bool{"java": true, "mvn": true, "rsyslogd": true, "docker": true, "dockerd": true,
+	"podman": true, "containerd": true, "ctr": true, "runc": true}
+
 // requireTool finds a program the test drives. In CI its absence fails the
-// test (the CI script installs it); elsewhere the test is skipped.
+// test (the CI script installs it); elsewhere the test is skipped. With
+// -short, the tests of outside components are skipped.
 func requireTool(t testing.TB, name string) string {
 	t.Helper()
+	if testing.Short() && outsideComponents[name] {
+		t.Skipf("-short: leaves out the tests of outside components (%s)", name)
+	}
 	p, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") != "" {
