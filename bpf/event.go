@@ -280,8 +280,22 @@ func (e *Event) Window() WindowKey {
 	return WindowKey{PID: e.PID, UID: e.UID, EUID: e.EUID, ExecID: e.ExecID, Dev: e.Dev, Generation: e.Generation, Inode: e.Inode}
 }
 
+// The fields some operations give other meanings, by name: an event's
+// raw fields hold them as the kernel side's struct does.
+
 // Result is the return value an OpResult event carries.
 func (e *Event) Result() int64 { return int64(e.Length) }
+
+// Cookie is, on an OpResult event, the kernel time of the pending event
+// it settles: a result settles only the event it was made for.
+func (e *Event) Cookie() uint64 { return e.Bytes }
+
+// NewSize is the size an OpTruncate set.
+func (e *Event) NewSize() uint64 { return e.Length }
+
+// Times are the access and modification times an OpUtimes set (ns since
+// the epoch; see Sub for a time set to now or left as it was).
+func (e *Event) Times() (atime, mtime int64) { return int64(e.Offset), int64(e.Length) }
 
 // DevMajor and DevMinor split the kernel's dev_t.
 func (e *Event) DevMajor() uint32 { return e.Dev >> 20 }

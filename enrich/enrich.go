@@ -340,16 +340,17 @@ func (x *Enricher) fillAction(ev *bpf.Event, r *record.Record, names *Names, pat
 		a.Via = writeVia[ev.Sub]
 	case bpf.OpUtimes:
 		// A time set to the call's moment is the event's time.
+		atime, mtime := ev.Times()
 		if ev.Sub&bpf.UtimeAtimeOmit == 0 {
 			f.Accessed = r.Time
 			if ev.Sub&bpf.UtimeAtimeNow == 0 {
-				f.Accessed = time.Unix(0, int64(ev.Offset)).UTC()
+				f.Accessed = time.Unix(0, atime).UTC()
 			}
 		}
 		if ev.Sub&bpf.UtimeMtimeOmit == 0 {
 			f.Mtime = r.Time
 			if ev.Sub&bpf.UtimeMtimeNow == 0 {
-				f.Mtime = time.Unix(0, int64(ev.Length)).UTC()
+				f.Mtime = time.Unix(0, mtime).UTC()
 			}
 		}
 	case bpf.OpMmapWrite:
@@ -364,7 +365,7 @@ func (x *Enricher) fillAction(ev *bpf.Event, r *record.Record, names *Names, pat
 			f.TargetPath = RawTarget(ev)
 		}
 	case bpf.OpTruncate:
-		f.HasSize, f.Size = true, ev.Length
+		f.HasSize, f.Size = true, ev.NewSize()
 	case bpf.OpDelete:
 		a.Via = "unlink"
 		if ev.Sub == bpf.DeleteDir {

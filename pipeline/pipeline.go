@@ -170,7 +170,7 @@ func (p *Pipeline) read(ch chan<- record.Record) error {
 		if ev.Op == bpf.OpResult {
 			if pr := pending[ev.TID]; pr != nil {
 				delete(pending, ev.TID)
-				if pr.cookie == ev.Bytes {
+				if pr.cookie == ev.Cookie() {
 					p.settle(pr, &ev, ch)
 				} else {
 					// The result of another call, whose pending event was
