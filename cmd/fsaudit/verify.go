@@ -126,6 +126,12 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 }
 
 func verifyFile(v *chain.Verifier, path string) error {
+	return eachLine(path, v.Line)
+}
+
+// eachLine gives fn every line of a file (gzip when its name ends in
+// .gz), with where it is (PATH:LINE), and returns fn's first error.
+func eachLine(path string, fn func(where string, line []byte) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -147,8 +153,8 @@ func verifyFile(v *chain.Verifier, path string) error {
 			return fmt.Errorf("%s:%d: %w: %w", path, n, chain.ErrBroken, err)
 		}
 		if len(line) > 0 {
-			if verr := v.Line(path+":"+strconv.Itoa(n), line); verr != nil {
-				return verr
+			if ferr := fn(path+":"+strconv.Itoa(n), line); ferr != nil {
+				return ferr
 			}
 		}
 		if err == io.EOF {
@@ -185,42 +191,20 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 // readAnchors reads the seal records of an anchor's stream (gzip or not):
 // every line that is a seal record, and how many other lines there were.
 func readAnchors(path string) ([]*chain.Seal, int, error) {
-	f, err := os.Open(path)
+	var out []*chain.Seal
+	skipped := 0
+	err := eachLine(path, func(_ string, line []byte) error {
+		if s, perr := chain.ParseAnchored(line); perr != nil || s == nil {
+			skipped++
+		} else {
+			out = append(out, s)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, 0, err
 	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", path, err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	var out []*chain.Seal
-	skipped := 0
-	br := bufio.NewReaderSize(r, 1<<20)
-	for {
-		line, err := readLine(br)
-		if errors.Is(err, errLongLine) {
-			return nil, 0, fmt.Errorf("%s: %w", path, err)
-		}
-		if len(line) > 0 {
-			if s, perr := chain.ParseAnchored(line); perr != nil || s == nil {
-				skipped++
-			} else {
-				out = append(out, s)
-			}
-		}
-		if err == io.EOF {
-			return out, skipped, nil
-		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", path, err)
-		}
-	}
+	return out, skipped, nil
 }
 
 // cmdKeygen makes a sealing key and prints its verification key, once.
