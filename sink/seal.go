@@ -80,27 +80,22 @@ func (rt *Router) round(reason string) {
 	if len(chained) == 0 {
 		return
 	}
-	k := rt.sealing.Key
-	if k == nil {
-		for _, r := range chained {
-			r.seals.push(sealToken{reason: reason})
+	if k := rt.sealing.Key; k != nil {
+		epoch, tokens, err := k.Round(names)
+		if err == nil {
+			for i, r := range chained {
+				r.seals.push(sealToken{reason: reason, keyed: true, epoch: epoch, keyID: k.ID(), token: tokens[i]})
+				clear(tokens[i][:])
+			}
+			return
 		}
-		return
-	}
-	epoch, tokens, err := k.Round(names)
-	if err != nil {
 		rt.log.Error().Err(err).Str("seal", reason).Msg("sealing: the key did not evolve: this seal carries no MAC")
 		if reason == chain.SealInterval {
 			return // no epoch was used: the next round seals it
 		}
-		for _, r := range chained {
-			r.seals.push(sealToken{reason: reason})
-		}
-		return
 	}
-	for i, r := range chained {
-		r.seals.push(sealToken{reason: reason, keyed: true, epoch: epoch, keyID: k.ID(), token: tokens[i]})
-		clear(tokens[i][:])
+	for _, r := range chained {
+		r.seals.push(sealToken{reason: reason})
 	}
 }
 
