@@ -37,14 +37,21 @@ func rawFields(r *Record, visit func(name string, s *string)) {
 	}
 }
 
+// notUTF8 gives fn each of r's strings that a writer chooses and that is
+// not valid UTF-8, by field name.
+func notUTF8(r *Record, fn func(name, s string)) {
+	rawFields(r, func(name string, s *string) {
+		if !utf8.ValidString(*s) {
+			fn(name, *s)
+		}
+	})
+}
+
 // appendRawBytes writes `,"raw_bytes":{...}` when a string of r is not
 // valid UTF-8; else nothing.
 func appendRawBytes(b []byte, r *Record) []byte {
 	open := false
-	rawFields(r, func(name string, s *string) {
-		if utf8.ValidString(*s) {
-			return
-		}
+	notUTF8(r, func(name, s string) {
 		if !open {
 			b = append(b, `,"raw_bytes":{`...)
 			open = true
@@ -53,7 +60,7 @@ func appendRawBytes(b []byte, r *Record) []byte {
 		}
 		b = appendString(b, name)
 		b = append(b, `:"`...)
-		b = base64.StdEncoding.AppendEncode(b, []byte(*s))
+		b = base64.StdEncoding.AppendEncode(b, []byte(s))
 		b = append(b, '"')
 	})
 	if open {
@@ -122,24 +129,22 @@ func errorf(format string, a ...any) error {
 // "name:base64 name:base64", or "" when every string is valid UTF-8.
 func rawPairs(r *Record) string {
 	var b []byte
-	rawFields(r, func(name string, s *string) {
-		if utf8.ValidString(*s) {
-			return
-		}
+	notUTF8(r, func(name, s string) {
 		if len(b) > 0 {
 			b = append(b, ' ')
 		}
 		b = append(b, name...)
 		b = append(b, ':')
-		b = base64.StdEncoding.AppendEncode(b, []byte(*s))
+		b = base64.StdEncoding.AppendEncode(b, []byte(s))
 	})
 	return string(b)
 }
 
 // QuoteArgs joins a command line's arguments as a POSIX shell would read
 // them back: an argument of only safe characters as it is, any other in
-// single quotes (a quote inside as '\”), an empty one as ”. So ["a b"]
-// and ["a", "b"] are told apart, as the json format's list tells them.
+// single quotes (a single quote inside closed, escaped and opened again),
+// an empty one as a pair of single quotes. So ["a b"] and ["a", "b"] are
+// told apart, as the json format's list tells them.
 func QuoteArgs(args []string) string {
 	var b []byte
 	for i, a := range args {
