@@ -341,6 +341,14 @@ func TestUnsafeFilesRefused(t *testing.T) {
 	if err := os.Symlink(victim, linked); err != nil {
 		t.Fatal(err)
 	}
+	// A user (nobody) plants a link at the sink's name in a directory
+	// anyone may write, before the agent makes the file.
+	shared := tmpDir(t, "fsaudit-shared-", os.ModeSticky|0o777)
+	planted := filepath.Join(shared, "audit.jsonl")
+	sh(t, nobody, `ln -s "$1" "$2"`, victim, planted)
+	if st, err := os.Lstat(planted); err != nil || st.Mode()&os.ModeSymlink == 0 || st.Sys().(*syscall.Stat_t).Uid != nobody.Uid {
+		t.Fatalf("nobody's link was not planted: %v %v", st, err)
+	}
 	fileSink := func(path string) string {
 		return fmt.Sprintf("[[sink]]\nname = \"local\"\ntype = \"file\"\npath = %q\n", path)
 	}
@@ -358,6 +366,7 @@ func TestUnsafeFilesRefused(t *testing.T) {
 		{"sink in a sticky world-writable directory", fileSink(filepath.Join(open, "audit.jsonl")),
 			"directory " + open + " is writable by group or others (mode 1777): insecure permissions"},
 		{"sink path a link", fileSink(linked), "is a symbolic link: a file sink never follows one"},
+		{"a link nobody planted", fileSink(planted), "directory " + shared + " is writable by group or others (mode 1777): insecure permissions"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := writeConfig(t, fmt.Sprintf("[agent]\nhook = %q\n[spool]\ndir = %q\n%s", *agentHook, t.TempDir(), tc.conf))
@@ -374,6 +383,11 @@ func TestUnsafeFilesRefused(t *testing.T) {
 	}
 	if b, err := os.ReadFile(victim); err != nil || len(b) != 0 {
 		t.Errorf("victim: %q, %v", b, err)
+	}
+	// The control: the same sink in a directory only root may write.
+	conf := writeConfig(t, fmt.Sprintf("[agent]\nhook = %q\n[spool]\ndir = %q\n%s", *agentHook, t.TempDir(), safeSink))
+	if _, stdout, _ := runAgentCmd(t, "check", "--config", conf); !strings.Contains(stdout, "ok   local: file "+filepath.Join(dir, "log", "audit.jsonl")) {
+		t.Errorf("check of the control sink:\n%s", stdout)
 	}
 	if entries, _ := os.ReadDir(open); len(entries) != 0 {
 		t.Errorf("the refused directory holds %d entries", len(entries))
