@@ -32,7 +32,10 @@ type Config struct {
 	Spool      Spool      `toml:"spool"`
 	Chain      Chain      `toml:"chain"`
 	Containers Containers `toml:"containers"`
-	Sinks      []Sink     `toml:"sink"`
+	// SinkTables are the [[sink]] tables as read; Parse decodes each
+	// into Sinks, by its type.
+	SinkTables []toml.Primitive `toml:"sink"`
+	Sinks      []Sink           `toml:"-"`
 
 	// Source names where the config came from, for messages.
 	Source string `toml:"-"`
@@ -98,66 +101,36 @@ type Containers struct {
 	LookupTimeout Duration `toml:"lookup_timeout"`
 }
 
-// Sink is one [[sink]] table. Which keys apply depends on Type.
+// Sink is one [[sink]] table: the keys every type of sink has, and
+// Settings, the type's own keys, decoded into the type's struct (see
+// SinkSettings).
 type Sink struct {
 	Name   string `toml:"name"`
 	Type   string `toml:"type"`
 	Format string `toml:"format"`
 
-	// every type: which records, and how they are queued and batched
+	// which records, and how they are queued and batched
 	IncludePaths []string `toml:"include_paths"`
 	ExcludePaths []string `toml:"exclude_paths"`
 	Actions      []string `toml:"actions"`
 	Containers   string   `toml:"containers"`
 	QueueSize    int      `toml:"queue_size"`
-	// SealAnchor names another sink (kafka or syslog) that gets a copy of
-	// each of this sink's seal records.
+	// SealAnchor names another sink, one that sends off the host, that
+	// gets a copy of each of this sink's seal records.
 	SealAnchor   string   `toml:"seal_anchor"`
 	BatchSize    int      `toml:"batch_size"`
 	BatchTimeout Duration `toml:"batch_timeout"`
 	RetryFor     Duration `toml:"retry_for"`
 
-	// file
-	Path string `toml:"path"`
-	// Rotation is who rotates the file: "agent" (by max_size_mb and
-	// max_age, keeping max_backups) or "external" (logrotate moves it and
-	// sends SIGHUP; the agent never rotates it).
-	Rotation   string   `toml:"rotation"`
-	MaxSizeMB  int      `toml:"max_size_mb"`
-	MaxBackups int      `toml:"max_backups"`
-	MaxAge     Duration `toml:"max_age"`
-	Compress   bool     `toml:"compress"`
-	Fsync      string   `toml:"fsync"`
-
-	// syslog
-	Address         string `toml:"address"`
-	Protocol        string `toml:"protocol"`
-	Framing         string `toml:"framing"`
-	Facility        string `toml:"facility"`
-	Severity        string `toml:"severity"`
-	MaxMessageBytes int    `toml:"max_message_bytes"`
-
-	// syslog (tls://) and kafka
-	TLS           bool   `toml:"tls"`
-	TLSCAFile     string `toml:"tls_ca_file"`
-	TLSCertFile   string `toml:"tls_cert_file"`
-	TLSKeyFile    string `toml:"tls_key_file"`
-	TLSServerName string `toml:"tls_server_name"`
-
-	// kafka
-	Brokers          []string `toml:"brokers"`
-	Topic            string   `toml:"topic"`
-	Key              string   `toml:"key"`
-	Acks             string   `toml:"acks"`
-	Compression      string   `toml:"compression"`
-	SASLMechanism    string   `toml:"sasl_mechanism"`
-	SASLUsername     string   `toml:"sasl_username"`
-	SASLPasswordFile string   `toml:"sasl_password_file"`
-	SASLPasswordEnv  string   `toml:"sasl_password_env"`
-	CreateTopic      bool     `toml:"create_topic"`
-	TopicPartitions  int      `toml:"topic_partitions"`
-	TopicReplication int      `toml:"topic_replication"`
+	// Settings holds the keys of the sink's type.
+	Settings SinkSettings `toml:"-"`
 }
+
+// The batching of a sink whose [[sink]] table leaves it out.
+const (
+	DefaultBatchSize    = 512
+	DefaultBatchTimeout = 20 * time.Millisecond
+)
 
 // Duration is a TOML string such as "1s" or "250ms".
 type Duration struct{ time.Duration }
@@ -200,8 +173,9 @@ func Defaults() Config {
 	}
 }
 
-// sinkDefaults fills what a [[sink]] leaves out; set lists the keys the
-// file gave it, for defaults that a 0 set on purpose must not replace.
+// sinkDefaults fills what a [[sink]] leaves out: the keys of every
+// sink here, the type's own in its Defaults; set lists the keys the file
+// gave it, for defaults that a 0 set on purpose must not replace.
 func sinkDefaults(s *Sink, set []string) {
 	if s.Format == "" {
 		s.Format = "json"
@@ -213,64 +187,16 @@ func sinkDefaults(s *Sink, set []string) {
 		s.QueueSize = 1 << 16
 	}
 	if s.BatchSize == 0 {
-		s.BatchSize = 512 // as sink.DefaultBatchSize
+		s.BatchSize = DefaultBatchSize
 	}
 	if s.BatchTimeout.Duration == 0 {
-		s.BatchTimeout.Duration = 20 * time.Millisecond // as sink.DefaultBatchTimeout
+		s.BatchTimeout.Duration = DefaultBatchTimeout
 	}
 	if s.RetryFor.Duration == 0 {
 		s.RetryFor.Duration = 30 * time.Second
 	}
-	switch s.Type {
-	case "file":
-		if s.Rotation == "" {
-			s.Rotation = "agent"
-		}
-		if s.MaxSizeMB == 0 {
-			s.MaxSizeMB = 100
-		}
-		if !slices.Contains(set, "max_backups") {
-			// max_backups = 0 keeps no rotated file.
-			s.MaxBackups = 10
-		}
-		if s.Fsync == "" {
-			s.Fsync = "1s"
-		}
-	case "syslog":
-		if s.Protocol == "" {
-			s.Protocol = "rfc5424"
-		}
-		if s.Framing == "" && !strings.HasPrefix(s.Address, "udp://") {
-			s.Framing = "octet-counting"
-		}
-		if s.Facility == "" {
-			s.Facility = "local0"
-		}
-		if s.Severity == "" {
-			s.Severity = "notice"
-		}
-		if s.MaxMessageBytes == 0 {
-			s.MaxMessageBytes = 65536
-			if strings.HasPrefix(s.Address, "udp://") {
-				s.MaxMessageBytes = 8192
-			}
-		}
-	case "kafka":
-		if s.Key == "" {
-			s.Key = "host"
-		}
-		if s.Acks == "" {
-			s.Acks = "all"
-		}
-		if s.Compression == "" {
-			s.Compression = "none"
-		}
-		if s.TopicPartitions == 0 {
-			s.TopicPartitions = 6
-		}
-		if s.TopicReplication == 0 {
-			s.TopicReplication = 1
-		}
+	if s.Settings != nil {
+		s.Settings.Defaults(s, set)
 	}
 }
 
@@ -339,14 +265,25 @@ func Parse(source string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, decodeError(source, idx, err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		k := und[0]
-		if len(k) == 2 && k[0] == "sink" {
-			for i := range idx.sinks {
-				if l, ok := idx.sinks[i][k[1]]; ok {
-					return nil, &Error{Source: source, Line: l, Key: fmt.Sprintf("sink[%d].%s", i, k[1]), Msg: "unknown key"}
-				}
+	cfg.Sinks = make([]Sink, len(cfg.SinkTables))
+	for i, p := range cfg.SinkTables {
+		// Each table is decoded twice: the keys of every sink, then the
+		// type's own into its struct. Keys neither knows are found by
+		// validate, sink by sink.
+		s := &cfg.Sinks[i]
+		if err := md.PrimitiveDecode(p, s); err != nil {
+			return nil, sinkDecodeError(source, idx, i, err)
+		}
+		if t := sinkType(s.Type); t != nil {
+			s.Settings = t.new()
+			if err := md.PrimitiveDecode(p, s.Settings); err != nil {
+				return nil, sinkDecodeError(source, idx, i, err)
 			}
+		}
+	}
+	for _, k := range md.Undecoded() {
+		if k[0] == "sink" {
+			continue
 		}
 		msg := "unknown key"
 		if md.Type(k...) == "Hash" {
@@ -381,6 +318,18 @@ func decodeError(source string, idx lineIndex, err error) error {
 	return &Error{Source: source, Msg: oneLine(strings.TrimPrefix(err.Error(), "toml: "))}
 }
 
+// sinkDecodeError names the i-th [[sink]] in a decoding error of its
+// table ("sink[1].max_backups" rather than "sink.max_backups").
+func sinkDecodeError(source string, idx lineIndex, i int, err error) error {
+	e := decodeError(source, idx, err)
+	if ce, ok := e.(*Error); ok {
+		if key, ok := strings.CutPrefix(ce.Key, "sink."); ok {
+			ce.Key = fmt.Sprintf("sink[%d].%s", i, key)
+		}
+	}
+	return e
+}
+
 var sinkName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)`)
@@ -394,19 +343,12 @@ func oneLine(s string) string {
 }
 
 var (
-	hookNames     = []string{"auto", "fentry", "kprobe", "tracepoint"}
-	logLevels     = []string{"trace", "debug", "info", "warn", "error"}
-	sinkTypes     = []string{"file", "syslog", "kafka", "stdout"}
-	formats       = []string{"json", "ocsf", "cef"}
-	syslogProtos  = []string{"rfc5424", "rfc3164"}
-	kafkaKeyKinds = []string{"host", "container", "path", "none"}
+	hookNames = []string{"auto", "fentry", "kprobe", "tracepoint"}
+	logLevels = []string{"trace", "debug", "info", "warn", "error"}
+	formats   = []string{"json", "ocsf", "cef"}
 	// The event.action values of file changes a sink may select.
-	actions           = record.FileActions
-	containerChoices  = []string{"any", "only", "none"}
-	framings          = []string{"octet-counting", "newline"}
-	kafkaAcks         = []string{"all", "leader", "none"}
-	kafkaCompressions = []string{"none", "gzip", "snappy", "lz4", "zstd"}
-	saslMechanisms    = []string{"", "plain", "scram-sha-256", "scram-sha-512"}
+	actions          = record.FileActions
+	containerChoices = []string{"any", "only", "none"}
 )
 
 // checkListen tells whether addr is a TCP listen address: "host:port",
@@ -570,21 +512,26 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 			return at(fmt.Sprintf("duplicate sink name %q (also sink[%d])", s.Name, j), "name")
 		}
 		seen[s.Name] = i
-		if !oneOf(s.Type, sinkTypes) {
-			return at(fmt.Sprintf("unknown sink type %q: want one of %s", s.Type, strings.Join(sinkTypes, ", ")), "type")
+		if s.Settings == nil {
+			return at(fmt.Sprintf("unknown sink type %q: want one of %s", s.Type, strings.Join(SinkTypes(), ", ")), "type")
 		}
 		if !oneOf(s.Format, formats) {
 			return at(fmt.Sprintf("unknown format %q: want one of %s", s.Format, strings.Join(formats, ", ")), "format")
 		}
-		for _, k := range keysOfSink(md, i) {
-			if !keyApplies(s.Type, k) {
-				return at(fmt.Sprintf("does not apply to a %s sink", s.Type), k)
+		set := keysOfSink(md, i)
+		for _, k := range set {
+			if slices.Contains(sinkKeys, k) || slices.Contains(tomlKeys(s.Settings), k) {
+				continue
 			}
-			if s.Rotation == "external" && slices.Contains(agentRotationKeys, k) {
-				return at("rotation = \"external\" leaves rotating the file to logrotate: remove this key", k)
+			if others := typesWithKey(k); len(others) > 0 {
+				return at(fmt.Sprintf("does not apply to a %s sink (a key of %s)", s.Type, strings.Join(others, ", ")), k)
 			}
+			return at("unknown key", k)
 		}
 		if err := validateSink(s, at); err != nil {
+			return err
+		}
+		if err := s.Settings.Validate(s, set, at); err != nil {
 			return err
 		}
 	}
@@ -606,8 +553,8 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 			return at("a sink cannot anchor its seals in itself")
 		case c.Sinks[j].SealAnchor != "":
 			return at(fmt.Sprintf("sink %q anchors its own seals elsewhere: an anchor has none", s.SealAnchor))
-		case c.Sinks[j].Type != "kafka" && c.Sinks[j].Type != "syslog":
-			return at(fmt.Sprintf("sink %q is a %s sink: anchor in a kafka or syslog sink, a copy off this host", s.SealAnchor, c.Sinks[j].Type))
+		case !offHost(c.Sinks[j].Settings):
+			return at(fmt.Sprintf("sink %q is a %s sink: anchor in a sink that sends off this host (%s)", s.SealAnchor, c.Sinks[j].Type, strings.Join(offHostTypes(), ", ")))
 		case c.Sinks[j].Format != "json":
 			return at(fmt.Sprintf("sink %q writes %s: the copies of seals are read back from json only", s.SealAnchor, c.Sinks[j].Format))
 		}
@@ -641,163 +588,7 @@ func validateSink(s *Sink, at func(msg, key string) error) error {
 	if s.BatchSize < 1 {
 		return at("must be at least 1", "batch_size")
 	}
-	switch s.Type {
-	case "file":
-		if s.Path == "" || !filepath.IsAbs(s.Path) {
-			return at("a file sink needs an absolute path", "path")
-		}
-		if !oneOf(s.Rotation, []string{"agent", "external"}) {
-			return at(fmt.Sprintf("unknown rotation %q: want agent or external", s.Rotation), "rotation")
-		}
-		if s.MaxSizeMB < 1 {
-			return at("must be at least 1", "max_size_mb")
-		}
-		if s.MaxBackups < 0 {
-			return at("must not be negative", "max_backups")
-		}
-		if _, err := ParseFsync(s.Fsync); err != nil {
-			return at(err.Error(), "fsync")
-		}
-	case "syslog":
-		scheme, hostPort, _ := strings.Cut(s.Address, "://")
-		if !oneOf(scheme, []string{"udp", "tcp", "tls"}) || hostPort == "" {
-			return at(fmt.Sprintf("address %q: want udp://, tcp:// or tls:// HOST:PORT", s.Address), "address")
-		}
-		if _, _, err := net.SplitHostPort(hostPort); err != nil {
-			return at(fmt.Sprintf("address %q: want HOST:PORT after the scheme", s.Address), "address")
-		}
-		if !oneOf(s.Protocol, syslogProtos) {
-			return at(fmt.Sprintf("unknown protocol %q: want rfc5424 or rfc3164", s.Protocol), "protocol")
-		}
-		if scheme == "udp" && s.Framing != "" {
-			return at("a UDP datagram holds one message: framing applies to tcp:// and tls://", "framing")
-		}
-		if scheme != "udp" && !oneOf(s.Framing, framings) {
-			return at(fmt.Sprintf("unknown framing %q: want octet-counting or newline", s.Framing), "framing")
-		}
-		if _, ok := Facility(s.Facility); !ok {
-			return at(fmt.Sprintf("unknown facility %q: want a name such as local0, authpriv or audit, or 0 to 23", s.Facility), "facility")
-		}
-		if _, ok := Severity(s.Severity); !ok {
-			return at(fmt.Sprintf("unknown severity %q: want emerg, alert, crit, err, warning, notice, info or debug", s.Severity), "severity")
-		}
-		if s.MaxMessageBytes < 1024 {
-			return at("must be at least 1024: the header alone may take several hundred bytes", "max_message_bytes")
-		}
-		if scheme == "udp" && s.MaxMessageBytes > 65507 {
-			return at("a UDP datagram holds at most 65507 bytes", "max_message_bytes")
-		}
-		if scheme != "tls" {
-			for _, k := range []struct{ key, v string }{{"tls_ca_file", s.TLSCAFile}, {"tls_cert_file", s.TLSCertFile}, {"tls_key_file", s.TLSKeyFile}, {"tls_server_name", s.TLSServerName}} {
-				if k.v != "" {
-					return at("applies to tls:// addresses only", k.key)
-				}
-			}
-		}
-	case "kafka":
-		if len(s.Brokers) == 0 {
-			return at("a kafka sink needs at least one broker", "brokers")
-		}
-		for _, b := range s.Brokers {
-			if _, _, err := net.SplitHostPort(b); err != nil {
-				return at(fmt.Sprintf("broker %q: want HOST:PORT", b), "brokers")
-			}
-		}
-		if s.Topic == "" {
-			return at("a kafka sink needs a topic", "topic")
-		}
-		if !oneOf(s.Key, kafkaKeyKinds) {
-			return at(fmt.Sprintf("unknown key %q: want one of %s", s.Key, strings.Join(kafkaKeyKinds, ", ")), "key")
-		}
-		if !oneOf(s.Acks, kafkaAcks) {
-			return at(fmt.Sprintf("unknown acks %q: want all, leader or none", s.Acks), "acks")
-		}
-		if !oneOf(s.Compression, kafkaCompressions) {
-			return at(fmt.Sprintf("unknown compression %q: want one of %s", s.Compression, strings.Join(kafkaCompressions, ", ")), "compression")
-		}
-		if !oneOf(s.SASLMechanism, saslMechanisms) {
-			return at(fmt.Sprintf("unknown SASL mechanism %q: want plain, scram-sha-256 or scram-sha-512", s.SASLMechanism), "sasl_mechanism")
-		}
-		if s.SASLMechanism != "" {
-			if s.SASLUsername == "" {
-				return at("SASL needs a user name", "sasl_username")
-			}
-			if (s.SASLPasswordFile == "") == (s.SASLPasswordEnv == "") {
-				return at("SASL needs the password from exactly one of sasl_password_file and sasl_password_env", "sasl_password_file")
-			}
-		}
-		if s.TopicPartitions < 1 {
-			return at("must be at least 1", "topic_partitions")
-		}
-		if s.TopicReplication < 1 {
-			return at("must be at least 1", "topic_replication")
-		}
-	}
-	if (s.TLSCertFile == "") != (s.TLSKeyFile == "") {
-		return at("a client certificate needs both tls_cert_file and tls_key_file", "tls_cert_file")
-	}
-	for _, k := range []struct{ key, v string }{{"tls_ca_file", s.TLSCAFile}, {"tls_cert_file", s.TLSCertFile}, {"tls_key_file", s.TLSKeyFile}, {"sasl_password_file", s.SASLPasswordFile}} {
-		if k.v != "" && !filepath.IsAbs(k.v) {
-			return at(fmt.Sprintf("%q is not an absolute path", k.v), k.key)
-		}
-	}
 	return nil
-}
-
-var sinkKeys = map[string][]string{
-	"":       {"name", "type", "format", "include_paths", "exclude_paths", "actions", "containers", "queue_size", "batch_size", "batch_timeout", "retry_for", "seal_anchor"},
-	"file":   {"path", "rotation", "max_size_mb", "max_backups", "max_age", "compress", "fsync"},
-	"syslog": {"address", "protocol", "framing", "facility", "severity", "max_message_bytes", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name"},
-	"kafka": {"brokers", "topic", "key", "acks", "compression", "tls", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name",
-		"sasl_mechanism", "sasl_username", "sasl_password_file", "sasl_password_env", "create_topic", "topic_partitions", "topic_replication"},
-}
-
-// agentRotationKeys are the file sink's keys of rotation = "agent".
-var agentRotationKeys = []string{"max_size_mb", "max_backups", "max_age", "compress"}
-
-// keyApplies tells whether a [[sink]] key belongs to a sink type.
-func keyApplies(typ, key string) bool {
-	return slices.Contains(sinkKeys[""], key) || slices.Contains(sinkKeys[typ], key)
-}
-
-// ParseFsync reads a file sink's fsync policy: "batch" (after every
-// batch), "never", or an interval such as "1s" (at most that long after a
-// write). It returns the interval; 0 means every batch, -1 never.
-func ParseFsync(v string) (time.Duration, error) {
-	switch v {
-	case "batch":
-		return 0, nil
-	case "never":
-		return -1, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("fsync %q: want batch, never, or an interval such as \"1s\"", v)
-	}
-	return d, nil
-}
-
-var facilities = map[string]int{
-	"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7,
-	"uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11, "ntp": 12, "audit": 13, "security": 13, "alert": 14, "clock": 15,
-	"local0": 16, "local1": 17, "local2": 18, "local3": 19, "local4": 20, "local5": 21, "local6": 22, "local7": 23,
-}
-
-// Facility returns the syslog facility code of a name or number.
-func Facility(v string) (int, bool) {
-	if n, ok := facilities[v]; ok {
-		return n, true
-	}
-	n, err := strconv.Atoi(v)
-	return n, err == nil && n >= 0 && n <= 23
-}
-
-var severities = []string{"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"}
-
-// Severity returns the syslog severity code of a name.
-func Severity(v string) (int, bool) {
-	i := slices.Index(severities, v)
-	return i, i >= 0
 }
 
 // keysOfSink lists the keys the file set in the i-th [[sink]].

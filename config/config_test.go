@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -9,7 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fsaudit/fsaudit/sink"
+	"github.com/fsaudit/fsaudit/config"
+	"github.com/fsaudit/fsaudit/sink/file"
+	"github.com/fsaudit/fsaudit/sink/kafka"
+	_ "github.com/fsaudit/fsaudit/sink/registry"
+	"github.com/fsaudit/fsaudit/sink/syslog"
 )
 
 const good = `
@@ -42,7 +46,7 @@ topic = "fsaudit"
 `
 
 func TestParseGood(t *testing.T) {
-	c, err := Parse("good.toml", []byte(good))
+	c, err := config.Parse("good.toml", []byte(good))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,12 +69,12 @@ func TestParseGood(t *testing.T) {
 	if len(c.Sinks) != 3 {
 		t.Fatalf("sinks = %d", len(c.Sinks))
 	}
-	f := c.Sinks[0]
-	if f.Format != "json" || f.MaxSizeMB != 100 || f.MaxBackups != 10 {
-		t.Errorf("file sink defaults = %+v", f)
+	f := c.Sinks[0].Settings.(*file.Config)
+	if c.Sinks[0].Format != "json" || f.MaxSizeMB != 100 || f.MaxBackups != 10 {
+		t.Errorf("file sink defaults = %+v %+v", c.Sinks[0], f)
 	}
-	if c.Sinks[1].Protocol != "rfc5424" || c.Sinks[2].Key != "host" {
-		t.Errorf("sink defaults = %+v %+v", c.Sinks[1], c.Sinks[2])
+	if p, k := c.Sinks[1].Settings.(*syslog.Config).Protocol, c.Sinks[2].Settings.(*kafka.Config).Key; p != "rfc5424" || k != "host" {
+		t.Errorf("sink defaults: protocol %q, key %q", p, k)
 	}
 }
 
@@ -93,13 +97,13 @@ func TestMaxBackups(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Parse("t.toml", []byte(tc.toml))
+			c, err := config.Parse("t.toml", []byte(tc.toml))
 			if err != nil {
 				t.Fatal(err)
 			}
 			var got []int
 			for _, s := range c.Sinks {
-				got = append(got, s.MaxBackups)
+				got = append(got, s.Settings.(*file.Config).MaxBackups)
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("max_backups = %v, want %v", got, tc.want)
@@ -109,7 +113,7 @@ func TestMaxBackups(t *testing.T) {
 }
 
 func TestRepoConfigIsValid(t *testing.T) {
-	c, err := Load("../config.toml")
+	c, err := config.Load("../config.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +206,15 @@ func TestParseErrors(t *testing.T) {
 		{"client cert without key", "[[sink]]\nname = \"a\"\ntype = \"kafka\"\nbrokers = [\"b:9092\"]\ntopic = \"t\"\ntls = true\ntls_cert_file = \"/c.pem\"\n",
 			`t.toml:7: sink[0].tls_cert_file: a client certificate needs both tls_cert_file and tls_key_file`},
 		{"key of another sink type", "[[sink]]\nname = \"a\"\ntype = \"stdout\"\ntopic = \"x\"\n",
-			`t.toml:4: sink[0].topic: does not apply to a stdout sink`},
+			`t.toml:4: sink[0].topic: does not apply to a stdout sink (a key of kafka)`},
+		{"key of two other sink types", "[[sink]]\nname = \"a\"\ntype = \"file\"\npath = \"/a\"\ntls_ca_file = \"/ca.pem\"\n",
+			`t.toml:5: sink[0].tls_ca_file: does not apply to a file sink (a key of syslog, kafka)`},
+		{"key of its type in another sink", "[[sink]]\nname = \"a\"\ntype = \"file\"\npath = \"/a\"\n[[sink]]\nname = \"b\"\ntype = \"stdout\"\npath = \"/b\"\n",
+			`t.toml:8: sink[1].path: does not apply to a stdout sink (a key of file)`},
+		{"wrong type of a sink type's key", "[[sink]]\nname = \"a\"\ntype = \"file\"\npath = \"/a\"\nmax_backups = \"many\"\n",
+			`t.toml:5: sink[0].max_backups: incompatible types: TOML value has type string; destination has type integer`},
+		{"anchor on the host", "[[sink]]\nname = \"a\"\ntype = \"file\"\npath = \"/a\"\nseal_anchor = \"b\"\n[[sink]]\nname = \"b\"\ntype = \"stdout\"\n",
+			`t.toml:5: sink[0].seal_anchor: sink "b" is a stdout sink: anchor in a sink that sends off this host (syslog, kafka)`},
 		{"relative file path", "[[sink]]\nname = \"a\"\ntype = \"file\"\npath = \"audit.jsonl\"\n",
 			`t.toml:4: sink[0].path: a file sink needs an absolute path`},
 		{"bad syslog address", "[[sink]]\nname = \"a\"\ntype = \"syslog\"\naddress = \"127.0.0.1:514\"\n",
@@ -216,11 +228,11 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("t.toml", []byte(tc.toml))
+			_, err := config.Parse("t.toml", []byte(tc.toml))
 			if err == nil {
 				t.Fatal("no error")
 			}
-			var ce *Error
+			var ce *config.Error
 			if !errors.As(err, &ce) {
 				t.Fatalf("error %T is not a *config.Error: %v", err, err)
 			}
@@ -235,7 +247,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestLoadMissingFile(t *testing.T) {
-	_, err := Load("/nonexistent/fsaudit.toml")
+	_, err := config.Load("/nonexistent/fsaudit.toml")
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("err = %v", err)
 	}
@@ -245,7 +257,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(good))
 	f.Add([]byte("[[sink]]\nname=\"a\"\ntype=\"file\"\npath=\"/a\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Parse("fuzz.toml", data)
+		c, err := config.Parse("fuzz.toml", data)
 		if err == nil && len(c.Sinks) == 0 {
 			t.Fatal("accepted a config without sinks")
 		}
@@ -260,12 +272,12 @@ func TestLoadRefusesFilesOthersCanChange(t *testing.T) {
 	if err := os.WriteFile(path, []byte("[[sink]]\nname = \"a\"\ntype = \"stdout\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(path); err != nil {
+	if _, err := config.Load(path); err != nil {
 		t.Fatalf("a 0600 config: %v", err)
 	}
 	for _, mode := range []os.FileMode{0o666, 0o620, 0o602} {
 		os.Chmod(path, mode)
-		_, err := Load(path)
+		_, err := config.Load(path)
 		if err == nil || !strings.Contains(err.Error(), "lets other users change it") {
 			t.Errorf("mode %04o: %v", mode, err)
 		}
@@ -276,7 +288,7 @@ func TestLoadRefusesFilesOthersCanChange(t *testing.T) {
 // node's address from the downward API.
 func TestMetricsListenFromEnvironment(t *testing.T) {
 	t.Setenv("FSAUDIT_TEST_NODE_IP", "10.1.2.3")
-	c, err := Parse("t.toml", []byte("[agent]\nmetrics_listen = \"${FSAUDIT_TEST_NODE_IP}:9464\"\n[[sink]]\nname = \"a\"\ntype = \"stdout\"\n"))
+	c, err := config.Parse("t.toml", []byte("[agent]\nmetrics_listen = \"${FSAUDIT_TEST_NODE_IP}:9464\"\n[[sink]]\nname = \"a\"\ntype = \"stdout\"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,15 +297,16 @@ func TestMetricsListenFromEnvironment(t *testing.T) {
 	}
 }
 
-// A [[sink]] that leaves batching to the defaults batches as a sink
-// given no batching does.
+// A [[sink]] that leaves batching to the defaults batches as a route
+// given no batching does (sink.DefaultBatchSize and config.DefaultBatchTimeout
+// are these constants).
 func TestSinkBatchDefaults(t *testing.T) {
-	cfg, err := Parse("t", []byte("[[sink]]\nname = \"s\"\ntype = \"stdout\"\n"))
+	cfg, err := config.Parse("t", []byte("[[sink]]\nname = \"s\"\ntype = \"stdout\"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := cfg.Sinks[0]
-	if s.BatchSize != sink.DefaultBatchSize || s.BatchTimeout.Duration != sink.DefaultBatchTimeout {
-		t.Errorf("batch_size %d, batch_timeout %v; the sinks' defaults are %d and %v", s.BatchSize, s.BatchTimeout.Duration, sink.DefaultBatchSize, sink.DefaultBatchTimeout)
+	if s.BatchSize != config.DefaultBatchSize || s.BatchTimeout.Duration != config.DefaultBatchTimeout {
+		t.Errorf("batch_size %d, batch_timeout %v; want %d and %v", s.BatchSize, s.BatchTimeout.Duration, config.DefaultBatchSize, config.DefaultBatchTimeout)
 	}
 }

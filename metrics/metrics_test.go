@@ -18,6 +18,7 @@ import (
 	"github.com/fsaudit/fsaudit/pipeline"
 	"github.com/fsaudit/fsaudit/record"
 	"github.com/fsaudit/fsaudit/sink"
+	"github.com/fsaudit/fsaudit/sink/stdout"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
@@ -68,7 +69,7 @@ func TestMetricsReadTheCounters(t *testing.T) {
 
 	var out bytes.Buffer
 	rt := sink.NewRouter(zerolog.Nop())
-	rt.Add(sink.NewStdout("out", &out, record.JSON{}), sink.RouteOptions{BatchTimeout: time.Millisecond,
+	rt.Add(stdout.NewSink("out", &out, record.JSON{}), sink.RouteOptions{BatchTimeout: time.Millisecond,
 		Filter: sink.Filter{Actions: []string{record.ActionWrite}}})
 	rt.Start(context.Background())
 	const n = 25
@@ -241,7 +242,7 @@ func BenchmarkScrape(b *testing.B) {
 	var st pipeline.Stats
 	rt := sink.NewRouter(zerolog.Nop())
 	for _, name := range []string{"a", "b", "c"} {
-		rt.Add(sink.NewStdout(name, io.Discard, record.JSON{}), sink.RouteOptions{})
+		rt.Add(stdout.NewSink(name, io.Discard, record.JSON{}), sink.RouteOptions{})
 	}
 	h := Handler(Sources{Pipeline: &st, Router: rt, Kernel: kernel{},
 		Info: Info{Points: map[string]string{"write": "fentry", "syscalls": "tracepoint"}}}, func() error { return nil })

@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// SchemaVersion is the version of the record's layout, which Kafka
+// messages carry in their fsaudit.schema header.
+const SchemaVersion = "1"
+
 // Actions a record can report (event.action).
 const (
 	ActionWrite = "write"

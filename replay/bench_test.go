@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/fsaudit/fsaudit/record"
-	"github.com/fsaudit/fsaudit/sink"
+	"github.com/fsaudit/fsaudit/sink/file"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 )
@@ -46,7 +46,7 @@ func BenchmarkReplay(b *testing.B) {
 		}
 	}
 	w.Close()
-	out, err := sink.OpenFile(sink.FileOptions{Name: "out", Path: filepath.Join(b.TempDir(), "replayed.jsonl"), MaxBytes: 4 << 30, Fsync: time.Second, Format: record.JSON{}})
+	out, err := file.OpenSink(file.Options{Name: "out", Path: filepath.Join(b.TempDir(), "replayed.jsonl"), MaxBytes: 4 << 30, Fsync: time.Second, Format: record.JSON{}})
 	if err != nil {
 		b.Fatal(err)
 	}

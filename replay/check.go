@@ -10,7 +10,6 @@ import (
 
 	"github.com/fsaudit/fsaudit/chain"
 	"github.com/fsaudit/fsaudit/record"
-	"github.com/fsaudit/fsaudit/sink"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -19,7 +18,7 @@ func classify(m *kafka.Message, r *record.Record) string {
 	for _, h := range m.Headers {
 		switch h.Key {
 		case "fsaudit.schema":
-			if string(h.Value) != sink.SchemaVersion {
+			if string(h.Value) != record.SchemaVersion {
 				return "schema version " + strconv.Quote(string(h.Value))
 			}
 		case "fsaudit.format":

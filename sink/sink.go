@@ -1,20 +1,22 @@
 // Package sink owns delivering records to their destinations: the Sink
-// interface, the router that gives every sink its own queue, filter,
-// batching and retries, and the file, stdout, syslog and Kafka sinks.
+// interface a type of sink implements (each in a folder of its own below
+// this one, listed in sink/registry), and the router that gives every
+// sink its own queue, filter, batching, retries, spool and hash chain.
 package sink
 
 import (
 	"context"
 	"time"
 
+	"github.com/fsaudit/fsaudit/config"
 	"github.com/fsaudit/fsaudit/record"
 )
 
-// The batching of a sink that its [[sink]] table leaves to the defaults
-// (batch_size, batch_timeout).
+// The batching of a route whose options leave it out: the [[sink]]
+// table's defaults.
 const (
-	DefaultBatchSize    = 512
-	DefaultBatchTimeout = 20 * time.Millisecond
+	DefaultBatchSize    = config.DefaultBatchSize
+	DefaultBatchTimeout = config.DefaultBatchTimeout
 )
 
 // Message is one record as a sink sends it: the encoded record in the
@@ -56,8 +58,6 @@ type MarkRequester interface {
 	TakeMarkRequest() bool
 }
 
-// appendLine encodes r in f, then a newline: the envelope of line-based
-// sinks (files, stdout). Formats never write a raw newline themselves.
 // JSONEncoder is a sink that, in the json format, can take a record its
 // router already encoded (for the hash chain): EncodeJSON appends json,
 // the record's encoding, in the sink's envelope, and says false when the
@@ -66,7 +66,9 @@ type JSONEncoder interface {
 	EncodeJSON(buf []byte, r *record.Record, json []byte) ([]byte, Message, bool)
 }
 
-func appendLine(buf []byte, r *record.Record, f record.Format) ([]byte, Message) {
+// AppendLine encodes r in f, then a newline: the envelope of line-based
+// sinks (files, stdout). Formats never write a raw newline themselves.
+func AppendLine(buf []byte, r *record.Record, f record.Format) ([]byte, Message) {
 	start := len(buf)
 	buf = f.Append(buf, r)
 	buf = append(buf, '\n')

@@ -14,8 +14,10 @@ import (
 
 	"github.com/fsaudit/fsaudit/bpf"
 	"github.com/fsaudit/fsaudit/config"
+	"github.com/fsaudit/fsaudit/internal/private"
 	"github.com/fsaudit/fsaudit/metrics"
-	"github.com/fsaudit/fsaudit/sink"
+	"github.com/fsaudit/fsaudit/sink/file"
+	"github.com/fsaudit/fsaudit/sink/registry"
 	"golang.org/x/sys/unix"
 )
 
@@ -239,67 +241,55 @@ func checkLocal(rep *report, cfg *config.Config) {
 	}
 }
 
-// checkSinks opens each sink's destination as `run` would, without
-// writing a record. A sink whose key or password file `run` refuses is
-// not dialled.
+// checkSinks asks each sink, as `run` would open it, whether it could
+// take records now, without writing one. A sink whose key or password
+// file `run` refuses is not dialled.
 func checkSinks(rep *report, cfg *config.Config) {
 	fmt.Fprintln(rep.w, "sinks:")
-	for _, s := range cfg.Sinks {
+	for i := range cfg.Sinks {
+		s := &cfg.Sinks[i]
 		if !reportPrivate(rep, sinkPrivateFiles(s)) {
 			continue
 		}
-		if w := saslInClear(s); w != "" {
+		for _, w := range sinkWarnings(s) {
 			rep.warn("%s: %s", s.Name, w)
 		}
-		switch s.Type {
-		case "file":
-			if err := sink.CheckFileDir(filepath.Dir(s.Path)); err != nil {
-				rep.fail("%s: file %s: %s", s.Name, s.Path, oneLine(err))
-				continue
-			}
-			if err := fileWritable(s.Path); err != nil {
-				rep.fail("%s: file %s: %s", s.Name, s.Path, oneLine(err))
-				continue
-			}
-			rep.ok("%s: file %s is writable (%s, rotation %s)", s.Name, s.Path, s.Format, s.Rotation)
-		case "stdout":
-			rep.ok("%s: stdout (%s)", s.Name, s.Format)
-		case "syslog", "kafka":
-			if err := dialSink(s, cfg.Agent.HostName); err != nil {
-				if errors.Is(err, errSinkConfig) {
-					rep.fail("%s: %s", s.Name, oneLine(err))
-					continue
-				}
-				// run starts and keeps the records in the spool until
-				// the destination takes them.
-				rep.warn("%s: %s (run starts; records wait in the spool)", s.Name, oneLine(err))
-				continue
-			}
-			switch {
-			case s.Type == "kafka":
-				rep.ok("%s: kafka %s topic %s is there (%s)", s.Name, strings.Join(s.Brokers, ","), s.Topic, s.Format)
-			case strings.HasPrefix(s.Address, "udp://"):
-				rep.ok("%s: syslog %s UDP socket ready (UDP cannot tell whether anyone listens), %s (%s)", s.Name, s.Address, s.Protocol, s.Format)
-			default:
-				rep.ok("%s: syslog %s connected, %s (%s)", s.Name, s.Address, s.Protocol, s.Format)
-			}
-		default:
-			rep.fail("%s: type %s is not available in this build", s.Name, s.Type)
+		env, err := sinkEnv(s, cfg.Agent.HostName, false)
+		if err != nil {
+			rep.fail("%s: %s", s.Name, oneLine(err))
+			continue
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		registry.Check(ctx, s, env, sinkReport{rep, s.Name})
+		cancel()
 	}
 }
 
+// sinkReport is one sink's sink.Reporter: each line names the sink and
+// is one line.
+type sinkReport struct {
+	rep  *report
+	name string
+}
+
+func (r sinkReport) line(format string, a []any) string {
+	return r.name + ": " + oneLine(fmt.Errorf(format, a...))
+}
+func (r sinkReport) OK(format string, a ...any)   { r.rep.ok("%s", r.line(format, a)) }
+func (r sinkReport) Warn(format string, a ...any) { r.rep.warn("%s", r.line(format, a)) }
+func (r sinkReport) Fail(format string, a ...any) { r.rep.fail("%s", r.line(format, a)) }
+
 // reportPrivate checks key and credential files as `run` does
 // (checkPrivate) and reports each; it tells whether all of them pass.
-func reportPrivate(rep *report, files []privateFile) bool {
+func reportPrivate(rep *report, files []private.File) bool {
 	pass := true
 	for _, p := range files {
-		if err := checkPrivate(p.path, p.what); err != nil {
+		if err := private.Check(p.Path, p.What); err != nil {
 			rep.fail("%s", oneLine(err))
 			pass = false
 			continue
 		}
-		rep.ok("%s %s: a regular file only its owner (root or the agent's user) may read", p.what, p.path)
+		rep.ok("%s %s: a regular file only its owner (root or the agent's user) may read", p.What, p.Path)
 	}
 	return pass
 }
@@ -347,28 +337,6 @@ func printCoverage(w io.Writer, hook string, points []bpf.PointStatus) {
 	}
 }
 
-// errSinkConfig marks a sink that `run` could not open at all (a bad
-// key file, a certificate that does not load), as opposed to one whose
-// destination does not answer now.
-var errSinkConfig = errors.New("sink cannot be opened")
-
-// dialSink opens a syslog or Kafka sink and asks its destination whether it
-// would take records (a connection, a TLS handshake, the topic's metadata).
-func dialSink(sc config.Sink, host string) error {
-	sk, err := openSink(sc, host, false)
-	if err != nil {
-		return fmt.Errorf("%w: %w", errSinkConfig, err)
-	}
-	defer sk.Close()
-	checker, ok := sk.(interface{ Check(context.Context) error })
-	if !ok {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	return checker.Check(ctx)
-}
-
 // dirWritable tells whether run could create files in dir, creating it
 // and its parents first if need be, without creating anything now.
 func dirWritable(dir string) error {
@@ -379,45 +347,5 @@ func dirWritable(dir string) error {
 		}
 		return unix.Access(dir, unix.W_OK|unix.X_OK)
 	}
-	return fileWritable(filepath.Join(dir, "probe"))
-}
-
-// fileWritable tells whether the sink could open path for appending,
-// creating it and its directories, without creating anything now. Like
-// the sink, it does not follow a symbolic link at path.
-func fileWritable(path string) error {
-	st, err := os.Lstat(path)
-	if err == nil {
-		if st.Mode()&os.ModeSymlink != 0 {
-			return errors.New("is a symbolic link: a file sink never follows one")
-		}
-		if !st.Mode().IsRegular() {
-			return errors.New("not a regular file")
-		}
-		return unix.Access(path, unix.W_OK)
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	dir := filepath.Dir(path)
-	for {
-		st, err := os.Stat(dir)
-		if err == nil {
-			if !st.IsDir() {
-				return fmt.Errorf("%s is not a directory", dir)
-			}
-			if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
-				return fmt.Errorf("cannot create files in %s: %w", dir, err)
-			}
-			return nil
-		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir || strings.TrimSpace(parent) == "" {
-			return fmt.Errorf("no existing directory above %s", path)
-		}
-		dir = parent
-	}
+	return file.Writable(filepath.Join(dir, "probe"))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fsaudit/fsaudit/bpf"
 	"github.com/fsaudit/fsaudit/config"
+	"github.com/fsaudit/fsaudit/sink/file"
 )
 
 func TestCommandLine(t *testing.T) {
@@ -59,44 +60,8 @@ func TestBuiltInConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Source != "built-in config.toml" || len(cfg.Sinks) != 1 || cfg.Sinks[0].Path != "/var/log/fsaudit/audit.jsonl" {
+	if cfg.Source != "built-in config.toml" || len(cfg.Sinks) != 1 || cfg.Sinks[0].Settings.(*file.Config).Path != "/var/log/fsaudit/audit.jsonl" {
 		t.Errorf("built-in config: %+v", cfg)
-	}
-}
-
-func TestFileWritable(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "f.jsonl")
-	if err := os.WriteFile(file, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	notDir := filepath.Join(dir, "plain")
-	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(dir, "link.jsonl")
-	if err := os.Symlink(file, link); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		path string
-		ok   bool
-	}{
-		{file, true},
-		{link, false}, // the sink does not follow it
-		{filepath.Join(dir, "new.jsonl"), true},
-		{filepath.Join(dir, "a", "b", "new.jsonl"), true},
-		{dir, false},
-		{filepath.Join(notDir, "x.jsonl"), false},
-	}
-	for _, tc := range tests {
-		err := fileWritable(tc.path)
-		if (err == nil) != tc.ok {
-			t.Errorf("fileWritable(%s) = %v, want ok=%v", tc.path, err, tc.ok)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
-		t.Error("fileWritable created a directory")
 	}
 }
 

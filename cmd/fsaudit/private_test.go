@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/fsaudit/fsaudit/config"
+	"github.com/fsaudit/fsaudit/internal/private"
+	"github.com/fsaudit/fsaudit/sink/kafka"
+	"github.com/fsaudit/fsaudit/sink/syslog"
 )
 
 // keyCase is a key or credential file as a test makes it, and what
@@ -88,7 +91,7 @@ func TestReadPrivate(t *testing.T) {
 			done := make(chan struct{})
 			var data []byte
 			var err error
-			go func() { data, err = readPrivate(path, "chain key_file"); close(done) }()
+			go func() { data, err = private.Read(path, "chain key_file"); close(done) }()
 			select {
 			case <-done:
 			case <-time.After(10 * time.Second):
@@ -228,7 +231,7 @@ func TestKeyFilesRefusedByRunAndCheck(t *testing.T) {
 			if code != 1 {
 				t.Errorf("check: exit %d, want 1", code)
 			}
-			if strings.Contains(out.String(), "pipeline: kafka") || strings.Contains(out.String(), "sink cannot be opened") {
+			if strings.Contains(out.String(), "pipeline: kafka") || strings.Contains(out.String(), "records wait in the spool") {
 				t.Errorf("check dialled a sink whose files it refused:\n%s", out.String())
 			}
 		})
@@ -239,18 +242,18 @@ func TestKeyFilesRefusedByRunAndCheck(t *testing.T) {
 // start, naming the sink; with TLS, or without SASL, it is none.
 func TestSASLInClear(t *testing.T) {
 	for _, tc := range []struct {
-		sc   config.Sink
-		want string
+		settings config.SinkSettings
+		want     string
 	}{
-		{config.Sink{Name: "k", Type: "kafka", SASLMechanism: "plain"}, "SASL plain without tls = true sends the password in clear text"},
-		{config.Sink{Name: "k", Type: "kafka", SASLMechanism: "scram-sha-256"}, "SASL scram-sha-256 without tls = true lets anyone who records the exchange guess the password offline"},
-		{config.Sink{Name: "k", Type: "kafka", SASLMechanism: "plain", TLS: true}, ""},
-		{config.Sink{Name: "k", Type: "kafka"}, ""},
-		{config.Sink{Name: "s", Type: "syslog"}, ""},
+		{&kafka.Config{SASLMechanism: "plain"}, "SASL plain without tls = true sends the password in clear text"},
+		{&kafka.Config{SASLMechanism: "scram-sha-256"}, "SASL scram-sha-256 without tls = true lets anyone who records the exchange guess the password offline"},
+		{&kafka.Config{SASLMechanism: "plain", TLS: true}, ""},
+		{&kafka.Config{}, ""},
+		{&syslog.Config{Address: "tcp://h:1"}, ""},
 	} {
-		got := saslInClear(tc.sc)
+		got := strings.Join(sinkWarnings(&config.Sink{Name: "k", Settings: tc.settings}), "\n")
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
-			t.Errorf("%s %s tls=%v: %q, want %q", tc.sc.Type, tc.sc.SASLMechanism, tc.sc.TLS, got, tc.want)
+			t.Errorf("%+v: %q, want %q", tc.settings, got, tc.want)
 		}
 	}
 

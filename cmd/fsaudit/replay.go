@@ -16,8 +16,9 @@ import (
 	"time"
 
 	"github.com/fsaudit/fsaudit/config"
+	"github.com/fsaudit/fsaudit/internal/private"
 	"github.com/fsaudit/fsaudit/replay"
-	"github.com/fsaudit/fsaudit/sink"
+	"github.com/fsaudit/fsaudit/sink/kafka"
 	"github.com/mattn/go-isatty"
 )
 
@@ -155,7 +156,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		if !a.verifyChain {
 			return fail(errors.New("replay: --chain-key-file goes with --verify-chain"))
 		}
-		if chainKey, err = readPrivate(a.chainKeyFile, "--chain-key-file"); err != nil {
+		if chainKey, err = private.Read(a.chainKeyFile, "--chain-key-file"); err != nil {
 			return fail(err)
 		}
 	}
@@ -279,13 +280,15 @@ func printSummary(w io.Writer, s *replay.Summary) {
 func replaySource(cfg *config.Config, a *replayArgs) (replay.Source, error) {
 	src := replay.Source{Brokers: a.brokers, Topic: a.topic}
 	var match *config.Sink
+	var kc *kafka.Config
 	for i := range cfg.Sinks {
 		s := &cfg.Sinks[i]
-		if s.Type != "kafka" {
+		k, ok := s.Settings.(*kafka.Config)
+		if !ok {
 			continue
 		}
-		if len(a.brokers) == 0 || slices.ContainsFunc(a.brokers, func(b string) bool { return slices.Contains(s.Brokers, b) }) {
-			match = s
+		if len(a.brokers) == 0 || slices.ContainsFunc(a.brokers, func(b string) bool { return slices.Contains(k.Brokers, b) }) {
+			match, kc = s, k
 			break
 		}
 	}
@@ -296,24 +299,11 @@ func replaySource(cfg *config.Config, a *replayArgs) (replay.Source, error) {
 		return src, nil
 	}
 	if len(src.Brokers) == 0 {
-		src.Brokers = match.Brokers
+		src.Brokers = kc.Brokers
 	}
 	var err error
-	if match.TLS {
-		if src.TLS, err = tlsConfig(*match); err != nil {
-			return src, err
-		}
-	}
-	if match.SASLMechanism != "" {
-		password, err := secret(*match)
-		if err != nil {
-			return src, err
-		}
-		if src.SASL, err = sink.SASLMechanism(match.SASLMechanism, match.SASLUsername, password); err != nil {
-			return src, err
-		}
-	}
-	return src, nil
+	src.TLS, src.SASL, err = kc.Client(match)
+	return src, err
 }
 
 // replayTargets opens the chosen sinks; a kafka sink that writes to the
@@ -330,11 +320,12 @@ func replayTargets(cfg *config.Config, a *replayArgs, src replay.Source) ([]repl
 			return nil, fmt.Errorf("replay: --sink %s: the config has no sink of that name", name)
 		}
 	}
-	for _, sc := range cfg.Sinks {
+	for i := range cfg.Sinks {
+		sc := &cfg.Sinks[i]
 		if len(a.sinks) > 0 && !slices.Contains(a.sinks, sc.Name) {
 			continue
 		}
-		if sc.Type == "kafka" && sc.Topic == a.topic && slices.ContainsFunc(sc.Brokers, func(b string) bool { return slices.Contains(src.Brokers, b) }) {
+		if k, ok := sc.Settings.(*kafka.Config); ok && k.Topic == a.topic && slices.ContainsFunc(k.Brokers, func(b string) bool { return slices.Contains(src.Brokers, b) }) {
 			closeAll()
 			return nil, fmt.Errorf("replay: sink %s writes to topic %s, which is being read: choose the sinks with --sink", sc.Name, a.topic)
 		}

@@ -139,9 +139,9 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 	if err := checkPrivateFiles(cfg); err != nil {
 		return err
 	}
-	for _, sc := range cfg.Sinks {
-		if w := saslInClear(sc); w != "" {
-			log.Warn().Str("sink", sc.Name).Msg(w)
+	for i := range cfg.Sinks {
+		for _, w := range sinkWarnings(&cfg.Sinks[i]) {
+			log.Warn().Str("sink", cfg.Sinks[i].Name).Msg(w)
 		}
 	}
 	if err := canDropCapabilities(); err != nil {

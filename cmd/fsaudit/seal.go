@@ -6,12 +6,13 @@ import (
 	"os"
 
 	"github.com/fsaudit/fsaudit/chain"
+	"github.com/fsaudit/fsaudit/internal/private"
 )
 
 // openSealKey opens [chain] seal_key_file for the rounds of a run: read
 // and write (each round overwrites it), checked as every key file is.
 func openSealKey(path string) (*chain.SealKey, error) {
-	f, err := openPrivate(path, "chain seal_key_file", os.O_RDWR)
+	f, err := private.Open(path, "chain seal_key_file", os.O_RDWR)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fsaudit/fsaudit/chain"
+	"github.com/fsaudit/fsaudit/internal/private"
 )
 
 // cmdVerify checks the hash chain of file-sink output: the files given in
@@ -39,7 +40,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 	var key []byte
 	if *keyFile != "" {
 		var err error
-		if key, err = readPrivate(*keyFile, "--key-file"); err != nil {
+		if key, err = private.Read(*keyFile, "--key-file"); err != nil {
 			fmt.Fprintf(stderr, "fsaudit: verify: %s\n", oneLine(err))
 			return 1
 		}
@@ -50,7 +51,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "fsaudit: verify: give --verification-key or --verification-key-file, not both")
 			return 1
 		}
-		b, err := readPrivate(*vkeyFile, "--verification-key-file")
+		b, err := private.Read(*vkeyFile, "--verification-key-file")
 		if err != nil {
 			fmt.Fprintf(stderr, "fsaudit: verify: %s\n", oneLine(err))
 			return 1

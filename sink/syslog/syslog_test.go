@@ -1,4 +1,4 @@
-package sink
+package syslog
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fsaudit/fsaudit/record"
+	"github.com/fsaudit/fsaudit/sink"
 )
 
 func syslogRecord() *record.Record {
@@ -26,14 +27,14 @@ func syslogRecord() *record.Record {
 }
 
 func TestSyslogEncode(t *testing.T) {
-	s := NewSyslog(SyslogOptions{Name: "s", Network: "tcp", Protocol: "rfc5424", Facility: 16, Severity: 5, Format: record.JSON{}})
+	s := NewSink(Options{Name: "s", Network: "tcp", Protocol: "rfc5424", Facility: 16, Severity: 5, Format: record.JSON{}})
 	s.pid = 99
 	_, m := s.Encode(nil, syslogRecord())
 	want := `<133>1 2026-11-26T01:02:03.456789Z web?1 fsaudit 99 write [fsaudit@32473 id="id-1" seq="7" path="/srv/a \"b\"\]\\c" pid="42" comm="sh" exe="/bin/sh" uid="1000" user="ann"] {"@timestamp"`
 	if !strings.HasPrefix(string(m.Value), want) {
 		t.Errorf("got\n%s\nwant prefix\n%s", m.Value, want)
 	}
-	s3164 := NewSyslog(SyslogOptions{Name: "s", Network: "udp", Protocol: "rfc3164", Facility: 13, Severity: 6, Format: record.CEF{Product: record.Product{Name: "fsaudit", Version: "1"}}})
+	s3164 := NewSink(Options{Name: "s", Network: "udp", Protocol: "rfc3164", Facility: 13, Severity: 6, Format: record.CEF{Product: record.Product{Name: "fsaudit", Version: "1"}}})
 	s3164.pid = 99
 	_, m = s3164.Encode(nil, syslogRecord())
 	if want := `<110>Nov 26 01:02:03 web?1 fsaudit[99]: CEF:0|fsaudit|fsaudit|1|write|`; !strings.HasPrefix(string(m.Value), want) {
@@ -48,7 +49,7 @@ func TestSyslogEncode(t *testing.T) {
 
 func TestSyslogTruncates(t *testing.T) {
 	for _, proto := range []string{"rfc5424", "rfc3164"} {
-		s := NewSyslog(SyslogOptions{Name: "s", Network: "udp", Protocol: proto, Facility: 16, Severity: 5, MaxMessageBytes: 1100, Format: record.JSON{}})
+		s := NewSink(Options{Name: "s", Network: "udp", Protocol: proto, Facility: 16, Severity: 5, MaxMessageBytes: 1100, Format: record.JSON{}})
 		r := syslogRecord()
 		r.File.Path = "/" + strings.Repeat("ż", 2000)
 		_, m := s.Encode(nil, r)
@@ -143,12 +144,12 @@ func (r *streamReceiver) count() int { r.mu.Lock(); defer r.mu.Unlock(); return 
 func TestSyslogReconnects(t *testing.T) {
 	recv := newStreamReceiver(t, "127.0.0.1:0")
 	addr := recv.l.Addr().String()
-	s := NewSyslog(SyslogOptions{Name: "s", Network: "tcp", Address: addr, Protocol: "rfc5424", Facility: 16, Severity: 5, Format: record.JSON{}})
+	s := NewSink(Options{Name: "s", Network: "tcp", Address: addr, Protocol: "rfc5424", Facility: 16, Severity: 5, Format: record.JSON{}})
 	defer s.Close()
 	ctx := context.Background()
 	send := func() error {
 		_, m := s.Encode(nil, syslogRecord())
-		return s.Write(ctx, []Message{m})
+		return s.Write(ctx, []sink.Message{m})
 	}
 	if err := send(); err != nil {
 		t.Fatal(err)
@@ -196,9 +197,9 @@ func TestSyslogDeadReceiver(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	s := NewSyslog(SyslogOptions{Name: "s", Network: "tcp", Address: addr, Protocol: "rfc5424", Format: record.JSON{}})
+	s := NewSink(Options{Name: "s", Network: "tcp", Address: addr, Protocol: "rfc5424", Format: record.JSON{}})
 	_, m := s.Encode(nil, syslogRecord())
-	err = s.Write(context.Background(), []Message{m})
+	err = s.Write(context.Background(), []sink.Message{m})
 	if err == nil || !strings.Contains(err.Error(), "connecting to tcp://"+addr) {
 		t.Errorf("error %v, want one naming the connection", err)
 	}

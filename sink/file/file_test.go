@@ -1,7 +1,6 @@
-package sink
+package file
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -15,17 +14,18 @@ import (
 	"time"
 
 	"github.com/fsaudit/fsaudit/record"
+	"github.com/fsaudit/fsaudit/sink"
 )
 
-func recs(from, n int) []Message {
-	var out []Message
+func recs(from, n int) []sink.Message {
+	var out []sink.Message
 	for i := from; i < from+n; i++ {
-		out = append(out, Message{Value: []byte(fmt.Sprintf("{\"n\":%03d}\n", i))}) // 10 bytes each
+		out = append(out, sink.Message{Value: []byte(fmt.Sprintf("{\"n\":%03d}\n", i))}) // 10 bytes each
 	}
 	return out
 }
 
-func joined(ms []Message) string {
+func joined(ms []sink.Message) string {
 	var b strings.Builder
 	for _, m := range ms {
 		b.Write(m.Value)
@@ -46,19 +46,19 @@ func TestFileRotation(t *testing.T) {
 	tests := []struct {
 		name       string
 		maxBackups int
-		batches    [][]Message
+		batches    [][]sink.Message
 		want       map[string]string // file suffix -> content; absent means must not exist
 	}{
 		{
 			name:       "no rotation below the limit",
 			maxBackups: 2,
-			batches:    [][]Message{recs(0, 3)},
+			batches:    [][]sink.Message{recs(0, 3)},
 			want:       map[string]string{"": joined(recs(0, 3)), ".1": ""},
 		},
 		{
 			name:       "rotates inside one batch and keeps two backups",
 			maxBackups: 2,
-			batches:    [][]Message{recs(0, 4), recs(4, 4), recs(8, 3)},
+			batches:    [][]sink.Message{recs(0, 4), recs(4, 4), recs(8, 3)},
 			want: map[string]string{
 				"":   joined(recs(9, 2)),
 				".1": joined(recs(6, 3)),
@@ -69,14 +69,14 @@ func TestFileRotation(t *testing.T) {
 		{
 			name:       "no backups: the old file is dropped",
 			maxBackups: 0,
-			batches:    [][]Message{recs(0, 4)},
+			batches:    [][]sink.Message{recs(0, 4)},
 			want:       map[string]string{"": joined(recs(3, 1)), ".1": ""},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "sub", "audit.jsonl")
-			s, err := OpenFile(FileOptions{Name: "t", Path: path, MaxBytes: 30, MaxBackups: tc.maxBackups})
+			s, err := OpenSink(Options{Name: "t", Path: path, MaxBytes: 30, MaxBackups: tc.maxBackups})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +113,7 @@ func TestFileRotation(t *testing.T) {
 
 func TestFileReopenAfterMove(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	s, err := OpenFile(FileOptions{Name: "t", Path: path})
+	s, err := OpenSink(Options{Name: "t", Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestFileReopenAfterMove(t *testing.T) {
 
 func TestFileNotRegular(t *testing.T) {
 	dir := t.TempDir()
-	_, err := OpenFile(FileOptions{Name: "t", Path: dir})
+	_, err := OpenSink(Options{Name: "t", Path: dir})
 	if err == nil {
 		t.Fatal("opened a directory as the sink file")
 	}
@@ -162,7 +162,7 @@ func TestFileFullDisk(t *testing.T) {
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, 0) })
 	path := filepath.Join(dir, "audit.jsonl")
-	s, err := OpenFile(FileOptions{Name: "local", Path: path})
+	s, err := OpenSink(Options{Name: "local", Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,10 +205,10 @@ func TestFileSymlinkAtPath(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			victim, content := plantVictim(t)
 			path := filepath.Join(t.TempDir(), "audit.jsonl")
-			var s *File
+			var s *Sink
 			if tc.reopen {
 				var err error
-				if s, err = OpenFile(FileOptions{Name: "t", Path: path}); err != nil {
+				if s, err = OpenSink(Options{Name: "t", Path: path}); err != nil {
 					t.Fatal(err)
 				}
 				defer s.Close()
@@ -223,7 +223,7 @@ func TestFileSymlinkAtPath(t *testing.T) {
 			if tc.reopen {
 				err = s.Reopen()
 			} else {
-				s, err = OpenFile(FileOptions{Name: "t", Path: path})
+				s, err = OpenSink(Options{Name: "t", Path: path})
 				if err == nil {
 					s.Write(context.Background(), recs(0, 1))
 					s.Close()
@@ -260,11 +260,11 @@ func TestFileRotationPlantedLinks(t *testing.T) {
 			if err := os.Symlink(victim, path+tc.planted); err != nil {
 				t.Fatal(err)
 			}
-			s, err := OpenFile(FileOptions{Name: "t", Path: path, MaxBytes: 30, MaxBackups: tc.maxBackups, Compress: tc.compress})
+			s, err := OpenSink(Options{Name: "t", Path: path, MaxBytes: 30, MaxBackups: tc.maxBackups, Compress: tc.compress})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, b := range [][]Message{recs(0, 3), recs(3, 1)} { // the second rotates
+			for _, b := range [][]sink.Message{recs(0, 3), recs(3, 1)} { // the second rotates
 				if err := s.Write(context.Background(), b); err != nil {
 					t.Fatal(err)
 				}
@@ -330,7 +330,7 @@ func TestCheckFileDir(t *testing.T) {
 			}
 			err := CheckFileDir(dir)
 			path := filepath.Join(dir, "audit.jsonl")
-			s, oerr := OpenFile(FileOptions{Name: "local", Path: path})
+			s, oerr := OpenSink(Options{Name: "local", Path: path})
 			if tc.err == "" {
 				if err != nil || oerr != nil {
 					t.Fatalf("refused: %v; OpenFile: %v", err, oerr)
@@ -358,24 +358,13 @@ func TestCheckFileDir(t *testing.T) {
 	if err := CheckFileDir(dir); err != nil {
 		t.Errorf("missing directory: %v", err)
 	}
-	s, err := OpenFile(FileOptions{Name: "local", Path: filepath.Join(dir, "audit.jsonl")})
+	s, err := OpenSink(Options{Name: "local", Path: filepath.Join(dir, "audit.jsonl")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	if st, err := os.Stat(dir); err != nil || st.Mode().Perm()&0o027 != 0 {
 		t.Errorf("created directory: %v, mode %v; want at most 0750", err, st.Mode())
-	}
-}
-
-func TestStdout(t *testing.T) {
-	var buf bytes.Buffer
-	s := NewStdout("out", &buf, record.JSON{})
-	if err := s.Write(context.Background(), recs(0, 2)); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := buf.String(), joined(recs(0, 2)); got != want {
-		t.Errorf("got %q, want %q", got, want)
 	}
 }
 
@@ -399,11 +388,11 @@ func gunzip(t *testing.T, path string) string {
 
 func TestFileCompressedRotation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	s, err := OpenFile(FileOptions{Name: "t", Path: path, MaxBytes: 30, MaxBackups: 2, Compress: true, Format: record.JSON{}})
+	s, err := OpenSink(Options{Name: "t", Path: path, MaxBytes: 30, MaxBackups: 2, Compress: true, Format: record.JSON{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range [][]Message{recs(0, 3), recs(3, 3), recs(6, 3), recs(9, 1)} {
+	for _, b := range [][]sink.Message{recs(0, 3), recs(3, 3), recs(6, 3), recs(9, 1)} {
 		if err := s.Write(context.Background(), b); err != nil {
 			t.Fatal(err)
 		}
@@ -432,7 +421,7 @@ func TestFileCompressedRotation(t *testing.T) {
 
 func TestFileRotationByAge(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	s, err := OpenFile(FileOptions{Name: "t", Path: path, MaxAge: 50 * time.Millisecond, MaxBackups: 3, Format: record.JSON{}})
+	s, err := OpenSink(Options{Name: "t", Path: path, MaxAge: 50 * time.Millisecond, MaxBackups: 3, Format: record.JSON{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +453,7 @@ func TestFileFsyncPolicies(t *testing.T) {
 	}{{"batch", 0, false}, {"interval", time.Hour, true}, {"never", -1, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "audit.jsonl")
-			s, err := OpenFile(FileOptions{Name: "t", Path: path, Fsync: tc.fsync, Format: record.JSON{}})
+			s, err := OpenSink(Options{Name: "t", Path: path, Fsync: tc.fsync, Format: record.JSON{}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -481,7 +470,7 @@ func TestFileFsyncPolicies(t *testing.T) {
 	}
 	// An interval sync happens without further writes.
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	s, err := OpenFile(FileOptions{Name: "t", Path: path, Fsync: 10 * time.Millisecond, Format: record.JSON{}})
+	s, err := OpenSink(Options{Name: "t", Path: path, Fsync: 10 * time.Millisecond, Format: record.JSON{}})
 	if err != nil {
 		t.Fatal(err)
 	}

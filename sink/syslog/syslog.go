@@ -1,4 +1,6 @@
-package sink
+// Package syslog owns the syslog sink: records as RFC 5424 or RFC 3164
+// messages over UDP, TCP or TLS (RFC 5425), and its [[sink]] keys.
+package syslog
 
 import (
 	"context"
@@ -17,10 +19,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/fsaudit/fsaudit/record"
+	"github.com/fsaudit/fsaudit/sink"
 )
 
-// SyslogOptions configure a syslog sink.
-type SyslogOptions struct {
+// Options configure a syslog sink.
+type Options struct {
 	Name     string
 	Network  string // udp, tcp or tls
 	Address  string // HOST:PORT
@@ -42,11 +45,11 @@ type SyslogOptions struct {
 // enterprise number that RFC 5612 sets aside for documentation and examples.
 const sdID = "fsaudit@32473"
 
-// Syslog sends records to a syslog receiver over UDP, TCP or TLS (RFC 5425).
+// Sink sends records to a syslog receiver over UDP, TCP or TLS (RFC 5425).
 // A batch is acknowledged once the kernel took all of it (TCP, TLS) or every
 // datagram was sent (UDP, which has no acknowledgement at all).
-type Syslog struct {
-	opts SyslogOptions
+type Sink struct {
+	opts Options
 	pid  int
 
 	mu     sync.Mutex
@@ -56,10 +59,10 @@ type Syslog struct {
 	frame  []byte
 }
 
-var _ Sink = (*Syslog)(nil)
+var _ sink.Sink = (*Sink)(nil)
 
-// NewSyslog returns a syslog sink; it connects on the first write.
-func NewSyslog(o SyslogOptions) *Syslog {
+// NewSink returns a syslog sink; it connects on the first write.
+func NewSink(o Options) *Sink {
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 5 * time.Second
 	}
@@ -75,22 +78,22 @@ func NewSyslog(o SyslogOptions) *Syslog {
 	if o.Network != "udp" && o.Framing == "" {
 		o.Framing = "octet-counting"
 	}
-	return &Syslog{opts: o, pid: os.Getpid()}
+	return &Sink{opts: o, pid: os.Getpid()}
 }
 
-// Name implements Sink.
-func (s *Syslog) Name() string { return s.opts.Name }
+// Name implements sink.Sink.
+func (s *Sink) Name() string { return s.opts.Name }
 
-// Encode implements Sink: the record in the sink's format, as the MSG of a
+// Encode implements sink.Sink: the record in the sink's format, as the MSG of a
 // syslog message whose header names the action and whose STRUCTURED-DATA
 // (RFC 5424) repeats the key fields.
-func (s *Syslog) Encode(buf []byte, r *record.Record) ([]byte, Message) {
+func (s *Sink) Encode(buf []byte, r *record.Record) ([]byte, sink.Message) {
 	start := len(buf)
 	buf = s.appendHeader(buf, r, -1)
 	head := len(buf) - start
 	buf = s.opts.Format.Append(buf, r)
 	if len(buf)-start <= s.opts.MaxMessageBytes {
-		return buf, Message{Value: buf[start:]}
+		return buf, sink.Message{Value: buf[start:]}
 	}
 	// Too long: the header says so and the message is cut to fit.
 	msgLen := len(buf) - start - head
@@ -108,14 +111,14 @@ func (s *Syslog) Encode(buf []byte, r *record.Record) ([]byte, Message) {
 	if s.opts.Protocol == "rfc3164" {
 		buf = append(buf, truncMark...)
 	}
-	return buf, Message{Value: buf[start:]}
+	return buf, sink.Message{Value: buf[start:]}
 }
 
 const truncMark = " [fsaudit: truncated]"
 
 // appendHeader writes everything before the MSG. truncated is the length
 // of the whole MSG when it was cut, else -1.
-func (s *Syslog) appendHeader(b []byte, r *record.Record, truncated int) []byte {
+func (s *Sink) appendHeader(b []byte, r *record.Record, truncated int) []byte {
 	sev := s.opts.Severity
 	if r.Action == record.ActionLost && sev > 4 {
 		sev = 4
@@ -230,7 +233,7 @@ func appendSDValue(b []byte, s string) []byte {
 }
 
 // Write implements Sink.
-func (s *Syslog) Write(ctx context.Context, batch []Message) error {
+func (s *Sink) Write(ctx context.Context, batch []sink.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.connect(ctx); err != nil {
@@ -286,7 +289,7 @@ func (s *Syslog) Write(ctx context.Context, batch []Message) error {
 // connect dials when there is no connection, or the receiver closed it:
 // a reader on each stream connection marks it dead at its end (a plain or
 // TLS syslog receiver sends nothing but its closing).
-func (s *Syslog) connect(ctx context.Context) error {
+func (s *Sink) connect(ctx context.Context) error {
 	if s.conn != nil && s.dead != nil && s.dead.Load() {
 		s.conn.Close()
 		s.conn = nil
@@ -332,14 +335,14 @@ func (s *Syslog) connect(ctx context.Context) error {
 }
 
 // Check connects (for TLS, through the handshake) and says what failed.
-func (s *Syslog) Check(ctx context.Context) error {
+func (s *Sink) Check(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.connect(ctx)
 }
 
 // Close implements Sink.
-func (s *Syslog) Close() error {
+func (s *Sink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn == nil {

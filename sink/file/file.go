@@ -1,4 +1,7 @@
-package sink
+// Package file owns the file sink: records appended to a file, one per
+// line, which the agent rotates by size and age (or logrotate does), and
+// its [[sink]] keys.
+package file
 
 import (
 	"compress/gzip"
@@ -15,10 +18,11 @@ import (
 	"time"
 
 	"github.com/fsaudit/fsaudit/record"
+	"github.com/fsaudit/fsaudit/sink"
 )
 
-// FileOptions configure a file sink.
-type FileOptions struct {
+// Options configure a file sink.
+type Options struct {
 	Name       string
 	Path       string
 	MaxBytes   int64         // rotate before a write would make the file larger; 0: never
@@ -38,11 +42,11 @@ type FileOptions struct {
 	Marked bool
 }
 
-// File appends records to a file, one per line, and rotates it by size
+// Sink appends records to a file, one per line, and rotates it by size
 // and age. A batch is acknowledged once written (and synced, when Fsync
 // is 0).
-type File struct {
-	opts FileOptions
+type Sink struct {
+	opts Options
 
 	mu      sync.Mutex
 	f       *os.File
@@ -60,19 +64,19 @@ type File struct {
 	done        chan struct{}
 }
 
-var _ Sink = (*File)(nil)
-var _ Reopener = (*File)(nil)
-var _ MarkRequester = (*File)(nil)
+var _ sink.Sink = (*Sink)(nil)
+var _ sink.Reopener = (*Sink)(nil)
+var _ sink.MarkRequester = (*Sink)(nil)
 
-// TakeMarkRequest implements MarkRequester: true once for each file due
+// TakeMarkRequest implements sink.MarkRequester: true once for each file due
 // to end.
-func (s *File) TakeMarkRequest() bool { return s.markWanted.CompareAndSwap(true, false) }
+func (s *Sink) TakeMarkRequest() bool { return s.markWanted.CompareAndSwap(true, false) }
 
 // OpenFile opens (or creates, mode 0600, with its directory) the sink's
 // file. It never follows a symbolic link at the path, and refuses a
 // directory that other users could plant names in (see CheckFileDir).
-func OpenFile(o FileOptions) (*File, error) {
-	s := &File{opts: o}
+func OpenSink(o Options) (*Sink, error) {
+	s := &Sink{opts: o}
 	if err := s.open(); err != nil {
 		return nil, err
 	}
@@ -84,7 +88,7 @@ func OpenFile(o FileOptions) (*File, error) {
 }
 
 // syncLoop syncs written data every Fsync interval.
-func (s *File) syncLoop() {
+func (s *Sink) syncLoop() {
 	defer close(s.done)
 	t := time.NewTicker(s.opts.Fsync)
 	defer t.Stop()
@@ -101,7 +105,7 @@ func (s *File) syncLoop() {
 }
 
 // sync flushes written data to the disk; errors surface on the next write.
-func (s *File) sync() error {
+func (s *Sink) sync() error {
 	if !s.dirty || s.f == nil {
 		return nil
 	}
@@ -113,12 +117,12 @@ func (s *File) sync() error {
 }
 
 // Name is the sink's configured name.
-func (s *File) Name() string { return s.opts.Name }
+func (s *Sink) Name() string { return s.opts.Name }
 
 // open opens Path for appending, creating it and its directory: at the
 // start, on Reopen and after each rotation. Neither a link planted at Path
 // nor a directory others can write is ever used.
-func (s *File) open() error {
+func (s *Sink) open() error {
 	dir := filepath.Dir(s.opts.Path)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("file sink %s: creating directory: %w", s.opts.Name, err)
@@ -198,26 +202,26 @@ func noFollowError(path string, err error) error {
 	return err
 }
 
-// Encode implements Sink: one record per line.
-func (s *File) Encode(buf []byte, r *record.Record) ([]byte, Message) {
-	return appendLine(buf, r, s.opts.Format)
+// Encode implements sink.Sink: one record per line.
+func (s *Sink) Encode(buf []byte, r *record.Record) ([]byte, sink.Message) {
+	return sink.AppendLine(buf, r, s.opts.Format)
 }
 
-// EncodeJSON implements JSONEncoder.
-func (s *File) EncodeJSON(buf []byte, _ *record.Record, json []byte) ([]byte, Message, bool) {
+// EncodeJSON implements sink.JSONEncoder.
+func (s *Sink) EncodeJSON(buf []byte, _ *record.Record, json []byte) ([]byte, sink.Message, bool) {
 	if _, ok := s.opts.Format.(record.JSON); !ok {
-		return buf, Message{}, false
+		return buf, sink.Message{}, false
 	}
 	start := len(buf)
 	buf = append(buf, json...)
 	buf = append(buf, '\n')
-	return buf, Message{Value: buf[start:]}, true
+	return buf, sink.Message{Value: buf[start:]}, true
 }
 
 // Write appends the batch, rotating first whenever the next record would
 // push the file past MaxBytes. With Marked it rotates (or reopens) only at
 // a marked message, and asks for one when the file is due to end.
-func (s *File) Write(ctx context.Context, batch []Message) error {
+func (s *Sink) Write(ctx context.Context, batch []sink.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f == nil {
@@ -276,7 +280,7 @@ func (s *File) Write(ctx context.Context, batch []Message) error {
 	return nil
 }
 
-func (s *File) flush() error {
+func (s *Sink) flush() error {
 	if len(s.buf) == 0 {
 		return nil
 	}
@@ -301,7 +305,7 @@ func (s *File) flush() error {
 // compressing), dropping what falls past MaxBackups (with MaxBackups 0,
 // Path itself), then opens a fresh Path. The file is synced before it
 // moves, whatever the fsync policy.
-func (s *File) rotate() error {
+func (s *Sink) rotate() error {
 	if err := s.sync(); err != nil {
 		return err
 	}
@@ -384,7 +388,7 @@ func gzipFile(src, dst string) error {
 // askMark asks the route for a mark, once until it comes, or again when
 // it has not come for markWait (lost on the way: a spool that could not
 // take it, a delivery given up).
-func (s *File) askMark() {
+func (s *Sink) askMark() {
 	if !s.outstanding || time.Since(s.askedAt) >= markWait {
 		s.outstanding, s.askedAt = true, time.Now()
 		s.markWanted.Store(true)
@@ -397,7 +401,7 @@ const markWait = time.Minute
 
 // next starts the next file at a mark: by reopening Path when Reopen asked
 // for it (a log rotator moved the file), else by rotation.
-func (s *File) next() error {
+func (s *Sink) next() error {
 	if !s.reopenDue && (s.opts.MaxBytes > 0 || s.opts.MaxAge > 0) {
 		return s.rotate()
 	}
@@ -407,7 +411,7 @@ func (s *File) next() error {
 
 // Reopen closes the file and opens Path again, for log rotators that moved
 // it; with Marked, at the mark it asks for, so the new file begins with it.
-func (s *File) Reopen() error {
+func (s *Sink) Reopen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.opts.Marked {
@@ -418,7 +422,7 @@ func (s *File) Reopen() error {
 	return s.reopen()
 }
 
-func (s *File) reopen() error {
+func (s *Sink) reopen() error {
 	if s.f != nil {
 		if err := s.sync(); err != nil {
 			return err
@@ -432,7 +436,7 @@ func (s *File) reopen() error {
 }
 
 // Close syncs and closes the file.
-func (s *File) Close() error {
+func (s *Sink) Close() error {
 	if s.stop != nil {
 		close(s.stop)
 		<-s.done
@@ -450,48 +454,3 @@ func (s *File) Close() error {
 	s.f = nil
 	return err
 }
-
-// Stdout writes records to standard output, for containers.
-type Stdout struct {
-	name   string
-	w      io.Writer
-	format record.Format
-	mu     sync.Mutex
-	buf    []byte
-}
-
-var _ Sink = (*Stdout)(nil)
-
-// NewStdout returns a sink writing records in format f to w (os.Stdout
-// when nil), one per line.
-func NewStdout(name string, w io.Writer, f record.Format) *Stdout {
-	if w == nil {
-		w = os.Stdout
-	}
-	return &Stdout{name: name, w: w, format: f}
-}
-
-// Encode implements Sink: one record per line.
-func (s *Stdout) Encode(buf []byte, r *record.Record) ([]byte, Message) {
-	return appendLine(buf, r, s.format)
-}
-
-// Name is the sink's configured name.
-func (s *Stdout) Name() string { return s.name }
-
-// Write writes the batch in one call.
-func (s *Stdout) Write(ctx context.Context, batch []Message) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.buf = s.buf[:0]
-	for _, m := range batch {
-		s.buf = append(s.buf, m.Value...)
-	}
-	if _, err := s.w.Write(s.buf); err != nil {
-		return fmt.Errorf("stdout sink %s: %w", s.name, err)
-	}
-	return nil
-}
-
-// Close does nothing: standard output stays open.
-func (s *Stdout) Close() error { return nil }

@@ -1,4 +1,7 @@
-package sink
+// Package kafka owns the Kafka sink: records produced to a topic, keyed
+// and acknowledged as configured, and its [[sink]] keys, which replay
+// also takes to reach the brokers.
+package kafka
 
 import (
 	"context"
@@ -9,18 +12,15 @@ import (
 	"time"
 
 	"github.com/fsaudit/fsaudit/record"
-	"github.com/segmentio/kafka-go"
+	"github.com/fsaudit/fsaudit/sink"
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 )
 
-// SchemaVersion is the version of the record's layout that Kafka messages
-// carry in their fsaudit.schema header.
-const SchemaVersion = "1"
-
-// KafkaOptions configure a Kafka sink.
-type KafkaOptions struct {
+// Options configure a Kafka sink.
+type Options struct {
 	Name        string
 	Brokers     []string
 	Topic       string
@@ -56,37 +56,37 @@ func SASLMechanism(name, user, password string) (sasl.Mechanism, error) {
 	return nil, fmt.Errorf("unknown SASL mechanism %q", name)
 }
 
-// Kafka produces records to a topic. A batch is acknowledged once the
+// Sink produces records to a topic. A batch is acknowledged once the
 // brokers acknowledged every message as Acks asks (all in-sync replicas by
 // default).
-type Kafka struct {
-	opts    KafkaOptions
-	w       *kafka.Writer
-	client  *kafka.Client
-	headers []kafka.Header
-	msgs    []kafka.Message
+type Sink struct {
+	opts    Options
+	w       *kafkago.Writer
+	client  *kafkago.Client
+	headers []kafkago.Header
+	msgs    []kafkago.Message
 	created bool // the topic exists, or CreateTopic is off
 }
 
-var _ Sink = (*Kafka)(nil)
+var _ sink.Sink = (*Sink)(nil)
 
-// NewKafka prepares the producer; it connects on the first write (or Check).
-func NewKafka(o KafkaOptions) (*Kafka, error) {
+// NewSink prepares the producer; it connects on the first write (or Check).
+func NewSink(o Options) (*Sink, error) {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultBatchSize
+		o.BatchSize = sink.DefaultBatchSize
 	}
-	tr := &kafka.Transport{
+	tr := &kafkago.Transport{
 		ClientID:    "fsaudit",
 		DialTimeout: 10 * time.Second,
 		TLS:         o.TLS,
 		SASL:        o.SASL,
 		MetadataTTL: 5 * time.Second, // leader moves and new topics are found within this
 	}
-	w := &kafka.Writer{
-		Addr:      kafka.TCP(o.Brokers...),
+	w := &kafkago.Writer{
+		Addr:      kafkago.TCP(o.Brokers...),
 		Topic:     o.Topic,
 		Transport: tr,
 		// The router batches already: the writer sends what it is given at once.
@@ -103,41 +103,41 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 	}
 	switch o.Key {
 	case "none":
-		w.Balancer = &kafka.RoundRobin{}
+		w.Balancer = &kafkago.RoundRobin{}
 	default:
 		// The Java client's partitioner: records of one key share a
 		// partition whatever the language of the other producers.
-		w.Balancer = kafka.Murmur2Balancer{}
+		w.Balancer = kafkago.Murmur2Balancer{}
 	}
 	switch o.Acks {
 	case "", "all":
-		w.RequiredAcks = kafka.RequireAll
+		w.RequiredAcks = kafkago.RequireAll
 	case "leader":
-		w.RequiredAcks = kafka.RequireOne
+		w.RequiredAcks = kafkago.RequireOne
 	case "none":
-		w.RequiredAcks = kafka.RequireNone
+		w.RequiredAcks = kafkago.RequireNone
 	default:
 		return nil, fmt.Errorf("kafka sink %s: unknown acks %q", o.Name, o.Acks)
 	}
 	switch o.Compression {
 	case "", "none":
 	case "gzip":
-		w.Compression = kafka.Gzip
+		w.Compression = kafkago.Gzip
 	case "snappy":
-		w.Compression = kafka.Snappy
+		w.Compression = kafkago.Snappy
 	case "lz4":
-		w.Compression = kafka.Lz4
+		w.Compression = kafkago.Lz4
 	case "zstd":
-		w.Compression = kafka.Zstd
+		w.Compression = kafkago.Zstd
 	default:
 		return nil, fmt.Errorf("kafka sink %s: unknown compression %q", o.Name, o.Compression)
 	}
-	k := &Kafka{
+	k := &Sink{
 		opts: o, w: w,
-		client:  &kafka.Client{Addr: kafka.TCP(o.Brokers...), Transport: tr, Timeout: 10 * time.Second},
+		client:  &kafkago.Client{Addr: kafkago.TCP(o.Brokers...), Transport: tr, Timeout: 10 * time.Second},
 		created: !o.CreateTopic,
-		headers: []kafka.Header{
-			{Key: "fsaudit.schema", Value: []byte(SchemaVersion)},
+		headers: []kafkago.Header{
+			{Key: "fsaudit.schema", Value: []byte(record.SchemaVersion)},
 			{Key: "fsaudit.format", Value: []byte(o.Format.Name())},
 			{Key: "fsaudit.host", Value: []byte(o.HostName)},
 		},
@@ -146,14 +146,14 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 }
 
 // Name implements Sink.
-func (k *Kafka) Name() string { return k.opts.Name }
+func (k *Sink) Name() string { return k.opts.Name }
 
 // Encode implements Sink: the record in the sink's format as the value,
 // the event's time as the message's timestamp (so the brokers' time index,
 // which replay seeks by, follows event time), keyed as configured, the key being the record's field as its JSON reads
 // (invalid UTF-8 as U+FFFD). Records without a container are keyed by host
 // under key = "container", so that a host's own writes stay in order too.
-func (k *Kafka) Encode(buf []byte, r *record.Record) ([]byte, Message) {
+func (k *Sink) Encode(buf []byte, r *record.Record) ([]byte, sink.Message) {
 	var key []byte
 	start := len(buf)
 	switch k.opts.Key {
@@ -173,12 +173,12 @@ func (k *Kafka) Encode(buf []byte, r *record.Record) ([]byte, Message) {
 	}
 	start = len(buf)
 	buf = k.opts.Format.Append(buf, r)
-	return buf, Message{Key: key, Value: buf[start:], Time: r.Time}
+	return buf, sink.Message{Key: key, Value: buf[start:], Time: r.Time}
 }
 
 // Write implements Sink. Messages the brokers refused are sent again, up to
 // twice, before the batch is reported as failed.
-func (k *Kafka) Write(ctx context.Context, batch []Message) error {
+func (k *Sink) Write(ctx context.Context, batch []sink.Message) error {
 	if !k.created {
 		// Created on the first write, not at start: the agent starts even
 		// when the brokers cannot be reached yet. Only when it is missing:
@@ -192,13 +192,13 @@ func (k *Kafka) Write(ctx context.Context, batch []Message) error {
 	}
 	k.msgs = k.msgs[:0]
 	for _, m := range batch {
-		k.msgs = append(k.msgs, kafka.Message{Key: m.Key, Value: m.Value, Headers: k.headers, Time: m.Time})
+		k.msgs = append(k.msgs, kafkago.Message{Key: m.Key, Value: m.Value, Headers: k.headers, Time: m.Time})
 	}
 	msgs := k.msgs
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		err = k.w.WriteMessages(ctx, msgs...)
-		var werrs kafka.WriteErrors
+		var werrs kafkago.WriteErrors
 		if err == nil || !errors.As(err, &werrs) || ctx.Err() != nil {
 			break
 		}
@@ -217,7 +217,7 @@ func (k *Kafka) Write(ctx context.Context, batch []Message) error {
 	return nil
 }
 
-func firstError(errs kafka.WriteErrors) error {
+func firstError(errs kafkago.WriteErrors) error {
 	for _, e := range errs {
 		if e != nil {
 			return e
@@ -229,8 +229,8 @@ func firstError(errs kafka.WriteErrors) error {
 // Check asks the brokers for the topic's metadata and says in one error
 // what is wrong. A missing topic is fine when CreateTopic is set: the first
 // write creates it.
-func (k *Kafka) Check(ctx context.Context) error {
-	md, err := k.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.opts.Topic}})
+func (k *Sink) Check(ctx context.Context) error {
+	md, err := k.client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{k.opts.Topic}})
 	if err != nil {
 		return fmt.Errorf("kafka sink %s: metadata from %v: %w", k.opts.Name, k.opts.Brokers, err)
 	}
@@ -238,7 +238,7 @@ func (k *Kafka) Check(ctx context.Context) error {
 		if t.Name != k.opts.Topic {
 			continue
 		}
-		if t.Error != nil && !(k.opts.CreateTopic && errors.Is(t.Error, kafka.UnknownTopicOrPartition)) {
+		if t.Error != nil && !(k.opts.CreateTopic && errors.Is(t.Error, kafkago.UnknownTopicOrPartition)) {
 			return fmt.Errorf("kafka sink %s: topic %s: %w", k.opts.Name, k.opts.Topic, t.Error)
 		}
 		return nil
@@ -250,8 +250,8 @@ func (k *Kafka) Check(ctx context.Context) error {
 }
 
 // topicExists asks the brokers whether the topic is there.
-func (k *Kafka) topicExists(ctx context.Context) bool {
-	md, err := k.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.opts.Topic}})
+func (k *Sink) topicExists(ctx context.Context) bool {
+	md, err := k.client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{k.opts.Topic}})
 	if err != nil {
 		return false
 	}
@@ -264,14 +264,14 @@ func (k *Kafka) topicExists(ctx context.Context) bool {
 }
 
 // createTopic creates the topic; one that exists already is fine.
-func (k *Kafka) createTopic(ctx context.Context) error {
-	resp, err := k.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+func (k *Sink) createTopic(ctx context.Context) error {
+	resp, err := k.client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{
 		Topic: k.opts.Topic, NumPartitions: k.opts.Partitions, ReplicationFactor: k.opts.Replication,
 	}}})
 	if err != nil {
 		return fmt.Errorf("kafka sink %s: creating topic %s: %w", k.opts.Name, k.opts.Topic, err)
 	}
-	if e := resp.Errors[k.opts.Topic]; e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
+	if e := resp.Errors[k.opts.Topic]; e != nil && !errors.Is(e, kafkago.TopicAlreadyExists) {
 		return fmt.Errorf("kafka sink %s: creating topic %s (%d partitions, replication %s): %w",
 			k.opts.Name, k.opts.Topic, k.opts.Partitions, strconv.Itoa(k.opts.Replication), e)
 	}
@@ -279,7 +279,7 @@ func (k *Kafka) createTopic(ctx context.Context) error {
 }
 
 // Close implements Sink: it flushes what the writer holds.
-func (k *Kafka) Close() error {
+func (k *Sink) Close() error {
 	if err := k.w.Close(); err != nil {
 		return fmt.Errorf("kafka sink %s: closing: %w", k.opts.Name, err)
 	}
