@@ -156,7 +156,7 @@ func TestParseErrors(t *testing.T) {
 		{"negative duration", "[coalesce]\nwindow = \"-1s\"\n" + sink,
 			`t.toml:2: coalesce.window: bad duration "-1s": negative`},
 		{"unknown sink type", "[[sink]]\nname = \"a\"\ntype = \"carrier-pigeon\"\n",
-			`t.toml:3: sink[0].type: unknown sink type "carrier-pigeon": want one of file, syslog, kafka, stdout`},
+			`t.toml:3: sink[0].type: unknown sink type "carrier-pigeon": want one of file, syslog, kafka, stdout, null`},
 		{"duplicate sink name", sink + "[[sink]]\nname = \"a\"\ntype = \"stdout\"\n",
 			`t.toml:6: sink[1].name: duplicate sink name "a" (also sink[0])`},
 		{"missing sink name", "[[sink]]\ntype = \"stdout\"\n",

@@ -189,3 +189,41 @@ func metricsProblems(m map[string]float64, recs []Record) []string {
 	check(`fsaudit_events_total`, m["fsaudit_events_filtered_total"]+m["fsaudit_changes_failed_total"]+n-lost-seals)
 	return out
 }
+
+// TestNullSink: a null sink beside a file sink is given every record the
+// file sink holds (its sent count settles on the file's), keeps none, and
+// run warns so at its start, naming the sink.
+func TestNullSink(t *testing.T) {
+	requireRoot(t)
+	dir := tmpDir(t, "fsaudit-null-", 0)
+	sinkPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	a := StartAgent(t, AgentConfig{Include: []string{dir}, Sink: sinkPath, Agent: `metrics_listen = "127.0.0.1:0"`,
+		Extra: "[[sink]]\nname = \"discard\"\ntype = \"null\"\n"})
+	addr := a.metricsAddr(t)
+	const files = 10
+	for i := range files {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", i)), []byte("x\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitRecords(t, sinkPath, time.Minute, "every write", func(recs []Record) bool { return len(recs) >= files })
+	var local, discard float64
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		m := scrapeMetrics(t, addr)
+		n := float64(len(ReadAllRecords(t, sinkPath)))
+		local, discard = m[`fsaudit_sink_records_sent_total{sink="local"}`], m[`fsaudit_sink_records_sent_total{sink="discard"}`]
+		if local == n && discard == n || time.Now().After(deadline) {
+			break
+		}
+	}
+	if local <= files || discard != local {
+		t.Errorf("sent: local %v, discard %v; want the same, more than %d", local, discard, files)
+	}
+	warned := false
+	for _, l := range strings.Split(a.Log(), "\n") {
+		warned = warned || strings.Contains(l, `"level":"warn"`) && strings.Contains(l, `"sink":"discard"`) && strings.Contains(l, "a null sink discards every record")
+	}
+	if !warned {
+		t.Errorf("run does not warn of the null sink:\n%s", a.Log())
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/fsaudit/fsaudit/sink"
 	"github.com/fsaudit/fsaudit/sink/file"
 	"github.com/fsaudit/fsaudit/sink/kafka"
+	"github.com/fsaudit/fsaudit/sink/null"
 	"github.com/fsaudit/fsaudit/sink/stdout"
 	"github.com/fsaudit/fsaudit/sink/syslog"
 )
@@ -25,6 +26,7 @@ var types = []struct {
 	{"syslog", syslog.New},
 	{"kafka", kafka.New},
 	{"stdout", stdout.New},
+	{"null", null.New},
 }
 
 func init() {
