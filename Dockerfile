@@ -19,11 +19,12 @@ ARG GO_VERSION=1.26
 ARG DEBIAN_RELEASE=bookworm
 
 FROM golang:${GO_VERSION}-${DEBIAN_RELEASE} AS build
-# The compiler of the BPF objects: whatever the release ships (CI regenerates
-# the objects with the same packages and compares them with the committed ones).
+# The compiler of the BPF objects is the one bpf/gen.go names (clang-14,
+# bookworm's): CI regenerates the objects with it and compares them byte for
+# byte with the committed ones.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang llvm libbpf-dev \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang-14 llvm-14 libbpf-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY go.mod go.sum ./

@@ -220,7 +220,7 @@ func Probe() (variant string, st []PointStatus, err error) {
 	if err := spec.LoadAndAssign(&c.maps, nil); err != nil {
 		return variant, nil, fmt.Errorf("creating BPF maps: %w", describe(err))
 	}
-	defer c.maps.close()
+	defer c.maps.Close()
 	// The programs are attached only to see that they can be: they do nothing.
 	if err := c.setStopped(); err != nil {
 		return variant, nil, err
@@ -281,7 +281,7 @@ func (c *Capture) loadProgram(name string) (*ebpf.Program, error) {
 			delete(one.Programs, other)
 		}
 	}
-	coll, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{MapReplacements: c.maps.replacements()})
+	coll, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{MapReplacements: mapsByName(&c.maps)})
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", name, describe(err))
 	}

@@ -120,7 +120,7 @@ type Capture struct {
 
 	spec     *ebpf.CollectionSpec
 	actions  opSet
-	maps     sharedMaps
+	maps     fsauditMaps
 	links    []link.Link
 	progs    []*ebpf.Program
 	reader   *ringbuf.Reader
@@ -130,31 +130,11 @@ type Capture struct {
 	stopOnce sync.Once
 }
 
-type sharedMaps struct {
-	SyscallKinds   *ebpf.Map `ebpf:"syscall_kinds"`
-	Pending        *ebpf.Map `ebpf:"pending"`
-	Inflight       *ebpf.Map `ebpf:"inflight"`
-	Events         *ebpf.Map `ebpf:"events"`
-	Scratch        *ebpf.Map `ebpf:"scratch"`
-	Settings       *ebpf.Map `ebpf:"settings"`
-	ExcludedComms  *ebpf.Map `ebpf:"excluded_comms"`
-	ExcludedUIDs   *ebpf.Map `ebpf:"excluded_uids"`
-	ExcludedExes   *ebpf.Map `ebpf:"excluded_exes"`
-	CompatKinds    *ebpf.Map `ebpf:"compat_kinds"`
-	Lost           *ebpf.Map `ebpf:"lost"`
-	Walks          *ebpf.Map `ebpf:"walks"`
-	AuditedCgroups *ebpf.Map `ebpf:"audited_cgroups"`
-	Coalesce       *ebpf.Map `ebpf:"coalesce"`
-	CoalesceStats  *ebpf.Map `ebpf:"coalesce_stats"`
-	SavedStrs      *ebpf.Map `ebpf:"saved_strs"`
-	SavedScratch   *ebpf.Map `ebpf:"saved_scratch"`
-	UserLinks      *ebpf.Map `ebpf:"user_links"`
-	TaintFull      *ebpf.Map `ebpf:"taint_full"`
-	PendingCopy    *ebpf.Map `ebpf:"pending_copy"`
-}
-
-// fields are the maps by their names in the object (the ebpf tags).
-func (m *sharedMaps) fields() map[string]*ebpf.Map {
+// mapsByName are the object's maps by their names (the ebpf tags of the
+// generated struct, which both objects share): each program is loaded on
+// its own with all of them, so an event's state written by one is seen by
+// the others.
+func mapsByName(m *fsauditMaps) map[string]*ebpf.Map {
 	out := map[string]*ebpf.Map{}
 	v := reflect.ValueOf(m).Elem()
 	for i := range v.NumField() {
@@ -163,16 +143,6 @@ func (m *sharedMaps) fields() map[string]*ebpf.Map {
 		}
 	}
 	return out
-}
-
-func (m *sharedMaps) replacements() map[string]*ebpf.Map { return m.fields() }
-
-func (m *sharedMaps) close() {
-	for _, x := range m.fields() {
-		if x != nil {
-			x.Close()
-		}
-	}
 }
 
 // ParseHook checks a configured hook name.
@@ -417,7 +387,7 @@ func (c *Capture) configure(opts Options) error {
 		cfg.FilterExes = 1
 	}
 	for _, uid := range opts.ExcludeUIDs {
-		if err := c.maps.ExcludedUIDs.Put(uid, uint8(1)); err != nil {
+		if err := c.maps.ExcludedUids.Put(uid, uint8(1)); err != nil {
 			return fmt.Errorf("writing excluded uid %d: %w", uid, err)
 		}
 		cfg.FilterUids = 1

@@ -26,45 +26,47 @@ const (
 // Modes lists the hook modes in the order auto tries them.
 var Modes = []Mode{ModeFentry, ModeKprobe, ModeTracepoint}
 
-func modeFromKernel(h uint16) Mode {
+// modeFromKernel names the hook an event came through (enum fsa_hook).
+func modeFromKernel(h fsauditFsaHook) Mode {
 	switch h {
-	case 1:
+	case fsauditFsaHookFSA_HOOK_FENTRY:
 		return ModeFentry
-	case 2:
+	case fsauditFsaHookFSA_HOOK_KPROBE:
 		return ModeKprobe
-	case 3:
+	case fsauditFsaHookFSA_HOOK_TRACEPOINT:
 		return ModeTracepoint
 	}
 	return Mode(fmt.Sprintf("hook-%d", h))
 }
 
-// Op is the file operation an event reports.
-type Op uint16
+// Op is the file operation an event reports: enum fsa_op of the BPF
+// source, which bpf2go emits with its values.
+type Op = fsauditFsaOp
 
-// Operations the kernel side reports.
+// Operations the kernel side reports, as fsaudit.bpf.c defines them.
 const (
-	OpWrite Op = 1
-	OpExec  Op = 2 // a process exec'd: Components name its executable, Args its argv
-	OpExit  Op = 3 // a process exited
+	OpWrite = fsauditFsaOpFSA_OP_WRITE
+	OpExec  = fsauditFsaOpFSA_OP_EXEC // a process exec'd: Components name its executable, Args its argv
+	OpExit  = fsauditFsaOpFSA_OP_EXIT // a process exited
 	// OpCreate made a file: Sub says how (Create*); Target names a hard
 	// link's existing file or holds a symlink's text; NewMode its mode.
-	OpCreate    Op = 4
-	OpTruncate  Op = 5  // Length is the new size
-	OpRename    Op = 6  // Target is the new path; Sub holds renameat2's flags
-	OpDelete    Op = 7  // Sub is DeleteDir for a directory
-	OpChmod     Op = 8  // NewMode holds the permission bits set
-	OpChown     Op = 9  // NewUID, NewGID: the owner set (NoID: unchanged)
-	OpXattr     Op = 10 // Target holds the attribute's name; Sub is XattrRemove for a removal
-	OpMmapWrite Op = 11 // the file was mapped shared and writable: Offset, Bytes give the range
+	OpCreate    = fsauditFsaOpFSA_OP_CREATE
+	OpTruncate  = fsauditFsaOpFSA_OP_TRUNCATE   // Length is the new size
+	OpRename    = fsauditFsaOpFSA_OP_RENAME     // Target is the new path; Sub holds renameat2's flags
+	OpDelete    = fsauditFsaOpFSA_OP_DELETE     // Sub is DeleteDir for a directory
+	OpChmod     = fsauditFsaOpFSA_OP_CHMOD      // NewMode holds the permission bits set
+	OpChown     = fsauditFsaOpFSA_OP_CHOWN      // NewUID, NewGID: the owner set (NoID: unchanged)
+	OpXattr     = fsauditFsaOpFSA_OP_XATTR      // Target holds the attribute's name; Sub is XattrRemove for a removal
+	OpMmapWrite = fsauditFsaOpFSA_OP_MMAP_WRITE // the file was mapped shared and writable: Offset, Bytes give the range
 	// OpResult says whether the thread's pending event (FlagPending)
 	// happened: Result holds the return value; Inode, Dev and Mode the
 	// file's as it is after the call, when it still has one, and Offset
 	// its size. Sub is ResultOpen when the call was an open.
-	OpResult Op = 12
+	OpResult = fsauditFsaOpFSA_OP_RESULT
 	// OpUtimes set the file's times: Offset the access time, Length the
 	// modification time, in ns since the epoch, unless Sub says UtimeNow
 	// (the call's moment) or UtimeOmit (left as it was) for either.
-	OpUtimes Op = 13
+	OpUtimes = fsauditFsaOpFSA_OP_UTIMES
 )
 
 // ResultOpen marks the result of an open(2) (a create that was an open).
@@ -123,36 +125,37 @@ var opActions = map[Op]string{
 	OpUtimes: record.ActionUtimes,
 }
 
-// Flags qualify an event.
-type Flags uint16
+// Flags qualify an event: enum fsa_flags of the BPF source, which
+// bpf2go emits with its values.
+type Flags = fsauditFsaFlags
 
-// Flags set by the kernel side; they match enum fsa_flags in fsaudit.bpf.c.
+// Flags set by the kernel side, as fsaudit.bpf.c defines them.
 const (
-	FlagTruncated   Flags = 1 << 0 // the path could not be resolved whole
-	FlagDeleted     Flags = 1 << 1 // the file had no links left
-	FlagAppend      Flags = 1 << 2 // opened O_APPEND: Offset is the size before the write
-	FlagNoOffset    Flags = 1 << 3 // the hook could not tell the offset
-	FlagIovPartial  Flags = 1 << 4 // writev with more iovecs than summed: Bytes is a lower bound
-	FlagOutsideRoot Flags = 1 << 5 // the file lies outside the writer's root directory
-	FlagArgsTrunc   Flags = 1 << 6 // exec: argv was longer than the event carries
-	FlagPassedRoot  Flags = 1 << 7 // the walk passed the writer's root: RootOff splits the views
+	FlagTruncated   = fsauditFsaFlagsFSA_F_TRUNCATED      // the path could not be resolved whole
+	FlagDeleted     = fsauditFsaFlagsFSA_F_DELETED        // the file had no links left
+	FlagAppend      = fsauditFsaFlagsFSA_F_APPEND         // opened O_APPEND: Offset is the size before the write
+	FlagNoOffset    = fsauditFsaFlagsFSA_F_NO_OFFSET      // the hook could not tell the offset
+	FlagIovPartial  = fsauditFsaFlagsFSA_F_IOV_PARTIAL    // writev with more iovecs than summed: Bytes is a lower bound
+	FlagOutsideRoot = fsauditFsaFlagsFSA_F_OUTSIDE_ROOT   // the file lies outside the writer's root directory
+	FlagArgsTrunc   = fsauditFsaFlagsFSA_F_ARGS_TRUNCATED // exec: argv was longer than the event carries
+	FlagPassedRoot  = fsauditFsaFlagsFSA_F_PASSED_ROOT    // the walk passed the writer's root: RootOff splits the views
 	// FlagGiven: the first component is a path string as the process gave
 	// it (it may hold '/', '.' and '..'), relative to the directory the
 	// other components name.
-	FlagGiven    Flags = 1 << 8
-	FlagRaw      Flags = 1 << 9  // Target is one string, not a path
-	FlagNoInode  Flags = 1 << 10 // Inode, Dev and Mode are unknown: the file was named by a path string
-	FlagExchange Flags = 1 << 11 // a rename that swapped two files
-	FlagFollow   Flags = 1 << 12 // with FlagGiven: the call followed a symbolic link at the path's end
-	FlagPending  Flags = 1 << 13 // seen before the change: the thread's next OpResult says whether it happened
+	FlagGiven    = fsauditFsaFlagsFSA_F_GIVEN
+	FlagRaw      = fsauditFsaFlagsFSA_F_RAW      // Target is one string, not a path
+	FlagNoInode  = fsauditFsaFlagsFSA_F_NO_INODE // Inode, Dev and Mode are unknown: the file was named by a path string
+	FlagExchange = fsauditFsaFlagsFSA_F_EXCHANGE // a rename that swapped two files
+	FlagFollow   = fsauditFsaFlagsFSA_F_FOLLOW   // with FlagGiven: the call followed a symbolic link at the path's end
+	FlagPending  = fsauditFsaFlagsFSA_F_PENDING  // seen before the change: the thread's next OpResult says whether it happened
 	// FlagCoalesced: Writes writes merged in the kernel, Bytes in all, the
 	// first at Offset and KernelTime, the last at EndTime. The event holds
 	// no path and of the writer only PID, UID, EUID and ExecID: the
 	// FlagTemplate event with the same key names them.
-	FlagCoalesced Flags = 1 << 14
+	FlagCoalesced = fsauditFsaFlagsFSA_F_COALESCED
 	// FlagTemplate: not a record. It names the file and the writer of the
 	// writes the kernel merges in one window, sent with the first of them.
-	FlagTemplate Flags = 1 << 15
+	FlagTemplate = fsauditFsaFlagsFSA_F_TEMPLATE
 )
 
 // UnsetLoginUID is the kernel's login uid of a task that never logged in.
@@ -377,13 +380,13 @@ func decode(sample []byte, raw *fsauditEvent, e *Event) error {
 		LoginUID:   raw.Loginuid,
 		Mode:       raw.Mode,
 		Hook:       modeFromKernel(raw.Hook),
-		Op:         Op(raw.Op),
-		Flags:      Flags(raw.Flags),
+		Op:         raw.Op,
+		Flags:      raw.Flags,
 		Depth:      int(raw.Depth),
 		Components: path,
 		Mount:      mount,
 
-		TargetFlags:   Flags(raw.TargetFlags),
+		TargetFlags:   raw.TargetFlags,
 		TargetDepth:   int(raw.TargetDepth),
 		TargetRootOff: int(raw.TargetRootOff),
 		Sub:           raw.Sub,

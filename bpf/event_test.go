@@ -15,7 +15,7 @@ func TestDecode(t *testing.T) {
 	var in fsauditEvent
 	in.TsNs, in.Pid, in.Tid, in.Uid, in.Loginuid = 123, 10, 11, 1000, UnsetLoginUID
 	in.Dev = 254<<20 | 3
-	in.Hook, in.Op, in.Flags, in.Depth = 3, 1, uint16(FlagDeleted|FlagAppend), 2
+	in.Hook, in.Op, in.Flags, in.Depth = 3, 1, FlagDeleted|FlagAppend, 2
 	copy(unsafeBytes(in.Comm[:]), "bash")
 	path := "f.txt\x00tmp\x00"
 	copy(in.Path[:], path)
@@ -45,11 +45,11 @@ func TestDecode(t *testing.T) {
 
 func TestDecodeTarget(t *testing.T) {
 	var in fsauditEvent
-	in.Op, in.Sub, in.NewUid, in.NewGid = uint16(OpRename), RenameExchange, NoID, 7
-	in.Flags = uint16(FlagGiven | FlagNoInode | FlagExchange)
+	in.Op, in.Sub, in.NewUid, in.NewGid = OpRename, RenameExchange, NoID, 7
+	in.Flags = FlagGiven | FlagNoInode | FlagExchange
 	path, target := "old\x00w\x00tmp\x00", "new\x00w\x00tmp\x00"
 	copy(in.Path[:], path+target)
-	in.PathLen, in.TargetLen, in.TargetFlags, in.TargetRootOff = uint16(len(path)), uint16(len(target)), uint16(FlagGiven|FlagPassedRoot), uint16(len(target))
+	in.PathLen, in.TargetLen, in.TargetFlags, in.TargetRootOff = uint16(len(path)), uint16(len(target)), FlagGiven|FlagPassedRoot, uint16(len(target))
 	var scratch fsauditEvent
 	var e Event
 	if err := decode(rawBytes(&in, len(path)+len(target)), &scratch, &e); err != nil {

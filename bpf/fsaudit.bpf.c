@@ -40,13 +40,15 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define FSA_S_IFIFO 0010000
 #define FSA_E2BIG 7
 
-enum fsa_hook {
+/* The enums shared with Go have 16-bit underlying types, the event's
+ * fields are of them, and so their BTF carries them to bpf2go -type. */
+enum fsa_hook : __u16 {
 	FSA_HOOK_FENTRY = 1,
 	FSA_HOOK_KPROBE = 2,
 	FSA_HOOK_TRACEPOINT = 3,
 };
 
-enum fsa_op {
+enum fsa_op : __u16 {
 	FSA_OP_WRITE = 1,
 	FSA_OP_EXEC = 2, /* a process exec'd: path is its executable, args its argv */
 	FSA_OP_EXIT = 3, /* a process (thread group) exited */
@@ -87,7 +89,7 @@ enum fsa_create {
 #define FSA_WRITE_FALLOCATE 4 /* fallocate(2) that changed content or size */
 #define FSA_WRITE_CLONE 5     /* FICLONE, FICLONERANGE, FIDEDUPERANGE */
 
-enum fsa_flags {
+enum fsa_flags : __u16 {
 	FSA_F_TRUNCATED = 1 << 0,   /* the path could not be resolved whole */
 	FSA_F_DELETED = 1 << 1,     /* the file had no links left */
 	FSA_F_APPEND = 1 << 2,      /* opened O_APPEND: offset is the size before the write */
@@ -150,16 +152,16 @@ struct event {
 	__u32 egid;
 	__u32 loginuid;     /* 4294967295 when unset */
 	__u32 mode;         /* i_mode */
-	__u16 hook;         /* enum fsa_hook */
-	__u16 op;           /* enum fsa_op */
-	__u16 flags;        /* enum fsa_flags */
+	enum fsa_hook hook;
+	enum fsa_op op;
+	enum fsa_flags flags;
 	__u16 path_len;     /* bytes used in path */
 	__u16 depth;        /* components in path */
 	__u16 args_len;     /* exec: bytes used in args */
 	__u16 target_len;   /* bytes of path after path_len: the target's components or raw string */
 	__u16 target_depth;
 	__u16 target_root_off; /* as root_off, counted from the target's start */
-	__u16 target_flags; /* enum fsa_flags of the target path */
+	enum fsa_flags target_flags; /* of the target path */
 	__u32 sub;          /* the op's detail: enum fsa_create, rename flags, ... */
 	__u32 new_mode;     /* create, chmod: the mode asked for (umask applied on create) */
 	__u32 new_uid;      /* chown */

@@ -89,16 +89,16 @@ type fsauditEvent struct {
 	Egid           uint32
 	Loginuid       uint32
 	Mode           uint32
-	Hook           uint16
-	Op             uint16
-	Flags          uint16
+	Hook           fsauditFsaHook
+	Op             fsauditFsaOp
+	Flags          fsauditFsaFlags
 	PathLen        uint16
 	Depth          uint16
 	ArgsLen        uint16
 	TargetLen      uint16
 	TargetDepth    uint16
 	TargetRootOff  uint16
-	TargetFlags    uint16
+	TargetFlags    fsauditFsaFlags
 	Sub            uint32
 	NewMode        uint32
 	NewUid         uint32
@@ -128,6 +128,53 @@ type fsauditExeKey struct {
 	Dev uint32
 	Pad uint32
 }
+
+type fsauditFsaFlags uint16
+
+const (
+	fsauditFsaFlagsFSA_F_TRUNCATED      fsauditFsaFlags = 1
+	fsauditFsaFlagsFSA_F_DELETED        fsauditFsaFlags = 2
+	fsauditFsaFlagsFSA_F_APPEND         fsauditFsaFlags = 4
+	fsauditFsaFlagsFSA_F_NO_OFFSET      fsauditFsaFlags = 8
+	fsauditFsaFlagsFSA_F_IOV_PARTIAL    fsauditFsaFlags = 16
+	fsauditFsaFlagsFSA_F_OUTSIDE_ROOT   fsauditFsaFlags = 32
+	fsauditFsaFlagsFSA_F_ARGS_TRUNCATED fsauditFsaFlags = 64
+	fsauditFsaFlagsFSA_F_PASSED_ROOT    fsauditFsaFlags = 128
+	fsauditFsaFlagsFSA_F_GIVEN          fsauditFsaFlags = 256
+	fsauditFsaFlagsFSA_F_RAW            fsauditFsaFlags = 512
+	fsauditFsaFlagsFSA_F_NO_INODE       fsauditFsaFlags = 1024
+	fsauditFsaFlagsFSA_F_EXCHANGE       fsauditFsaFlags = 2048
+	fsauditFsaFlagsFSA_F_FOLLOW         fsauditFsaFlags = 4096
+	fsauditFsaFlagsFSA_F_PENDING        fsauditFsaFlags = 8192
+	fsauditFsaFlagsFSA_F_COALESCED      fsauditFsaFlags = 16384
+	fsauditFsaFlagsFSA_F_TEMPLATE       fsauditFsaFlags = 32768
+)
+
+type fsauditFsaHook uint16
+
+const (
+	fsauditFsaHookFSA_HOOK_FENTRY     fsauditFsaHook = 1
+	fsauditFsaHookFSA_HOOK_KPROBE     fsauditFsaHook = 2
+	fsauditFsaHookFSA_HOOK_TRACEPOINT fsauditFsaHook = 3
+)
+
+type fsauditFsaOp uint16
+
+const (
+	fsauditFsaOpFSA_OP_WRITE      fsauditFsaOp = 1
+	fsauditFsaOpFSA_OP_EXEC       fsauditFsaOp = 2
+	fsauditFsaOpFSA_OP_EXIT       fsauditFsaOp = 3
+	fsauditFsaOpFSA_OP_CREATE     fsauditFsaOp = 4
+	fsauditFsaOpFSA_OP_TRUNCATE   fsauditFsaOp = 5
+	fsauditFsaOpFSA_OP_RENAME     fsauditFsaOp = 6
+	fsauditFsaOpFSA_OP_DELETE     fsauditFsaOp = 7
+	fsauditFsaOpFSA_OP_CHMOD      fsauditFsaOp = 8
+	fsauditFsaOpFSA_OP_CHOWN      fsauditFsaOp = 9
+	fsauditFsaOpFSA_OP_XATTR      fsauditFsaOp = 10
+	fsauditFsaOpFSA_OP_MMAP_WRITE fsauditFsaOp = 11
+	fsauditFsaOpFSA_OP_RESULT     fsauditFsaOp = 12
+	fsauditFsaOpFSA_OP_UTIMES     fsauditFsaOp = 13
+)
 
 type fsauditFsaSc uint32
 

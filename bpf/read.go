@@ -136,6 +136,6 @@ func (c *Capture) Close() error {
 	if c.co != nil {
 		c.co.close()
 	}
-	c.maps.close()
+	c.maps.Close()
 	return err
 }
