@@ -15,7 +15,7 @@ func cEnum(t *testing.T, src, name string) map[string]uint64 {
 	t.Helper()
 	m := regexp.MustCompile(`(?s)enum ` + name + ` \{(.*?)\};`).FindStringSubmatch(src)
 	if m == nil {
-		t.Fatalf("enum %s not found in fsaudit.bpf.c", name)
+		t.Fatalf("enum %s not found in the BPF source", name)
 	}
 	out := map[string]uint64{}
 	body := regexp.MustCompile(`(?s)/\*.*?\*/`).ReplaceAllString(m[1], "")
@@ -59,7 +59,7 @@ func TestHookModes(t *testing.T) {
 // carries and so no BTF type: every enumerator has its Go constant, of
 // the same value.
 func TestCreateKindsMatchTheBPFSource(t *testing.T) {
-	data, err := os.ReadFile("fsaudit.bpf.c")
+	data, err := os.ReadFile("lib/layout.h")
 	if err != nil {
 		t.Fatal(err)
 	}
