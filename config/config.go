@@ -256,7 +256,9 @@ func ownedSafely(st os.FileInfo) error {
 	return nil
 }
 
-// Parse decodes and validates TOML text; source names it in errors.
+// Parse decodes and validates TOML text; source names it in errors. The
+// types of sink it knows are those registered (RegisterSinkType), which
+// importing sink/registry does.
 func Parse(source string, data []byte) (*Config, error) {
 	cfg := Defaults()
 	cfg.Source = source
@@ -269,7 +271,7 @@ func Parse(source string, data []byte) (*Config, error) {
 	for i, p := range cfg.SinkTables {
 		// Each table is decoded twice: the keys of every sink, then the
 		// type's own into its struct. Keys neither knows are found by
-		// validate, sink by sink.
+		// validate, sink by sink (sinkKeysSet).
 		s := &cfg.Sinks[i]
 		if err := md.PrimitiveDecode(p, s); err != nil {
 			return nil, sinkDecodeError(source, idx, i, err)
@@ -291,10 +293,12 @@ func Parse(source string, data []byte) (*Config, error) {
 		}
 		return nil, &Error{Source: source, Line: idx.line(k), Key: k.String(), Msg: msg}
 	}
+	sets := make([][]string, len(cfg.Sinks))
 	for i := range cfg.Sinks {
-		sinkDefaults(&cfg.Sinks[i], keysOfSink(md, i))
+		sets[i] = sinkKeysSet(md, cfg.SinkTables[i], idx, i)
+		sinkDefaults(&cfg.Sinks[i], sets[i])
 	}
-	if err := cfg.validate(idx, md); err != nil {
+	if err := cfg.validate(idx, sets); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
@@ -312,7 +316,7 @@ func decodeError(source string, idx lineIndex, err error) error {
 	}
 	// Type mismatches come as `toml: line N (last key "k"): message`.
 	if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
+		line, _ := strconv.Atoi(m[1]) // 0 when the decoder did not say
 		return &Error{Source: source, Line: line, Key: m[2], Msg: oneLine(m[3])}
 	}
 	return &Error{Source: source, Msg: oneLine(strings.TrimPrefix(err.Error(), "toml: "))}
@@ -325,6 +329,9 @@ func sinkDecodeError(source string, idx lineIndex, i int, err error) error {
 	if ce, ok := e.(*Error); ok {
 		if key, ok := strings.CutPrefix(ce.Key, "sink."); ok {
 			ce.Key = fmt.Sprintf("sink[%d].%s", i, key)
+			if ce.Line == 0 {
+				ce.Line = idx.sinkLine(i, key)
+			}
 		}
 	}
 	return e
@@ -332,7 +339,7 @@ func sinkDecodeError(source string, idx lineIndex, i int, err error) error {
 
 var sinkName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)`)
+var typeErr = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)`)
 
 func oneLine(s string) string {
 	s = strings.TrimSpace(s)
@@ -377,7 +384,9 @@ func oneOf(v string, allowed []string) bool {
 	return false
 }
 
-func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
+// validate checks the decoded config; sets are the keys each [[sink]]
+// gave.
+func (c *Config) validate(idx lineIndex, sets [][]string) error {
 	errAt := func(msg string, key ...string) error {
 		return &Error{Source: c.Source, Line: idx.line(toml.Key(key)), Key: strings.Join(key, "."), Msg: msg}
 	}
@@ -513,12 +522,15 @@ func (c *Config) validate(idx lineIndex, md toml.MetaData) error {
 		}
 		seen[s.Name] = i
 		if s.Settings == nil {
+			if len(sinkTypes) == 0 {
+				return at("no type of sink is built in: a program that parses configs imports sink/registry", "type")
+			}
 			return at(fmt.Sprintf("unknown sink type %q: want one of %s", s.Type, strings.Join(SinkTypes(), ", ")), "type")
 		}
 		if !oneOf(s.Format, formats) {
 			return at(fmt.Sprintf("unknown format %q: want one of %s", s.Format, strings.Join(formats, ", ")), "format")
 		}
-		set := keysOfSink(md, i)
+		set := sets[i]
 		for _, k := range set {
 			if slices.Contains(sinkKeys, k) || slices.Contains(tomlKeys(s.Settings), k) {
 				continue
@@ -591,18 +603,24 @@ func validateSink(s *Sink, at func(msg, key string) error) error {
 	return nil
 }
 
-// keysOfSink lists the keys the file set in the i-th [[sink]].
-func keysOfSink(md toml.MetaData, i int) []string {
-	var out []string
-	n := -1
-	for _, k := range md.Keys() {
-		if len(k) == 1 && k[0] == "sink" {
-			n++
-			continue
-		}
-		if n == i && len(k) == 2 && k[0] == "sink" {
-			out = append(out, k[1])
-		}
+// sinkKeysSet lists the keys the file set in the i-th [[sink]], in the
+// order of their lines: the table's own keys, read from the table itself
+// (a dotted key such as a.b = 1, or a sub-table, counts as its first part),
+// so that every key is checked against the sink's type.
+func sinkKeysSet(md toml.MetaData, p toml.Primitive, idx lineIndex, i int) []string {
+	var m map[string]any
+	if err := md.PrimitiveDecode(p, &m); err != nil {
+		return nil
 	}
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b string) int {
+		if c := idx.sinkLine(i, a) - idx.sinkLine(i, b); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
 	return out
 }

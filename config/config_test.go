@@ -93,6 +93,8 @@ func TestMaxBackups(t *testing.T) {
 		{"zero", sink("a", "max_backups = 0\n"), []int{0}},
 		{"three", sink("a", "max_backups = 3\n"), []int{3}},
 		{"zero then unset", sink("a", "max_backups = 0\n") + sink("b", ""), []int{0, 10}},
+		{"inline, zero then unset", `sink = [{name = "a", type = "file", path = "/a", max_backups = 0}, {name = "b", type = "file", path = "/b"}]`, []int{0, 10}},
+		{"inline, unset then zero", `sink = [{name = "a", type = "file", path = "/a"}, {name = "b", type = "file", path = "/b", max_backups = 0}]`, []int{10, 0}},
 		{"unset then zero", sink("a", "") + sink("b", "max_backups = 0\n"), []int{10, 0}},
 	}
 	for _, tc := range tests {
@@ -211,6 +213,14 @@ func TestParseErrors(t *testing.T) {
 			`t.toml:5: sink[0].tls_ca_file: does not apply to a file sink (a key of syslog, kafka)`},
 		{"key of its type in another sink", "[[sink]]\nname = \"a\"\ntype = \"file\"\npath = \"/a\"\n[[sink]]\nname = \"b\"\ntype = \"stdout\"\npath = \"/b\"\n",
 			`t.toml:8: sink[1].path: does not apply to a stdout sink (a key of file)`},
+		{"dotted key in a sink", "[[sink]]\nname = \"a\"\ntype = \"kafka\"\nbrokers = [\"b:1\"]\ntopic = \"t\"\nsasl.mechanism = \"plain\"\n",
+			`t.toml:6: sink[0].sasl: unknown key`},
+		{"dotted key under a sink's key", "[[sink]]\nname = \"a\"\ntype = \"kafka\"\nbrokers = [\"b:1\"]\ntopic = \"t\"\ntls.x = 1\n",
+			`t.toml:6: sink[0].tls: incompatible types: TOML value has type map[string]any; destination has type boolean`},
+		{"table in a sink", "[[sink]]\nname = \"a\"\ntype = \"stdout\"\n[sink.foo]\nx = 1\n",
+			`t.toml:1: sink[0].foo: unknown key`},
+		{"unknown key in an inline sink", "sink = [{name = \"a\", type = \"stdout\"}, {name = \"b\", type = \"stdout\", bogus = 1}]\n",
+			`t.toml: sink[1].bogus: unknown key`},
 		{"wrong type of a sink type's key", "[[sink]]\nname = \"a\"\ntype = \"file\"\npath = \"/a\"\nmax_backups = \"many\"\n",
 			`t.toml:5: sink[0].max_backups: incompatible types: TOML value has type string; destination has type integer`},
 		{"anchor on the host", "[[sink]]\nname = \"a\"\ntype = \"file\"\npath = \"/a\"\nseal_anchor = \"b\"\n[[sink]]\nname = \"b\"\ntype = \"stdout\"\n",

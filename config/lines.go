@@ -63,8 +63,12 @@ func indexLines(data []byte) lineIndex {
 		}
 		if inSink {
 			s := idx.sinks[len(idx.sinks)-1]
-			if _, ok := s[key]; !ok {
-				s[key] = n
+			// A dotted key (a.b = 1) is found by its first part too.
+			first, _, _ := strings.Cut(key, ".")
+			for _, k := range []string{key, strings.TrimSpace(first)} {
+				if _, ok := s[k]; !ok {
+					s[k] = n
+				}
 			}
 		}
 	}

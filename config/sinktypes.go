@@ -32,12 +32,12 @@ type sinkTypeEntry struct {
 
 var sinkTypes []sinkTypeEntry
 
-// RegisterSinkType makes a type of sink known to Parse; new returns its
+// RegisterSinkType makes a type of sink known to Parse; newSettings returns its
 // settings with no key set. The sink registry calls it once for each
 // type fsaudit is built with; a name given twice replaces the first.
-func RegisterSinkType(name string, new func() SinkSettings) {
+func RegisterSinkType(name string, newSettings func() SinkSettings) {
 	sinkTypes = slices.DeleteFunc(sinkTypes, func(e sinkTypeEntry) bool { return e.name == name })
-	sinkTypes = append(sinkTypes, sinkTypeEntry{name, new})
+	sinkTypes = append(sinkTypes, sinkTypeEntry{name, newSettings})
 }
 
 // SinkTypes lists the registered types of sink, in the order registered.
@@ -89,8 +89,8 @@ func offHostTypes() []string {
 }
 
 // tomlKeys lists the keys of a struct (or pointer to one) by its fields'
-// toml tags, those of embedded structs included, as the decoder reads
-// them.
+// toml tags, those of embedded structs included. A field without a tag is
+// none: the settings of a sink tag every key.
 func tomlKeys(v any) []string {
 	t := reflect.TypeOf(v)
 	for t != nil && t.Kind() == reflect.Pointer {
@@ -110,8 +110,6 @@ func tomlKeys(v any) []string {
 			out = append(out, tomlKeys(reflect.New(f.Type).Interface())...)
 		case name != "":
 			out = append(out, name)
-		default:
-			out = append(out, f.Name)
 		}
 	}
 	return out

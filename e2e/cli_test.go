@@ -278,7 +278,7 @@ func TestCheckSinksAndAgent(t *testing.T) {
 		{"receiver down, strict", syslogSink("s", fmt.Sprintf("tcp://127.0.0.1:%d", dead), ""), "", true, 1,
 			[]string{"WARN s: ", "(exit 1: --strict)"}},
 		{"bad CA file", syslogSink("s", fmt.Sprintf("tls://127.0.0.1:%d", r.ports["tls"]), fmt.Sprintf("tls_ca_file = %q", notDir)), "", false, 1,
-			[]string{"FAIL s: sink s: tls_ca_file " + notDir + ": no PEM certificate in it", "result: run would not start"}},
+			[]string{"FAIL s: tls_ca_file " + notDir + ": no PEM certificate in it", "result: run would not start"}},
 		{"metrics address taken", fmt.Sprintf("[[sink]]\nname = \"f\"\ntype = \"file\"\npath = %q\n", t.TempDir()+"/a.jsonl"),
 			fmt.Sprintf("metrics_listen = %q\n", taken.Addr().String()), false, 1,
 			[]string{"FAIL metrics_listen " + taken.Addr().String() + ": ", "address already in use", "result: run would not start (1 check failed"}},

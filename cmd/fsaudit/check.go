@@ -265,22 +265,23 @@ func checkSinks(rep *report, cfg *config.Config) {
 	}
 }
 
-// sinkReport is one sink's sink.Reporter: each line names the sink and
-// is one line.
+// sinkReport is one sink's sink.Reporter: each line names the sink once
+// (an error that starts "sink NAME: " loses that) and is one line.
 type sinkReport struct {
 	rep  *report
 	name string
 }
 
 func (r sinkReport) line(format string, a []any) string {
-	return r.name + ": " + oneLine(fmt.Errorf(format, a...))
+	msg := strings.ReplaceAll(fmt.Sprintf(format, a...), "\n", "; ")
+	return r.name + ": " + strings.TrimPrefix(msg, "sink "+r.name+": ")
 }
 func (r sinkReport) OK(format string, a ...any)   { r.rep.ok("%s", r.line(format, a)) }
 func (r sinkReport) Warn(format string, a ...any) { r.rep.warn("%s", r.line(format, a)) }
 func (r sinkReport) Fail(format string, a ...any) { r.rep.fail("%s", r.line(format, a)) }
 
 // reportPrivate checks key and credential files as `run` does
-// (checkPrivate) and reports each; it tells whether all of them pass.
+// (private.Check) and reports each; it tells whether all of them pass.
 func reportPrivate(rep *report, files []private.File) bool {
 	pass := true
 	for _, p := range files {

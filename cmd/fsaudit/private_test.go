@@ -18,7 +18,7 @@ import (
 )
 
 // keyCase is a key or credential file as a test makes it, and what
-// readPrivate says of it after "WHAT PATH" ("" when it takes it).
+// private.Read says of it after "WHAT PATH" ("" when it takes it).
 type keyCase struct {
 	name     string
 	make     func(t *testing.T, path string)
@@ -111,7 +111,7 @@ func TestReadPrivate(t *testing.T) {
 }
 
 // keyKinds are the config keys that name a key or credential file, and
-// how readPrivate names each in errors.
+// how private.Read names each in errors.
 var keyKinds = []struct{ key, what string }{
 	{"key_file", "chain key_file"},
 	{"seal_key_file", "chain seal_key_file"},
@@ -168,7 +168,7 @@ func takenAddress(t *testing.T) string {
 }
 
 // TestKeyFilesRefusedByRunAndCheck: run refuses to start on a key or
-// password file that readPrivate refuses, with its one line, and check
+// password file that private.Read refuses, with its one line, and check
 // fails with the same line (and does not dial the sink); a good file
 // passes both.
 func TestKeyFilesRefusedByRunAndCheck(t *testing.T) {

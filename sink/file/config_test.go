@@ -40,6 +40,6 @@ func TestFileWritable(t *testing.T) {
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
-		t.Error("fileWritable created a directory")
+		t.Error("Writable created a directory")
 	}
 }

@@ -72,7 +72,7 @@ var _ sink.MarkRequester = (*Sink)(nil)
 // to end.
 func (s *Sink) TakeMarkRequest() bool { return s.markWanted.CompareAndSwap(true, false) }
 
-// OpenFile opens (or creates, mode 0600, with its directory) the sink's
+// OpenSink opens (or creates, mode 0600, with its directory) the sink's
 // file. It never follows a symbolic link at the path, and refuses a
 // directory that other users could plant names in (see CheckFileDir).
 func OpenSink(o Options) (*Sink, error) {
@@ -152,7 +152,7 @@ func (s *Sink) open() error {
 // logrotate refuses "insecure permissions"): a directory owned by another
 // user, or writable by group or others, sticky or not (in /tmp others can
 // plant a link at the name before the agent creates the file). A directory
-// that does not exist yet passes: OpenFile creates it, 0750, owned by the
+// that does not exist yet passes: OpenSink creates it, 0750, owned by the
 // agent.
 func CheckFileDir(dir string) error {
 	st, err := os.Stat(dir)

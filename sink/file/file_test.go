@@ -295,7 +295,7 @@ func TestFileRotationPlantedLinks(t *testing.T) {
 }
 
 // TestCheckFileDir: a directory others can plant names in is refused, by
-// CheckFileDir and by OpenFile, which then creates nothing in it.
+// CheckFileDir and by OpenSink, which then creates nothing in it.
 func TestCheckFileDir(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -333,7 +333,7 @@ func TestCheckFileDir(t *testing.T) {
 			s, oerr := OpenSink(Options{Name: "local", Path: path})
 			if tc.err == "" {
 				if err != nil || oerr != nil {
-					t.Fatalf("refused: %v; OpenFile: %v", err, oerr)
+					t.Fatalf("refused: %v; OpenSink: %v", err, oerr)
 				}
 				s.Close()
 				return
@@ -346,14 +346,14 @@ func TestCheckFileDir(t *testing.T) {
 				t.Errorf("CheckFileDir: %v, want %q", err, want)
 			}
 			if oerr == nil || !strings.HasPrefix(oerr.Error(), "file sink local: "+want) || strings.Contains(oerr.Error(), "\n") {
-				t.Errorf("OpenFile: %v, want one line starting %q", oerr, "file sink local: "+want)
+				t.Errorf("OpenSink: %v, want one line starting %q", oerr, "file sink local: "+want)
 			}
 			if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("OpenFile created %s in a refused directory", path)
+				t.Errorf("OpenSink created %s in a refused directory", path)
 			}
 		})
 	}
-	// A directory that is not there yet passes, and OpenFile makes it 0750.
+	// A directory that is not there yet passes, and OpenSink makes it 0750.
 	dir := filepath.Join(t.TempDir(), "new", "log")
 	if err := CheckFileDir(dir); err != nil {
 		t.Errorf("missing directory: %v", err)
