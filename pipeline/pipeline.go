@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fsaudit/fsaudit/bpf"
+	"github.com/fsaudit/fsaudit/correlate"
 	"github.com/fsaudit/fsaudit/enrich"
 	"github.com/fsaudit/fsaudit/filter"
 	"github.com/fsaudit/fsaudit/record"
@@ -57,26 +58,6 @@ type Stats struct {
 	Unnamed atomic.Uint64
 }
 
-// template is a coalescing window's record, as its first merged write
-// named file and writer, waiting for the coalesced event.
-type template struct {
-	r    record.Record
-	keep bool
-	at   time.Time
-}
-
-// pendingRecord is the record of a change seen before it happened, waiting
-// for its thread's result event.
-type pendingRecord struct {
-	r      record.Record
-	keep   bool   // the path filter takes it
-	cookie uint64 // the pending event's kernel time, which its result carries back
-	at     time.Time
-}
-
-// pendingFor bounds how long a pending record waits for its result.
-const pendingFor = time.Minute
-
 // Pipeline moves events from a Source to the sinks of a Router.
 type Pipeline struct {
 	src    Source
@@ -85,6 +66,7 @@ type Pipeline struct {
 	log    zerolog.Logger
 	opts   Options
 	filter atomic.Pointer[filter.Prefixes]
+	corr   *correlate.Correlator // the reader's
 	idBase [8]byte
 	seq    atomic.Uint64 // the last sequence number given
 
@@ -99,7 +81,7 @@ func New(src Source, enr *enrich.Enricher, filter filter.Prefixes, router *sink.
 	if opts.LostInterval <= 0 {
 		opts.LostInterval = time.Second
 	}
-	p := &Pipeline{src: src, enr: enr, router: router, log: log, opts: opts}
+	p := &Pipeline{src: src, enr: enr, router: router, log: log, opts: opts, corr: correlate.New(opts.CoalesceWindow)}
 	if _, err := rand.Read(p.idBase[:]); err != nil {
 		return nil, fmt.Errorf("drawing the event id base: %w", err)
 	}
@@ -135,9 +117,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 func (p *Pipeline) read(ch chan<- record.Record) error {
 	var ev bpf.Event
 	var r record.Record
-	pending := map[uint32]*pendingRecord{}
-	templates := map[bpf.WindowKey]*template{}
-	lastSweep, lastTemplateSweep := time.Now(), time.Now()
 	for {
 		if err := p.src.Read(&ev); err != nil {
 			switch {
@@ -155,28 +134,18 @@ func (p *Pipeline) read(ch chan<- record.Record) error {
 			continue
 		}
 		if ev.Flags&(bpf.FlagTemplate|bpf.FlagCoalesced) != 0 {
-			p.coalesced(&ev, templates, ch)
-			if now := time.Now(); now.Sub(lastTemplateSweep) > time.Second {
-				lastTemplateSweep = now
-				// A template is used within the window and a sweep of it.
-				for k, t := range templates {
-					if now.Sub(t.at) > p.opts.CoalesceWindow+templateGrace {
-						delete(templates, k)
-					}
-				}
-			}
+			p.coalesced(&ev, ch)
 			continue
 		}
 		if ev.Op == bpf.OpResult {
-			if pr := pending[ev.TID]; pr != nil {
-				delete(pending, ev.TID)
-				if pr.cookie == ev.Cookie() {
-					p.settle(pr, &ev, ch)
-				} else {
-					// The result of another call, whose pending event was
-					// lost: this one never got its own.
-					p.Stats.Failed.Add(1)
-				}
+			pr, failed := p.corr.Result(&ev)
+			if failed {
+				// The result of another call, whose pending event was
+				// lost: this one never got its own.
+				p.Stats.Failed.Add(1)
+			}
+			if pr != nil {
+				p.settle(pr, &ev, ch)
 			}
 			continue
 		}
@@ -185,22 +154,8 @@ func (p *Pipeline) read(ch chan<- record.Record) error {
 		f := p.filter.Load()
 		keep := f.KeepAny(paths)
 		if ev.Flags&bpf.FlagPending != 0 {
-			// The thread's next result says whether it happened; a pending
-			// record still waiting never got one (the call failed before
-			// its result was taken).
-			if pending[ev.TID] != nil {
-				p.Stats.Failed.Add(1)
-			}
-			pending[ev.TID] = &pendingRecord{r: r, keep: keep, cookie: ev.KernelTime, at: time.Now()}
-			if now := time.Now(); now.Sub(lastSweep) > pendingFor {
-				lastSweep = now
-				for tid, pr := range pending {
-					if now.Sub(pr.at) > pendingFor {
-						delete(pending, tid)
-						p.Stats.Failed.Add(1)
-					}
-				}
-			}
+			// The thread's next result says whether it happened.
+			p.Stats.Failed.Add(uint64(p.corr.Pend(&ev, r, keep)))
 			continue
 		}
 		if !keep {
@@ -211,73 +166,46 @@ func (p *Pipeline) read(ch chan<- record.Record) error {
 	}
 }
 
-// templateGrace is how long past its window a template is kept: the
-// kernel's sweep reports a window at most a fraction of a second after it
-// ends, and reports the writes that raced with it at the next sweep.
-const templateGrace = 10 * time.Second
-
 // coalesced keeps a template, or makes the record of writes merged in the
 // kernel from the template of their window. Without one (the ring buffer
 // had no room for it), the writes are reported in a lost record.
-func (p *Pipeline) coalesced(ev *bpf.Event, templates map[bpf.WindowKey]*template, ch chan<- record.Record) {
-	key := ev.Window()
+func (p *Pipeline) coalesced(ev *bpf.Event, ch chan<- record.Record) {
 	if ev.Flags&bpf.FlagTemplate != 0 {
-		t := templates[key]
-		if t == nil {
-			t = &template{}
-			templates[key] = t
-		}
-		paths := p.enr.Fill(ev, &t.r)
+		t := p.corr.Template(ev)
+		paths := p.enr.Fill(ev, &t.Record)
 		f := p.filter.Load()
-		t.keep, t.at = f.KeepAny(paths), time.Now()
+		t.Keep = f.KeepAny(paths)
 		return
 	}
 	p.Stats.Events.Add(1)
-	t := templates[key]
-	if t == nil {
+	t := p.corr.Merged(ev)
+	switch {
+	case t == nil:
 		p.Stats.Unnamed.Add(ev.Writes)
 		p.log.Warn().Uint32("pid", ev.PID).Uint64("inode", ev.Inode).Uint64("writes", ev.Writes).
 			Msg("merged writes whose file was never named: the kernel's template event was lost")
-		ch <- record.Record{Time: p.enr.Wall(ev.KernelTime), Action: record.ActionLost, Host: p.enr.Host(),
-			FSAudit: record.FSAudit{Lost: ev.Writes}}
-		return
-	}
-	t.at = time.Now()
-	if !t.keep {
+		ch <- p.enr.Unnamed(ev)
+	case !t.Keep:
 		p.Stats.Filtered.Add(1)
-		return
+	default:
+		p.Stats.Coalesced.Add(ev.Writes)
+		ch <- p.enr.FillMerged(ev, &t.Record)
 	}
-	p.Stats.Coalesced.Add(ev.Writes)
-	r := t.r
-	r.Time, r.End = p.enr.Wall(ev.KernelTime), p.enr.Wall(ev.EndTime)
-	r.FSAudit.Bytes, r.FSAudit.Writes, r.FSAudit.Offset = ev.Bytes, ev.Writes, ev.Offset
-	ch <- r
 }
 
 // settle reports a pending record whose change succeeded, with what the
 // result event tells of the file after it.
-func (p *Pipeline) settle(pr *pendingRecord, ev *bpf.Event, ch chan<- record.Record) {
+func (p *Pipeline) settle(pr *correlate.Pending, ev *bpf.Event, ch chan<- record.Record) {
 	if res := ev.Result(); res < 0 && res > -4096 {
 		p.Stats.Failed.Add(1)
 		return
 	}
-	if !pr.keep {
+	if !pr.Keep {
 		p.Stats.Filtered.Add(1)
 		return
 	}
-	r := &pr.r
-	if ev.Inode != 0 {
-		r.File.Inode, r.File.DevMajor, r.File.DevMinor, r.File.Mode = ev.Inode, ev.DevMajor(), ev.DevMinor(), ev.Mode
-	}
-	switch r.Action {
-	case record.ActionTruncate:
-		r.File.HasSize, r.File.Size = ev.Inode != 0, ev.Offset
-	case record.ActionCreate:
-		if ev.Sub == bpf.ResultOpen {
-			r.FSAudit.Via = "open"
-		}
-	}
-	ch <- *r
+	p.enr.FillResult(ev, &pr.Record)
+	ch <- pr.Record
 }
 
 // write numbers records and hands them to the router.
