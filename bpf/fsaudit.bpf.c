@@ -1290,10 +1290,217 @@ static __always_inline int times_set(struct config *cfg, struct task_struct *tas
 	return 0;
 }
 
+/* ---- the calls that name files by path or by descriptor: which
+ * operation each reports, and how each fills its event from the call's
+ * arguments a. A handler returns nonzero when the file is gone (its
+ * descriptor no longer names one): no event. ---- */
+
+/* The operation a call that names its file reports; 0 for the others,
+ * which have handlers of their own (opens, transfers, mmap, times). */
+static __always_inline __u16 sc_op(__u8 kind)
+{
+	switch (kind) {
+	case SC_MKNOD: case SC_MKNODAT: case SC_MKDIR: case SC_MKDIRAT:
+	case SC_LINK: case SC_LINKAT: case SC_SYMLINK: case SC_SYMLINKAT:
+		return FSA_OP_CREATE;
+	case SC_TRUNCATE: case SC_FTRUNCATE:
+		return FSA_OP_TRUNCATE;
+	case SC_RENAME: case SC_RENAMEAT: case SC_RENAMEAT2:
+		return FSA_OP_RENAME;
+	case SC_UNLINK: case SC_UNLINKAT: case SC_RMDIR:
+		return FSA_OP_DELETE;
+	case SC_CHMOD: case SC_FCHMOD: case SC_FCHMODAT: case SC_FCHMODAT2:
+		return FSA_OP_CHMOD;
+	case SC_CHOWN: case SC_FCHOWN: case SC_LCHOWN: case SC_FCHOWNAT:
+		return FSA_OP_CHOWN;
+	case SC_SETXATTR: case SC_LSETXATTR: case SC_FSETXATTR: case SC_SETXATTRAT:
+	case SC_REMOVEXATTR: case SC_LREMOVEXATTR: case SC_FREMOVEXATTR: case SC_REMOVEXATTRAT:
+		return FSA_OP_XATTR;
+	}
+	return 0;
+}
+
+static __always_inline int created(struct event *e, struct task_struct *task, __u8 kind, __u64 *a)
+{
+	switch (kind) {
+	case SC_MKNOD:
+		e->sub = FSA_CREATE_MKNOD;
+		e->new_mode = created_mode(task, (a[1] & FSA_S_IFMT) ?: FSA_S_IFREG, a[1]);
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
+		break;
+	case SC_MKNODAT:
+		e->sub = FSA_CREATE_MKNOD;
+		e->new_mode = created_mode(task, (a[2] & FSA_S_IFMT) ?: FSA_S_IFREG, a[2]);
+		name_primary(e, task, a[0], a[1], 0, 0);
+		break;
+	case SC_MKDIR:
+		e->sub = FSA_CREATE_MKDIR;
+		e->new_mode = created_mode(task, FSA_S_IFDIR, a[1]);
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
+		break;
+	case SC_MKDIRAT:
+		e->sub = FSA_CREATE_MKDIR;
+		e->new_mode = created_mode(task, FSA_S_IFDIR, a[2]);
+		name_primary(e, task, a[0], a[1], 0, 0);
+		break;
+	case SC_LINK:
+		e->sub = FSA_CREATE_LINK;
+		name_primary(e, task, FSA_AT_FDCWD, a[1], 0, 0);
+		name_target(e, task, FSA_AT_FDCWD, a[0], 0);
+		break;
+	case SC_LINKAT:
+		e->sub = FSA_CREATE_LINK;
+		name_primary(e, task, a[2], a[3], 0, 0);
+		name_target(e, task, a[0], a[1], a[4] & FSA_AT_SYMLINK_FOLLOW);
+		break;
+	case SC_SYMLINK:
+		e->sub = FSA_CREATE_SYMLINK;
+		e->new_mode = FSA_S_IFLNK | 0777;
+		name_primary(e, task, FSA_AT_FDCWD, a[1], 0, 0);
+		raw_target(e, a[0]);
+		break;
+	default: /* SC_SYMLINKAT */
+		e->sub = FSA_CREATE_SYMLINK;
+		e->new_mode = FSA_S_IFLNK | 0777;
+		name_primary(e, task, a[1], a[2], 0, 0);
+		raw_target(e, a[0]);
+		break;
+	}
+	return 0;
+}
+
+static __always_inline int truncated(struct event *e, struct task_struct *task, __u8 kind, __u64 *a)
+{
+	e->length = a[1];
+	if (kind == SC_FTRUNCATE)
+		return name_fd(e, task, a[0]);
+	name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 1);
+	return 0;
+}
+
+static __always_inline int renamed(struct event *e, struct task_struct *task, __u8 kind, __u64 *a)
+{
+	switch (kind) {
+	case SC_RENAME:
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
+		name_target(e, task, FSA_AT_FDCWD, a[1], 0);
+		break;
+	case SC_RENAMEAT:
+		name_primary(e, task, a[0], a[1], 0, 0);
+		name_target(e, task, a[2], a[3], 0);
+		break;
+	default: /* SC_RENAMEAT2 */
+		e->sub = a[4];
+		if (a[4] & FSA_RENAME_EXCHANGE)
+			e->flags |= FSA_F_EXCHANGE;
+		name_primary(e, task, a[0], a[1], 0, 0);
+		name_target(e, task, a[2], a[3], 0);
+		break;
+	}
+	return 0;
+}
+
+static __always_inline int deleted(struct event *e, struct task_struct *task, __u8 kind, __u64 *a)
+{
+	switch (kind) {
+	case SC_UNLINK:
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
+		break;
+	case SC_UNLINKAT:
+		if (a[2] & FSA_AT_REMOVEDIR)
+			e->sub = FSA_DELETE_DIR;
+		name_primary(e, task, a[0], a[1], 0, 0);
+		break;
+	default: /* SC_RMDIR */
+		e->sub = FSA_DELETE_DIR;
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
+		break;
+	}
+	return 0;
+}
+
+static __always_inline int mode_set(struct event *e, struct task_struct *task, __u8 kind, __u64 *a)
+{
+	switch (kind) {
+	case SC_CHMOD:
+		e->new_mode = a[1] & 07777;
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 1);
+		break;
+	case SC_FCHMOD:
+		e->new_mode = a[1] & 07777;
+		return name_fd(e, task, a[0]);
+	case SC_FCHMODAT:
+		e->new_mode = a[2] & 07777;
+		name_primary(e, task, a[0], a[1], 0, 1);
+		break;
+	default: /* SC_FCHMODAT2 */
+		e->new_mode = a[2] & 07777;
+		name_primary(e, task, a[0], a[1], a[3] & FSA_AT_EMPTY_PATH, !(a[3] & FSA_AT_SYMLINK_NOFOLLOW));
+		break;
+	}
+	return 0;
+}
+
+static __always_inline int owner_set(struct event *e, struct task_struct *task, __u8 kind, __u64 *a)
+{
+	switch (kind) {
+	case SC_CHOWN: case SC_LCHOWN:
+		e->new_uid = a[1];
+		e->new_gid = a[2];
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, kind == SC_CHOWN);
+		break;
+	case SC_FCHOWN:
+		e->new_uid = a[1];
+		e->new_gid = a[2];
+		return name_fd(e, task, a[0]);
+	default: /* SC_FCHOWNAT */
+		e->new_uid = a[2];
+		e->new_gid = a[3];
+		name_primary(e, task, a[0], a[1], a[4] & FSA_AT_EMPTY_PATH, !(a[4] & FSA_AT_SYMLINK_NOFOLLOW));
+		break;
+	}
+	return 0;
+}
+
+static __always_inline int xattr_set(struct event *e, struct task_struct *task, __u8 kind, __u64 *a)
+{
+	switch (kind) {
+	case SC_SETXATTR: case SC_LSETXATTR:
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, kind == SC_SETXATTR);
+		raw_target(e, a[1]);
+		break;
+	case SC_REMOVEXATTR: case SC_LREMOVEXATTR:
+		e->sub = FSA_XATTR_REMOVE;
+		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, kind == SC_REMOVEXATTR);
+		raw_target(e, a[1]);
+		break;
+	case SC_FSETXATTR:
+		if (name_fd(e, task, a[0]))
+			return 1;
+		raw_target(e, a[1]);
+		break;
+	case SC_FREMOVEXATTR:
+		e->sub = FSA_XATTR_REMOVE;
+		if (name_fd(e, task, a[0]))
+			return 1;
+		raw_target(e, a[1]);
+		break;
+	case SC_SETXATTRAT:
+		name_primary(e, task, a[0], a[1], a[2] & FSA_AT_EMPTY_PATH, !(a[2] & FSA_AT_SYMLINK_NOFOLLOW));
+		raw_target(e, a[3]);
+		break;
+	default: /* SC_REMOVEXATTRAT */
+		e->sub = FSA_XATTR_REMOVE;
+		name_primary(e, task, a[0], a[1], a[2] & FSA_AT_EMPTY_PATH, !(a[2] & FSA_AT_SYMLINK_NOFOLLOW));
+		raw_target(e, a[3]);
+		break;
+	}
+	return 0;
+}
+
 /* The exit of a call kept at its entry (compat: by compat_enter),
  * which returned ret: reported when it succeeded. One function the
  * verifier checks once for both programs that call it. */
-/* Reports a call kept at its entry, now that it returned ret. */
 static __always_inline int syscall_done(struct config *cfg, struct pending *pp, long ret)
 {
 	if (ret < 0 && ret > -4096)
@@ -1353,184 +1560,38 @@ static __always_inline int syscall_done(struct config *cfg, struct pending *pp, 
 	}
 
 	/* The rest name files by path or by descriptor and make one event. */
-	__u16 op;
-	switch (pp->kind) {
-	case SC_MKNOD: case SC_MKNODAT: case SC_MKDIR: case SC_MKDIRAT:
-	case SC_LINK: case SC_LINKAT: case SC_SYMLINK: case SC_SYMLINKAT:
-		op = FSA_OP_CREATE;
-		break;
-	case SC_TRUNCATE: case SC_FTRUNCATE:
-		op = FSA_OP_TRUNCATE;
-		break;
-	case SC_RENAME: case SC_RENAMEAT: case SC_RENAMEAT2:
-		op = FSA_OP_RENAME;
-		break;
-	case SC_UNLINK: case SC_UNLINKAT: case SC_RMDIR:
-		op = FSA_OP_DELETE;
-		break;
-	case SC_CHMOD: case SC_FCHMOD: case SC_FCHMODAT: case SC_FCHMODAT2:
-		op = FSA_OP_CHMOD;
-		break;
-	case SC_CHOWN: case SC_FCHOWN: case SC_LCHOWN: case SC_FCHOWNAT:
-		op = FSA_OP_CHOWN;
-		break;
-	case SC_SETXATTR: case SC_LSETXATTR: case SC_FSETXATTR: case SC_SETXATTRAT:
-	case SC_REMOVEXATTR: case SC_LREMOVEXATTR: case SC_FREMOVEXATTR: case SC_REMOVEXATTRAT:
-		op = FSA_OP_XATTR;
-		break;
-	default:
-		return 0;
-	}
-	if (!(cfg->syscall_ops & (1 << op)))
+	__u16 op = sc_op(pp->kind);
+	if (!op || !(cfg->syscall_ops & (1 << op)))
 		return 0;
 	struct event *e = begin(cfg, task, op, FSA_HOOK_TRACEPOINT);
 	if (!e)
 		return 0;
-
-	switch (pp->kind) {
-	case SC_MKNOD:
-		e->sub = FSA_CREATE_MKNOD;
-		e->new_mode = created_mode(task, (a[1] & FSA_S_IFMT) ?: FSA_S_IFREG, a[1]);
-		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
+	int gone;
+	switch (op) {
+	case FSA_OP_CREATE:
+		gone = created(e, task, pp->kind, a);
 		break;
-	case SC_MKNODAT:
-		e->sub = FSA_CREATE_MKNOD;
-		e->new_mode = created_mode(task, (a[2] & FSA_S_IFMT) ?: FSA_S_IFREG, a[2]);
-		name_primary(e, task, a[0], a[1], 0, 0);
+	case FSA_OP_TRUNCATE:
+		gone = truncated(e, task, pp->kind, a);
 		break;
-	case SC_MKDIR:
-		e->sub = FSA_CREATE_MKDIR;
-		e->new_mode = created_mode(task, FSA_S_IFDIR, a[1]);
-		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
+	case FSA_OP_RENAME:
+		gone = renamed(e, task, pp->kind, a);
 		break;
-	case SC_MKDIRAT:
-		e->sub = FSA_CREATE_MKDIR;
-		e->new_mode = created_mode(task, FSA_S_IFDIR, a[2]);
-		name_primary(e, task, a[0], a[1], 0, 0);
+	case FSA_OP_DELETE:
+		gone = deleted(e, task, pp->kind, a);
 		break;
-	case SC_LINK:
-		e->sub = FSA_CREATE_LINK;
-		name_primary(e, task, FSA_AT_FDCWD, a[1], 0, 0);
-		name_target(e, task, FSA_AT_FDCWD, a[0], 0);
+	case FSA_OP_CHMOD:
+		gone = mode_set(e, task, pp->kind, a);
 		break;
-	case SC_LINKAT:
-		e->sub = FSA_CREATE_LINK;
-		name_primary(e, task, a[2], a[3], 0, 0);
-		name_target(e, task, a[0], a[1], a[4] & FSA_AT_SYMLINK_FOLLOW);
-		break;
-	case SC_SYMLINK:
-		e->sub = FSA_CREATE_SYMLINK;
-		e->new_mode = FSA_S_IFLNK | 0777;
-		name_primary(e, task, FSA_AT_FDCWD, a[1], 0, 0);
-		raw_target(e, a[0]);
-		break;
-	case SC_SYMLINKAT:
-		e->sub = FSA_CREATE_SYMLINK;
-		e->new_mode = FSA_S_IFLNK | 0777;
-		name_primary(e, task, a[1], a[2], 0, 0);
-		raw_target(e, a[0]);
-		break;
-	case SC_TRUNCATE:
-		e->length = a[1];
-		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 1);
-		break;
-	case SC_FTRUNCATE:
-		e->length = a[1];
-		if (name_fd(e, task, a[0]))
-			return 0;
-		break;
-	case SC_RENAME:
-		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
-		name_target(e, task, FSA_AT_FDCWD, a[1], 0);
-		break;
-	case SC_RENAMEAT:
-		name_primary(e, task, a[0], a[1], 0, 0);
-		name_target(e, task, a[2], a[3], 0);
-		break;
-	case SC_RENAMEAT2:
-		e->sub = a[4];
-		if (a[4] & FSA_RENAME_EXCHANGE)
-			e->flags |= FSA_F_EXCHANGE;
-		name_primary(e, task, a[0], a[1], 0, 0);
-		name_target(e, task, a[2], a[3], 0);
-		break;
-	case SC_UNLINK:
-		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
-		break;
-	case SC_UNLINKAT:
-		if (a[2] & FSA_AT_REMOVEDIR)
-			e->sub = FSA_DELETE_DIR;
-		name_primary(e, task, a[0], a[1], 0, 0);
-		break;
-	case SC_RMDIR:
-		e->sub = FSA_DELETE_DIR;
-		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
-		break;
-	case SC_CHMOD:
-		e->new_mode = a[1] & 07777;
-		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 1);
-		break;
-	case SC_FCHMOD:
-		e->new_mode = a[1] & 07777;
-		if (name_fd(e, task, a[0]))
-			return 0;
-		break;
-	case SC_FCHMODAT:
-		e->new_mode = a[2] & 07777;
-		name_primary(e, task, a[0], a[1], 0, 1);
-		break;
-	case SC_FCHMODAT2:
-		e->new_mode = a[2] & 07777;
-		name_primary(e, task, a[0], a[1], a[3] & FSA_AT_EMPTY_PATH, !(a[3] & FSA_AT_SYMLINK_NOFOLLOW));
-		break;
-	case SC_CHOWN: case SC_LCHOWN:
-		e->new_uid = a[1];
-		e->new_gid = a[2];
-		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, pp->kind == SC_CHOWN);
-		break;
-	case SC_FCHOWN:
-		e->new_uid = a[1];
-		e->new_gid = a[2];
-		if (name_fd(e, task, a[0]))
-			return 0;
-		break;
-	case SC_FCHOWNAT:
-		e->new_uid = a[2];
-		e->new_gid = a[3];
-		name_primary(e, task, a[0], a[1], a[4] & FSA_AT_EMPTY_PATH, !(a[4] & FSA_AT_SYMLINK_NOFOLLOW));
-		break;
-	case SC_SETXATTR: case SC_LSETXATTR:
-		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, pp->kind == SC_SETXATTR);
-		raw_target(e, a[1]);
-		break;
-	case SC_REMOVEXATTR: case SC_LREMOVEXATTR:
-		e->sub = FSA_XATTR_REMOVE;
-		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, pp->kind == SC_REMOVEXATTR);
-		raw_target(e, a[1]);
-		break;
-	case SC_FSETXATTR:
-		if (name_fd(e, task, a[0]))
-			return 0;
-		raw_target(e, a[1]);
-		break;
-	case SC_FREMOVEXATTR:
-		e->sub = FSA_XATTR_REMOVE;
-		if (name_fd(e, task, a[0]))
-			return 0;
-		raw_target(e, a[1]);
-		break;
-	case SC_SETXATTRAT:
-		name_primary(e, task, a[0], a[1], a[2] & FSA_AT_EMPTY_PATH, !(a[2] & FSA_AT_SYMLINK_NOFOLLOW));
-		raw_target(e, a[3]);
-		break;
-	case SC_REMOVEXATTRAT:
-		e->sub = FSA_XATTR_REMOVE;
-		name_primary(e, task, a[0], a[1], a[2] & FSA_AT_EMPTY_PATH, !(a[2] & FSA_AT_SYMLINK_NOFOLLOW));
-		raw_target(e, a[3]);
+	case FSA_OP_CHOWN:
+		gone = owner_set(e, task, pp->kind, a);
 		break;
 	default:
-		return 0;
+		gone = xattr_set(e, task, pp->kind, a);
+		break;
 	}
+	if (gone)
+		return 0;
 	finish(e);
 	return 0;
 }
