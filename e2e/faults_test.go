@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,9 +49,13 @@ max_backups = 20
 compress = true
 `
 	// The first sink's file is only a witness; the rotating sink is checked.
+	// A file ends at the seal the sink asks for, which comes after what its
+	// spool already holds: a file may grow to twice max_size_mb. 6000
+	// records (over 5 MB) rotate it at least twice whatever the timing.
+	const perRun = 3000
 	for run := 0; run < 2; run++ {
 		agent := StartAgent(t, AgentConfig{Include: []string{work}, Sink: filepath.Join(dir, fmt.Sprintf("witness%d.jsonl", run)), SpoolDir: spoolDir, Extra: extra})
-		sh(t, nil, `i=0; while [ $i -lt 1500 ]; do printf x > "$1/f$i"; i=$((i+1)); done`, work)
+		sh(t, nil, `i=0; while [ $i -lt $2 ]; do printf x > "$1/f$i"; i=$((i+1)); done`, work, strconv.Itoa(perRun))
 		agent.Stop()
 	}
 	files := sinkFiles(t, sinkPath)
@@ -60,7 +65,7 @@ compress = true
 	// Each run adds its start and stop seals, each file after the first
 	// starts with one.
 	seals := strings.Count(strings.Join(readLines(t, files), "\n"), `"event":{"action":"seal"`)
-	if code, out := verifyFiles(t, files...); code != 0 || seals != 4+len(files)-1 || !strings.Contains(out, fmt.Sprintf("verified %d records", 3000+seals)) {
+	if code, out := verifyFiles(t, files...); code != 0 || seals != 4+len(files)-1 || !strings.Contains(out, fmt.Sprintf("verified %d records", 2*perRun+seals)) {
 		t.Fatalf("untouched output: exit %d: %s", code, out)
 	}
 	lines := readLines(t, files)
