@@ -16,6 +16,7 @@
 # runs the image as a DaemonSet.
 
 ARG GO_VERSION=1.26
+# bookworm: its clang-14 is the compiler bpf/gen.go names.
 ARG DEBIAN_RELEASE=bookworm
 
 FROM golang:${GO_VERSION}-${DEBIAN_RELEASE} AS build

@@ -52,12 +52,21 @@ func cEnum(t *testing.T, src, name string) map[string]uint64 {
 }
 
 // Every hook the kernel side names (enum fsa_hook, emitted by bpf2go) is
-// a mode in Go.
+// the mode of its name in Go, and Go knows them all.
 func TestHookModes(t *testing.T) {
-	for _, h := range []fsauditFsaHook{fsauditFsaHookFSA_HOOK_FENTRY, fsauditFsaHookFSA_HOOK_KPROBE, fsauditFsaHookFSA_HOOK_TRACEPOINT} {
-		if m := modeFromKernel(h); !slices.Contains(Modes, m) {
-			t.Errorf("hook %d is %q, not a mode", h, m)
+	data, err := os.ReadFile("lib/layout.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := cEnum(t, string(data), "fsa_hook")
+	want := map[string]Mode{"FSA_HOOK_FENTRY": ModeFentry, "FSA_HOOK_KPROBE": ModeKprobe, "FSA_HOOK_TRACEPOINT": ModeTracepoint}
+	for name, v := range hooks {
+		if got := modeFromKernel(fsauditFsaHook(v)); got != want[name] {
+			t.Errorf("%s = %d is %q in Go, want %q", name, v, got, want[name])
 		}
+	}
+	if len(hooks) != len(want) {
+		t.Errorf("enum fsa_hook has %d hooks, Go knows %d", len(hooks), len(want))
 	}
 }
 
@@ -83,8 +92,9 @@ func TestCreateKindsMatchTheBPFSource(t *testing.T) {
 }
 
 // Which operation each call that names its file reports is sc_op's
-// answer in the BPF source; kindOps, which decides the calls watched for
-// the audited actions, says the same of each.
+// answer in the BPF source; the handler syscall_done gives that operation
+// has a case for each of those calls and no other; and kindOps, which
+// decides the calls watched for the audited actions, says the same.
 func TestSyscallOpsMatchTheBPFSource(t *testing.T) {
 	data, err := os.ReadFile("fsaudit.bpf.c")
 	if err != nil {
@@ -96,41 +106,79 @@ func TestSyscallOpsMatchTheBPFSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	kinds, ops := cEnum(t, src, "fsa_sc"), cEnum(t, string(layout), "fsa_op")
-	body := regexp.MustCompile(`(?s)static __always_inline __u16 sc_op\(__u8 kind\)\n\{(.*?)\n\}`).FindStringSubmatch(src)
-	if body == nil {
-		t.Fatal("sc_op not found in fsaudit.bpf.c")
+	fn := func(name string) string {
+		t.Helper()
+		m := regexp.MustCompile(`(?s)static __always_inline \w+ ` + name + `\(([^)]*)\)\n\{(.*?)\n\}`).FindStringSubmatch(src)
+		if m == nil {
+			t.Fatalf("%s not found in fsaudit.bpf.c", name)
+		}
+		return m[2]
 	}
-	inC := map[fsauditFsaSc]Op{}
+	// sc_op: runs of case labels, each run ending in the return of an op.
+	inC := map[string]string{} // SC_ name -> FSA_OP_ name
 	var cases []string
-	for _, tok := range regexp.MustCompile(`case (SC_\w+):|return (FSA_OP_\w+);`).FindAllStringSubmatch(body[1], -1) {
-		if tok[1] != "" {
+	for _, tok := range regexp.MustCompile(`case (SC_\w+):|return (FSA_OP_\w+);|(break;|default:|return 0;)`).FindAllStringSubmatch(fn("sc_op"), -1) {
+		switch {
+		case tok[1] != "":
 			cases = append(cases, tok[1])
-			continue
-		}
-		op, ok := ops[tok[2]]
-		if !ok {
-			t.Fatalf("sc_op returns %s, not in enum fsa_op", tok[2])
-		}
-		for _, c := range cases {
-			k, ok := kinds[c]
-			if !ok {
-				t.Fatalf("sc_op names %s, not in enum fsa_sc", c)
+		case tok[2] != "":
+			for _, c := range cases {
+				inC[c] = tok[2]
 			}
-			inC[fsauditFsaSc(k)] = Op(op)
+			cases = nil
+		case len(cases) > 0:
+			t.Fatalf("sc_op: %v end in %q, not in an operation", cases, tok[3])
 		}
-		cases = nil
 	}
 	if len(inC) < 30 {
 		t.Fatalf("read %d calls from sc_op, want its whole table", len(inC))
 	}
-	for k, op := range inC {
-		if got := kindOps[k]; len(got) != 1 || got[0] != op {
-			t.Errorf("kind %d: sc_op reports %s, kindOps says %v", k, op, got)
+	// The dispatch in syscall_done, and each handler's own calls.
+	handlers := map[string]string{}
+	for _, m := range regexp.MustCompile(`case (FSA_OP_\w+):\s*gone = (\w+)\(`).FindAllStringSubmatch(fn("syscall_done"), -1) {
+		handlers[m[1]] = m[2]
+	}
+	byOp := map[string][]string{}
+	for c, op := range inC {
+		byOp[op] = append(byOp[op], c)
+	}
+	for op, want := range byOp {
+		h, ok := handlers[op]
+		if !ok {
+			t.Errorf("syscall_done gives %s to no handler", op)
+			continue
+		}
+		var got []string
+		for _, m := range regexp.MustCompile(`case (SC_\w+):|kind [!=]= (SC_\w+)`).FindAllStringSubmatch(fn(h), -1) {
+			got = append(got, m[1]+m[2])
+		}
+		slices.Sort(got)
+		got = slices.Compact(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: handler %s takes %v, sc_op gives it %v", op, h, got, want)
+		}
+	}
+	for c, opName := range inC {
+		k, ok := kinds[c]
+		if !ok {
+			t.Fatalf("sc_op names %s, not in enum fsa_sc", c)
+		}
+		op, ok := ops[opName]
+		if !ok {
+			t.Fatalf("sc_op returns %s, not in enum fsa_op", opName)
+		}
+		if got := kindOps[fsauditFsaSc(k)]; len(got) != 1 || got[0] != Op(op) {
+			t.Errorf("%s: sc_op reports %s, kindOps says %v", c, opName, got)
 		}
 	}
 	named := []Op{OpCreate, OpTruncate, OpRename, OpDelete, OpChmod, OpChown, OpXattr}
 	for k, got := range kindOps {
-		if _, ok := inC[k]; !ok && len(got) == 1 && slices.Contains(named, got[0]) {
+		known := false
+		for c := range inC {
+			known = known || fsauditFsaSc(kinds[c]) == k
+		}
+		if !known && len(got) == 1 && slices.Contains(named, got[0]) {
 			t.Errorf("kind %d reports %s by kindOps, and sc_op does not know it", k, got[0])
 		}
 	}

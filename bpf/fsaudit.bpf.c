@@ -1292,8 +1292,9 @@ static __always_inline int times_set(struct config *cfg, struct task_struct *tas
 
 /* ---- the calls that name files by path or by descriptor: which
  * operation each reports, and how each fills its event from the call's
- * arguments a. A handler returns nonzero when the file is gone (its
- * descriptor no longer names one): no event. ---- */
+ * arguments a. A handler returns nonzero when there is no event: the
+ * file is gone (its descriptor no longer names one), or the kind is not
+ * its own. ---- */
 
 /* The operation a call that names its file reports; 0 for the others,
  * which have handlers of their own (opens, transfers, mmap, times). */
@@ -1359,12 +1360,14 @@ static __always_inline int created(struct event *e, struct task_struct *task, __
 		name_primary(e, task, FSA_AT_FDCWD, a[1], 0, 0);
 		raw_target(e, a[0]);
 		break;
-	default: /* SC_SYMLINKAT */
+	case SC_SYMLINKAT:
 		e->sub = FSA_CREATE_SYMLINK;
 		e->new_mode = FSA_S_IFLNK | 0777;
 		name_primary(e, task, a[1], a[2], 0, 0);
 		raw_target(e, a[0]);
 		break;
+	default:
+		return 1; /* a kind sc_op gave this operation and no case here */
 	}
 	return 0;
 }
@@ -1374,6 +1377,8 @@ static __always_inline int truncated(struct event *e, struct task_struct *task, 
 	e->length = a[1];
 	if (kind == SC_FTRUNCATE)
 		return name_fd(e, task, a[0]);
+	if (kind != SC_TRUNCATE)
+		return 1; /* a kind sc_op gave this operation and no case here */
 	name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 1);
 	return 0;
 }
@@ -1389,13 +1394,15 @@ static __always_inline int renamed(struct event *e, struct task_struct *task, __
 		name_primary(e, task, a[0], a[1], 0, 0);
 		name_target(e, task, a[2], a[3], 0);
 		break;
-	default: /* SC_RENAMEAT2 */
+	case SC_RENAMEAT2:
 		e->sub = a[4];
 		if (a[4] & FSA_RENAME_EXCHANGE)
 			e->flags |= FSA_F_EXCHANGE;
 		name_primary(e, task, a[0], a[1], 0, 0);
 		name_target(e, task, a[2], a[3], 0);
 		break;
+	default:
+		return 1; /* a kind sc_op gave this operation and no case here */
 	}
 	return 0;
 }
@@ -1411,10 +1418,12 @@ static __always_inline int deleted(struct event *e, struct task_struct *task, __
 			e->sub = FSA_DELETE_DIR;
 		name_primary(e, task, a[0], a[1], 0, 0);
 		break;
-	default: /* SC_RMDIR */
+	case SC_RMDIR:
 		e->sub = FSA_DELETE_DIR;
 		name_primary(e, task, FSA_AT_FDCWD, a[0], 0, 0);
 		break;
+	default:
+		return 1; /* a kind sc_op gave this operation and no case here */
 	}
 	return 0;
 }
@@ -1433,10 +1442,12 @@ static __always_inline int mode_set(struct event *e, struct task_struct *task, _
 		e->new_mode = a[2] & 07777;
 		name_primary(e, task, a[0], a[1], 0, 1);
 		break;
-	default: /* SC_FCHMODAT2 */
+	case SC_FCHMODAT2:
 		e->new_mode = a[2] & 07777;
 		name_primary(e, task, a[0], a[1], a[3] & FSA_AT_EMPTY_PATH, !(a[3] & FSA_AT_SYMLINK_NOFOLLOW));
 		break;
+	default:
+		return 1; /* a kind sc_op gave this operation and no case here */
 	}
 	return 0;
 }
@@ -1453,11 +1464,13 @@ static __always_inline int owner_set(struct event *e, struct task_struct *task, 
 		e->new_uid = a[1];
 		e->new_gid = a[2];
 		return name_fd(e, task, a[0]);
-	default: /* SC_FCHOWNAT */
+	case SC_FCHOWNAT:
 		e->new_uid = a[2];
 		e->new_gid = a[3];
 		name_primary(e, task, a[0], a[1], a[4] & FSA_AT_EMPTY_PATH, !(a[4] & FSA_AT_SYMLINK_NOFOLLOW));
 		break;
+	default:
+		return 1; /* a kind sc_op gave this operation and no case here */
 	}
 	return 0;
 }
@@ -1489,11 +1502,13 @@ static __always_inline int xattr_set(struct event *e, struct task_struct *task, 
 		name_primary(e, task, a[0], a[1], a[2] & FSA_AT_EMPTY_PATH, !(a[2] & FSA_AT_SYMLINK_NOFOLLOW));
 		raw_target(e, a[3]);
 		break;
-	default: /* SC_REMOVEXATTRAT */
+	case SC_REMOVEXATTRAT:
 		e->sub = FSA_XATTR_REMOVE;
 		name_primary(e, task, a[0], a[1], a[2] & FSA_AT_EMPTY_PATH, !(a[2] & FSA_AT_SYMLINK_NOFOLLOW));
 		raw_target(e, a[3]);
 		break;
+	default:
+		return 1; /* a kind sc_op gave this operation and no case here */
 	}
 	return 0;
 }
@@ -1586,9 +1601,11 @@ static __always_inline int syscall_done(struct config *cfg, struct pending *pp, 
 	case FSA_OP_CHOWN:
 		gone = owner_set(e, task, pp->kind, a);
 		break;
-	default:
+	case FSA_OP_XATTR:
 		gone = xattr_set(e, task, pp->kind, a);
 		break;
+	default:
+		return 0;
 	}
 	if (gone)
 		return 0;

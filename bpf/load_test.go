@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/rlimit"
 )
@@ -103,23 +104,60 @@ func TestProgramSections(t *testing.T) {
 // by another).
 func TestMapsShared(t *testing.T) {
 	shared := mapsByName(&fsauditMaps{})
+	first, err := loadFsaudit()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for variant, load := range map[string]func() (*ebpf.CollectionSpec, error){"bpf_loop": loadFsaudit, "compat": loadFsauditCompat} {
 		spec, err := load()
 		if err != nil {
 			t.Fatal(err)
 		}
 		n := 0
-		for name := range spec.Maps {
+		for name, m := range spec.Maps {
 			if strings.HasPrefix(name, ".") {
 				continue
 			}
 			n++
 			if _, ok := shared[name]; !ok {
 				t.Errorf("%s: map %s is not in the generated maps", variant, name)
+				continue
+			}
+			// The compat object decodes through the other's Go types:
+			// its keys and values must be laid out alike.
+			if f := first.Maps[name]; f == nil || f.KeySize != m.KeySize || f.ValueSize != m.ValueSize || f.Type != m.Type || f.MaxEntries != m.MaxEntries {
+				t.Errorf("%s: map %s is %v, the bpf_loop object's %v", variant, name, m, f)
 			}
 		}
 		if n != len(shared) {
 			t.Errorf("%s: %d maps, the generated struct has %d", variant, n, len(shared))
+		}
+	}
+}
+
+// The types the compat object shares with the other (-no-global-types)
+// have the same size in both: an #ifdef inside one would go unseen.
+func TestTypesShared(t *testing.T) {
+	first, err := loadFsaudit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compat, err := loadFsauditCompat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"event", "config", "coalesce_key", "coalesce_val", "exe_key", "compat_kind", "pending", "walk"} {
+		var a, b *btf.Struct
+		errA := first.Types.TypeByName(name, &a)
+		errB := compat.Types.TypeByName(name, &b)
+		if errA != nil || errB != nil {
+			t.Errorf("type %s: %v, %v", name, errA, errB)
+			continue
+		}
+		sa, errA := btf.Sizeof(a)
+		sb, errB := btf.Sizeof(b)
+		if errA != nil || errB != nil || sa != sb {
+			t.Errorf("type %s: %d bytes in the bpf_loop object, %d in compat (%v, %v)", name, sa, sb, errA, errB)
 		}
 	}
 }

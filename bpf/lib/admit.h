@@ -136,6 +136,4 @@ static __always_inline struct config *admit_write(void)
 	return cfg;
 }
 
-/* Fills who and when, and clears what each event sets for itself. */
-
 #endif /* FSA_ADMIT_H */

@@ -87,7 +87,7 @@ static __always_inline void send(struct event *e, __u64 size, int wake_now, __u3
 	}
 }
 
-
+/* Fills who and when, and clears what each event sets for itself. */
 static __always_inline void start(struct event *e, struct task_struct *task, __u16 op, __u16 hook)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
