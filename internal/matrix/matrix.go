@@ -35,9 +35,15 @@ type Run struct {
 	RC      int      // the test binary's exit status, when Ended
 	Summary []string // the tests' "summary:" lines, sorted: the records, in short
 	// Failures are the failed tests and their messages (not their
-	// summaries), at most 60 lines.
+	// summaries), at most 60 lines, and, when the mode never ended, the
+	// console's last lines.
 	Failures []string
+	// Retried: the failures of the first run, when this one ran again.
+	Retried []string
 }
+
+// tailLines is how much of a console's end a mode that never ended shows.
+const tailLines = 30
 
 var (
 	modeBegin = regexp.MustCompile(`^=== mode (\S+) begin`)
@@ -58,8 +64,12 @@ func Parse(r io.Reader, modes []string) ([]Run, error) {
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	var cur *Run
 	inCheck, point := false, ""
+	var tail []string
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
+		if tail = append(tail, line); len(tail) > tailLines {
+			tail = tail[1:]
+		}
 		// A console may start a marker after the firmware's output.
 		if i := strings.Index(line, "=== "); i > 0 && !strings.HasPrefix(strings.TrimSpace(line), "===") {
 			line = line[i:]
@@ -134,6 +144,10 @@ func Parse(r io.Reader, modes []string) ([]Run, error) {
 			run.Failures = nil // messages of tests that passed in the end
 		default:
 			run.Verdict = Fail
+			if !run.Ended {
+				run.Failures = append(run.Failures, "(the console ends:)")
+				run.Failures = append(run.Failures, tail...)
+			}
 		}
 		out = append(out, *run)
 	}
@@ -182,6 +196,7 @@ func (k *Kernel) Retry(runs []Run) {
 				}
 				k.Notes[r.Mode] = strings.TrimPrefix(k.Runs[i].Line(k.Name), k.Name+" "+r.Mode+" fail ")
 			}
+			r.Retried = k.Runs[i].Failures
 			k.Runs[i] = r
 		}
 	}
@@ -223,6 +238,7 @@ func (k *Kernel) Judge() ([]Result, string) {
 			res.Line += fmt.Sprintf(", %d files agree across modes", len(r.Summary))
 			if note := k.Notes[r.Mode]; note != "" {
 				res.Line += fmt.Sprintf(" (second run; the first failed: %s)", note)
+				res.Detail = r.Retried
 			}
 			if ref == nil {
 				ref = &k.Runs[slices.IndexFunc(k.Runs, func(x Run) bool { return x.Mode == r.Mode })]

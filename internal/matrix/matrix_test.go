@@ -78,6 +78,9 @@ func TestParse(t *testing.T) {
 	if l := got[3].Line("6.1"); l != "6.1 never fail 0/0 cases (no result: VM died or timed out)" {
 		t.Errorf("line %q", l)
 	}
+	if f := got[3].Failures; len(f) < 2 || f[0] != "(the console ends:)" || !strings.HasPrefix(f[len(f)-1], "=== mode tracepoint end") {
+		t.Errorf("a mode that never ended shows %q, want the console's end", f)
+	}
 }
 
 // A kernel's modes pass when their tests do and their records agree with
@@ -111,8 +114,9 @@ func TestJudge(t *testing.T) {
 			if !slices.Equal(failed, tc.failed) || ref != tc.ref {
 				t.Errorf("failed %v, reference %q; want %v, %q\n%+v", failed, ref, tc.failed, tc.ref, res)
 			}
-			if tc.retry != "" && !strings.Contains(res[0].Line, "(second run; the first failed: 0/1 cases rc=1 seconds=42)") {
-				t.Errorf("retried line %q", res[0].Line)
+			if tc.retry != "" && (!strings.Contains(res[0].Line, "(second run; the first failed: 0/1 cases rc=1 seconds=42)") ||
+				len(res[0].Detail) == 0 || !strings.Contains(res[0].Detail[0], "rename: not seen")) {
+				t.Errorf("retried: %q, %q; want the first run's failures kept", res[0].Line, res[0].Detail)
 			}
 		})
 	}
