@@ -86,7 +86,10 @@ func TestRouterMarkedRotation(t *testing.T) {
 	for _, spooled := range []bool{false, true} {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "out", "audit.jsonl")
-		fs, err := OpenSink(Options{Name: "local", Path: path, Fsync: -1, Format: record.JSON{}, MaxBytes: 4000, MaxBackups: 100, Marked: true})
+		// A file waits for its mark up to twice MaxBytes: room for a
+		// backlog of some 30 records when the machine is busy.
+		const maxBytes = 12000
+		fs, err := OpenSink(Options{Name: "local", Path: path, Fsync: -1, Format: record.JSON{}, MaxBytes: maxBytes, MaxBackups: 100, Marked: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,11 +103,11 @@ func TestRouterMarkedRotation(t *testing.T) {
 		rt.SetSealing(sink.Sealing{Instance: "run-1", Record: sealRecord})
 		rt.Add(fs, o)
 		rt.Start(context.Background())
-		for i := 1; i <= 60; i++ {
+		for i := 1; i <= 180; i++ {
 			r := numbered(uint64(i), fmt.Sprintf("/d/f%d", i))
 			r.Host.Name, r.ID = "h", fmt.Sprint("id-", i)
 			rt.Publish(r)
-			if i == 40 {
+			if i == 120 {
 				// A log rotator moves the file away and signals.
 				time.Sleep(50 * time.Millisecond)
 				os.Rename(path, path+".moved")
@@ -124,7 +127,7 @@ func TestRouterMarkedRotation(t *testing.T) {
 				t.Fatal(err)
 			}
 			lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-			if len(data) > 2*4000 {
+			if len(data) > 2*maxBytes {
 				t.Errorf("spooled %v: %s holds %d bytes, past the limit", spooled, n, len(data))
 			}
 			var first record.Record
