@@ -401,14 +401,15 @@ func (v *Verifier) End(now time.Time) (string, error) {
 		v.Unsealed, ls.where, ls.epoch, ls.nextBefore.UTC().Format(time.RFC3339)), nil
 }
 
-// sealPrefix is how a seal record's canonical encoding goes on after its
-// @timestamp; no other record has it there.
-var sealPrefix = []byte(`","event":{"action":"seal",`)
+// sealEvent is how a seal record's event begins. Only @timestamp and
+// ecs.version, neither of them a writer's, come before it, so no other
+// record has it in its first bytes.
+var sealEvent = []byte(`,"event":{"action":"seal",`)
 
 // parseSeal reads a seal record's seal; nil when the record is no seal.
 func parseSeal(canonical []byte) (*Seal, error) {
-	head := canonical[:min(len(canonical), 96)]
-	if !bytes.HasPrefix(head, []byte(`{"@timestamp":"`)) || !bytes.Contains(head, sealPrefix) {
+	head := canonical[:min(len(canonical), 128)]
+	if !bytes.HasPrefix(head, []byte(`{"@timestamp":"`)) || !bytes.Contains(head, sealEvent) {
 		return nil, nil
 	}
 	var r record.Record

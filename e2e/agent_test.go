@@ -23,6 +23,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fsaudit/fsaudit/internal/specs"
+	"github.com/fsaudit/fsaudit/record"
 )
 
 var (
@@ -302,6 +305,10 @@ func (a *Agent) Stop() []Record {
 }
 
 // Record is the part of the JSON record the tests look at.
+// fileType is the file's type: ECS file.type (file, dir, symlink) or
+// fsaudit.file_type (the others).
+func (r Record) fileType() string { return r.File.Type + r.FSAudit.FileType }
+
 type Record struct {
 	Timestamp string `json:"@timestamp"`
 	Event     struct {
@@ -369,6 +376,7 @@ type Record struct {
 		} `json:"resource"`
 	} `json:"orchestrator"`
 	FSAudit struct {
+		FileType       string `json:"file_type"`
 		Hook           string `json:"hook"`
 		Bytes          uint64 `json:"bytes"`
 		Writes         uint64 `json:"writes"`
@@ -431,9 +439,38 @@ func ReadAllRecords(t testing.TB, path string) []Record {
 			t.Fatalf("sink line %d is not a JSON record: %v: %q", i+1, err, line)
 		}
 		r.Raw = string(line)
+		checkECS(t, line)
 		out = append(out, r)
 	}
 	return out
+}
+
+var (
+	ecsOnce sync.Once
+	ecsSpec *specs.ECS
+	ecsErr  error
+)
+
+// checkECS holds every record the tests read to ECS (package specs): each
+// field one ECS defines, of its type and allowed values, or fsaudit's own.
+// Without the specification's data the check is left out, except in CI.
+func checkECS(t testing.TB, line []byte) {
+	t.Helper()
+	ecsOnce.Do(func() {
+		var dir string
+		if dir, ecsErr = specs.Dir(); ecsErr == nil {
+			ecsSpec, ecsErr = specs.LoadECS(dir, record.ECSVersion)
+		}
+	})
+	if ecsErr != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("ECS %s: %v", record.ECSVersion, ecsErr)
+		}
+		return
+	}
+	for _, err := range ecsSpec.Check(line) {
+		t.Errorf("record is not ECS %s: %v\n%s", record.ECSVersion, err, line)
+	}
 }
 
 // sh runs a shell command line with args $1.. and returns its pid.

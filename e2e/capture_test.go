@@ -460,7 +460,7 @@ func logSummary(t *testing.T, records []Record, root string) {
 		p, _, _ = strings.Cut(p, "\x00")
 		// What only a VFS hook can tell of a file named by a path (its
 		// mode) differs between modes by design: writes only.
-		mode, typ, exe := r.File.Mode, r.File.Type, r.Process.Executable
+		mode, typ, exe := r.File.Mode, r.fileType(), r.Process.Executable
 		if r.Event.Action != "write" {
 			// Nor the executable of a short-lived tool that busybox runs
 			// without an exec (rm): named from /proc only while it lives.

@@ -98,7 +98,7 @@ func (c change) String() string {
 func changeOf(r Record) change {
 	c := change{
 		action: r.Event.Action, path: r.File.Path, target: r.File.TargetPath, via: r.FSAudit.Via,
-		mode: r.File.Mode, typ: r.File.Type, uid: r.File.UID, gid: r.File.GID, xattr: r.FSAudit.Xattr.Name,
+		mode: r.File.Mode, typ: r.fileType(), uid: r.File.UID, gid: r.File.GID, xattr: r.FSAudit.Xattr.Name,
 		flags: strings.Join(r.FSAudit.RenameFlags, ","), comm: r.Process.Name, user: r.User.Name,
 		inode: r.File.Inode != "", deleted: r.FSAudit.Deleted,
 	}
@@ -275,9 +275,9 @@ func fileOperations(t *testing.T, object string, env ...string) *Agent {
 
 	// chmod, chown: by path, through a link, by descriptor, without following.
 	must(unix.Chmod(w+"/c-mknod", 0o604))
-	add(byPath(change{action: "chmod", path: w + "/c-mknod", mode: "0604", typ: "unknown"}, "0604", "file"))
+	add(byPath(change{action: "chmod", path: w + "/c-mknod", mode: "0604", typ: ""}, "0604", "file"))
 	must(unix.Fchmodat(unix.AT_FDCWD, w+"/sublink/../c-creat", 0o640, 0)) // ".." after a link: the kernel goes up from sub
-	add(byPath(change{action: "chmod", path: w + "/c-creat", mode: "0640", typ: "unknown"}, "0640", "file"))
+	add(byPath(change{action: "chmod", path: w + "/c-creat", mode: "0640", typ: ""}, "0640", "file"))
 	must(unix.Fchmod(fd, 0o600))
 	add(change{action: "chmod", path: w + "/c-open", mode: "0600", typ: "file", inode: true})
 	must(unix.Chown(w+"/sym", 65534, -1))

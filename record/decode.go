@@ -91,6 +91,7 @@ type jsonRecord struct {
 			Name string `json:"name"`
 		} `json:"xattr"`
 		RenameFlags []string `json:"rename_flags"`
+		FileType    string   `json:"file_type"`
 		Lost        uint64   `json:"lost"`
 		Seal        *struct {
 			Reason     string     `json:"reason"`
@@ -238,14 +239,23 @@ func ParseJSON(data []byte, r *Record) error {
 			return bad("%s: %v", t.key, err)
 		}
 	}
-	if jf.Mode != "" || jf.Type != "" {
+	if jf.Mode != "" || jf.Type != "" || f.FileType != "" {
 		perm, err := strconv.ParseUint(jf.Mode, 8, 32)
 		if err != nil || perm > 0o7777 {
 			return bad("file.mode %q", jf.Mode)
 		}
-		typ, ok := fileTypeBits[jf.Type]
-		if !ok {
-			return bad("file.type %q", jf.Type)
+		name := jf.Type
+		if name == "" {
+			// Types ECS does not know are fsaudit's; a record made before
+			// gave them in file.type.
+			name = f.FileType
+		}
+		typ, ok := fileTypeBits[name]
+		if name == "" {
+			typ, ok = 0, true // a mode set (chmod): no type bits
+		}
+		if !ok || (jf.Type != "" && f.FileType != "") {
+			return bad("file.type %q, fsaudit.file_type %q", jf.Type, f.FileType)
 		}
 		r.File.Mode = typ | uint32(perm)
 	}

@@ -1,7 +1,9 @@
 package record
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -13,12 +15,15 @@ import (
 func AppendJSON(b []byte, r *Record) []byte {
 	b = append(b, `{"@timestamp":`...)
 	b = appendTime(b, r.Time)
+	b = append(b, `,"ecs":{"version":"`+ECSVersion+`"}`...)
 
 	b = append(b, `,"event":{"action":`...)
 	b = appendString(b, r.Action)
 	b = append(b, `,"category":["file"],"type":[`...)
 	b = appendString(b, eventType(r.Action))
-	b = append(b, `],"kind":"event","id":`...)
+	b = append(b, `],"kind":"event","outcome":"`...)
+	b = append(b, eventOutcome(r.Action)...)
+	b = append(b, `","module":"`+ECSModule+`","dataset":"`+ECSDataset+`","id":`...)
 	b = appendString(b, r.ID)
 	b = append(b, `,"sequence":`...)
 	b = strconv.AppendUint(b, r.Sequence, 10)
@@ -46,8 +51,63 @@ func AppendJSON(b []byte, r *Record) []byte {
 	}
 	b = append(b, '}')
 
+	b = appendRelated(b, r)
 	b = appendFSAudit(b, r)
 	return append(b, '}')
+}
+
+// eventOutcome is ECS event.outcome: a file change is recorded once it
+// succeeded; a lost record tells of events whose outcome is unknown.
+func eventOutcome(action string) string {
+	if action == ActionLost {
+		return "unknown"
+	}
+	return "success"
+}
+
+// appendRelated writes ECS related.user (the writer's user names, or ids
+// without one, and a new owner's) and related.hosts, for pivoting.
+func appendRelated(b []byte, r *Record) []byte {
+	var users []string
+	add := func(id uint32, name string) {
+		v := name
+		if v == "" {
+			v = strconv.FormatUint(uint64(id), 10)
+		}
+		if !slices.Contains(users, v) {
+			users = append(users, v)
+		}
+	}
+	if !Marker(r.Action) {
+		u := &r.User
+		add(u.ID, u.Name)
+		add(u.EffectiveID, u.EffectiveName)
+		if u.HasAudit {
+			add(u.AuditID, u.AuditName)
+		}
+		if r.File.HasUID {
+			add(r.File.UID, r.File.Owner)
+		}
+	}
+	b = append(b, `,"related":{`...)
+	if len(users) > 0 {
+		b = appendStringList(b, `"user":`, users)
+		b = append(b, ',')
+	}
+	b = append(b, `"hosts":[`...)
+	b = appendString(b, r.Host.Name)
+	return append(b, "]}"...)
+}
+
+// FileExtension is ECS file.extension: what follows the name's last dot,
+// without it; none for a name without one, or that starts with its only
+// dot (.bashrc).
+func FileExtension(name string) string {
+	i := strings.LastIndexByte(name, '.')
+	if i <= 0 || i == len(name)-1 {
+		return ""
+	}
+	return name[i+1:]
 }
 
 func eventType(action string) string {
@@ -69,6 +129,10 @@ func appendFile(b []byte, f *File) []byte {
 	b = appendString(b, f.Name)
 	b = append(b, `,"directory":`...)
 	b = appendString(b, f.Directory)
+	if ext := FileExtension(f.Name); ext != "" {
+		b = append(b, `,"extension":`...)
+		b = appendString(b, ext)
+	}
 	if f.TargetPath != "" {
 		b = append(b, `,"target_path":`...)
 		b = appendString(b, f.TargetPath)
@@ -85,9 +149,13 @@ func appendFile(b []byte, f *File) []byte {
 	if f.Mode != 0 { // 0: a file named by a path string, whose mode the event did not tell
 		b = append(b, `,"mode":"`...)
 		b = appendOctalMode(b, f.Mode&0o7777)
-		b = append(b, `","type":"`...)
-		b = append(b, fileType(f.Mode)...)
 		b = append(b, '"')
+		// ECS knows three types; the others are fsaudit.file_type.
+		if t := fileType(f.Mode); ecsFileType(t) {
+			b = append(b, `,"type":"`...)
+			b = append(b, t...)
+			b = append(b, '"')
+		}
 	}
 	if f.HasUID {
 		b = appendFileID(b, `,"uid":"`, f.UID, `,"owner":`, f.Owner)
@@ -127,7 +195,11 @@ func appendOctalMode(b []byte, m uint32) []byte {
 	return append(b, byte('0'+(m>>9)&7), byte('0'+(m>>6)&7), byte('0'+(m>>3)&7), byte('0'+m&7))
 }
 
-// fileType gives ECS file.type from the mode's type bits.
+// ecsFileType tells the types ECS file.type takes.
+func ecsFileType(t string) bool { return t == "file" || t == "dir" || t == "symlink" }
+
+// fileType names the type of the mode's type bits: ECS file.type for
+// file, dir and symlink, fsaudit.file_type for the others.
 func fileType(mode uint32) string {
 	switch mode & 0o170000 {
 	case 0o100000:
@@ -260,6 +332,11 @@ func appendFSAudit(b []byte, r *Record) []byte {
 		b = appendSeal(b, f.Seal)
 	default:
 		b = appendFSAuditFields(b, r.Action, f)
+		if t := fileType(r.File.Mode); t != "unknown" && !ecsFileType(t) {
+			b = append(b, `,"file_type":"`...)
+			b = append(b, t...)
+			b = append(b, '"')
+		}
 		b = appendRawBytes(b, r)
 	}
 	if f.Replay != nil {

@@ -32,12 +32,12 @@ func sample() *Record {
 
 func TestAppendJSONGolden(t *testing.T) {
 	got := string(AppendJSON(nil, sample()))
-	want := `{"@timestamp":"2026-11-25T20:00:00.000000005Z",` +
-		`"event":{"action":"write","category":["file"],"type":["change"],"kind":"event","id":"0011223344556677-0000000000000001","sequence":1},` +
-		`"file":{"path":"/home/ann/notes.txt","name":"notes.txt","directory":"/home/ann","inode":"42","device":"254:1","mode":"0640","type":"file"},` +
+	want := `{"@timestamp":"2026-11-25T20:00:00.000000005Z","ecs":{"version":"9.4.0"},` +
+		`"event":{"action":"write","category":["file"],"type":["change"],"kind":"event","outcome":"success","module":"fsaudit","dataset":"fsaudit.file","id":"0011223344556677-0000000000000001","sequence":1},` +
+		`"file":{"path":"/home/ann/notes.txt","name":"notes.txt","directory":"/home/ann","extension":"txt","inode":"42","device":"254:1","mode":"0640","type":"file"},` +
 		`"process":{"pid":100,"thread":{"id":101},"name":"vim","parent":{"pid":1}},` +
 		`"user":{"id":"1000","name":"ann","effective":{"id":"0","name":"root"},"group":{"id":"1000","name":"ann"},"audit":{"id":"1000","name":"ann"}},` +
-		`"host":{"name":"web-1","boot":{"id":"b00t"}},` +
+		`"host":{"name":"web-1","boot":{"id":"b00t"}},"related":{"user":["ann","root"],"hosts":["web-1"]},` +
 		`"fsaudit":{"hook":"tracepoint","bytes":12,"writes":1,"offset":7}}`
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
@@ -73,7 +73,7 @@ func TestAppendJSONOptionalFields(t *testing.T) {
 func TestAppendJSONLost(t *testing.T) {
 	r := &Record{Time: time.Unix(0, 0), Action: ActionLost, ID: "x", Sequence: 9, Host: Host{Name: "h"}, FSAudit: FSAudit{Lost: 17}}
 	got := string(AppendJSON(nil, r))
-	want := `{"@timestamp":"1970-01-01T00:00:00.000000000Z","event":{"action":"lost","category":["file"],"type":["info"],"kind":"event","id":"x","sequence":9},"host":{"name":"h"},"fsaudit":{"lost":17}}`
+	want := `{"@timestamp":"1970-01-01T00:00:00.000000000Z","ecs":{"version":"9.4.0"},"event":{"action":"lost","category":["file"],"type":["info"],"kind":"event","outcome":"unknown","module":"fsaudit","dataset":"fsaudit.file","id":"x","sequence":9},"host":{"name":"h"},"related":{"hosts":["h"]},"fsaudit":{"lost":17}}`
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}

@@ -12,6 +12,16 @@ import (
 // messages carry in their fsaudit.schema header.
 const SchemaVersion = "1"
 
+// ECSVersion is the version of the Elastic Common Schema the json format
+// follows, which every record names (ecs.version).
+const ECSVersion = "9.4.0"
+
+// The ECS event.module and event.dataset of every record.
+const (
+	ECSModule  = "fsaudit"
+	ECSDataset = "fsaudit.file"
+)
+
 // Actions a record can report (event.action).
 const (
 	ActionWrite = "write"
