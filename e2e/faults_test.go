@@ -62,11 +62,18 @@ compress = true
 	if len(files) < 3 {
 		t.Fatalf("%d files: want the output rotated at least twice", len(files))
 	}
-	// Each run adds its start and stop seals, each file after the first
-	// starts with one.
+	// Each run adds its start and stop seals; each file after the first
+	// starts with a seal, unless the one before it grew to twice
+	// max_size_mb waiting for it (then it rotated without).
 	seals := strings.Count(strings.Join(readLines(t, files), "\n"), `"event":{"action":"seal"`)
-	if code, out := verifyFiles(t, files...); code != 0 || seals != 4+len(files)-1 || !strings.Contains(out, fmt.Sprintf("verified %d records", 2*perRun+seals)) {
-		t.Fatalf("untouched output: exit %d: %s", code, out)
+	for i := 1; i < len(files); i++ {
+		before := len(strings.Join(readLines(t, files[i-1:i]), "\n"))
+		if first := readLines(t, files[i:i+1])[0]; !strings.Contains(first[:min(len(first), 160)], `"event":{"action":"seal"`) && before < 2<<20-4096 {
+			t.Errorf("%s starts without a seal, and %s holds %d bytes, under twice max_size_mb", files[i], files[i-1], before)
+		}
+	}
+	if code, out := verifyFiles(t, files...); code != 0 || seals < 4 || !strings.Contains(out, fmt.Sprintf("verified %d records", 2*perRun+seals)) {
+		t.Fatalf("untouched output: exit %d, %d seals: %s", code, seals, out)
 	}
 	lines := readLines(t, files)
 	tamperDir := t.TempDir()

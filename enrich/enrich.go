@@ -20,6 +20,8 @@ import (
 // Enricher turns kernel events into records.
 type Enricher struct {
 	host    record.Host
+	agent   record.Agent
+	run     [8]byte // the run's id, which begins every event id
 	roots   *Roots
 	cgroups *Cgroups
 	procs   *Processes
@@ -48,6 +50,8 @@ type Options struct {
 	// that started before the agent, as the kernel bounds an exec event's
 	// (bpf.Options.MaxArgsBytes); 0: bpf.MaxArgsBytes.
 	MaxArgsBytes int
+	// Version is the agent's (agent.version).
+	Version string
 }
 
 // New reads the host's identity and prepares the name caches.
@@ -84,8 +88,15 @@ func New(o Options) (*Enricher, error) {
 	if err := unix.Stat("/proc/self/ns/mnt", &ns); err != nil {
 		return nil, fmt.Errorf("reading the agent's mount namespace: %w", err)
 	}
+	host := record.Host{Name: name, ID: machineID(root), BootID: strings.TrimSpace(string(boot))}
+	agent, run, err := newAgent(o.Version, host.ID)
+	if err != nil {
+		return nil, err
+	}
 	return &Enricher{
-		host:    record.Host{Name: name, BootID: strings.TrimSpace(string(boot))},
+		host:    host,
+		agent:   agent,
+		run:     run,
 		roots:   roots,
 		cgroups: cgroups,
 		procs:   newProcesses(1<<16, side, o.MaxArgsBytes),
@@ -196,6 +207,13 @@ func hostMountinfo() string {
 // Host is the identity every record carries.
 func (x *Enricher) Host() record.Host { return x.host }
 
+// Agent names this agent, for every record (agent.*).
+func (x *Enricher) Agent() record.Agent { return x.agent }
+
+// RunID is the id drawn for this run of the agent: agent.ephemeral_id,
+// and the first half of every event id.
+func (x *Enricher) RunID() [8]byte { return x.run }
+
 // Wall converts a kernel CLOCK_MONOTONIC time to wall-clock time.
 func (x *Enricher) Wall(mono uint64) time.Time { return x.clock.Wall(mono) }
 
@@ -235,13 +253,15 @@ func (x *Enricher) Fill(ev *bpf.Event, r *record.Record) filter.Paths {
 			DevMinor:  ev.DevMinor(),
 			Mode:      ev.Mode,
 		},
-		Process: record.Process{PID: ev.PID, TID: ev.TID, PPID: ev.PPID, Name: x.comms.intern(ev.Comm)},
+		Process: record.Process{PID: ev.PID, TID: ev.TID, PPID: ev.PPID, EntityID: entityID(x.host.BootID, ev.PID, ev.StartTime), Name: x.comms.intern(ev.Comm)},
 		User: record.User{
 			ID: ev.UID, Name: names.user(ev.UID),
 			EffectiveID: ev.EUID, EffectiveName: names.user(ev.EUID),
 			GroupID: ev.GID, GroupName: names.group(ev.GID),
 		},
-		Host: x.host,
+		Host:    x.host,
+		Agent:   x.agent,
+		Created: time.Now(),
 		FSAudit: record.FSAudit{
 			Hook:           string(ev.Hook),
 			HostPath:       hostPath,

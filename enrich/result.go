@@ -1,6 +1,8 @@
 package enrich
 
 import (
+	"time"
+
 	"github.com/fsaudit/fsaudit/bpf"
 	"github.com/fsaudit/fsaudit/record"
 )
@@ -28,7 +30,7 @@ func (x *Enricher) FillResult(ev *bpf.Event, r *record.Record) {
 // times, count, bytes and first offset.
 func (x *Enricher) FillMerged(ev *bpf.Event, template *record.Record) record.Record {
 	r := *template
-	r.Time, r.End = x.Wall(ev.KernelTime), x.Wall(ev.EndTime)
+	r.Time, r.End, r.Created = x.Wall(ev.KernelTime), x.Wall(ev.EndTime), time.Now()
 	r.FSAudit.Bytes, r.FSAudit.Writes, r.FSAudit.Offset = ev.Bytes, ev.Writes, ev.Offset
 	return r
 }
@@ -36,5 +38,6 @@ func (x *Enricher) FillMerged(ev *bpf.Event, template *record.Record) record.Rec
 // Unnamed is the lost record of merged writes whose window's template
 // never came (the ring buffer had no room for it): it counts them.
 func (x *Enricher) Unnamed(ev *bpf.Event) record.Record {
-	return record.Record{Time: x.Wall(ev.KernelTime), Action: record.ActionLost, Host: x.Host(), FSAudit: record.FSAudit{Lost: ev.Writes}}
+	return record.Record{Time: x.Wall(ev.KernelTime), Created: time.Now(), Action: record.ActionLost, Host: x.host, Agent: x.agent,
+		FSAudit: record.FSAudit{Lost: ev.Writes}}
 }

@@ -6,10 +6,8 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,9 +80,7 @@ func New(src Source, enr *enrich.Enricher, filter filter.Prefixes, router *sink.
 		opts.LostInterval = time.Second
 	}
 	p := &Pipeline{src: src, enr: enr, router: router, log: log, opts: opts, corr: correlate.New(opts.CoalesceWindow)}
-	if _, err := rand.Read(p.idBase[:]); err != nil {
-		return nil, fmt.Errorf("drawing the event id base: %w", err)
-	}
+	p.idBase = enr.RunID()
 	p.SetFilter(filter)
 	return p, nil
 }
@@ -229,10 +225,13 @@ func (p *Pipeline) write(ch <-chan record.Record) {
 			lastLost = n
 			p.Stats.Lost.Add(delta)
 			p.log.Warn().Uint64("lost", delta).Msg("the kernel could not deliver events: ring buffer full")
+			now := time.Now()
 			publish(&record.Record{
-				Time:    time.Now(),
+				Time:    now,
+				Created: now,
 				Action:  record.ActionLost,
 				Host:    p.enr.Host(),
+				Agent:   p.enr.Agent(),
 				FSAudit: record.FSAudit{Lost: delta},
 			})
 		}
@@ -272,13 +271,14 @@ func (p *Pipeline) LostRecord(n uint64) *record.Record {
 // record, for what the agent itself reports (lost and seal records); safe
 // from any goroutine.
 func (p *Pipeline) Numbered(action string) *record.Record {
-	r := &record.Record{Time: time.Now(), Action: action, Host: p.enr.Host()}
+	now := time.Now()
+	r := &record.Record{Time: now, Created: now, Action: action, Host: p.enr.Host(), Agent: p.enr.Agent()}
 	p.number(r)
 	return r
 }
 
-// eventID renders a record id unique across hosts and restarts: 64 random
-// bits drawn at start, then the sequence, in UUID layout.
+// eventID renders a record id unique across hosts and restarts: the run's
+// 64 random bits (agent.ephemeral_id), then the sequence, in UUID layout.
 func (p *Pipeline) eventID(seq uint64) string {
 	var raw [16]byte
 	copy(raw[:8], p.idBase[:])

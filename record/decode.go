@@ -16,6 +16,7 @@ type jsonRecord struct {
 		Action   string  `json:"action"`
 		ID       string  `json:"id"`
 		Sequence *uint64 `json:"sequence"`
+		Created  *string `json:"created"`
 		End      *string `json:"end"`
 	} `json:"event"`
 	File *struct {
@@ -36,8 +37,9 @@ type jsonRecord struct {
 		Accessed   *string `json:"accessed"`
 	} `json:"file"`
 	Process *struct {
-		PID    uint32 `json:"pid"`
-		Thread struct {
+		PID      uint32 `json:"pid"`
+		EntityID string `json:"entity_id"`
+		Thread   struct {
 			ID uint32 `json:"id"`
 		} `json:"thread"`
 		Name       string   `json:"name"`
@@ -70,10 +72,16 @@ type jsonRecord struct {
 	} `json:"orchestrator"`
 	Host *struct {
 		Name string `json:"name"`
+		ID   string `json:"id"`
 		Boot struct {
 			ID string `json:"id"`
 		} `json:"boot"`
 	} `json:"host"`
+	Agent *struct {
+		Version     string `json:"version"`
+		ID          string `json:"id"`
+		EphemeralID string `json:"ephemeral_id"`
+	} `json:"agent"`
 	FSAudit *struct {
 		Hook           string   `json:"hook"`
 		Bytes          uint64   `json:"bytes"`
@@ -150,11 +158,19 @@ func ParseJSON(data []byte, r *Record) error {
 	}
 	*r = Record{
 		Time: t, Action: j.Event.Action, ID: j.Event.ID, Sequence: *j.Event.Sequence,
-		Host: Host{Name: j.Host.Name, BootID: j.Host.Boot.ID},
+		Host: Host{Name: j.Host.Name, ID: j.Host.ID, BootID: j.Host.Boot.ID},
+	}
+	if a := j.Agent; a != nil {
+		r.Agent = Agent{Version: a.Version, ID: a.ID, EphemeralID: a.EphemeralID}
 	}
 	if j.Event.End != nil {
 		if r.End, err = time.Parse(time.RFC3339Nano, *j.Event.End); err != nil {
 			return bad("event.end: %v", err)
+		}
+	}
+	if j.Event.Created != nil {
+		if r.Created, err = time.Parse(time.RFC3339Nano, *j.Event.Created); err != nil {
+			return bad("event.created: %v", err)
 		}
 	}
 	f := j.FSAudit
@@ -260,7 +276,7 @@ func ParseJSON(data []byte, r *Record) error {
 		r.File.Mode = typ | uint32(perm)
 	}
 	p := j.Process
-	r.Process = Process{PID: p.PID, TID: p.Thread.ID, PPID: p.Parent.PID, Name: p.Name, Executable: p.Executable, Args: p.Args}
+	r.Process = Process{PID: p.PID, TID: p.Thread.ID, PPID: p.Parent.PID, EntityID: p.EntityID, Name: p.Name, Executable: p.Executable, Args: p.Args}
 	u := j.User
 	ids := [3]uint32{}
 	for i, s := range []string{u.ID, u.Effective.ID, u.Group.ID} {

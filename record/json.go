@@ -27,6 +27,10 @@ func AppendJSON(b []byte, r *Record) []byte {
 	b = appendString(b, r.ID)
 	b = append(b, `,"sequence":`...)
 	b = strconv.AppendUint(b, r.Sequence, 10)
+	if !r.Created.IsZero() {
+		b = append(b, `,"created":`...)
+		b = appendTime(b, r.Created)
+	}
 	if !r.End.IsZero() {
 		b = append(b, `,"start":`...)
 		b = appendTime(b, r.Time)
@@ -44,6 +48,10 @@ func AppendJSON(b []byte, r *Record) []byte {
 
 	b = append(b, `,"host":{"name":`...)
 	b = appendString(b, r.Host.Name)
+	if r.Host.ID != "" {
+		b = append(b, `,"id":`...)
+		b = appendString(b, r.Host.ID)
+	}
 	if r.Host.BootID != "" {
 		b = append(b, `,"boot":{"id":`...)
 		b = appendString(b, r.Host.BootID)
@@ -51,8 +59,27 @@ func AppendJSON(b []byte, r *Record) []byte {
 	}
 	b = append(b, '}')
 
+	b = appendAgent(b, &r.Agent)
 	b = appendRelated(b, r)
 	b = appendFSAudit(b, r)
+	return append(b, '}')
+}
+
+// appendAgent writes ECS agent: fsaudit, its version, and the ids known.
+func appendAgent(b []byte, a *Agent) []byte {
+	b = append(b, `,"agent":{"type":"fsaudit"`...)
+	if a.Version != "" {
+		b = append(b, `,"version":`...)
+		b = appendString(b, a.Version)
+	}
+	if a.ID != "" {
+		b = append(b, `,"id":`...)
+		b = appendString(b, a.ID)
+	}
+	if a.EphemeralID != "" {
+		b = append(b, `,"ephemeral_id":`...)
+		b = appendString(b, a.EphemeralID)
+	}
 	return append(b, '}')
 }
 
@@ -223,6 +250,10 @@ func fileType(mode uint32) string {
 func appendProcess(b []byte, p *Process) []byte {
 	b = append(b, `,"process":{"pid":`...)
 	b = strconv.AppendUint(b, uint64(p.PID), 10)
+	if p.EntityID != "" {
+		b = append(b, `,"entity_id":`...)
+		b = appendString(b, p.EntityID)
+	}
 	b = append(b, `,"thread":{"id":`...)
 	b = strconv.AppendUint(b, uint64(p.TID), 10)
 	b = append(b, `},"name":`...)

@@ -16,16 +16,18 @@ func sample() *Record {
 		Action:   ActionWrite,
 		ID:       "0011223344556677-0000000000000001",
 		Sequence: 1,
+		Created:  time.Date(2026, 11, 25, 20, 0, 0, 9, time.UTC),
 		File: File{
 			Path: "/home/ann/notes.txt", Name: "notes.txt", Directory: "/home/ann",
 			Inode: 42, DevMajor: 254, DevMinor: 1, Mode: 0o100640,
 		},
-		Process: Process{PID: 100, TID: 101, PPID: 1, Name: "vim"},
+		Process: Process{PID: 100, TID: 101, PPID: 1, EntityID: "b00t-100-77", Name: "vim"},
 		User: User{
 			ID: 1000, Name: "ann", EffectiveID: 0, EffectiveName: "root", GroupID: 1000, GroupName: "ann",
 			HasAudit: true, AuditID: 1000, AuditName: "ann",
 		},
-		Host:    Host{Name: "web-1", BootID: "b00t"},
+		Host:    Host{Name: "web-1", ID: "m1", BootID: "b00t"},
+		Agent:   Agent{Version: "1.2.3", ID: "a1", EphemeralID: "0011223344556677"},
 		FSAudit: FSAudit{Hook: "tracepoint", Bytes: 12, Writes: 1, Offset: 7},
 	}
 }
@@ -33,11 +35,12 @@ func sample() *Record {
 func TestAppendJSONGolden(t *testing.T) {
 	got := string(AppendJSON(nil, sample()))
 	want := `{"@timestamp":"2026-11-25T20:00:00.000000005Z","ecs":{"version":"9.4.0"},` +
-		`"event":{"action":"write","category":["file"],"type":["change"],"kind":"event","outcome":"success","module":"fsaudit","dataset":"fsaudit.file","id":"0011223344556677-0000000000000001","sequence":1},` +
+		`"event":{"action":"write","category":["file"],"type":["change"],"kind":"event","outcome":"success","module":"fsaudit","dataset":"fsaudit.file","id":"0011223344556677-0000000000000001","sequence":1,"created":"2026-11-25T20:00:00.000000009Z"},` +
 		`"file":{"path":"/home/ann/notes.txt","name":"notes.txt","directory":"/home/ann","extension":"txt","inode":"42","device":"254:1","mode":"0640","type":"file"},` +
-		`"process":{"pid":100,"thread":{"id":101},"name":"vim","parent":{"pid":1}},` +
+		`"process":{"pid":100,"entity_id":"b00t-100-77","thread":{"id":101},"name":"vim","parent":{"pid":1}},` +
 		`"user":{"id":"1000","name":"ann","effective":{"id":"0","name":"root"},"group":{"id":"1000","name":"ann"},"audit":{"id":"1000","name":"ann"}},` +
-		`"host":{"name":"web-1","boot":{"id":"b00t"}},"related":{"user":["ann","root"],"hosts":["web-1"]},` +
+		`"host":{"name":"web-1","id":"m1","boot":{"id":"b00t"}},"agent":{"type":"fsaudit","version":"1.2.3","id":"a1","ephemeral_id":"0011223344556677"},` +
+		`"related":{"user":["ann","root"],"hosts":["web-1"]},` +
 		`"fsaudit":{"hook":"tracepoint","bytes":12,"writes":1,"offset":7}}`
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
@@ -73,7 +76,7 @@ func TestAppendJSONOptionalFields(t *testing.T) {
 func TestAppendJSONLost(t *testing.T) {
 	r := &Record{Time: time.Unix(0, 0), Action: ActionLost, ID: "x", Sequence: 9, Host: Host{Name: "h"}, FSAudit: FSAudit{Lost: 17}}
 	got := string(AppendJSON(nil, r))
-	want := `{"@timestamp":"1970-01-01T00:00:00.000000000Z","ecs":{"version":"9.4.0"},"event":{"action":"lost","category":["file"],"type":["info"],"kind":"event","outcome":"unknown","module":"fsaudit","dataset":"fsaudit.file","id":"x","sequence":9},"host":{"name":"h"},"related":{"hosts":["h"]},"fsaudit":{"lost":17}}`
+	want := `{"@timestamp":"1970-01-01T00:00:00.000000000Z","ecs":{"version":"9.4.0"},"event":{"action":"lost","category":["file"],"type":["info"],"kind":"event","outcome":"unknown","module":"fsaudit","dataset":"fsaudit.file","id":"x","sequence":9},"host":{"name":"h"},"agent":{"type":"fsaudit"},"related":{"hosts":["h"]},"fsaudit":{"lost":17}}`
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}

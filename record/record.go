@@ -52,6 +52,8 @@ type Record struct {
 	Action   string
 	ID       string // event.id: unique across hosts and restarts
 	Sequence uint64 // event.sequence: gap-free per agent run
+	// Created is when the agent made the record (event.created).
+	Created time.Time
 
 	File         File
 	Process      Process
@@ -59,7 +61,16 @@ type Record struct {
 	Container    Container
 	Orchestrator Orchestrator
 	Host         Host
+	Agent        Agent
 	FSAudit      FSAudit
+}
+
+// Agent names the agent that made the record (ECS agent.*; its type is
+// fsaudit).
+type Agent struct {
+	Version     string
+	ID          string // stable across restarts on one host; "" when unknown
+	EphemeralID string // one agent run: the first half of its event ids
 }
 
 // Container names the writer's container; empty when it runs in none.
@@ -103,9 +114,12 @@ type File struct {
 
 // Process describes the writer.
 type Process struct {
-	PID        uint32
-	TID        uint32
-	PPID       uint32
+	PID  uint32
+	TID  uint32
+	PPID uint32
+	// EntityID names the process uniquely on the host across its life:
+	// the boot, its pid and its start time.
+	EntityID   string
 	Name       string // the kernel's comm
 	Executable string
 	Args       []string
@@ -123,6 +137,7 @@ type User struct {
 // Host names the machine.
 type Host struct {
 	Name   string
+	ID     string // the machine id (/etc/machine-id); "" when unknown
 	BootID string
 }
 

@@ -174,7 +174,7 @@ func runAgent(path string, cfg *config.Config, log zerolog.Logger) error {
 		return err
 	}
 	closeOutputs := router.Close
-	enr, err := enrich.New(enrich.Options{HostName: cfg.Agent.HostName, Metadata: containerMetadata(cfg, log), MaxArgsBytes: cfg.Agent.MaxArgsBytes})
+	enr, err := enrich.New(enrich.Options{HostName: cfg.Agent.HostName, Metadata: containerMetadata(cfg, log), MaxArgsBytes: cfg.Agent.MaxArgsBytes, Version: version})
 	if err != nil {
 		closeOutputs()
 		return err
