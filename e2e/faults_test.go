@@ -181,7 +181,7 @@ address = "tcp://127.0.0.1:%d"
 			continue
 		}
 		var r Record
-		if json.Unmarshal([]byte(strings.TrimPrefix(m.Msg, " ")), &r) == nil {
+		if json.Unmarshal([]byte(m.body()), &r) == nil {
 			got[r.FSAudit.Chain.Seq] = true // what the spool keeps of a chained record
 		}
 	}

@@ -249,7 +249,7 @@ create_topic = true
 		t.Error("the agent's log holds the SASL password")
 	}
 	for i, m := range rs.waitReceived(t, "tcp", len(records)) {
-		if unchained(strings.TrimPrefix(m.Msg, " ")) != unchained(records[i].Raw) {
+		if unchained(m.body()) != unchained(records[i].Raw) {
 			t.Errorf("syslog message %d is not the file sink's record:\n%s\n%s", i, m.Msg, records[i].Raw)
 		}
 	}

@@ -270,7 +270,7 @@ address = "tcp://127.0.0.1:%d"
 		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 			var m received
 			if json.Unmarshal([]byte(l), &m) == nil && strings.Contains(m.Msg, `"anchored":true`) {
-				copies = append(copies, strings.TrimPrefix(m.Msg, " "))
+				copies = append(copies, m.body())
 			}
 		}
 		if len(copies) > 0 && strings.Contains(copies[len(copies)-1], `"reason":"stop"`) || time.Now().After(deadline) {

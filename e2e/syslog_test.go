@@ -114,6 +114,7 @@ var hostileNames = []string{
 	`x] [fsaudit@32473 path="forged"].txt`,
 	"CEF:0|evil|evil|1|delete|x|10|act=delete filePath=%2Fetc%2Fshadow.txt",
 	`{"event":{"action":"delete"}}.txt`,
+	"café ünïcode.txt",
 }
 
 // rsyslogdReceiver runs rsyslogd on loopback with one input per sink under
@@ -188,6 +189,13 @@ type received struct {
 	Pri, Hostname, App, Procid, Msgid, SD, Msg, Raw string
 }
 
+// body is the message's MSG: without the space after the header, and
+// without the byte order mark RFC 5424 puts before a MSG in UTF-8 (which
+// rsyslog keeps).
+func (m received) body() string {
+	return strings.TrimPrefix(strings.TrimPrefix(m.Msg, " "), "\uFEFF")
+}
+
 // waitReceived waits until input's file holds n messages (seal records
 // left out) and returns them.
 func (r *rsyslogdReceiver) waitReceived(t *testing.T, input string, n int) []received {
@@ -247,6 +255,7 @@ address = "udp://127.0.0.1:%d"
 name = "tcp"
 type = "syslog"
 address = "tcp://127.0.0.1:%d"
+enterprise_number = 4711
 
 [[sink]]
 name = "tls"
@@ -274,18 +283,31 @@ severity = "info"
 		t.Fatalf("file sink: %d records, want %d", len(records), len(hostileNames))
 	}
 	host, _ := os.Hostname()
+	// The SD-ID's enterprise number: the tcp sink's own, else the default.
+	sdPEN := func(input string) int {
+		if input == "tcp" {
+			return 4711
+		}
+		return 32473
+	}
 
 	for _, input := range []string{"udp", "tcp"} {
 		got := rs.waitReceived(t, input, len(records))
 		for i, m := range got {
 			r := records[i]
-			if unchained(strings.TrimPrefix(m.Msg, " ")) != unchained(r.Raw) {
+			// RFC 5424 6.4: a MSG with bytes past US-ASCII is UTF-8, and
+			// begins with a BOM (which rsyslog may keep in msg).
+			msg := m.body()
+			if unchained(msg) != unchained(r.Raw) {
 				t.Errorf("%s message %d: rsyslog's msg\n%q\nis not the file sink's record\n%q", input, i, m.Msg, r.Raw)
+			}
+			if utf, bom := strings.ContainsFunc(r.Raw, func(c rune) bool { return c >= 0x80 }), strings.Contains(m.Raw, "] \uFEFF{"); utf != bom {
+				t.Errorf("%s message %d: BOM %v, record in UTF-8 past ASCII %v: %q", input, i, bom, utf, m.Raw)
 			}
 			if m.Msgid != "write" || m.App != "fsaudit" || m.Hostname != host || m.Pri != "133" {
 				t.Errorf("%s message %d: pri %s host %q app %q msgid %q; want 133 %q fsaudit write", input, i, m.Pri, m.Hostname, m.App, m.Msgid, host)
 			}
-			wantSD := fmt.Sprintf(`[fsaudit@32473 id="%s" seq="%d" path="`, r.Event.ID, r.Event.Sequence)
+			wantSD := fmt.Sprintf(`[fsaudit@%d id="%s" seq="%d" path="`, sdPEN(input), r.Event.ID, r.Event.Sequence)
 			if !strings.HasPrefix(m.SD, wantSD) {
 				t.Errorf("%s message %d: structured data %q, want it to start %q", input, i, m.SD, wantSD)
 			}
@@ -305,7 +327,7 @@ severity = "info"
 			} `json:"file"`
 			ClassUID int `json:"class_uid"`
 		}
-		if err := json.Unmarshal([]byte(strings.TrimPrefix(m.Msg, " ")), &o); err != nil {
+		if err := json.Unmarshal([]byte(m.body()), &o); err != nil {
 			t.Errorf("tls message %d: not OCSF JSON: %v: %q", i, err, m.Msg)
 			continue
 		}
@@ -321,7 +343,7 @@ severity = "info"
 		if m.Pri != "110" || m.Hostname != host {
 			t.Errorf("tcp3164 message %d: pri %s host %q; want 110 (audit.info) and %q", i, m.Pri, m.Hostname, host)
 		}
-		header, ext, err := cef.Parse(strings.TrimPrefix(m.Msg, " "))
+		header, ext, err := cef.Parse(m.body())
 		if err != nil {
 			t.Errorf("tcp3164 message %d: %v", i, err)
 			continue
@@ -387,7 +409,7 @@ func TestSyslogReceiverRestart(t *testing.T) {
 			got := rs.waitReceived(t, input, 30)
 			missing := 0
 			for i, m := range got {
-				if unchained(strings.TrimPrefix(m.Msg, " ")) != unchained(records[i].Raw) {
+				if unchained(m.body()) != unchained(records[i].Raw) {
 					t.Errorf("message %d is not the file sink's record %d:\n%s\n%s", i, i, m.Msg, records[i].Raw)
 					missing++
 				}

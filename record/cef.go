@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // CEF encodes records as ArcSight Common Event Format lines:
@@ -11,9 +12,11 @@ import (
 //	CEF:0|fsaudit|fsaudit|VERSION|ACTION|NAME|SEVERITY|key=value ...
 //
 // Header fields escape '\' and '|'; extension values escape '\', '=' and
-// write CR and LF as \r and \n. Other control characters and bytes that are
-// not UTF-8 become U+FFFD: CEF has no escape for them, and a raw one could
-// end the line or confuse a parser. The JSON format keeps them exactly.
+// write CR and LF as \r and \n, and keep every other character, U+2028
+// and U+2029 too, as the JSON format does. The C0 control characters and
+// DEL, for which CEF has no escape and which could end a line or confuse a
+// parser, and bytes that are not UTF-8 become U+FFFD; msg then carries the
+// exact bytes of a name that is not UTF-8 ("raw bytes").
 type CEF struct{ Product Product }
 
 // Name implements Format.
@@ -37,6 +40,59 @@ func cefValueEscape(b []byte, c byte) ([]byte, bool) {
 		return append(b, `\r`...), true
 	}
 	return b, false
+}
+
+// cefPathMax is the longest filePath and oldFilePath of the CEF extension
+// dictionary, in characters.
+const cefPathMax = 1023
+
+// appendCEFPath writes key=path, cut to cefPathMax characters (the last
+// one "…") when longer; it tells whether it cut. The json format has the
+// path whole.
+func appendCEFPath(b []byte, key, path string) ([]byte, bool) {
+	cut := utf8.RuneCountInString(path) > cefPathMax
+	if cut {
+		n := 0
+		for i := range path {
+			if n == cefPathMax-1 {
+				path = path[:i] + "…"
+				break
+			}
+			n++
+		}
+	}
+	b = append(b, ' ')
+	b = append(b, key...)
+	b = append(b, '=')
+	return appendCEFValue(b, path), cut
+}
+
+// appendCEFValue writes an extension value: '\' and '=' escaped, CR and
+// LF as \r and \n, C0 controls, DEL and bytes that are not UTF-8 as
+// U+FFFD, every other character as it is.
+func appendCEFValue(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if nb, done := cefValueEscape(b, c); done {
+				b = nb
+			} else if c < 0x20 || c == 0x7f {
+				b = append(b, "\uFFFD"...)
+			} else {
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, "\uFFFD"...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return b
 }
 
 func cefName(action string) string {
@@ -126,7 +182,7 @@ func (c CEF) Append(b []byte, r *Record) []byte {
 		b = append(b, ' ')
 		b = append(b, key...)
 		b = append(b, '=')
-		b = AppendSanitized(b, value, cefValueEscape)
+		b = appendCEFValue(b, value)
 	}
 	num := func(key string, v uint64) {
 		b = append(b, ' ')
@@ -143,8 +199,17 @@ func (c CEF) Append(b []byte, r *Record) []byte {
 	kv("cn2Label", "sequence")
 	kv("dvchost", r.Host.Name)
 	kv("act", r.Action)
+	kv("outcome", eventOutcome(r.Action))
+	if Marker(r.Action) {
+		kv("cat", "audit")
+	} else {
+		kv("cat", "file")
+	}
 	if r.Action == ActionLost {
-		num("cnt", r.FSAudit.Lost)
+		// cnt would say the same event was seen N times: these are N
+		// events, each its own.
+		num("cn1", r.FSAudit.Lost)
+		kv("cn1Label", "lost")
 		return b
 	}
 	if r.Action == ActionSeal {
@@ -153,13 +218,21 @@ func (c CEF) Append(b []byte, r *Record) []byte {
 		}
 		return b
 	}
+	// filePath and fname name the file as it is after the change: for a
+	// rename, its new path, with oldFilePath and oldFileName the old.
+	path, name, cut := r.File.Path, r.File.Name, false
 	if r.Action == ActionRename && r.File.TargetPath != "" {
-		kv("oldFilePath", r.File.Path)
-		kv("filePath", r.File.TargetPath)
-	} else {
-		kv("filePath", r.File.Path)
+		var oldCut bool
+		b, oldCut = appendCEFPath(b, "oldFilePath", r.File.Path)
+		kv("oldFileName", r.File.Name)
+		cut = oldCut
+		path = r.File.TargetPath
+		name = path[strings.LastIndexByte(path, '/')+1:]
 	}
-	kv("fname", r.File.Name)
+	var newCut bool
+	b, newCut = appendCEFPath(b, "filePath", path)
+	cut = cut || newCut
+	kv("fname", name)
 	if r.File.Inode != 0 {
 		num("fileId", r.File.Inode)
 	}
@@ -230,6 +303,9 @@ func (c CEF) Append(b []byte, r *Record) []byte {
 	}
 	if r.FSAudit.PathUnresolved {
 		flags = append(flags, "path_unresolved")
+	}
+	if cut {
+		flags = append(flags, "path_cut")
 	}
 	for _, s := range r.FSAudit.Incomplete {
 		flags = append(flags, "incomplete_"+s)

@@ -25,13 +25,24 @@ var hostile = []string{
 }
 
 // sanitized is what a format without escapes for control characters keeps.
+// sanitized is what a CEF value reads as once parsed: every character as
+// it is (CR and LF come back from their escapes), but C0 controls, DEL and
+// bytes that are not UTF-8, which become U+FFFD.
 func sanitized(s string) string {
-	return string(AppendSanitized(nil, s, func(b []byte, c byte) ([]byte, bool) {
-		if c == '\n' || c == '\r' {
-			return append(b, c), true
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			b.WriteRune(utf8.RuneError)
+		case r == '\n' || r == '\r':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			b.WriteRune(utf8.RuneError)
+		default:
+			b.WriteRune(r)
 		}
-		return b, false
-	}))
+	}
+	return b.String()
 }
 
 func TestFormatsNeverBreakFraming(t *testing.T) {
@@ -109,13 +120,13 @@ func TestCEFGolden(t *testing.T) {
 	r.File.Path = `/srv/a=b|c\d`
 	r.File.Name = `a=b|c\d`
 	got := string(CEF{Product: product}.Append(nil, r))
-	want := `CEF:0|fsaudit|fsaudit|1.2.3|write|File written|3|rt=1795636800000 externalId=0011223344556677-0000000000000001 cn2=1 cn2Label=sequence dvchost=web-1 act=write ` +
+	want := `CEF:0|fsaudit|fsaudit|1.2.3|write|File written|3|rt=1795636800000 externalId=0011223344556677-0000000000000001 cn2=1 cn2Label=sequence dvchost=web-1 act=write outcome=success cat=file ` +
 		`filePath=/srv/a\=b|c\\d fname=a\=b|c\\d fileId=42 fileType=file filePermission=640 spid=100 sproc=vim suid=1000 suser=ann cn1=12 cn1Label=bytes cn3=1 cn3Label=writes cs6=1000 ann cs6Label=loginUser`
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 	lost := string(CEF{Product: product}.Append(nil, &Record{Time: sample().Time, Action: ActionLost, ID: "x", Sequence: 9, Host: Host{Name: "h"}, FSAudit: FSAudit{Lost: 17}}))
-	if want := `CEF:0|fsaudit|fsaudit|1.2.3|lost|Audit events lost|7|rt=1795636800000 externalId=x cn2=9 cn2Label=sequence dvchost=h act=lost cnt=17`; lost != want {
+	if want := `CEF:0|fsaudit|fsaudit|1.2.3|lost|Audit events lost|7|rt=1795636800000 externalId=x cn2=9 cn2Label=sequence dvchost=h act=lost outcome=unknown cat=audit cn1=17 cn1Label=lost`; lost != want {
 		t.Errorf("lost: got\n%s\nwant\n%s", lost, want)
 	}
 }
@@ -145,4 +156,28 @@ func FuzzFormats(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A rename names in filePath and fname the file as it is after it, the
+// old path and name in oldFilePath and oldFileName; a path longer than
+// the dictionary's 1023 characters is cut, ends in "…" and is flagged.
+func TestCEFRenameAndLongPaths(t *testing.T) {
+	r := sample()
+	r.Action, r.File.Path, r.File.Name, r.File.TargetPath = ActionRename, "/a/old é", "old é", "/b/new\u2028x"
+	ext := parseCEF(t, string(CEF{Product: product}.Append(nil, r)))
+	for k, want := range map[string]string{"filePath": "/b/new\u2028x", "fname": "new\u2028x", "oldFilePath": "/a/old é", "oldFileName": "old é", "outcome": "success", "cat": "file"} {
+		if ext[k] != want {
+			t.Errorf("%s = %q, want %q", k, ext[k], want)
+		}
+	}
+	long := "/" + strings.Repeat("ü", 1500)
+	r = sample()
+	r.File.Path, r.File.Name = long, long[1:]
+	ext = parseCEF(t, string(CEF{Product: product}.Append(nil, r)))
+	if p := ext["filePath"]; utf8.RuneCountInString(p) != 1023 || !strings.HasSuffix(p, "…") || !strings.HasPrefix(long, strings.TrimSuffix(p, "…")) {
+		t.Errorf("filePath of %d characters: %d, %q...", utf8.RuneCountInString(long), utf8.RuneCountInString(p), p[:20])
+	}
+	if !strings.Contains(ext["flexString1"], "path_cut") {
+		t.Errorf("flags %q lack path_cut", ext["flexString1"])
+	}
 }

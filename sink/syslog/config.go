@@ -22,7 +22,10 @@ type Config struct {
 	Facility        string `toml:"facility"`
 	Severity        string `toml:"severity"`
 	MaxMessageBytes int    `toml:"max_message_bytes"`
-	tlsconf.Files          // tls:// only
+	// EnterpriseNumber is N of the STRUCTURED-DATA's SD-ID fsaudit@N: a
+	// private enterprise number from IANA (see DefaultEnterpriseNumber).
+	EnterpriseNumber int `toml:"enterprise_number"`
+	tlsconf.Files        // tls:// only
 }
 
 // New returns a syslog sink's keys, none set.
@@ -57,10 +60,13 @@ func (c *Config) Defaults(*config.Sink, []string) {
 			c.MaxMessageBytes = 8192
 		}
 	}
+	if c.EnterpriseNumber == 0 {
+		c.EnterpriseNumber = DefaultEnterpriseNumber
+	}
 }
 
 // Validate implements config.SinkSettings.
-func (c *Config) Validate(_ *config.Sink, _ []string, at func(msg, key string) error) error {
+func (c *Config) Validate(_ *config.Sink, set []string, at func(msg, key string) error) error {
 	scheme, hostPort := c.scheme()
 	if !slices.Contains([]string{"udp", "tcp", "tls"}, scheme) || hostPort == "" {
 		return at(fmt.Sprintf("address %q: want udp://, tcp:// or tls:// HOST:PORT", c.Address), "address")
@@ -89,6 +95,12 @@ func (c *Config) Validate(_ *config.Sink, _ []string, at func(msg, key string) e
 	if scheme == "udp" && c.MaxMessageBytes > 65507 {
 		return at("a UDP datagram holds at most 65507 bytes", "max_message_bytes")
 	}
+	if c.Protocol == "rfc3164" && slices.Contains(set, "enterprise_number") {
+		return at("names the SD-ID of RFC 5424's STRUCTURED-DATA, which rfc3164 has none of", "enterprise_number")
+	}
+	if c.EnterpriseNumber < 1 || c.EnterpriseNumber > 1<<31-1 {
+		return at(fmt.Sprintf("%d: want a private enterprise number from IANA, 1 to 2147483647", c.EnterpriseNumber), "enterprise_number")
+	}
 	if scheme != "tls" {
 		if set := c.Files.Set(); len(set) > 0 {
 			return at("applies to tls:// addresses only", set[0].Key)
@@ -105,7 +117,7 @@ func (c *Config) Open(s *config.Sink, env sink.Env) (sink.Sink, error) {
 	network, addr := c.scheme()
 	o := Options{
 		Name: s.Name, Network: network, Address: addr, Protocol: c.Protocol, Framing: c.Framing,
-		MaxMessageBytes: c.MaxMessageBytes, Format: env.Format,
+		MaxMessageBytes: c.MaxMessageBytes, EnterpriseNumber: c.EnterpriseNumber, Format: env.Format,
 	}
 	o.Facility, _ = Facility(c.Facility)
 	o.Severity, _ = Severity(c.Severity)

@@ -35,15 +35,24 @@ type Options struct {
 	Severity int // 0 to 7; lost records are sent at warning (4) or more severe
 	// MaxMessageBytes bounds one message; a longer record is cut and marked.
 	MaxMessageBytes int
-	TLS             *tls.Config // for tls
-	Format          record.Format
-	DialTimeout     time.Duration // default 5s
-	WriteTimeout    time.Duration // default 10s
+	// EnterpriseNumber is N of the SD-ID fsaudit@N (RFC 5424 7.2.2);
+	// 0: DefaultEnterpriseNumber.
+	EnterpriseNumber int
+	TLS              *tls.Config // for tls
+	Format           record.Format
+	DialTimeout      time.Duration // default 5s
+	WriteTimeout     time.Duration // default 10s
 }
 
-// sdID is the STRUCTURED-DATA element fsaudit writes. 32473 is the private
-// enterprise number that RFC 5612 sets aside for documentation and examples.
-const sdID = "fsaudit@32473"
+// DefaultEnterpriseNumber is the private enterprise number of the SD-ID
+// fsaudit@N when the config names none: 32473, which RFC 5612 sets aside
+// for documentation and examples. fsaudit has no number of its own; a site
+// with one (from IANA) sets enterprise_number, so that its SD-IDs are its
+// own.
+const DefaultEnterpriseNumber = 32473
+
+// bom is the byte order mark RFC 5424 (6.4) puts before a MSG in UTF-8.
+const bom = "\xEF\xBB\xBF"
 
 // Sink sends records to a syslog receiver over UDP, TCP or TLS (RFC 5425).
 // A batch is acknowledged once the kernel took all of it (TCP, TLS) or every
@@ -72,6 +81,9 @@ func NewSink(o Options) *Sink {
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 8192
 	}
+	if o.EnterpriseNumber <= 0 {
+		o.EnterpriseNumber = DefaultEnterpriseNumber
+	}
 	if o.Network == "udp" {
 		o.MaxMessageBytes = min(o.MaxMessageBytes, 65507)
 	}
@@ -92,16 +104,30 @@ func (s *Sink) Encode(buf []byte, r *record.Record) ([]byte, sink.Message) {
 	buf = s.appendHeader(buf, r, -1)
 	head := len(buf) - start
 	buf = s.opts.Format.Append(buf, r)
+	// RFC 5424: a MSG in UTF-8 begins with a BOM; one of US-ASCII alone is
+	// MSG-ANY and needs none.
+	utf := s.opts.Protocol != "rfc3164" && !ascii(buf[start+head:])
+	if utf {
+		buf = append(buf, bom...)
+		copy(buf[start+head+len(bom):], buf[start+head:len(buf)-len(bom)])
+		copy(buf[start+head:], bom)
+	}
 	if len(buf)-start <= s.opts.MaxMessageBytes {
 		return buf, sink.Message{Value: buf[start:]}
 	}
 	// Too long: the header says so and the message is cut to fit.
-	msgLen := len(buf) - start - head
 	msg := append([]byte(nil), buf[start+head:]...)
-	buf = s.appendHeader(buf[:start], r, msgLen)
+	if utf {
+		msg = msg[len(bom):]
+	}
+	buf = s.appendHeader(buf[:start], r, len(msg))
 	room := s.opts.MaxMessageBytes - (len(buf) - start)
 	if s.opts.Protocol == "rfc3164" {
 		room -= len(truncMark)
+	}
+	if utf {
+		buf = append(buf, bom...)
+		room -= len(bom)
 	}
 	cut := max(room, 0)
 	for cut > 0 && cut < len(msg) && !utf8.RuneStart(msg[cut]) {
@@ -115,6 +141,16 @@ func (s *Sink) Encode(buf []byte, r *record.Record) ([]byte, sink.Message) {
 }
 
 const truncMark = " [fsaudit: truncated]"
+
+// ascii tells whether b is US-ASCII alone.
+func ascii(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
 
 // appendHeader writes everything before the MSG. truncated is the length
 // of the whole MSG when it was cut, else -1.
@@ -142,7 +178,8 @@ func (s *Sink) appendHeader(b []byte, r *record.Record, truncated int) []byte {
 	b = strconv.AppendInt(b, int64(s.pid), 10)
 	b = append(b, ' ')
 	b = appendPrintable(b, r.Action, 32)
-	b = append(b, " ["+sdID...)
+	b = append(b, " [fsaudit@"...)
+	b = strconv.AppendInt(b, int64(s.opts.EnterpriseNumber), 10)
 	param := func(name, value string) {
 		b = append(b, ' ')
 		b = append(b, name...)

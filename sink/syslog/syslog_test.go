@@ -204,3 +204,52 @@ func TestSyslogDeadReceiver(t *testing.T) {
 		t.Errorf("error %v, want one naming the connection", err)
 	}
 }
+
+// RFC 5424: a MSG in UTF-8 starts with a BOM, one in US-ASCII needs none,
+// and RFC 3164 has no such thing; a message cut to fit keeps it. The
+// SD-ID carries the configured enterprise number.
+func TestSyslogBOMAndSDID(t *testing.T) {
+	ascii := syslogRecord()
+	utf := syslogRecord()
+	utf.File.Path, utf.File.Name = "/srv/café", "café"
+	for _, tc := range []struct {
+		name     string
+		o        Options
+		r        *record.Record
+		bom, cut bool
+	}{
+		{"ascii", Options{Protocol: "rfc5424"}, ascii, false, false},
+		{"utf-8", Options{Protocol: "rfc5424"}, utf, true, false},
+		{"utf-8 cut", Options{Protocol: "rfc5424", MaxMessageBytes: 1024}, withArgs(utf, 2000), true, true},
+		{"rfc3164", Options{Protocol: "rfc3164"}, utf, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.Name, tc.o.Network, tc.o.Format, tc.o.EnterpriseNumber = "s", "tcp", record.JSON{}, 4711
+			_, m := NewSink(tc.o).Encode(nil, tc.r)
+			v := string(m.Value)
+			_, msg, _ := strings.Cut(v, "] ")
+			if tc.o.Protocol == "rfc3164" {
+				_, msg, _ = strings.Cut(v, "]: ")
+			}
+			if got := strings.HasPrefix(msg, bom); got != tc.bom {
+				t.Errorf("BOM %v, want %v: %q", got, tc.bom, v[:min(len(v), 200)])
+			}
+			if strings.Count(v, bom) > 1 {
+				t.Errorf("more than one BOM")
+			}
+			if tc.cut != strings.Contains(v, ` truncated="`) || len(v) > max(tc.o.MaxMessageBytes, 1024) && tc.cut {
+				t.Errorf("cut %v, %d bytes", tc.cut, len(v))
+			}
+			if tc.o.Protocol == "rfc5424" && !strings.Contains(v, " [fsaudit@4711 id=") {
+				t.Errorf("SD-ID: %q", v[:min(len(v), 200)])
+			}
+		})
+	}
+}
+
+// withArgs gives r an argv of n bytes, to make its record long.
+func withArgs(r *record.Record, n int) *record.Record {
+	c := *r
+	c.Process.Args = []string{strings.Repeat("a", n)}
+	return &c
+}
