@@ -99,7 +99,7 @@ func TestOCSFGolden(t *testing.T) {
 	r.Process.Executable, r.Process.Args = "/usr/bin/vim", []string{"vim", "notes.txt"}
 	got := string(OCSF{Product: product}.Append(nil, r))
 	want := `{"class_uid":1001,"class_name":"File System Activity","category_uid":1,"category_name":"System Activity","activity_id":3,"activity_name":"Update","type_uid":100103,"type_name":"File System Activity: Update","severity_id":1,"severity":"Informational","status_id":1,"status":"Success","time":1795636800000,"time_dt":"2026-11-25T20:00:00.000000005Z",` +
-		`"metadata":{"version":"1.3.0","uid":"0011223344556677-0000000000000001","sequence":1,"product":{"name":"fsaudit","vendor_name":"fsaudit","version":"1.2.3"}},` +
+		`"metadata":{"version":"1.3.0","profiles":["datetime"],"uid":"0011223344556677-0000000000000001","sequence":1,"product":{"name":"fsaudit","vendor_name":"fsaudit","version":"1.2.3"}},` +
 		`"device":{"hostname":"web-1","type_id":0,"type":"Unknown"},` +
 		`"actor":{"process":{"pid":100,"tid":101,"name":"vim","file":{"path":"/usr/bin/vim","name":"vim","parent_folder":"/usr/bin","type_id":1,"type":"Regular File"},"cmd_line":"vim notes.txt","parent_process":{"pid":1},"user":{"uid":"0","name":"root"},"container":{"uid":"c1","name":"app","image":{"name":"shop/app:2"},"runtime":"containerd","orchestrator":"kubernetes","pod_uuid":"u1"}},"user":{"uid":"1000","name":"ann"}},` +
 		`"file":{"path":"/home/ann/notes.txt","name":"notes.txt","parent_folder":"/home/ann","type_id":1,"type":"Regular File","uid":"254:1:42"},` +
@@ -110,7 +110,7 @@ func TestOCSFGolden(t *testing.T) {
 	r = &Record{Time: sample().Time, Action: ActionLost, ID: "x", Sequence: 9, Host: Host{Name: "h"}, FSAudit: FSAudit{Lost: 17}}
 	var m map[string]any
 	out := OCSF{Product: product}.Append(nil, r)
-	if err := json.Unmarshal(out, &m); err != nil || m["activity_name"] != "Lost" || m["actor"] != nil {
+	if err := json.Unmarshal(out, &m); err != nil || m["activity_name"] != "Lost" || m["type_name"] != "File System Activity: Other" || m["type_uid"] != float64(100199) || m["actor"] != nil {
 		t.Errorf("lost record: %s (%v)", out, err)
 	}
 }
@@ -179,5 +179,16 @@ func TestCEFRenameAndLongPaths(t *testing.T) {
 	}
 	if !strings.Contains(ext["flexString1"], "path_cut") {
 		t.Errorf("flags %q lack path_cut", ext["flexString1"])
+	}
+}
+
+// A file type OCSF has no name for is 0 Unknown (99 Other would say it
+// is one OCSF knows of and fsaudit named otherwise).
+func TestOCSFUnknownFileType(t *testing.T) {
+	if id, name := ocsfFileType(0o030644); id != 0 || name != "Unknown" {
+		t.Errorf("unknown type: %d %s", id, name)
+	}
+	if id, name := ocsfFileType(0o120777); id != 7 || name != "Symbolic Link" {
+		t.Errorf("symlink: %d %s", id, name)
 	}
 }

@@ -52,7 +52,7 @@ func ocsfFileType(mode uint32) (int, string) {
 	case 0o120000:
 		return 7, "Symbolic Link"
 	}
-	return 99, "Other"
+	return 0, "Unknown"
 }
 
 // Append implements Format.
@@ -71,8 +71,11 @@ func (o OCSF) Append(b []byte, r *Record) []byte {
 	b = appendString(b, name)
 	b = append(b, `,"type_uid":`...)
 	b = strconv.AppendInt(b, 100100+int64(id), 10)
+	// type_name is the class and the activity's own name for activity_id:
+	// "Other" for 99, whatever activity_name says.
+	_, canonical := ocsfActivity(r.Action)
 	b = append(b, `,"type_name":`...)
-	b = appendString(b, "File System Activity: "+name)
+	b = appendString(b, "File System Activity: "+canonical)
 	if r.Action == ActionSeal {
 		b = append(b, `,"severity_id":1,"severity":"Informational","status_id":1,"status":"Success","message":"audit chain sealed"`...)
 	} else if lost {
@@ -92,7 +95,8 @@ func (o OCSF) Append(b []byte, r *Record) []byte {
 		b = strconv.AppendInt(b, r.End.UnixMilli(), 10)
 	}
 
-	b = append(b, `,"metadata":{"version":"`+OCSFVersion+`","uid":`...)
+	// time_dt belongs to the datetime profile, which metadata names.
+	b = append(b, `,"metadata":{"version":"`+OCSFVersion+`","profiles":["datetime"],"uid":`...)
 	b = appendString(b, r.ID)
 	b = append(b, `,"sequence":`...)
 	b = strconv.AppendUint(b, r.Sequence, 10)
