@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fsaudit/fsaudit/internal/cef"
+	"github.com/fsaudit/fsaudit/record"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -265,7 +266,7 @@ create_topic = true
 		lastSeq := map[string]uint64{} // per partition and key
 		format := map[string]string{"plain": "json", "tls": "ocsf", "scram": "cef", "plainsasl": "json"}[sinkName]
 		for _, m := range msgs {
-			if header(m, "fsaudit.schema") != "1" || header(m, "fsaudit.format") != format || header(m, "fsaudit.host") != host {
+			if header(m, "fsaudit.schema") != record.SchemaVersion || header(m, "fsaudit.format") != format || header(m, "fsaudit.host") != host {
 				t.Errorf("%s: headers %v, want schema 1, format %s, host %s", sinkName, m.Headers, format, host)
 			}
 			var id string

@@ -110,7 +110,7 @@ func TestReplayWindow(t *testing.T) {
 		{Value: []byte("not json at all")},
 		{Value: []byte(`{"message":"a syslog line"}`)},
 		{Value: []byte(good[:len(good)/2])},
-		{Value: []byte(good), Headers: []kafka.Header{{Key: "fsaudit.schema", Value: []byte("2")}}},
+		{Value: []byte(good), Headers: []kafka.Header{{Key: "fsaudit.schema", Value: []byte("9")}}},
 		{Value: []byte("CEF:0|x|x|1|write|w|3|act=write"), Headers: []kafka.Header{{Key: "fsaudit.format", Value: []byte("cef")}}},
 		{Value: nil},
 	}
@@ -166,7 +166,7 @@ func TestReplayWindow(t *testing.T) {
 		"not json at all":                 "not an fsaudit record",
 		`{"message":"a syslog line"}`:     "not an fsaudit record",
 		good[:len(good)/2]:                "truncated record",
-		good:                              `schema version "2"`,
+		good:                              `schema version "9"`,
 		"CEF:0|x|x|1|write|w|3|act=write": `format "cef" (only json records read back)`,
 		"":                                "empty message",
 	} {

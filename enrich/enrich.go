@@ -88,8 +88,9 @@ func New(o Options) (*Enricher, error) {
 	if err := unix.Stat("/proc/self/ns/mnt", &ns); err != nil {
 		return nil, fmt.Errorf("reading the agent's mount namespace: %w", err)
 	}
-	host := record.Host{Name: name, ID: machineID(root), BootID: strings.TrimSpace(string(boot))}
-	agent, run, err := newAgent(o.Version, host.ID)
+	machine := machineID(root)
+	host := record.Host{Name: name, ID: appID(machine, "fsaudit host id"), BootID: strings.TrimSpace(string(boot))}
+	agent, run, err := newAgent(o.Version, machine)
 	if err != nil {
 		return nil, err
 	}

@@ -66,6 +66,9 @@ func TestECSCheckRefuses(t *testing.T) {
 		{"category value", `"category":["file"]`, `"category":["files"]`},
 		{"no ecs.version", `"ecs":{"version":"9.4.0"},`, ``},
 		{"type the category does not expect", `"type":["change"]`, `"type":["connection"]`},
+		{"empty category", `"category":["file"]`, `"category":[]`},
+		{"another ecs.version", `"ecs":{"version":"9.4.0"}`, `"ecs":{"version":""}`},
+		{"a fraction for a long", `"sequence":7`, `"sequence":7.5`},
 	} {
 		bad := []byte(replaceOnce(t, good, tc.from, tc.to))
 		if errs := ecs.Check(bad); len(errs) == 0 {

@@ -9,8 +9,14 @@ import (
 )
 
 // SchemaVersion is the version of the record's layout, which Kafka
-// messages carry in their fsaudit.schema header.
-const SchemaVersion = "1"
+// messages carry in their fsaudit.schema header. 2: file.type takes ECS's
+// values only (a reader of 1 refuses records without it), with ecs,
+// agent and related.
+const SchemaVersion = "2"
+
+// ReadsSchema tells whether this version reads records of layout v: its
+// own and the ones before it.
+func ReadsSchema(v string) bool { return v == "1" || v == SchemaVersion }
 
 // ECSVersion is the version of the Elastic Common Schema the json format
 // follows, which every record names (ecs.version).

@@ -18,7 +18,7 @@ func classify(m *kafka.Message, r *record.Record) string {
 	for _, h := range m.Headers {
 		switch h.Key {
 		case "fsaudit.schema":
-			if string(h.Value) != record.SchemaVersion {
+			if !record.ReadsSchema(string(h.Value)) {
 				return "schema version " + strconv.Quote(string(h.Value))
 			}
 		case "fsaudit.format":

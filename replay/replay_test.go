@@ -58,7 +58,9 @@ func TestClassify(t *testing.T) {
 		reason string
 	}{
 		{"record", kafka.Message{Value: good}, ""},
-		{"record with headers", kafka.Message{Value: good, Headers: []kafka.Header{{Key: "fsaudit.schema", Value: []byte("1")}, {Key: "fsaudit.format", Value: []byte("json")}}}, ""},
+		{"record with headers", kafka.Message{Value: good, Headers: []kafka.Header{{Key: "fsaudit.schema", Value: []byte(record.SchemaVersion)}, {Key: "fsaudit.format", Value: []byte("json")}}}, ""},
+		{"record of layout 1", kafka.Message{Value: good, Headers: []kafka.Header{{Key: "fsaudit.schema", Value: []byte("1")}}}, ""},
+		{"record of a later layout", kafka.Message{Value: good, Headers: []kafka.Header{{Key: "fsaudit.schema", Value: []byte("3")}}}, `schema version "3"`},
 		{"empty", kafka.Message{}, "empty message"},
 		{"garbage", kafka.Message{Value: []byte("\x00\x01")}, "not an fsaudit record"},
 		{"truncated", kafka.Message{Value: good[:len(good)-10]}, "truncated record"},

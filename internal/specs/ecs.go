@@ -5,13 +5,16 @@
 package specs
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -82,7 +85,9 @@ var Outside = map[string]string{
 // claims another ECS version.
 func (e *ECS) Check(line []byte) []error {
 	var doc map[string]any
-	if err := json.Unmarshal(line, &doc); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber() // a long past 2^53 stays exact
+	if err := dec.Decode(&doc); err != nil {
 		return []error{fmt.Errorf("not JSON: %v", err)}
 	}
 	flat := map[string]any{}
@@ -109,6 +114,8 @@ func (e *ECS) Check(line []byte) []error {
 		values, isList := v.([]any)
 		if !isList {
 			values = []any{v}
+		} else if len(values) == 0 {
+			errs = append(errs, fmt.Errorf("%s: an empty array", k))
 		}
 		for _, x := range values {
 			if err := checkType(f.Type, x); err != nil {
@@ -127,8 +134,8 @@ func (e *ECS) Check(line []byte) []error {
 			errs = append(errs, fmt.Errorf("%s: required in every event, missing", k))
 		}
 	}
-	if v, _ := flat["ecs.version"].(string); v != "" && v != e.Version {
-		errs = append(errs, fmt.Errorf("ecs.version %q, checked against %s", v, e.Version))
+	if v, ok := flat["ecs.version"]; ok && v != e.Version {
+		errs = append(errs, fmt.Errorf("ecs.version %v, checked against %s", v, e.Version))
 	}
 	// Each category expects some event types.
 	cats, _ := flat["event.category"].([]any)
@@ -164,17 +171,23 @@ func flatten(prefix string, v any, out map[string]any) {
 // checkType tells whether a JSON value fits an ECS field type.
 func checkType(typ string, v any) error {
 	switch typ {
-	case "keyword", "wildcard", "match_only_text", "constant_keyword", "ip":
+	case "keyword", "wildcard", "match_only_text", "constant_keyword":
 		if _, ok := v.(string); !ok {
 			return fmt.Errorf("%v (%T) is not a string, which %s wants", v, v, typ)
 		}
+	case "ip":
+		if s, ok := v.(string); !ok || net.ParseIP(s) == nil {
+			return fmt.Errorf("%v (%T) is not an IP address", v, v)
+		}
 	case "long", "integer", "short", "byte", "unsigned_long":
-		n, ok := v.(float64)
-		if !ok || n != float64(int64(n)) {
-			return fmt.Errorf("%v (%T) is not an integer, which %s wants", v, v, typ)
+		n, ok := v.(json.Number)
+		_, errI := strconv.ParseInt(string(n), 10, 64)
+		_, errU := strconv.ParseUint(string(n), 10, 64)
+		if !ok || errI != nil && (typ != "unsigned_long" || errU != nil) {
+			return fmt.Errorf("%v (%T) is not an integer %s takes", v, v, typ)
 		}
 	case "float", "double", "scaled_float", "half_float":
-		if _, ok := v.(float64); !ok {
+		if _, ok := v.(json.Number); !ok {
 			return fmt.Errorf("%v (%T) is not a number, which %s wants", v, v, typ)
 		}
 	case "boolean":

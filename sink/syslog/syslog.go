@@ -125,7 +125,7 @@ func (s *Sink) Encode(buf []byte, r *record.Record) ([]byte, sink.Message) {
 	if s.opts.Protocol == "rfc3164" {
 		room -= len(truncMark)
 	}
-	if utf {
+	if utf && room > len(bom) {
 		buf = append(buf, bom...)
 		room -= len(bom)
 	}
