@@ -71,26 +71,26 @@ func appendCEFPath(b []byte, key, path string) ([]byte, bool) {
 // LF as \r and \n, C0 controls, DEL and bytes that are not UTF-8 as
 // U+FFFD, every other character as it is.
 func appendCEFValue(b []byte, s string) []byte {
-	for i := 0; i < len(s); {
+	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			if nb, done := cefValueEscape(b, c); done {
-				b = nb
-			} else if c < 0x20 || c == 0x7f {
-				b = append(b, "\uFFFD"...)
-			} else {
-				b = append(b, c)
+		if c >= utf8.RuneSelf {
+			// A run of bytes past ASCII: valid UTF-8 as it is, the rest
+			// as U+FFFD.
+			j := i
+			for j < len(s) && s[j] >= utf8.RuneSelf {
+				j++
 			}
-			i++
+			b = AppendValidUTF8(b, s[i:j])
+			i = j - 1
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		if nb, done := cefValueEscape(b, c); done {
+			b = nb
+		} else if c < 0x20 || c == 0x7f {
 			b = append(b, "\uFFFD"...)
 		} else {
-			b = append(b, s[i:i+size]...)
+			b = append(b, c)
 		}
-		i += size
 	}
 	return b
 }
